@@ -1,0 +1,20 @@
+#!/bin/sh
+# Debian 12 packages the kiosk needs to build and run (installed only when missing):
+#   python3-venv python3-dev gcc pkg-config   the virtual environment; pyscard compiles against Python
+#   libpcsclite-dev swig                       pyscard's build (PC/SC headers, wrapper generator)
+#   libgl1 libegl1 libgles2 libgl1-mesa-dri    OpenGL/EGL for Kivy (Mesa llvmpipe when there is no GPU)
+#   libmtdev1                                  Kivy's touch input; without it Kivy logs a traceback
+set -eu
+PACKAGES="python3-venv python3-dev gcc pkg-config libpcsclite-dev swig libgl1 libegl1 libgles2 libgl1-mesa-dri libmtdev1"
+
+missing=""
+for p in $PACKAGES; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+echo "Installing Debian packages:$missing"
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing
