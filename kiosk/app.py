@@ -1,0 +1,231 @@
+"""The composition root: builds config, store, devices, flow and screens, and runs them in Kivy.
+
+Kivy is imported only inside this module's functions after ``prepare_kivy`` has set its environment,
+so that ``import kiosk.app`` stays cheap and Kivy never writes into a read-only install or a home folder.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+import threading
+from collections import deque
+from datetime import datetime
+from pathlib import Path
+from typing import Sequence
+
+from kiosk import forms
+from kiosk.config import Settings
+from kiosk.flow import (AdmissionFailed, AdmissionStored, CardFailed, CardInserted, CardRead, CardRemoved,
+                        CheckIn, PrintFinished, PrintTicket, RaiseIncident, ReaderFault, SaveAdmission, State,
+                        Wipe)
+from kiosk.hardware import layouts
+from kiosk.hardware.printer import Printer, PrintFault
+from kiosk.hardware.reader import CardReader, SimulatedReader
+from kiosk.i18n import Catalogs, format_moment
+from kiosk.model import CardData
+from kiosk.paths import ASSETS
+from kiosk.store import Store
+
+log = logging.getLogger("kiosk")
+
+WINDOW_SIZE = (1280, 800)
+
+
+def prepare_kivy(kivy_home: Path, *, headless: bool) -> None:
+    """Set Kivy's environment; must run before the first ``import kivy``."""
+    kivy_home.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("KIVY_NO_ARGS", "1")          # nobody passes -m inspector to the kiosk
+    os.environ["KIVY_HOME"] = str(kivy_home)             # Kivy's config.ini out of $HOME and the install
+    os.environ["KIVY_NO_FILELOG"] = "1"
+    os.environ["KIVY_LOG_MODE"] = "PYTHON"               # tracebacks reach our log handler (not swallowed)
+    os.environ["KCFG_KIVY_EXIT_ON_ESCAPE"] = "0"
+    os.environ.setdefault("KCFG_KIVY_LOG_LEVEL", "warning")
+    os.environ["KCFG_GRAPHICS_MAXFPS"] = "30"
+    os.environ["KCFG_GRAPHICS_WIDTH"], os.environ["KCFG_GRAPHICS_HEIGHT"] = map(str, WINDOW_SIZE)
+    os.environ["KCFG_GRAPHICS_RESIZABLE"] = "0"
+    if headless:
+        os.environ["SDL_VIDEODRIVER"] = "offscreen"      # renders with Mesa, no X server needed
+
+
+def sample_cards(path: Path | None = None) -> list[CardData]:
+    """Sample patients in the ``read-card --json`` shape (default: the built-in ones)."""
+    path = path or ASSETS / "demo" / "patients.json"
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    if not isinstance(data, list) or not data:
+        raise ValueError(f"{path} must hold a JSON list of at least one card")
+    return [CardData.from_json(item) for item in data]
+
+
+def build_app(settings: Settings, *, store: Store, reader: CardReader, printer: Printer,
+              sample_card_button: bool = False):
+    """The kiosk as a Kivy App, wired to these parts (Kivy must be prepared: ``prepare_kivy``)."""
+    from kivy.app import App
+    from kivy.cache import Cache
+    from kivy.clock import Clock
+    from kivy.config import Config
+    from kivy.core.window import Window
+    from kivy.lang import Builder, global_idmap
+    from kivy.uix.screenmanager import NoTransition
+
+    from kiosk import screens
+    from kiosk.screens.common import KioskFrame, Localizer
+
+    Config.set("input", "mouse", "mouse,disable_multitouch")   # no red multitouch dots
+
+    class KioskApp(App):
+        title = "Admission kiosk"
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.settings = settings
+            self.store = store
+            self.reader = reader
+            self.printer = printer
+            self.catalogs = Catalogs(settings.kiosk.languages)
+            k = settings.kiosk
+            self.flow = CheckIn(kiosk_id=k.id, languages=k.languages, form=forms.load(settings.forms.intake),
+                                idle_timeout_s=k.idle_timeout_s, idle_warning_s=k.idle_warning_s,
+                                done_timeout_s=k.done_timeout_s)
+            self.tr = Localizer(self.catalogs, self.flow.session.language)
+            self.frame = None
+            self._shown_state: State | None = None
+            self._idle_timer = None
+            self.print_threads: list[threading.Thread] = []
+
+        # --- Kivy life cycle ---
+
+        def build(self):
+            global_idmap["tr"] = self.tr
+            for kv in screens.kv_files():
+                Builder.load_file(str(kv))
+            Window.clearcolor = (1, 1, 1, 1)
+            Window.bind(on_touch_down=self._on_touch)
+            self.frame = KioskFrame(send=self.send)
+            self.frame.languages = list(settings.kiosk.languages)
+            self._wire_reader()
+            self.reader.start()
+            self._render()
+            return self.frame
+
+        def open_settings(self, *_args) -> bool:
+            return False        # F1 must not open Kivy's settings panel on a kiosk
+
+        def on_stop(self) -> None:
+            self.reader.stop()
+            for thread in self.print_threads:
+                thread.join(timeout=5)
+
+        # --- events in, effects out ---
+
+        def post(self, event: object) -> None:
+            """Thread-safe: deliver an event from a device thread on the Kivy thread (the bridge)."""
+            Clock.schedule_once(lambda _dt: self.send(event))
+
+        def send(self, event: object) -> None:
+            """Handle an event on the Kivy thread, perform its effects, then redraw."""
+            queue = deque([event])
+            while queue:
+                for effect in self.flow.handle(queue.popleft()):
+                    follow_up = self._perform(effect)
+                    if follow_up is not None:
+                        queue.append(follow_up)
+            self._render()
+
+        def _perform(self, effect: object) -> object | None:
+            if isinstance(effect, SaveAdmission):
+                destinations = () if settings.hospital.transport == "none" else (settings.hospital.transport,)
+                try:
+                    stored = self.store.save_admission(effect.admission, queue_prefix=settings.kiosk.queue_prefix,
+                                                       destinations=destinations)
+                except (sqlite3.Error, OSError) as e:
+                    log.error("admission not stored: %s", type(e).__name__)
+                    return AdmissionFailed(type(e).__name__)
+                log.info("admission stored queue=%s", stored.queue_number)
+                return AdmissionStored(stored.queue_number)
+            if isinstance(effect, PrintTicket):
+                self._print(effect.admission)
+            elif isinstance(effect, RaiseIncident):
+                incident = effect.incident
+                log.warning("incident %s severity=%s", incident.kind.value, incident.severity.value)
+                try:
+                    self.store.raise_incident(incident)
+                except (sqlite3.Error, OSError) as e:
+                    log.error("incident %s not stored: %s", incident.kind.value, type(e).__name__)
+            elif isinstance(effect, Wipe):
+                Cache.remove("textinput.label")   # typed patient text is cached up to 60 s otherwise
+            return None
+
+        def _print(self, admission) -> None:
+            lang = admission.language
+            layout = layouts.ticket(admission, self.catalogs.translator(lang),
+                                    format_moment(datetime.fromisoformat(admission.created_at), lang))
+
+            def job() -> None:
+                try:
+                    self.printer.print_ticket(layout)
+                except PrintFault as e:
+                    log.error("ticket not printed: %s", e.reason)
+                    self.post(PrintFinished(admission.id, False, e.reason))
+                else:
+                    self.post(PrintFinished(admission.id, True))
+
+            self.print_threads = [t for t in self.print_threads if t.is_alive()]
+            thread = threading.Thread(target=job, name="print-ticket", daemon=True)
+            self.print_threads.append(thread)
+            thread.start()
+
+        def _wire_reader(self) -> None:
+            r = self.reader
+            r.on_card_inserted = lambda: self.post(CardInserted())
+            r.on_card_read = lambda card: self.post(CardRead(card))
+            r.on_card_removed = lambda: self.post(CardRemoved())
+            r.on_card_failed = lambda reason: self.post(CardFailed(reason))
+            r.on_fault = lambda reason: self.post(ReaderFault(reason))
+
+        # --- screens and the idle timer ---
+
+        def _render(self) -> None:
+            flow = self.flow
+            self.tr.language = flow.session.language
+            self.frame.language = flow.session.language
+            manager = self.frame.manager
+            if flow.state is not self._shown_state:
+                # A new screen for every state: nothing of the previous patient survives on a reused one.
+                screen = screens.screen_class(flow.state)(send=self.send, tr=self.tr, name=flow.state.value)
+                screen.sample_card_button = sample_card_button
+                if isinstance(self.reader, SimulatedReader):
+                    screen.insert_sample_card = self.reader.insert
+                manager.switch_to(screen, transition=NoTransition())
+                self._shown_state = flow.state
+            manager.current_screen.show(flow)
+            self._arm_idle_timer()
+
+        def _on_touch(self, *_args) -> bool:
+            self._arm_idle_timer()
+            return False
+
+        def _arm_idle_timer(self) -> None:
+            if self._idle_timer is not None:
+                self._idle_timer.cancel()
+                self._idle_timer = None
+            timer = self.flow.timer()
+            if timer:
+                event, seconds = timer
+                self._idle_timer = Clock.schedule_once(lambda _dt: self.send(event), seconds)
+
+    return KioskApp()
+
+
+def open_devices(settings: Settings, *, cards: Sequence[CardData] = ()) -> tuple[CardReader, Printer]:
+    """The reader and ticket printer the config names; raises DeviceUnavailable with a sentence for IT."""
+    from kiosk.hardware.printer import open_printer
+    from kiosk.hardware.reader import open_reader
+    reader = open_reader(settings.reader.kind, cards or sample_cards())
+    return reader, open_printer(settings.printer.ticket.uri, settings.kiosk.data_dir)
+
+
+def open_store(settings: Settings) -> Store:
+    return Store(settings.data_path / "kiosk.db", kiosk_id=settings.kiosk.id)

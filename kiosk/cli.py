@@ -1,0 +1,243 @@
+"""The ``kiosk`` command: thin subcommands over the library (DESIGN.md, command-line contract).
+
+Exit codes: 0 ok, 2 usage or config error, 3 device not found, 4 timed out waiting for a card,
+5 unsupported card, 6 card data invalid, 7 card removed during the read, 8 printer fault,
+9 hospital system unreachable or refused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from kiosk import config
+
+EXIT_OK, EXIT_USAGE, EXIT_NO_DEVICE, EXIT_PRINTER = 0, 2, 3, 8
+
+
+class CommandError(Exception):
+    """Ends the command with one sentence on stderr and an exit code."""
+
+    def __init__(self, message: str, code: int = EXIT_USAGE):
+        super().__init__(message)
+        self.code = code
+
+
+def _later(issue: int, what: str):
+    def run(_args) -> int:
+        raise CommandError(f"{what} is not part of this version yet (issue {issue}).")
+    return run
+
+
+def _settings(args) -> config.Settings:
+    return config.load(config.config_path(args.config))
+
+
+def _has_display() -> bool:
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def cmd_run(args) -> int:
+    """The kiosk, fullscreen, with the devices the config names."""
+    from kiosk import app as kiosk_app
+    from kiosk.hardware.reader import DeviceUnavailable
+    settings = _settings(args)
+    if not _has_display():
+        raise CommandError("There is no display to show the kiosk on (neither DISPLAY nor WAYLAND_DISPLAY is set).",
+                           EXIT_NO_DEVICE)
+    try:
+        reader, printer = kiosk_app.open_devices(settings)
+    except DeviceUnavailable as e:
+        raise CommandError(str(e)) from None
+    store = _open_store(settings)
+    kiosk_app.prepare_kivy(settings.data_path / "kivy", headless=False)
+    os.environ["KCFG_GRAPHICS_FULLSCREEN"] = "auto"
+    os.environ["KCFG_GRAPHICS_SHOW_CURSOR"] = "0"
+    kiosk_app.build_app(settings, store=store, reader=reader, printer=printer).run()
+    return EXIT_OK
+
+
+def cmd_demo(args) -> int:
+    """The kiosk with a simulated card reader and a printer that writes PNG files."""
+    from kiosk import app as kiosk_app
+    from kiosk.config import ReaderSettings
+    from kiosk.hardware.printer import PreviewPrinter
+    from kiosk.hardware.reader import SimulatedReader
+
+    path = config.config_path(args.config)
+    settings = config.load(path)
+    if path is None:
+        settings = settings.replace(kiosk=_replace(settings.kiosk, data_dir=tempfile.mkdtemp(prefix="kiosk-demo-")))
+    settings = settings.replace(reader=ReaderSettings(kind="simulated"))
+    try:
+        cards = kiosk_app.sample_cards(Path(args.patients) if args.patients else None)
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise CommandError(f"The patients file {args.patients} cannot be used: {e}.") from None
+    headless = args.headless
+    if not headless and not _has_display():
+        print("There is no display here, so the demo walks the sample patients through the kiosk headless "
+              f"and writes what it shows to {args.out}/.")
+        headless = True
+    out = Path(args.out).resolve()
+    printer = PreviewPrinter(settings.data_path / "tickets")
+    store = _open_store(settings)
+    kiosk_app.prepare_kivy(settings.data_path / "kivy", headless=headless)
+    app = kiosk_app.build_app(settings, store=store, reader=SimulatedReader(cards), printer=printer,
+                              sample_card_button=not headless)
+    if not headless:
+        print(f"Tickets are written to {printer.folder}; the store is {store.path}.")
+        app.run()
+        return EXIT_OK
+    from kiosk.demo import DemoError, run_headless
+    try:
+        summary = run_headless(app, out, cards)
+    except DemoError as e:
+        raise CommandError(f"The demo stopped: {e}.", 1) from None
+    print(f"The demo checked in {len(summary['patients'])} patients and wrote to {out}/:")
+    print(f"  {len(summary['screens'])} screenshots: p<N>-<step>-<screen>.png")
+    print("  printed tickets: p<N>-ticket.png; admissions as stored: p<N>-admission.json")
+    print("  screens.json: what every screenshot shows, as text")
+    print(f"The store is {store.path}.")
+    return EXIT_OK
+
+
+def cmd_print(args) -> int:
+    """Print a sample ticket, or the last admission's."""
+    from datetime import datetime, timezone
+
+    from kiosk.hardware import layouts
+    from kiosk.hardware.printer import PrintFault, open_printer
+    from kiosk.hardware.reader import DeviceUnavailable
+    from kiosk.i18n import Catalogs, format_moment
+    from kiosk.model import Admission, Person
+
+    if args.what == "wristband":
+        raise CommandError("Printing wristbands is not part of this version yet (issue 4).")
+    settings = _settings(args)
+    try:
+        printer = open_printer(args.printer, settings.kiosk.data_dir)
+    except DeviceUnavailable as e:
+        raise CommandError(str(e)) from None
+    if args.sample:
+        admission = Admission(id="00000000-sample", kiosk_id=settings.kiosk.id,
+                              created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                              language=settings.kiosk.languages[0], identified_by="sample",
+                              person=Person(family="Sample"), queue_number=f"{settings.kiosk.queue_prefix}-000")
+    else:
+        admission = _open_store(settings).last_admission()
+        if admission is None:
+            raise CommandError("There is no admission in the store yet; use --sample for a sample ticket.")
+    lang = admission.language
+    layout = layouts.ticket(admission, Catalogs([lang]).translator(lang),
+                            format_moment(datetime.fromisoformat(admission.created_at), lang))
+    try:
+        path = printer.print_ticket(layout)
+    except PrintFault as e:
+        raise CommandError(f"The printer did not print the ticket: {e.reason}.", EXIT_PRINTER) from None
+    print(f"Printed ticket {admission.queue_number}" + (f" to {path}" if path else "") + ".")
+    return EXIT_OK
+
+
+def cmd_sync(args) -> int:
+    """Deliver the outbox to the hospital system."""
+    settings = _settings(args)
+    if settings.hospital.transport == "none":
+        if args.once:
+            print("Nothing to deliver: hospital.transport is none, so admissions stay in the store.")
+            return EXIT_OK
+        raise CommandError("There is nothing to run: hospital.transport is none in the config.")
+    raise CommandError("Delivering admissions to the hospital system is not part of this version yet (issue 5).")
+
+
+def _open_store(settings: config.Settings):
+    from kiosk.app import open_store
+    try:
+        return open_store(settings)
+    except OSError as e:
+        raise CommandError(f"The store in {settings.kiosk.data_dir} cannot be opened: {e.strerror or e}; "
+                           "check kiosk.data_dir.") from None
+
+
+def _replace(section, **changes):
+    import dataclasses
+    return dataclasses.replace(section, **changes)
+
+
+def parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", metavar="FILE",
+                        help=f"settings file (default: ${config.CONFIG_ENV}, else {config.DEFAULT_CONFIG_PATH}, "
+                             "else built-in defaults)")
+    common.add_argument("--debug", action="store_true", help="show stack traces and debug logs")
+
+    top = argparse.ArgumentParser(
+        prog="kiosk", parents=[common],
+        description="Self-service admission kiosk for hospital and clinic lobbies.",
+        epilog="Exit codes: 0 ok, 2 usage or config error, 3 device not found, 4 timed out waiting, "
+               "5 unsupported card, 6 card data invalid, 7 card removed during the read, 8 printer fault, "
+               "9 hospital system unreachable or refused.")
+    sub = top.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("run", parents=[common], help="run the kiosk fullscreen with the configured devices",
+                       description=cmd_run.__doc__)
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("demo", parents=[common], help="run the kiosk with a simulated card reader and printer",
+                       description="The kiosk with a simulated card reader and a printer that writes PNG files; "
+                                   "store, hospital connection, forms and languages come from the config "
+                                   "(a temporary store when no config file is given).")
+    p.add_argument("--headless", action="store_true",
+                   help="walk scripted patients through the screens on a virtual display and write screenshots, "
+                        "tickets and admissions into --out")
+    p.add_argument("--out", default="demo-out", metavar="DIR", help="folder for the headless output (default: demo-out)")
+    p.add_argument("--patients", metavar="FILE",
+                   help="JSON list of sample patients in the read-card --json shape, one check-in each")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("read-card", parents=[common], help="wait for a card, read it, print it as JSON",
+                       description="Waits for a card, reads it and prints one JSON object (DESIGN.md).")
+    p.add_argument("--json", action="store_true", help="print the card as JSON (the only output form)")
+    p.add_argument("--reader", metavar="TEXT", help="use the reader whose name contains TEXT")
+    p.add_argument("--wait", type=float, default=30.0, metavar="SECONDS", help="how long to wait for a card (default 30)")
+    p.set_defaults(func=_later(3, "Reading cards through PC/SC"))
+
+    p = sub.add_parser("print", parents=[common], help="print a sample or the last admission's ticket or wristband",
+                       description=cmd_print.__doc__)
+    p.add_argument("what", choices=["ticket", "wristband"], help="what to print")
+    p.add_argument("--printer", required=True, metavar="URI",
+                   help="tcp://host:9100, usb://VID:PID, serial://..., file://..., cups://queue or preview:DIR")
+    p.add_argument("--sample", action="store_true", help="print a sample instead of the last admission")
+    p.set_defaults(func=cmd_print)
+
+    p = sub.add_parser("sync", parents=[common], help="deliver queued admissions to the hospital system",
+                       description=cmd_sync.__doc__)
+    p.add_argument("--once", action="store_true", help="deliver what is due, then exit (0 when the outbox is empty)")
+    p.set_defaults(func=cmd_sync)
+
+    p = sub.add_parser("doctor", parents=[common],
+                       help="check config, store, card readers, printers, hospital endpoint, disk and clock",
+                       description="Checks everything the kiosk needs and prints a table; exit 0 only when all pass.")
+    p.add_argument("--json", action="store_true", help="print the checks as JSON")
+    p.set_defaults(func=_later(8, "kiosk doctor"))
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    if not args.debug:
+        logging.getLogger("kivy").setLevel(logging.WARNING)
+    try:
+        return args.func(args)
+    except (CommandError, config.ConfigError) as e:
+        if args.debug:
+            logging.exception("command failed")
+        print(f"kiosk: {e}", file=sys.stderr)
+        return getattr(e, "code", EXIT_USAGE)
+    except KeyboardInterrupt:
+        return 130

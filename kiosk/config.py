@@ -1,0 +1,238 @@
+"""Typed settings read from one TOML file, validated once at start-up.
+
+Every field has a default and a one-line description with its unit (``setting``). Unknown keys,
+wrong types and bad values raise :class:`ConfigError` with a sentence naming the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+from urllib.parse import urlsplit
+
+DEFAULT_CONFIG_PATH = Path("/etc/kiosk/kiosk.toml")
+CONFIG_ENV = "KIOSK_CONFIG"
+SUPPORTED_LANGUAGES = ("de", "en", "tr", "fr")
+
+
+class ConfigError(ValueError):
+    """A config file that cannot be used; the message is one sentence for the person who wrote it."""
+
+
+def setting(default: Any, description: str, *, choices: tuple | None = None,
+            check: Callable[[Any], str | None] | None = None) -> Any:
+    """A config field: its default, a one-line description with the unit, and optional checks.
+
+    :param choices: the only values allowed
+    :param check: returns a sentence fragment saying what is wrong, or None when the value is good
+    """
+    meta = {"description": description, "choices": choices, "check": check}
+    if isinstance(default, (list, tuple)):
+        return field(default_factory=lambda: tuple(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def _positive(value: float) -> str | None:
+    return None if value > 0 else "must be greater than 0"
+
+
+def _languages(value: tuple) -> str | None:
+    if not value:
+        return "must name at least one language"
+    unknown = [v for v in value if v not in SUPPORTED_LANGUAGES]
+    if unknown:
+        return f"has {', '.join(unknown)}, but the kiosk speaks only {', '.join(SUPPORTED_LANGUAGES)}"
+    return None
+
+
+@dataclass(frozen=True)
+class KioskSettings:
+    id: str = setting("lobby-1", "Name of this kiosk, shown to staff and sent with every admission (text).")
+    data_dir: str = setting("/var/lib/kiosk", "Folder for the store and everything else the kiosk writes (path).")
+    languages: tuple = setting(SUPPORTED_LANGUAGES, "Languages offered to patients; the first is where every session starts (ISO 639-1 codes).",
+                               check=_languages)
+    queue_prefix: str = setting("A", "Letters printed before the queue number on the ticket, e.g. A-017 (text).")
+    idle_timeout_s: float = setting(60.0, "Time without a touch before a session is wiped (seconds).", check=_positive)
+    idle_warning_s: float = setting(15.0, "How long the 'Are you still there?' warning shows before the wipe (seconds).",
+                                    check=_positive)
+    done_timeout_s: float = setting(20.0, "How long the final screen with the queue number stays (seconds).", check=_positive)
+
+
+@dataclass(frozen=True)
+class ReaderSettings:
+    kind: str = setting("pcsc", "Card reader driver: pcsc (real readers through pcscd) or simulated (sample cards).",
+                        choices=("pcsc", "simulated"))
+    names: tuple = setting((), "Use only readers whose name contains one of these (texts; empty = every reader).")
+
+
+@dataclass(frozen=True)
+class TicketPrinterSettings:
+    uri: str = setting("preview:tickets", "Where tickets go: tcp://host:9100, usb://VID:PID, serial://, file://, cups://queue, "
+                       "or preview:DIR for PNG files (URI; a relative DIR is inside data_dir).")
+    profile: str = setting("TM-T88V", "python-escpos capability profile of the printer model (profile name).")
+
+
+@dataclass(frozen=True)
+class PrinterSettings:
+    ticket: TicketPrinterSettings = field(default_factory=TicketPrinterSettings,
+                                          metadata={"description": "The queue-ticket printer (section)."})
+
+
+@dataclass(frozen=True)
+class HospitalSettings:
+    transport: str = setting("none", "How admissions reach the hospital system: fhir, hl7v2, folder, or none (keep them only in the store).",
+                             choices=("fhir", "hl7v2", "folder", "none"))
+    url: str = setting("", "Address of the hospital system: https://... for fhir, mllp://host:port for hl7v2, file:///dir for folder (URL).")
+    timeout_s: float = setting(10.0, "Longest wait for one answer from the hospital system (seconds).", check=_positive)
+
+
+@dataclass(frozen=True)
+class FormsSettings:
+    intake: str = setting("intake-basic", "Questionnaire asked at check-in, a file name in assets/forms without .json (name).")
+
+
+@dataclass(frozen=True)
+class Settings:
+    kiosk: KioskSettings = field(default_factory=KioskSettings, metadata={"description": "This kiosk (section)."})
+    reader: ReaderSettings = field(default_factory=ReaderSettings, metadata={"description": "The card reader (section)."})
+    printer: PrinterSettings = field(default_factory=PrinterSettings, metadata={"description": "Printers (section)."})
+    hospital: HospitalSettings = field(default_factory=HospitalSettings,
+                                       metadata={"description": "The hospital system (section)."})
+    forms: FormsSettings = field(default_factory=FormsSettings, metadata={"description": "Intake forms (section)."})
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.kiosk.data_dir)
+
+    def replace(self, **sections: Any) -> "Settings":
+        """A copy with whole sections replaced, e.g. ``replace(reader=ReaderSettings(kind="simulated"))``."""
+        return dataclasses.replace(self, **sections)
+
+
+def config_path(explicit: str | os.PathLike | None) -> Path | None:
+    """The file to read: the one given, else $KIOSK_CONFIG, else /etc/kiosk/kiosk.toml if it exists, else none."""
+    if explicit:
+        return Path(explicit)
+    if os.environ.get(CONFIG_ENV):
+        return Path(os.environ[CONFIG_ENV])
+    return DEFAULT_CONFIG_PATH if DEFAULT_CONFIG_PATH.exists() else None
+
+
+def load(path: str | os.PathLike | None) -> Settings:
+    """Read and validate the settings in ``path`` (None: built-in defaults)."""
+    if path is None:
+        return Settings()
+    path = Path(path)
+    try:
+        with path.open("rb") as f:
+            raw = tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"The config file {path} does not exist.") from None
+    except OSError as e:
+        raise ConfigError(f"The config file {path} cannot be read: {e.strerror}.") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"The config file {path} is not valid TOML: {e}.") from None
+    try:
+        settings = _build(Settings, raw, "")
+        _check_hospital(settings.hospital)
+    except ConfigError as e:
+        raise ConfigError(f"In {path}: {e}") from None
+    return settings
+
+
+def _build(cls: type, raw: dict, prefix: str) -> Any:
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    for key in raw:
+        if key not in fields:
+            raise ConfigError(f"'{prefix}{key}' is not a setting the kiosk knows.")
+    values = {}
+    for name, f in fields.items():
+        if name not in raw:
+            continue
+        key = f"{prefix}{name}"
+        value = raw[name]
+        default = f.default_factory() if f.default is dataclasses.MISSING else f.default
+        if dataclasses.is_dataclass(default):
+            if not isinstance(value, dict):
+                raise ConfigError(f"'{key}' must be a section ([{key}]), not a single value.")
+            values[name] = _build(type(default), value, f"{key}.")
+            continue
+        values[name] = _coerce(key, value, default)
+        _check(key, values[name], f.metadata)
+    return cls(**values)
+
+
+def _coerce(key: str, value: Any, default: Any) -> Any:
+    if isinstance(default, bool):
+        ok = isinstance(value, bool)
+        kind = "true or false"
+    elif isinstance(default, float):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        kind = "a number"
+        value = float(value) if ok else value
+    elif isinstance(default, int):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        kind = "a whole number"
+    elif isinstance(default, tuple):
+        ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+        kind = "a list of texts"
+        value = tuple(value) if ok else value
+    else:
+        ok = isinstance(value, str)
+        kind = "a text in quotes"
+    if not ok:
+        raise ConfigError(f"'{key}' must be {kind}, not {value!r}.")
+    return value
+
+
+def _check(key: str, value: Any, meta: Any) -> None:
+    choices = meta.get("choices")
+    if choices and value not in choices:
+        raise ConfigError(f"'{key}' must be one of {', '.join(choices)}, not {value!r}.")
+    check = meta.get("check")
+    problem = check(value) if check else None
+    if problem:
+        raise ConfigError(f"'{key}' {problem}.")
+
+
+def is_loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_hospital(h: HospitalSettings) -> None:
+    """Plain http:// and MLLP without TLS only to loopback; everything else TLS (DESIGN.md)."""
+    if h.transport == "none":
+        return
+    if not h.url:
+        raise ConfigError(f"'hospital.url' must be set when hospital.transport is {h.transport}.")
+    parts = urlsplit(h.url)
+    allowed = {"fhir": ("https", "http"), "hl7v2": ("mllps", "mllp"), "folder": ("file",)}[h.transport]
+    if parts.scheme not in allowed:
+        raise ConfigError(f"'hospital.url' must start with {allowed[0]}:// for transport {h.transport}, not {h.url!r}.")
+    if parts.scheme in ("http", "mllp") and not is_loopback(parts.hostname):
+        raise ConfigError(f"'hospital.url' uses {parts.scheme}:// without TLS, which is allowed only for 127.0.0.1 or "
+                          f"localhost; use {allowed[0]}:// for {parts.hostname}.")
+
+
+def describe(cls: type = Settings, prefix: str = "") -> list[tuple[str, Any, str]]:
+    """Every setting as (dotted key, default, description): the config reference and its test use this."""
+    rows = []
+    for f in dataclasses.fields(cls):
+        default = f.default_factory() if f.default is dataclasses.MISSING else f.default
+        if dataclasses.is_dataclass(default):
+            rows.extend(describe(type(default), f"{prefix}{f.name}."))
+        else:
+            rows.append((f"{prefix}{f.name}", default, f.metadata.get("description", "")))
+    return rows

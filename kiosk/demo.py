@@ -1,0 +1,169 @@
+"""``kiosk demo --headless``: scripted patients walk through the real screens by touch.
+
+Each patient inserts a (simulated) card and taps through every screen like a person would: the
+touches go through Kivy's input queue to the real buttons. Every screen passed is saved as a PNG
+together with the texts it showed (``screens.json``), the printed ticket as PNG and the admission as
+stored (JSON).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+from pathlib import Path
+from typing import Sequence
+
+from kiosk.flow import State
+from kiosk.model import CardData
+
+STEP_TIMEOUT_S = 15.0
+
+
+class DemoError(RuntimeError):
+    """The walk-through did not reach a screen it expected; the message says which."""
+
+
+class Pilot:
+    """Drives the running app with real touch events and records what each screen shows."""
+
+    def __init__(self, app, out: Path):
+        from kivy.core.window import Window
+        self.app = app
+        self.window = Window
+        self.out = out
+        self.shots: list[dict] = []
+
+    async def frames(self, n: int = 3) -> None:
+        for _ in range(n):
+            await asyncio.sleep(1 / 30)
+
+    async def wait_for(self, condition, what: str) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + STEP_TIMEOUT_S
+        while not condition():
+            if loop.time() > deadline:
+                raise DemoError(f"the demo waited {STEP_TIMEOUT_S:.0f} s for {what}, "
+                                f"but the kiosk stayed on the {self.app.flow.state.value} screen")
+            await asyncio.sleep(0.02)
+        await self.frames()
+
+    async def wait_state(self, state: State) -> None:
+        await self.wait_for(lambda: self.app.flow.state is state, f"the {state.value} screen")
+
+    def button(self, action: str):
+        for widget in self.app.frame.walk(restrict=True):
+            if getattr(widget, "action", None) == action and not widget.disabled:
+                return widget
+        raise DemoError(f"no button '{action}' on the {self.app.flow.state.value} screen")
+
+    async def tap(self, action: str) -> None:
+        """Touch the button named ``action`` at its centre, as a finger would."""
+        from kivy.base import EventLoop
+        widget = self.button(action)
+        touch = _Touch(self.window, *widget.to_window(*widget.center))
+        EventLoop.post_dispatch_input("begin", touch)
+        await self.frames(2)
+        EventLoop.post_dispatch_input("end", touch)
+        await self.frames(2)
+
+    async def shot(self, name: str) -> Path:
+        await self.frames(2)
+        made = Path(self.window.screenshot(name=str(self.out / f"{name}.png")))
+        path = made.with_name(f"{name}.png")
+        made.replace(path)               # Kivy appends a counter to the name
+        self.shots.append({"file": path.name, "screen": self.app.flow.state.value, "texts": self.texts()})
+        return path
+
+    def texts(self) -> list[str]:
+        """The texts a person sees now: every visible label and button, top bar first."""
+        from kivy.uix.label import Label
+        return [w.text for w in self.app.frame.walk(restrict=True)
+                if isinstance(w, Label) and w.text and w.opacity > 0 and not w.disabled]
+
+
+def _Touch(window, x: float, y: float):
+    from kivy.input.motionevent import MotionEvent
+
+    class Touch(MotionEvent):
+        def depack(self, args):
+            self.sx, self.sy = args
+            self.profile = ["pos"]
+            super().depack(args)
+
+    return Touch("demo", 1, (x / (window.width - 1), y / (window.height - 1)), is_touch=True, type_id="touch")
+
+
+async def _walk(app, pilot: Pilot, cards: Sequence[CardData]) -> list[dict]:
+    languages = app.settings.kiosk.languages
+    results = []
+    for n, card in enumerate(cards, start=1):
+        p = f"p{n}"
+        language = languages[(n - 1) % len(languages)]
+        await pilot.wait_state(State.WELCOME)
+        await pilot.tap(f"language:{language}")
+        await pilot.shot(f"{p}-01-welcome")
+        await pilot.tap("start")
+        await pilot.wait_state(State.IDENTIFY)
+        await pilot.shot(f"{p}-02-identify")
+        app.reader.insert(card)
+        await pilot.wait_state(State.CONFIRM)
+        await pilot.shot(f"{p}-03-confirm")
+        await pilot.tap("details_confirmed")
+        step = 4
+        while app.flow.state is State.QUESTIONS:
+            q = app.flow.question
+            await pilot.shot(f"{p}-{step:02d}-question-{q.link_id}")
+            first = "True" if q.type == "boolean" else q.options[0].code
+            await pilot.tap(f"answer:{first}")
+            step += 1
+        await pilot.wait_state(State.CONSENT)
+        await pilot.shot(f"{p}-{step:02d}-consent")
+        await pilot.tap("consent_accepted")
+        await pilot.wait_for(lambda: app.flow.state is State.DONE and app.flow.session.print_status != "printing",
+                             "the ticket to be printed")
+        await pilot.shot(f"{p}-{step + 1:02d}-done")
+        admission = app.store.get_admission(app.flow.session.admission.id)
+        result = {"patient": n, "queue_number": admission.queue_number}
+        (pilot.out / f"{p}-admission.json").write_text(
+            json.dumps(admission.to_json(), indent=2, ensure_ascii=False), encoding="utf-8")
+        result["admission"] = f"{p}-admission.json"
+        ticket = getattr(app.printer, "last_ticket", None)
+        if ticket:
+            shutil.copy(ticket, pilot.out / f"{p}-ticket.png")
+            result["ticket"] = f"{p}-ticket.png"
+        results.append(result)
+        await pilot.tap("finish")
+    await pilot.wait_state(State.WELCOME)
+    return results
+
+
+def run_headless(app, out: Path, cards: Sequence[CardData]) -> dict:
+    """Walk ``cards`` through ``app`` (a built, not yet running KioskApp); returns the summary written
+    to ``out/screens.json``. Raises DemoError when a screen was not reached."""
+    out.mkdir(parents=True, exist_ok=True)
+
+    async def main() -> dict:
+        pilot = None
+        errors: list[BaseException] = []
+
+        async def drive() -> list[dict]:
+            nonlocal pilot
+            try:
+                await asyncio.sleep(0.3)
+                pilot = Pilot(app, out)
+                return await _walk(app, pilot, cards)
+            except BaseException as e:        # re-raised below, after the app has stopped
+                errors.append(e)
+                return []
+            finally:
+                app.stop()
+
+        _, results = await asyncio.gather(app.async_run(async_lib="asyncio"), drive())
+        if errors:
+            raise errors[0]
+        return {"patients": results, "screens": pilot.shots}
+
+    summary = asyncio.run(main())
+    (out / "screens.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
+    return summary

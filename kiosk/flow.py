@@ -1,0 +1,550 @@
+"""The check-in state machine (pure: no Kivy, pyscard, escpos, requests or SQLite).
+
+``CheckIn.handle(event)`` moves the patient's session to its next state and returns the effects the
+app must perform (save, print, raise an incident, wipe). The app feeds back what happened
+(``AdmissionStored``, ``PrintFinished``...). Which handler runs is the table ``_TRANSITIONS``;
+``_ANYWHERE`` holds the events that work in every state (call staff, language, idle timer).
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+import uuid
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timezone
+from typing import Any, Callable
+
+from kiosk.forms import Form
+from kiosk.model import (Admission, Answer, CardData, Coverage, Incident, IncidentKind, Person,
+                         Severity)
+
+
+def N_(message: str) -> str:
+    """Marks a message for the translation catalogs; screens translate it when they show it."""
+    return message
+
+
+class State(enum.Enum):
+    WELCOME = "welcome"
+    IDENTIFY = "identify"
+    ENTER_CODE = "enter_code"
+    ENTER_NAME = "enter_name"
+    CONFIRM = "confirm"
+    QUESTIONS = "questions"
+    CONSENT = "consent"
+    DONE = "done"
+    HELP = "help"
+    IDLE_WARNING = "idle_warning"
+
+
+# --- events: what happened -------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Start:
+    """The patient tapped 'Start' on the welcome screen."""
+
+
+@dataclass(frozen=True)
+class ChooseLanguage:
+    language: str
+
+
+@dataclass(frozen=True)
+class CardInserted:
+    pass
+
+
+@dataclass(frozen=True)
+class CardRead:
+    card: CardData
+
+
+@dataclass(frozen=True)
+class CardRemoved:
+    pass
+
+
+@dataclass(frozen=True)
+class CardFailed:
+    reason: str          # unsupported | unreadable
+
+
+@dataclass(frozen=True)
+class ReaderFault:
+    reason: str
+
+
+@dataclass(frozen=True)
+class ChooseCode:
+    pass
+
+
+@dataclass(frozen=True)
+class ChooseName:
+    pass
+
+
+@dataclass(frozen=True)
+class CodeEntered:
+    code: str
+
+
+@dataclass(frozen=True)
+class NameEntered:
+    family: str
+    given: str
+    birth_date: str      # as typed: 14.07.1980, 14/07/1980 or 1980-07-14
+
+
+@dataclass(frozen=True)
+class DetailsConfirmed:
+    pass
+
+
+@dataclass(frozen=True)
+class DetailsWrong:
+    pass
+
+
+@dataclass(frozen=True)
+class Answered:
+    value: Any
+
+
+@dataclass(frozen=True)
+class ConsentGiven:
+    accepted: bool
+
+
+@dataclass(frozen=True)
+class AdmissionStored:
+    queue_number: str
+
+
+@dataclass(frozen=True)
+class AdmissionFailed:
+    reason: str
+
+
+@dataclass(frozen=True)
+class PrintFinished:
+    admission_id: str
+    ok: bool
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Back:
+    pass
+
+
+@dataclass(frozen=True)
+class Finish:
+    pass
+
+
+@dataclass(frozen=True)
+class CallStaff:
+    pass
+
+
+@dataclass(frozen=True)
+class IdleWarning:
+    pass
+
+
+@dataclass(frozen=True)
+class StillHere:
+    pass
+
+
+@dataclass(frozen=True)
+class IdleTimeout:
+    pass
+
+
+# --- effects: what the app must do -------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SaveAdmission:
+    admission: Admission
+
+
+@dataclass(frozen=True)
+class PrintTicket:
+    admission: Admission
+
+
+@dataclass(frozen=True)
+class RaiseIncident:
+    incident: Incident
+
+
+@dataclass(frozen=True)
+class Wipe:
+    """Forget everything about the patient: screens, text caches, session."""
+
+
+# --- the session ---------------------------------------------------------------------------------
+
+@dataclass
+class Session:
+    language: str
+    person: Person | None = None
+    coverage: Coverage | None = None
+    identified_by: str = ""
+    appointment_code: str = ""
+    answers: dict[str, Any] = field(default_factory=dict)
+    question_index: int = 0
+    reading: bool = False
+    saving: bool = False
+    admission: Admission | None = None
+    print_status: str = ""                # printing | printed | failed
+    notice: str = ""                      # a sentence (msgid) for the patient on the current screen
+    help_reason: str = ""                 # msgid shown on the help screen
+    help_resume: State | None = None
+    idle_resume: State | None = None
+    pending: list[Incident] = field(default_factory=list)   # raised once the admission has an id
+
+
+def parse_birth_date(text: str, today: date) -> str | None:
+    """A typed birth date as ISO, or None. Day first (14.07.1980, 14/07/1980) or ISO (1980-07-14)."""
+    text = text.strip()
+    m = re.fullmatch(r"(\d{4})-(\d{1,2})-(\d{1,2})", text)
+    if m:
+        y, mo, d = m.groups()
+    else:
+        m = re.fullmatch(r"(\d{1,2})[./-](\d{1,2})[./-](\d{4})", text)
+        if not m:
+            return None
+        d, mo, y = m.groups()
+    try:
+        born = date(int(y), int(mo), int(d))
+    except ValueError:
+        return None
+    if born > today or born.year < today.year - 130:
+        return None
+    return born.isoformat()
+
+
+class CheckIn:
+    """One kiosk's check-in flow. Construct once; it wipes and restarts itself for every patient."""
+
+    def __init__(self, *, kiosk_id: str, languages: tuple[str, ...], form: Form,
+                 idle_timeout_s: float = 60.0, idle_warning_s: float = 15.0, done_timeout_s: float = 20.0,
+                 now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+                 new_id: Callable[[], str] = lambda: str(uuid.uuid4())):
+        self.kiosk_id = kiosk_id
+        self.languages = tuple(languages)
+        self.form = form
+        self.idle_timeout_s = idle_timeout_s
+        self.idle_warning_s = idle_warning_s
+        self.done_timeout_s = done_timeout_s
+        self._now = now
+        self._new_id = new_id
+        self.state = State.WELCOME
+        self.session = Session(language=self.languages[0])
+
+    # --- the public surface ---
+
+    def handle(self, event: object) -> list[object]:
+        """Apply one event; return the effects to perform, in order."""
+        handler = _ANYWHERE.get(type(event)) or _TRANSITIONS.get((self.state, type(event)))
+        if handler is None:
+            return []          # not meaningful here (e.g. a card inserted on the done screen)
+        return handler(self, event) or []
+
+    def timer(self) -> tuple[object, float] | None:
+        """The event the app must send after that many seconds without a touch, or None."""
+        if self.state is State.WELCOME:
+            return None
+        if self.state is State.DONE:
+            return IdleTimeout(), self.done_timeout_s
+        if self.state is State.IDLE_WARNING:
+            return IdleTimeout(), self.idle_warning_s
+        return IdleWarning(), max(self.idle_timeout_s - self.idle_warning_s, 0.0)
+
+    @property
+    def question(self):
+        """The question on screen in QUESTIONS."""
+        return self.form.questions[self.session.question_index]
+
+    # --- handlers for every state ---
+
+    def _call_staff(self, _: CallStaff) -> list:
+        if self.state is State.HELP:
+            return []
+        return self._help(N_("A member of staff has been called and will come to you. Please wait here."),
+                          Incident(IncidentKind.HELP_REQUESTED, Severity.MEDIUM,
+                                   f"help pressed on the {self._resume_state().value} screen"))
+
+    def _choose_language(self, event: ChooseLanguage) -> list:
+        if event.language in self.languages:
+            self.session.language = event.language
+        return []
+
+    def _idle_warning(self, _: IdleWarning) -> list:
+        if self.state in (State.WELCOME, State.DONE, State.IDLE_WARNING):
+            return []
+        self.session.idle_resume = self.state
+        self.state = State.IDLE_WARNING
+        return []
+
+    def _idle_timeout(self, _: IdleTimeout) -> list:
+        if self.state is State.WELCOME:
+            return []
+        return self._wipe()
+
+    def _reader_fault(self, event: ReaderFault) -> list:
+        self.session.reading = False
+        if self.state is State.IDENTIFY:
+            self.session.notice = N_("The card reader is not working. Please use one of the other ways below.")
+        return [RaiseIncident(Incident(IncidentKind.READER_FAULT, Severity.HIGH, event.reason))]
+
+    # --- welcome and identify ---
+
+    def _start(self, _: Start) -> list:
+        self.state = State.IDENTIFY
+        return []
+
+    def _card_inserted(self, _: CardInserted) -> list:
+        self.state = State.IDENTIFY
+        self.session.reading = True
+        self.session.notice = ""
+        return []
+
+    def _card_read(self, event: CardRead) -> list:
+        s = self.session
+        s.reading = False
+        s.notice = ""
+        s.person, s.coverage = event.card.person, event.card.coverage
+        s.identified_by = f"card:{event.card.card}"
+        if s.coverage and s.coverage.ended_before(self._now().date().isoformat()):
+            s.notice = N_("The insurance cover on this card has ended. Please see the front desk after check-in.")
+            s.pending.append(Incident(IncidentKind.COVERAGE_ENDED, Severity.MEDIUM,
+                                      f"coverage ended {s.coverage.end}"))
+        self.state = State.CONFIRM
+        return []
+
+    def _card_removed(self, _: CardRemoved) -> list:
+        if not self.session.reading:
+            return []          # taking the card out after it was read is what patients should do
+        self.session.reading = False
+        self.session.notice = N_("The card was taken out before it could be read. "
+                                 "Please insert it again and leave it in, or use one of the other ways below.")
+        return [RaiseIncident(Incident(IncidentKind.CARD_REMOVED, Severity.LOW, "card removed during the read"))]
+
+    def _card_failed(self, event: CardFailed) -> list:
+        self.state = State.IDENTIFY
+        self.session.reading = False
+        if event.reason == "unsupported":
+            self.session.notice = N_("This card cannot be used here. Please use one of the other ways below.")
+            kind = IncidentKind.CARD_UNSUPPORTED
+        else:
+            self.session.notice = N_("This card could not be read. Please use one of the other ways below.")
+            kind = IncidentKind.CARD_UNREADABLE
+        return [RaiseIncident(Incident(kind, Severity.MEDIUM, event.reason))]
+
+    def _choose_code(self, _: ChooseCode) -> list:
+        self.session.notice = ""
+        self.state = State.ENTER_CODE
+        return []
+
+    def _choose_name(self, _: ChooseName) -> list:
+        self.session.notice = ""
+        self.state = State.ENTER_NAME
+        return []
+
+    def _code_entered(self, event: CodeEntered) -> list:
+        code = event.code.strip().upper()
+        if not re.fullmatch(r"[A-Z0-9-]{4,20}", code):
+            self.session.notice = N_("Please type the code exactly as it is on your letter: 4 to 20 letters or digits.")
+            return []
+        # Looking the code up in the hospital system comes with issue 5; until then the code is kept
+        # on the admission and the patient says who they are.
+        self.session.appointment_code = code
+        self.session.notice = N_("Thank you. Please also enter your name and date of birth.")
+        self.state = State.ENTER_NAME
+        return []
+
+    def _name_entered(self, event: NameEntered) -> list:
+        s = self.session
+        family, given = " ".join(event.family.split()), " ".join(event.given.split())
+        if not family or not given:
+            s.notice = N_("Please enter both your first name and your last name.")
+            return []
+        born = parse_birth_date(event.birth_date, self._now().date())
+        if born is None:
+            s.notice = N_("Please enter your date of birth as day.month.year, for example 14.07.1980.")
+            return []
+        s.notice = ""
+        s.person = Person(family=family, given=tuple(given.split(" ")), birth_date=born)
+        s.coverage = None
+        s.identified_by = "code" if s.appointment_code else "name"
+        s.pending.append(Incident(IncidentKind.IDENTITY_UNVERIFIED, Severity.LOW,
+                                  "identified by typed name and birth date, no card"))
+        self.state = State.CONFIRM
+        return []
+
+    # --- confirm, questions, consent ---
+
+    def _details_confirmed(self, _: DetailsConfirmed) -> list:
+        self.session.notice = ""
+        self._go_to_question(0)
+        return []
+
+    def _details_wrong(self, _: DetailsWrong) -> list:
+        return self._help(N_("A member of staff will come to correct your details. Please wait here."),
+                          Incident(IncidentKind.DETAILS_WRONG, Severity.MEDIUM,
+                                   "patient says the details shown are wrong"))
+
+    def _answered(self, event: Answered) -> list:
+        q = self.question
+        valid = (event.value in (True, False)) if q.type == "boolean" else \
+            event.value in {o.code for o in q.options}
+        if not valid:
+            self.session.notice = N_("Please choose one of the answers shown.")
+            return []
+        self.session.answers[q.link_id] = event.value
+        self._go_to_question(self.session.question_index + 1)
+        return []
+
+    def _consent(self, event: ConsentGiven) -> list:
+        s = self.session
+        if s.saving:
+            return []          # a second tap while the first is being saved
+        s.saving = True
+        s.admission = Admission(
+            id=self._new_id(), kiosk_id=self.kiosk_id, created_at=self._now().isoformat(timespec="seconds"),
+            language=s.language, identified_by=s.identified_by, person=s.person, coverage=s.coverage,
+            appointment_code=s.appointment_code,
+            answers=tuple(Answer(q.link_id, s.answers[q.link_id]) for q in self.form.questions
+                          if q.link_id in s.answers),
+            consent="accepted" if event.accepted else "declined")
+        return [SaveAdmission(s.admission)]
+
+    def _stored(self, event: AdmissionStored) -> list:
+        s = self.session
+        s.saving = False
+        s.admission = replace(s.admission, queue_number=event.queue_number)
+        s.print_status = "printing"
+        self.state = State.DONE
+        incidents = [RaiseIncident(replace(i, admission_id=s.admission.id)) for i in s.pending]
+        s.pending.clear()
+        return [*incidents, PrintTicket(s.admission)]
+
+    def _not_stored(self, event: AdmissionFailed) -> list:
+        self.session.saving = False
+        return self._help(N_("Your check-in could not be saved. Please go to the front desk."),
+                          Incident(IncidentKind.STORE_FAULT, Severity.HIGH, event.reason))
+
+    def _printed(self, event: PrintFinished) -> list:
+        # Handled in every state: the patient may have left before a slow printer answered,
+        # and a fault must reach staff all the same.
+        s = self.session
+        if s.admission is not None and s.admission.id == event.admission_id:
+            s.print_status = "printed" if event.ok else "failed"
+        if event.ok:
+            return []
+        return [RaiseIncident(Incident(IncidentKind.PRINTER_FAULT, Severity.HIGH, event.reason,
+                                       admission_id=event.admission_id))]
+
+    def _finish(self, _: Finish) -> list:
+        return self._wipe()
+
+    # --- going back, help, idle ---
+
+    def _back(self, _: Back) -> list:
+        s = self.session
+        s.notice = ""
+        if self.state is State.IDENTIFY:
+            return self._wipe()
+        if self.state in (State.ENTER_CODE, State.ENTER_NAME):
+            s.appointment_code = ""
+            self.state = State.IDENTIFY
+        elif self.state is State.CONFIRM:
+            s.person = s.coverage = None
+            s.pending.clear()
+            s.appointment_code = ""
+            self.state = State.IDENTIFY
+        elif self.state is State.QUESTIONS:
+            if s.question_index == 0:
+                self.state = State.CONFIRM
+            else:
+                self._go_to_question(s.question_index - 1)
+        elif self.state is State.CONSENT:
+            if self.form.questions:
+                self._go_to_question(len(self.form.questions) - 1)
+            else:
+                self.state = State.CONFIRM
+        elif self.state is State.HELP:
+            self.state, s.help_resume, s.help_reason = s.help_resume or State.WELCOME, None, ""
+        return []
+
+    def _still_here(self, _: StillHere) -> list:
+        self.state, self.session.idle_resume = self.session.idle_resume or State.WELCOME, None
+        return []
+
+    def _go_to_question(self, index: int) -> None:
+        self.session.question_index = index
+        self.state = State.QUESTIONS if index < len(self.form.questions) else State.CONSENT
+
+    def _resume_state(self) -> State:
+        return self.session.idle_resume if self.state is State.IDLE_WARNING else self.state
+
+    def _help(self, reason: str, incident: Incident) -> list:
+        s = self.session
+        s.help_resume = self._resume_state()
+        s.idle_resume = None
+        s.help_reason = reason
+        s.reading = False
+        if s.admission is not None:
+            incident = replace(incident, admission_id=s.admission.id)
+        self.state = State.HELP
+        return [RaiseIncident(incident)]
+
+    def _wipe(self) -> list:
+        self.state = State.WELCOME
+        self.session = Session(language=self.languages[0])
+        return [Wipe()]
+
+
+_ANYWHERE: dict[type, Callable[[CheckIn, Any], list]] = {
+    CallStaff: CheckIn._call_staff,
+    ChooseLanguage: CheckIn._choose_language,
+    IdleWarning: CheckIn._idle_warning,
+    IdleTimeout: CheckIn._idle_timeout,
+    ReaderFault: CheckIn._reader_fault,
+    PrintFinished: CheckIn._printed,
+}
+
+_S = State
+_TRANSITIONS: dict[tuple[State, type], Callable[[CheckIn, Any], list]] = {
+    (_S.WELCOME, Start): CheckIn._start,
+    (_S.WELCOME, CardInserted): CheckIn._card_inserted,
+    (_S.WELCOME, CardRead): CheckIn._card_read,
+    (_S.IDENTIFY, CardInserted): CheckIn._card_inserted,
+    (_S.IDENTIFY, CardRead): CheckIn._card_read,
+    (_S.IDENTIFY, CardRemoved): CheckIn._card_removed,
+    (_S.IDENTIFY, CardFailed): CheckIn._card_failed,
+    (_S.IDENTIFY, ChooseCode): CheckIn._choose_code,
+    (_S.IDENTIFY, ChooseName): CheckIn._choose_name,
+    (_S.IDENTIFY, Back): CheckIn._back,
+    (_S.ENTER_CODE, CodeEntered): CheckIn._code_entered,
+    (_S.ENTER_CODE, Back): CheckIn._back,
+    (_S.ENTER_NAME, NameEntered): CheckIn._name_entered,
+    (_S.ENTER_NAME, Back): CheckIn._back,
+    (_S.CONFIRM, DetailsConfirmed): CheckIn._details_confirmed,
+    (_S.CONFIRM, DetailsWrong): CheckIn._details_wrong,
+    (_S.CONFIRM, Back): CheckIn._back,
+    (_S.QUESTIONS, Answered): CheckIn._answered,
+    (_S.QUESTIONS, Back): CheckIn._back,
+    (_S.CONSENT, ConsentGiven): CheckIn._consent,
+    (_S.CONSENT, AdmissionStored): CheckIn._stored,
+    (_S.CONSENT, AdmissionFailed): CheckIn._not_stored,
+    (_S.CONSENT, Back): CheckIn._back,
+    (_S.DONE, Finish): CheckIn._finish,
+    (_S.HELP, Back): CheckIn._back,
+    (_S.IDLE_WARNING, StillHere): CheckIn._still_here,
+}

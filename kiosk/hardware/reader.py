@@ -1,0 +1,100 @@
+"""Card readers behind one small interface, with a simulated twin.
+
+A reader reports what happens through its ``on_*`` callbacks, called from the reader's own thread;
+the app's bridge moves them onto the UI thread. The PC/SC adapter (pyscard) comes with issue 3.
+"""
+
+from __future__ import annotations
+
+import enum
+import itertools
+import threading
+import time
+from typing import Callable, Sequence
+
+from kiosk.model import CardData
+
+
+class ReaderState(enum.Enum):
+    NO_READER = "no_reader"      # not connected, or pcscd not running
+    EMPTY = "empty"              # ready, no card
+    READING = "reading"
+    CARD_PRESENT = "card_present"
+    FAULT = "fault"
+
+
+class DeviceUnavailable(RuntimeError):
+    """A device kind or address this build cannot drive; the message is one sentence for IT."""
+
+
+class CardReader:
+    """The interface the app sees. Subclasses call ``_set_state`` and the ``on_*`` callbacks."""
+
+    def __init__(self) -> None:
+        self.state = ReaderState.NO_READER
+        self.on_card_inserted: Callable[[], None] = lambda: None
+        self.on_card_read: Callable[[CardData], None] = lambda card: None
+        self.on_card_removed: Callable[[], None] = lambda: None
+        self.on_card_failed: Callable[[str], None] = lambda reason: None   # unsupported | unreadable
+        self.on_fault: Callable[[str], None] = lambda reason: None
+
+    def start(self) -> None:
+        """Begin watching for cards."""
+
+    def stop(self) -> None:
+        """Stop watching; no callback is called after this returns."""
+
+
+class SimulatedReader(CardReader):
+    """A reader that 'inserts' sample cards on request, one after the other.
+
+    :param cards: the sample cards, used in turn
+    :param read_s: how long a read takes (seconds), so screens show the 'reading' state
+    """
+
+    def __init__(self, cards: Sequence[CardData], read_s: float = 0.3):
+        super().__init__()
+        if not cards:
+            raise ValueError("a simulated reader needs at least one sample card")
+        self._cards = itertools.cycle(cards)
+        self._read_s = read_s
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        self.state = ReaderState.EMPTY
+
+    def stop(self) -> None:
+        self.state = ReaderState.NO_READER
+
+    def insert(self, card: CardData | None = None) -> threading.Thread:
+        """Insert ``card`` (default: the next sample card) and read it on a thread of its own."""
+        card = card or next(self._cards)
+        thread = threading.Thread(target=self._read, args=(card,), name="simulated-reader", daemon=True)
+        thread.start()
+        return thread
+
+    def remove(self) -> None:
+        with self._lock:
+            self.state = ReaderState.EMPTY
+        self.on_card_removed()
+
+    def _read(self, card: CardData) -> None:
+        with self._lock:
+            if self.state is ReaderState.NO_READER:
+                return
+            self.state = ReaderState.READING
+        self.on_card_inserted()
+        time.sleep(self._read_s)
+        with self._lock:
+            if self.state is not ReaderState.READING:
+                return               # removed during the read
+            self.state = ReaderState.CARD_PRESENT
+        self.on_card_read(card)
+
+
+def open_reader(kind: str, cards: Sequence[CardData] = ()) -> CardReader:
+    """The reader the config names (``reader.kind``)."""
+    if kind == "simulated":
+        return SimulatedReader(cards)
+    raise DeviceUnavailable("Real PC/SC card readers are not supported in this version yet (issue 3); "
+                            "set reader.kind = \"simulated\" in the config to run with sample cards.")

@@ -1,0 +1,75 @@
+"""Translations and locale formatting (pure: no Kivy).
+
+Catalogs are gettext ``.po`` files in ``assets/locales/<lang>/LC_MESSAGES/kiosk.po``, read at start-up
+with Babel. English is the source language: its text is the msgid, so it needs no catalog.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from pathlib import Path
+from typing import Callable, Iterable
+
+from babel.dates import format_date, format_datetime
+from babel.messages.pofile import read_po
+
+from kiosk.paths import ASSETS
+
+DOMAIN = "kiosk"
+SOURCE_LANGUAGE = "en"
+LOCALES = ASSETS / "locales"
+
+# Calls of _ and N_ (also tr._ in kv) on string literals; adjacent literals are joined.
+_MESSAGE = re.compile(r'\bN?_\(\s*((?:"(?:[^"\\]|\\.)*"\s*)+)\)')
+_LITERAL = re.compile(r'"((?:[^"\\]|\\.)*)"')
+
+
+class Catalogs:
+    """Every language's messages, loaded once."""
+
+    def __init__(self, languages: Iterable[str], locales_dir: Path = LOCALES):
+        self._messages: dict[str, dict[str, str]] = {}
+        for lang in languages:
+            if lang == SOURCE_LANGUAGE:
+                self._messages[lang] = {}
+                continue
+            with open(locales_dir / lang / "LC_MESSAGES" / f"{DOMAIN}.po", "rb") as f:
+                catalog = read_po(f, locale=lang)
+            self._messages[lang] = {m.id: m.string for m in catalog if m.id and m.string and not m.fuzzy}
+
+    def gettext(self, language: str, message: str) -> str:
+        return self._messages.get(language, {}).get(message) or message
+
+    def translator(self, language: str) -> Callable[[str], str]:
+        return lambda message: self.gettext(language, message)
+
+    def missing(self, language: str, messages: Iterable[str]) -> list[str]:
+        """The messages without a translation in ``language``."""
+        if language == SOURCE_LANGUAGE:
+            return []
+        return [m for m in messages if m not in self._messages.get(language, {})]
+
+
+def extract_messages(paths: Iterable[Path]) -> list[str]:
+    """Every message marked for translation in these .py and .kv files, in order of appearance."""
+    found: dict[str, None] = {}
+    for path in paths:
+        for match in _MESSAGE.finditer(path.read_text(encoding="utf-8")):
+            found["".join(_LITERAL.findall(match.group(1)))] = None
+    return list(found)
+
+
+def format_birth_date(iso: str, language: str) -> str:
+    """A birth date as people of that language write it, keeping the card's precision (1980, 1980-07)."""
+    parts = [int(p) for p in iso.split("-") if p]
+    if len(parts) == 3:
+        return format_date(date(*parts), format="long", locale=language)
+    if len(parts) == 2:
+        return format_date(date(parts[0], parts[1], 1), format="MMMM y", locale=language)
+    return str(parts[0]) if parts else ""
+
+
+def format_moment(moment: datetime, language: str) -> str:
+    """A date and time for a ticket, in the kiosk's local time zone."""
+    return format_datetime(moment.astimezone(), format="short", locale=language)
