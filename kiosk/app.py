@@ -41,6 +41,7 @@ def prepare_kivy(kivy_home: Path, *, headless: bool) -> None:
     os.environ["KIVY_HOME"] = str(kivy_home)             # Kivy's config.ini out of $HOME and the install
     os.environ["KIVY_NO_FILELOG"] = "1"
     os.environ["KIVY_LOG_MODE"] = "PYTHON"               # tracebacks reach our log handler (not swallowed)
+    os.environ["KIVY_CLIPBOARD"] = "dummy"               # patient text never reaches the system clipboard
     os.environ["KCFG_KIVY_EXIT_ON_ESCAPE"] = "0"
     os.environ.setdefault("KCFG_KIVY_LOG_LEVEL", "warning")
     os.environ["KCFG_GRAPHICS_MAXFPS"] = "30"

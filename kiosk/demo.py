@@ -94,7 +94,8 @@ def _Touch(window, x: float, y: float):
     return Touch("demo", 1, (x / (window.width - 1), y / (window.height - 1)), is_touch=True, type_id="touch")
 
 
-async def _walk(app, pilot: Pilot, cards: Sequence[CardData]) -> list[dict]:
+async def walk_patients(app, pilot: Pilot, cards: Sequence[CardData]) -> list[dict]:
+    """Check in one scripted patient per card, in the configured languages in turn."""
     languages = app.settings.kiosk.languages
     results = []
     for n, card in enumerate(cards, start=1):
@@ -141,6 +142,12 @@ async def _walk(app, pilot: Pilot, cards: Sequence[CardData]) -> list[dict]:
 def run_headless(app, out: Path, cards: Sequence[CardData]) -> dict:
     """Walk ``cards`` through ``app`` (a built, not yet running KioskApp); returns the summary written
     to ``out/screens.json``. Raises DemoError when a screen was not reached."""
+    return run_script(app, out, lambda app, pilot: walk_patients(app, pilot, cards))
+
+
+def run_script(app, out: Path, script) -> dict:
+    """Run ``app`` and, beside it, ``await script(app, pilot)``; stop the app when the script ends.
+    Writes ``out/screens.json`` ({"patients": what the script returned, "screens": every shot})."""
     out.mkdir(parents=True, exist_ok=True)
 
     async def main() -> dict:
@@ -152,7 +159,7 @@ def run_headless(app, out: Path, cards: Sequence[CardData]) -> dict:
             try:
                 await asyncio.sleep(0.3)
                 pilot = Pilot(app, out)
-                return await _walk(app, pilot, cards)
+                return await script(app, pilot)
             except BaseException as e:        # re-raised below, after the app has stopped
                 errors.append(e)
                 return []

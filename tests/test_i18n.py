@@ -1,0 +1,61 @@
+"""Catalogs, message extraction and locale formatting."""
+
+from datetime import datetime, timezone
+
+import pytest
+
+from kiosk import forms
+from kiosk.i18n import Catalogs, extract_messages, format_birth_date, format_moment
+
+
+@pytest.mark.parametrize("iso, language, shown", [
+    ("1958-03-21", "de", "21. März 1958"),
+    ("1958-03-21", "en", "March 21, 1958"),
+    ("1958-03-21", "fr", "21 mars 1958"),
+    ("1958-03-21", "tr", "21 Mart 1958"),
+    ("1980-07", "de", "Juli 1980"),
+    ("1980", "fr", "1980"),
+])
+def test_birth_dates_keep_the_precision_the_card_has(iso, language, shown):
+    assert format_birth_date(iso, language) == shown
+
+
+def test_ticket_time_is_formatted_per_language():
+    moment = datetime(2026, 11, 27, 8, 15, tzinfo=timezone.utc)
+    assert "27.11.26" in format_moment(moment, "de")
+    assert "11/27/26" in format_moment(moment, "en")
+
+
+def test_catalogs_translate_and_fall_back_to_english():
+    catalogs = Catalogs(["de", "en"])
+    assert catalogs.gettext("de", "Call staff") == "Personal rufen"
+    assert catalogs.gettext("en", "Call staff") == "Call staff"
+    assert catalogs.gettext("de", "a message nobody wrote") == "a message nobody wrote"
+    assert catalogs.missing("de", ["Call staff", "a message nobody wrote"]) == ["a message nobody wrote"]
+
+
+def test_extraction_finds_marked_literals_only(tmp_path):
+    source = tmp_path / "screen.kv"
+    source.write_text('text: tr._("Hello")\nlabel: tr._(root.notice)\nx: N_("One " "two")\ny: _("Hello")\n')
+    assert extract_messages([source]) == ["Hello", "One two"]
+
+
+def test_intake_form_speaks_every_kiosk_language():
+    form = forms.load("intake-basic")
+    assert [q.link_id for q in form.questions] == ["reason", "allergies", "contact-changed"]
+    reason = form.questions[0]
+    assert reason.text("de") == "Weshalb sind Sie heute hier?"
+    assert reason.text("en") == "Why are you here today?"
+    for language in ("de", "en", "tr", "fr"):
+        for question in form.questions:
+            assert question.text(language)
+            assert all(option.text(language) for option in question.options)
+            if language != "en":
+                assert question.text(language) != question.text("en"), (language, question.link_id)
+
+
+def test_forms_the_kiosk_cannot_ask_yet_are_refused_by_name():
+    with pytest.raises(forms.FormError, match="'dob'"):
+        forms.parse({"resourceType": "Questionnaire", "item": [{"linkId": "dob", "type": "date", "text": "Born"}]})
+    with pytest.raises(forms.FormError, match="no form"):
+        forms.load("does-not-exist")

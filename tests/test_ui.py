@@ -1,0 +1,159 @@
+"""The real app on a virtual display (SDL's offscreen driver with Mesa), driven by touches.
+
+Each run is a process of its own: Kivy supports one App run per process.
+"""
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+HERE = Path(__file__).parent
+KIOSK = str(Path(sys.executable).parent / "kiosk")
+
+# A patient nobody else has: the test looks for these in every log line.
+ZEBULON = {
+    "card": "egk", "atr": "3BD396FF81B1FE451F078081052D",
+    "patient": {"resourceType": "Patient",
+                "identifier": [{"system": "http://fhir.de/sid/gkv/kvid-10", "value": "Q987654328"}],
+                "name": [{"family": "Quixwater-Ybarra", "given": ["Zebulon"]}],
+                "gender": "male", "birthDate": "1933-02-11",
+                "address": [{"line": ["Hafenstraße 3"], "postalCode": "20457", "city": "Hamburg", "country": "D"}]},
+    "coverage": {"resourceType": "Coverage", "status": "active", "subscriberId": "Q987654328",
+                 "payor": [{"identifier": {"system": "http://fhir.de/sid/arge-ik/iknr", "value": "101575519"},
+                            "display": "Techniker Krankenkasse"}],
+                 "period": {"start": "2021-01-01"}},
+    "warnings": [],
+}
+PERSONAL = ("Quixwater", "Zebulon", "1933-02-11", "11.02.1933", "Q987654328")
+
+
+def env():
+    e = dict(os.environ)
+    e.pop("DISPLAY", None)
+    return e
+
+
+def visible(shot):
+    """A screenshot that shows something: not one flat colour."""
+    with Image.open(shot) as image:
+        return any(lo != hi for lo, hi in image.convert("RGB").getextrema())
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("demo")
+    patients = tmp / "patients.json"
+    patients.write_text(json.dumps([ZEBULON, ZEBULON]), encoding="utf-8")
+    cfg = tmp / "kiosk.toml"
+    cfg.write_text(f'[kiosk]\nid = "lobby-test"\ndata_dir = "{tmp / "data"}"\nlanguages = ["de", "en"]\n')
+    out = tmp / "out"
+    run = subprocess.run([KIOSK, "demo", "--headless", "--out", str(out), "--patients", str(patients),
+                          "--config", str(cfg)], capture_output=True, text=True, timeout=300, env=env())
+    return run, out, tmp / "data"
+
+
+def test_demo_checks_in_scripted_patients_by_touch(demo):
+    run, out, data = demo
+    assert run.returncode == 0, run.stderr
+    assert str(out) in run.stdout
+    summary = json.loads((out / "screens.json").read_text(encoding="utf-8"))
+    first = [s["screen"] for s in summary["screens"] if s["file"].startswith("p1-")]
+    assert first == ["welcome", "identify", "confirm", "questions", "questions", "questions", "consent", "done"]
+    for shot in summary["screens"]:
+        assert visible(out / shot["file"]), shot["file"]
+
+
+def test_screens_show_the_patient_in_their_language(demo):
+    _, out, _ = demo
+    shots = {s["file"]: s["texts"] for s in json.loads((out / "screens.json").read_text())["screens"]}
+    assert "Willkommen" in shots["p1-01-welcome.png"]
+    assert "Welcome" in shots["p2-01-welcome.png"]
+    confirm = shots["p1-03-confirm.png"]
+    assert "Zebulon Quixwater-Ybarra" in confirm and "11. Februar 1933" in confirm
+    assert "Techniker Krankenkasse · Q987654328" in confirm
+    assert "February 11, 1933" in shots["p2-03-confirm.png"]
+    assert "A-001" in shots["p1-08-done.png"] and "A-002" in shots["p2-08-done.png"]
+
+
+def test_demo_writes_the_admission_as_stored_and_the_ticket(demo):
+    _, out, data = demo
+    admission = json.loads((out / "p1-admission.json").read_text(encoding="utf-8"))
+    assert admission["patient"]["name"] == [{"family": "Quixwater-Ybarra", "given": ["Zebulon"]}]
+    assert admission["kiosk_id"] == "lobby-test" and admission["queue_number"] == "A-001"
+    assert admission["consent"] == "accepted" and len(admission["answers"]) == 3
+    with sqlite3.connect(data / "kiosk.db") as db:
+        stored = json.loads(db.execute("SELECT data FROM admissions WHERE id = ?", [admission["id"]]).fetchone()[0])
+    assert stored == admission
+    with Image.open(out / "p1-ticket.png") as ticket:
+        assert ticket.width == 576 and ticket.height > 400
+
+
+def test_nothing_personal_in_the_logs(demo):
+    run, _, _ = demo
+    for word in PERSONAL:
+        assert word not in run.stderr
+        assert word not in run.stdout
+
+
+@pytest.fixture(scope="module")
+def scenarios(tmp_path_factory):
+    out = tmp_path_factory.mktemp("scenarios")
+    run = subprocess.run([sys.executable, str(HERE / "ui_scenarios.py"), str(out)], capture_output=True, text=True,
+                         timeout=300, env=env())
+    assert run.returncode == 0, run.stderr
+    return json.loads((out / "screens.json").read_text(encoding="utf-8"))["patients"], run
+
+
+def test_typed_details_mistake_is_explained_next_to_the_form(scenarios):
+    steps = scenarios[0]["steps"]
+    assert steps["name_mistake"]["state"] == "enter_name"
+    assert "Please enter your date of birth as day.month.year, for example 14.07.1980." in steps["name_mistake"]["texts"]
+    assert "Ayşe Çelik-Yıldız" in steps["confirm"]["texts"] and "February 28, 1990" in steps["confirm"]["texts"]
+
+
+def test_call_staff_and_back_and_language_switch(scenarios):
+    result, _ = scenarios
+    steps = result["steps"]
+    assert steps["help"]["state"] == "help" and "Help is on the way" in steps["help"]["texts"]
+    assert steps["confirm_fr"]["state"] == "confirm" and "28 février 1990" in steps["confirm_fr"]["texts"]
+    assert "Appeler le personnel" in steps["confirm_fr"]["texts"]
+
+
+def test_paper_out_tells_the_patient_and_raises_an_incident(scenarios):
+    result, _ = scenarios
+    done = result["steps"]["done_paper_out"]
+    assert "Your ticket could not be printed. Please go to the front desk and tell them your number." in done["texts"]
+    assert "A-001" in done["texts"]
+    admission = result["admission"]
+    assert admission["consent"] == "declined" and admission["identified_by"] == "name"
+    assert ["printer_fault", admission["id"]] in result["incidents"]
+    assert ["identity_unverified", admission["id"]] in result["incidents"]
+    assert ["help_requested", None] in result["incidents"]
+
+
+def test_idle_patient_is_warned_then_wiped(scenarios):
+    steps = scenarios[0]["steps"]
+    assert steps["idle_warning"]["state"] == "idle_warning"
+    assert steps["after_timeout"]["state"] == "welcome"
+    assert not any("Çelik" in text for text in steps["after_timeout"]["texts"])
+
+
+def test_card_pulled_out_during_the_read(scenarios):
+    result, _ = scenarios
+    assert result["steps"]["card_removed"]["state"] == "identify"
+    assert ["card_removed", None] in result["incidents"]
+
+
+def test_old_screens_do_not_pile_up(scenarios):
+    assert {step["screens"] for step in scenarios[0]["steps"].values()} == {1}
+
+
+def test_no_traceback_in_the_log(scenarios):
+    _, run = scenarios
+    assert "Traceback" not in run.stderr

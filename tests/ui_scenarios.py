@@ -1,0 +1,111 @@
+"""Drives the real kiosk app by touch through the paths the demo does not take.
+
+Run by tests/test_ui.py in a process of its own (Kivy allows one App run per process):
+``python tests/ui_scenarios.py OUT_DIR``. Writes ``OUT_DIR/screens.json`` with what every step showed.
+"""
+
+import sys
+from pathlib import Path
+
+from kiosk import app as kiosk_app
+from kiosk.config import KioskSettings, ReaderSettings, Settings
+from kiosk.flow import State
+from kiosk.hardware.printer import PreviewPrinter
+from kiosk.hardware.reader import SimulatedReader
+
+
+async def type_into(pilot, field_id: str, text: str) -> None:
+    """Tap a field, then type into it the way the keyboard does."""
+    field = pilot.app.frame.manager.current_screen.ids[field_id]
+    field.focus = True
+    await pilot.frames(1)
+    field.insert_text(text)
+    await pilot.frames(1)
+
+
+async def scenarios(app, pilot) -> dict:
+    seen = {}
+    manager = app.frame.manager
+
+    def note(step):
+        seen[step] = {"state": app.flow.state.value, "texts": pilot.texts(), "screens": len(manager.screens)}
+
+    # 1. No card: the patient types name and birth date, first with a mistake.
+    await pilot.wait_state(State.WELCOME)
+    await pilot.tap("language:en")
+    await pilot.tap("start")
+    await pilot.tap("choose_name")
+    await pilot.wait_state(State.ENTER_NAME)
+    await type_into(pilot, "given", "Ayşe")
+    await type_into(pilot, "family", "Çelik-Yıldız")
+    await type_into(pilot, "birth", "31.02.1990")
+    await pilot.tap("continue")
+    await pilot.shot("enter-name-mistake")
+    note("name_mistake")
+    app.frame.manager.current_screen.ids.birth.text = ""
+    await type_into(pilot, "birth", "28.02.1990")
+    await pilot.tap("continue")
+    await pilot.wait_state(State.CONFIRM)
+    await pilot.shot("confirm-typed")
+    note("confirm")
+
+    # 2. Call staff from the confirm screen, then go back to it; switch language there.
+    await pilot.tap("call_staff")
+    await pilot.wait_state(State.HELP)
+    await pilot.shot("help")
+    note("help")
+    await pilot.tap("back")
+    await pilot.wait_state(State.CONFIRM)
+    await pilot.tap("language:fr")
+    note("confirm_fr")
+    await pilot.tap("language:en")
+
+    # 3. The printer runs out of paper: the patient is told, staff get an incident.
+    app.printer.fault = "paper_out"
+    await pilot.tap("details_confirmed")
+    while app.flow.state is State.QUESTIONS:
+        q = app.flow.question
+        await pilot.tap(f"answer:{'False' if q.type == 'boolean' else q.options[-1].code}")
+    await pilot.tap("consent_declined")
+    await pilot.wait_for(lambda: app.flow.session.print_status == "failed", "the printer fault")
+    await pilot.shot("done-paper-out")
+    note("done_paper_out")
+    admission_id = app.flow.session.admission.id
+    await pilot.tap("finish")
+
+    # 4. A patient walks away on the identify screen: warning, then the session is wiped.
+    await pilot.wait_state(State.WELCOME)
+    await pilot.tap("start")
+    await pilot.wait_state(State.IDLE_WARNING)
+    await pilot.shot("idle-warning")
+    note("idle_warning")
+    await pilot.wait_state(State.WELCOME)
+    note("after_timeout")
+
+    # 5. A card pulled out during the read.
+    app.reader.insert()
+    await pilot.wait_for(lambda: app.flow.session.reading, "the card read to start")
+    app.reader.remove()
+    await pilot.wait_for(lambda: app.flow.session.notice, "the card-removed notice")
+    await pilot.shot("card-removed")
+    note("card_removed")
+
+    stored = app.store.get_admission(admission_id)
+    return {"steps": seen, "incidents": [(i["kind"], i["admission_id"]) for i in app.store.incidents()],
+            "admission": stored.to_json()}
+
+
+def main(out: Path) -> None:
+    data = out / "data"
+    settings = Settings(kiosk=KioskSettings(data_dir=str(data), idle_timeout_s=2.0, idle_warning_s=1.0),
+                        reader=ReaderSettings(kind="simulated"))
+    kiosk_app.prepare_kivy(data / "kivy", headless=True)
+    from kiosk.demo import run_script
+    app = kiosk_app.build_app(settings, store=kiosk_app.open_store(settings),
+                              reader=SimulatedReader(kiosk_app.sample_cards(), read_s=0.5),
+                              printer=PreviewPrinter(data / "tickets"))
+    run_script(app, out, scenarios)
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]))
