@@ -140,6 +140,9 @@ def load(path: str | os.PathLike | None) -> Settings:
     try:
         settings = _build(Settings, raw, "")
         _check_hospital(settings.hospital)
+        if settings.kiosk.idle_warning_s >= settings.kiosk.idle_timeout_s:
+            raise ConfigError("'kiosk.idle_warning_s' must be shorter than kiosk.idle_timeout_s "
+                              f"({settings.kiosk.idle_timeout_s:g} s).")
     except ConfigError as e:
         raise ConfigError(f"In {path}: {e}") from None
     return settings

@@ -65,3 +65,12 @@ def test_the_flow_imports_no_gui_device_or_storage_library():
     source = (ROOT / "kiosk" / "flow.py").read_text()
     for library in ("kivy", "smartcard", "escpos", "requests", "sqlite"):
         assert f"import {library}" not in source and f"from {library}" not in source
+
+
+def test_config_reference_and_example_list_every_setting():
+    reference = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
+    example = (ROOT / "deploy" / "kiosk.example.toml").read_text(encoding="utf-8")
+    for key, _default, description in config.describe():
+        assert f"| `{key}` |" in reference and description in reference, key
+        assert f"# {description}" in example, key
+    assert config.load(ROOT / "deploy" / "kiosk.example.toml") == config.Settings()
