@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sqlite3
 import sys
 import tempfile
 from pathlib import Path
@@ -157,6 +158,8 @@ def _open_store(settings: config.Settings):
     from kiosk.app import open_store
     try:
         return open_store(settings)
+    except sqlite3.DatabaseError as e:
+        raise CommandError(f"The store {settings.data_path / 'kiosk.db'} cannot be used: {e}.") from None
     except OSError as e:
         raise CommandError(f"The store in {settings.kiosk.data_dir} cannot be opened: {e.strerror or e}; "
                            "check kiosk.data_dir.") from None
@@ -167,15 +170,21 @@ def _replace(section, **changes):
     return dataclasses.replace(section, **changes)
 
 
-def parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", metavar="FILE",
-                        help=f"settings file (default: ${config.CONFIG_ENV}, else {config.DEFAULT_CONFIG_PATH}, "
-                             "else built-in defaults)")
-    common.add_argument("--debug", action="store_true", help="show stack traces and debug logs")
+def _common_options(default) -> argparse.ArgumentParser:
+    options = argparse.ArgumentParser(add_help=False)
+    options.add_argument("--config", metavar="FILE", default=default,
+                         help=f"settings file (default: ${config.CONFIG_ENV}, else {config.DEFAULT_CONFIG_PATH}, "
+                              "else built-in defaults)")
+    options.add_argument("--debug", action="store_true", default=default, help="show stack traces and debug logs")
+    return options
 
+
+def parser() -> argparse.ArgumentParser:
+    # --config and --debug work before and after the subcommand; the subcommand's copy must not
+    # overwrite what was given before it, hence SUPPRESS there.
+    common = _common_options(argparse.SUPPRESS)
     top = argparse.ArgumentParser(
-        prog="kiosk", parents=[common],
+        prog="kiosk", parents=[_common_options(None)],
         description="Self-service admission kiosk for hospital and clinic lobbies.",
         epilog="Exit codes: 0 ok, 2 usage or config error, 3 device not found, 4 timed out waiting, "
                "5 unsupported card, 6 card data invalid, 7 card removed during the read, 8 printer fault, "
@@ -228,6 +237,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    args.debug = bool(args.debug)
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
     if not args.debug:

@@ -74,7 +74,8 @@ class Store:
 
         :raises sqlite3.Error: nothing was stored (disk full, file unwritable...)
         """
-        day = admission.created_at[:10]
+        # Queue numbers start again at the kiosk's local midnight, not at midnight UTC.
+        day = datetime.fromisoformat(admission.created_at).astimezone().date().isoformat()
         with self.db.atomic():
             seq = self.db.execute(
                 "SELECT coalesce(max(queue_seq), 0) + 1 FROM admissions WHERE kiosk_id = ? AND day = ?",

@@ -1,0 +1,340 @@
+"""kiosk/cli.py: the ``kiosk`` command (DESIGN.md, command-line contract), in-process and as the console script.
+
+``kiosk run`` and ``kiosk demo`` start Kivy and are covered elsewhere; here they only show their help.
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kiosk import cli, config
+from kiosk.model import Admission, Person
+from kiosk.store import Store
+
+KIOSK = str(Path(sys.executable).parent / "kiosk")
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+# Each subcommand and words from its help that say what it is for.
+SUBCOMMANDS = [
+    ("run", "fullscreen"),
+    ("demo", "simulated card reader"),
+    ("read-card", "prints one JSON object"),
+    ("print", "ticket"),
+    ("sync", "hospital system"),
+    ("doctor", "exit 0 only when all pass"),
+]
+
+
+@pytest.fixture(autouse=True)
+def no_config_env(monkeypatch):
+    monkeypatch.delenv(config.CONFIG_ENV, raising=False)
+
+
+@pytest.fixture
+def data_dir(tmp_path):
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def config_file(tmp_path, data_dir):
+    """A valid config whose store lives in tmp_path, so nothing is written to /var/lib/kiosk."""
+    path = tmp_path / "kiosk.toml"
+    path.write_text(f'[kiosk]\nid = "test-kiosk"\ndata_dir = "{data_dir}"\n', encoding="utf-8")
+    return path
+
+
+def run(capsys, *argv):
+    """main() in-process; returns (exit code, stdout, stderr)."""
+    code = cli.main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_sentence(err: str):
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("kiosk: ")
+    assert lines[0].endswith(".")
+    assert "Traceback" not in err
+
+
+def test_top_help(capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.main(["--help"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    assert "admission kiosk" in out
+    assert "--config" in out
+    assert "Exit codes" in out
+    for name, _ in SUBCOMMANDS:
+        assert name in out
+
+
+@pytest.mark.parametrize("name,purpose", SUBCOMMANDS)
+def test_subcommand_help(capsys, name, purpose):
+    with pytest.raises(SystemExit) as e:
+        cli.main([name, "--help"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    assert f"usage: kiosk {name}" in out
+    assert purpose in " ".join(out.split())
+    assert "--config" in out
+    assert "--debug" in out
+
+
+def test_every_subcommand_has_help_text():
+    subparsers = next(a for a in cli.parser()._actions if a.choices and a.dest == "command")
+    names = {c.dest for c in subparsers._choices_actions}
+    assert names == {name for name, _ in SUBCOMMANDS}
+    for action in subparsers._choices_actions:
+        assert len(action.help) >= 20, action.dest
+
+
+def test_no_subcommand_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.main([])
+    assert e.value.code == 2
+    assert "COMMAND" in capsys.readouterr().err
+
+
+def test_unknown_subcommand_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.main(["frobnicate"])
+    assert e.value.code == 2
+    assert "frobnicate" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv,issue", [
+    (["read-card", "--json"], "issue 3"),
+    (["read-card", "--json", "--reader", "REINER", "--wait", "1"], "issue 3"),
+    (["doctor"], "issue 8"),
+    (["doctor", "--json"], "issue 8"),
+])
+def test_later_capabilities_exit_2_naming_the_issue(capsys, config_file, argv, issue):
+    code, out, err = run(capsys, *argv, "--config", config_file)
+    assert code == 2
+    assert out == ""
+    assert issue in err
+    assert_one_sentence(err)
+
+
+def test_print_sample_ticket_to_preview(capsys, config_file, tmp_path):
+    folder = tmp_path / "tickets"
+    code, out, err = run(capsys, "print", "ticket", "--printer", f"preview:{folder}", "--sample",
+                         "--config", config_file)
+    assert code == 0, err
+    pngs = list(folder.glob("*.png"))
+    assert len(pngs) == 1
+    assert pngs[0].read_bytes()[:8] == PNG_SIGNATURE
+    assert "A-000" in out
+    assert str(pngs[0]) in out
+
+
+def test_print_relative_preview_folder_is_inside_data_dir(capsys, config_file, data_dir):
+    code, _, err = run(capsys, "print", "ticket", "--printer", "preview:tickets", "--sample", "--config", config_file)
+    assert code == 0, err
+    pngs = list((data_dir / "tickets").glob("*.png"))
+    assert len(pngs) == 1
+    assert pngs[0].read_bytes()[:8] == PNG_SIGNATURE
+
+
+def test_print_last_admission(capsys, config_file, data_dir, tmp_path):
+    # The same file the kiosk opens (kiosk.app.open_store): kiosk.db in data_dir.
+    store = Store(data_dir / "kiosk.db", kiosk_id="test-kiosk")
+    try:
+        stored = store.save_admission(Admission(
+            id="7d0c1e9a-0000-4000-8000-000000000001", kiosk_id="test-kiosk",
+            created_at="2024-03-01T08:15:00+00:00", language="de", identified_by="card:egk",
+            person=Person(family="Müller", given=("Jürgen",))), queue_prefix="B")
+    finally:
+        store.close()
+    folder = tmp_path / "tickets"
+    code, out, err = run(capsys, "print", "ticket", "--printer", f"preview:{folder}", "--config", config_file)
+    assert code == 0, err
+    assert stored.queue_number == "B-001"
+    assert "B-001" in out
+    pngs = list(folder.glob("*.png"))
+    assert [p.name for p in pngs] == ["ticket-B-001-7d0c1e9a.png"]
+    assert pngs[0].read_bytes()[:8] == PNG_SIGNATURE
+
+
+def test_print_without_sample_and_empty_store_exits_2(capsys, config_file, tmp_path):
+    folder = tmp_path / "tickets"
+    code, out, err = run(capsys, "print", "ticket", "--printer", f"preview:{folder}", "--config", config_file)
+    assert code == 2
+    assert "--sample" in err
+    assert_one_sentence(err)
+    assert not folder.exists() or not list(folder.iterdir())
+
+
+def test_print_with_a_data_dir_that_cannot_be_made_exits_2(capsys, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    path = tmp_path / "kiosk.toml"
+    path.write_text(f'[kiosk]\ndata_dir = "{blocker / "data"}"\n', encoding="utf-8")
+    code, _, err = run(capsys, "print", "ticket", "--printer", f"preview:{tmp_path / 'tickets'}", "--config", path)
+    assert code == 2
+    assert "kiosk.data_dir" in err
+    assert_one_sentence(err)
+
+
+# A kiosk.db that is not an SQLite file raises sqlite3.DatabaseError when the store opens.
+def test_print_with_a_store_that_is_not_a_database_exits_2(capsys, config_file, data_dir, tmp_path):
+    data_dir.mkdir()
+    (data_dir / "kiosk.db").write_bytes(b"this is a text file, not SQLite\n" * 200)
+    code, _, err = run(capsys, "print", "ticket", "--printer", f"preview:{tmp_path / 'tickets'}",
+                       "--config", config_file)
+    assert code == 2
+    assert "kiosk.db" in err or str(data_dir) in err
+    assert_one_sentence(err)
+
+
+def test_print_wristband_exits_2(capsys, config_file, tmp_path):
+    folder = tmp_path / "tickets"
+    code, _, err = run(capsys, "print", "wristband", "--printer", f"preview:{folder}", "--sample",
+                       "--config", config_file)
+    assert code == 2
+    assert "issue 4" in err
+    assert_one_sentence(err)
+    assert not folder.exists()
+
+
+@pytest.mark.parametrize("uri", ["tcp://127.0.0.1:9", "usb://04b8:0202", "cups://tickets"])
+def test_print_to_a_printer_this_version_cannot_drive(capsys, config_file, uri):
+    code, out, err = run(capsys, "print", "ticket", "--printer", uri, "--sample", "--config", config_file)
+    assert code == 2
+    assert out == ""
+    assert uri in err
+    assert "preview:DIR" in err
+    assert_one_sentence(err)
+
+
+def test_print_needs_a_printer(capsys, config_file):
+    with pytest.raises(SystemExit) as e:
+        cli.main(["print", "ticket", "--sample", "--config", str(config_file)])
+    assert e.value.code == 2
+    assert "--printer" in capsys.readouterr().err
+
+
+def test_sync_once_with_transport_none(capsys, config_file):
+    code, out, err = run(capsys, "sync", "--once", "--config", config_file)
+    assert code == 0, err
+    assert "hospital.transport is none" in out
+    assert err == ""
+
+
+def test_sync_without_once_and_transport_none_exits_2(capsys, config_file):
+    code, _, err = run(capsys, "sync", "--config", config_file)
+    assert code == 2
+    assert "hospital.transport is none" in err
+    assert_one_sentence(err)
+
+
+@pytest.mark.parametrize("text,key", [
+    ('[kiosk]\ncolour = "blue"\n', "'kiosk.colour'"),
+    ('printers = 2\n', "'printers'"),
+    ('[reader]\nkind = "usb"\n', "'reader.kind'"),
+    ('[hospital]\ntransport = "fhir"\nurl = "http://10.0.0.5/fhir"\n', "'hospital.url'"),
+    ('[kiosk\n', "not valid TOML"),
+])
+def test_bad_config_exits_2_naming_the_key(capsys, tmp_path, text, key):
+    path = tmp_path / "bad.toml"
+    path.write_text(text, encoding="utf-8")
+    code, out, err = run(capsys, "sync", "--once", "--config", path)
+    assert code == 2
+    assert out == ""
+    assert key in err
+    assert str(path) in err
+    assert "Traceback" not in err
+    assert err.startswith("kiosk: ")
+
+
+def test_missing_config_file_exits_2(capsys, tmp_path):
+    path = tmp_path / "nowhere.toml"
+    code, out, err = run(capsys, "sync", "--once", "--config", path)
+    assert code == 2
+    assert out == ""
+    assert str(path) in err
+    assert "does not exist" in err
+    assert_one_sentence(err)
+
+
+def test_config_from_environment_is_honoured(capsys, monkeypatch, tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text('[kiosk]\ncolour = "blue"\n', encoding="utf-8")
+    monkeypatch.setenv(config.CONFIG_ENV, str(path))
+    code, _, err = run(capsys, "sync", "--once")
+    assert code == 2
+    assert "'kiosk.colour'" in err
+    assert str(path) in err
+
+
+def test_explicit_config_wins_over_environment(capsys, monkeypatch, tmp_path, config_file):
+    monkeypatch.setenv(config.CONFIG_ENV, str(tmp_path / "nowhere.toml"))
+    code, _, err = run(capsys, "sync", "--once", "--config", config_file)
+    assert code == 0, err
+
+
+# --config before the subcommand must not be overwritten by the subcommand's own default.
+def test_config_before_the_subcommand_is_honoured(capsys, tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text('[kiosk]\ncolour = "blue"\n', encoding="utf-8")
+    code, _, err = run(capsys, "--config", path, "sync", "--once")
+    assert code == 2
+    assert "'kiosk.colour'" in err
+
+
+def script_env(**extra):
+    env = {k: v for k, v in os.environ.items() if k != config.CONFIG_ENV}
+    env.update(extra)
+    return env
+
+
+def test_console_script_help():
+    result = subprocess.run([KIOSK, "--help"], capture_output=True, text=True, env=script_env(), timeout=60)
+    assert result.returncode == 0
+    assert "usage: kiosk" in result.stdout
+    for name, _ in SUBCOMMANDS:
+        assert name in result.stdout
+
+
+def test_console_script_bad_config_exits_2_without_traceback(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text('[printer.ticket]\nwidth_mm = 80\n', encoding="utf-8")
+    result = subprocess.run([KIOSK, "sync", "--once", "--config", str(path)], capture_output=True, text=True,
+                            env=script_env(), timeout=60)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert "'printer.ticket.width_mm'" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_console_script_sync_once(config_file):
+    result = subprocess.run([KIOSK, "sync", "--once", "--config", str(config_file)], capture_output=True,
+                            text=True, env=script_env(), timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "Nothing to deliver" in result.stdout
+
+
+def test_console_script_debug_shows_the_stack_trace(tmp_path):
+    # Run as a process: in-process, pytest's log capture would take the logged traceback.
+    path = tmp_path / "bad.toml"
+    path.write_text('[kiosk]\ncolour = "blue"\n', encoding="utf-8")
+    result = subprocess.run([KIOSK, "sync", "--once", "--debug", "--config", str(path)], capture_output=True,
+                            text=True, env=script_env(), timeout=60)
+    assert result.returncode == 2
+    assert "Traceback" in result.stderr
+    assert "'kiosk.colour'" in result.stderr
+
+
+def test_console_script_debug_before_the_subcommand_shows_the_stack_trace(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text('[kiosk]\ncolour = "blue"\n', encoding="utf-8")
+    result = subprocess.run([KIOSK, "--debug", "sync", "--once", "--config", str(path)], capture_output=True,
+                            text=True, env=script_env(), timeout=60)
+    assert result.returncode == 2
+    assert "Traceback" in result.stderr

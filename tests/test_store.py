@@ -1,0 +1,295 @@
+"""kiosk/store.py: the SQLite store (sqlite-utils, named migrations, WAL, one transaction per admission)."""
+
+import sqlite3
+from dataclasses import replace
+
+import pytest
+import sqlite_utils
+
+from kiosk import store as store_module
+from kiosk.model import Address, Admission, Answer, Coverage, Identifier, Incident, IncidentKind, Person, Severity
+from kiosk.store import Store
+
+TABLES = {"admissions", "outbox", "incidents", "audit"}
+
+# A German eGK holder, in the shape DESIGN.md gives for read-card --json (KVNR and IK systems from there).
+PERSON = Person(
+    family="Müller-Lüdenscheidt",
+    given=("Jürgen", "Anna-Lena"),
+    prefix=("Dr.",),
+    birth_date="1980-07",
+    gender="male",
+    identifiers=(Identifier("http://fhir.de/sid/gkv/kvid-10", "A123456780"),),
+    address=Address(("Hauptstraße 5",), "50667", "Köln", "D"),
+)
+COVERAGE = Coverage(
+    payor_system="http://fhir.de/sid/arge-ik/iknr", payor_id="104212505", payor_name="AOK Rheinland/Hamburg",
+    subscriber_id="A123456780", status="active", start="2020-01-01", end="2029-12-31",
+)
+ANSWERS = (Answer("allergies", "Penicillin, Nüsse"), Answer("pain_score", 7), Answer("pregnant", False),
+           Answer("medication", ["Ibuprofen", "Ramipril"]))
+
+
+def admission(admission_id: str = "0b6c7f2e-1d2a-4c57-9f0e-000000000001",
+              created_at: str = "2024-03-01T08:15:00+00:00", **changes) -> Admission:
+    base = Admission(
+        id=admission_id, kiosk_id="lobby-1", created_at=created_at, language="de", identified_by="card:egk",
+        person=PERSON, coverage=COVERAGE, appointment_code="K7Q2", answers=ANSWERS, consent="accepted",
+    )
+    return replace(base, **changes)
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = Store(tmp_path / "kiosk.db")
+    yield s
+    s.close()
+
+
+def test_new_file_gets_every_table(tmp_path):
+    path = tmp_path / "data" / "kiosk.db"
+    s = Store(path)
+    try:
+        assert path.exists()
+        assert TABLES <= set(s.db.table_names())
+        assert s.applied_migrations() == ["m001_create_tables"]
+        assert store_module.migrations.pending(s.db) == []
+    finally:
+        s.close()
+
+
+def test_reopening_applies_nothing_twice(tmp_path):
+    path = tmp_path / "kiosk.db"
+    Store(path).close()
+    s = Store(path)
+    try:
+        assert s.applied_migrations() == ["m001_create_tables"]
+        assert s.db["_sqlite_migrations"].count == 1
+        assert store_module.migrations.pending(s.db) == []
+    finally:
+        s.close()
+
+
+def test_file_is_in_wal_mode(store, tmp_path):
+    assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    # WAL is a property of the file, not only of this connection.
+    other = sqlite_utils.Database(tmp_path / "kiosk.db")
+    try:
+        assert other.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    finally:
+        other.close()
+
+
+def test_foreign_keys_are_enforced(store):
+    with pytest.raises(sqlite3.IntegrityError):
+        store.db["outbox"].insert({"admission_id": "no-such-admission", "destination": "fhir", "status": "pending"})
+
+
+def test_admission_survives_close_and_reopen(tmp_path):
+    path = tmp_path / "kiosk.db"
+    s = Store(path)
+    stored = s.save_admission(admission())
+    s.close()
+    assert stored.queue_number == "A-001"
+    assert stored == replace(admission(), queue_number="A-001")
+
+    s = Store(path)
+    try:
+        again = s.get_admission(stored.id)
+        assert again == stored
+        assert again.person.family == "Müller-Lüdenscheidt"
+        assert again.person.given == ("Jürgen", "Anna-Lena")
+        assert again.person.address.city == "Köln"
+        assert again.coverage == COVERAGE
+        assert again.answers == ANSWERS
+        assert s.admissions() == [stored]
+        assert s.last_admission() == stored
+    finally:
+        s.close()
+
+
+def test_umlauts_are_stored_as_text_not_escapes(store):
+    store.save_admission(admission())
+    data = store.db["admissions"].get(admission().id)["data"]
+    assert "Müller-Lüdenscheidt" in data
+    assert "\\u00fc" not in data
+
+
+def test_admission_columns_for_staff(store):
+    store.save_admission(admission())
+    row = store.db["admissions"].get(admission().id)
+    assert row["kiosk_id"] == "lobby-1"
+    assert row["day"] == "2024-03-01"
+    assert row["queue_seq"] == 1
+    assert row["queue_number"] == "A-001"
+    assert row["identified_by"] == "card:egk"
+    assert row["language"] == "de"
+    assert row["consent"] == "accepted"
+
+
+def test_admission_without_coverage_or_answers(store):
+    bare = admission(person=Person(family="Peeters", given=("Marie",), gender="female"), coverage=None,
+                     answers=(), identified_by="name", appointment_code="")
+    stored = store.save_admission(bare)
+    assert store.get_admission(bare.id) == stored
+    assert store.get_admission(bare.id).coverage is None
+
+
+def test_get_missing_admission_raises(store):
+    with pytest.raises(sqlite_utils.db.NotFoundError):
+        store.get_admission("no-such-admission")
+
+
+def test_empty_store(store):
+    assert store.admissions() == []
+    assert store.last_admission() is None
+    assert store.outbox() == []
+    assert store.incidents() == []
+    assert store.audit_trail() == []
+
+
+def test_queue_numbers_count_up_per_day(store):
+    numbers = [
+        store.save_admission(admission("a1", "2024-03-01T08:00:00+00:00")).queue_number,
+        store.save_admission(admission("a2", "2024-03-01T08:05:00+00:00")).queue_number,
+        store.save_admission(admission("a3", "2024-03-01T09:30:00+00:00")).queue_number,
+        store.save_admission(admission("b1", "2024-03-02T07:00:00+00:00")).queue_number,
+        store.save_admission(admission("b2", "2024-03-02T07:01:00+00:00")).queue_number,
+        store.save_admission(admission("a4", "2024-03-01T23:59:59+00:00")).queue_number,
+    ]
+    assert numbers == ["A-001", "A-002", "A-003", "A-001", "A-002", "A-004"]
+    assert [a.id for a in store.admissions()] == ["a1", "a2", "a3", "a4", "b1", "b2"]
+    assert store.last_admission().id == "b2"
+
+
+def test_queue_prefix_is_honoured(store):
+    assert store.save_admission(admission("a1"), queue_prefix="B").queue_number == "B-001"
+    assert store.save_admission(admission("a2"), queue_prefix="ER").queue_number == "ER-002"
+    assert store.get_admission("a2").queue_number == "ER-002"
+
+
+def test_queue_numbers_are_per_kiosk(tmp_path):
+    path = tmp_path / "kiosk.db"
+    lobby, ward = Store(path, kiosk_id="lobby-1"), Store(path, kiosk_id="ward-3")
+    try:
+        assert lobby.save_admission(admission("a1")).queue_number == "A-001"
+        assert ward.save_admission(admission("w1", kiosk_id="ward-3")).queue_number == "A-001"
+        assert lobby.save_admission(admission("a2")).queue_number == "A-002"
+        assert lobby.db["admissions"].get("w1")["kiosk_id"] == "ward-3"
+    finally:
+        lobby.close()
+        ward.close()
+
+
+def test_destination_gives_one_pending_outbox_row(store):
+    stored = store.save_admission(admission(), destinations=("fhir",))
+    rows = store.outbox()
+    assert len(rows) == 1
+    row = rows[0]
+    assert row["admission_id"] == stored.id
+    assert row["destination"] == "fhir"
+    assert row["status"] == "pending"
+    assert row["attempts"] == 0
+    assert row["next_attempt_at"] == stored.created_at
+    assert store.outbox("pending") == rows
+    assert store.outbox("sent") == []
+
+
+def test_no_destination_gives_no_outbox_row(store):
+    store.save_admission(admission(), destinations=())
+    assert store.outbox() == []
+    assert store.db["outbox"].count == 0
+
+
+def test_one_outbox_row_per_destination(store):
+    store.save_admission(admission(), destinations=("fhir", "folder"))
+    assert [r["destination"] for r in store.outbox()] == ["fhir", "folder"]
+
+
+def test_save_writes_an_audit_line(store):
+    stored = store.save_admission(admission())
+    trail = store.audit_trail()
+    assert len(trail) == 1
+    assert trail[0]["action"] == "admission.stored"
+    assert trail[0]["subject"] == stored.id
+    assert trail[0]["detail"] == "A-001"
+    assert trail[0]["actor"] == "kiosk"
+    # The audit line names the admission, never the patient.
+    assert "Müller" not in str(trail[0])
+
+
+def test_saving_is_all_or_nothing(store):
+    first = store.save_admission(admission(), destinations=("fhir",))
+    clash = admission(person=Person(family="Someone Else"), created_at="2024-03-01T10:00:00+00:00")
+    with pytest.raises(sqlite3.IntegrityError):
+        store.save_admission(clash, destinations=("fhir",))
+    assert len(store.outbox()) == 1
+    assert [a["action"] for a in store.audit_trail()] == ["admission.stored"]
+    assert store.get_admission(first.id) == first
+    assert store.admissions() == [first]
+    assert not store.db.conn.in_transaction
+    # The store is still usable afterwards, and the failed save used no queue number.
+    assert store.save_admission(admission("second")).queue_number == "A-002"
+
+
+def test_raise_incident(store):
+    stored = store.save_admission(admission())
+    incident_id = store.raise_incident(Incident(IncidentKind.COVERAGE_ENDED, Severity.MEDIUM,
+                                                "coverage ended before today", admission_id=stored.id))
+    rows = store.incidents()
+    assert len(rows) == 1
+    row = rows[0]
+    assert row["id"] == incident_id
+    assert row["kind"] == "coverage_ended"
+    assert row["severity"] == "medium"
+    assert row["status"] == "open"
+    assert row["admission_id"] == stored.id
+    assert row["kiosk_id"] == "lobby-1"
+    assert row["detail"] == "coverage ended before today"
+    assert store.incidents(None) == rows
+    assert store.incidents("closed") == []
+    assert [(a["action"], a["subject"], a["detail"]) for a in store.audit_trail()] == [
+        ("admission.stored", stored.id, "A-001"),
+        ("incident.raised", str(incident_id), "coverage_ended"),
+    ]
+
+
+@pytest.mark.parametrize("kind,severity", [
+    (IncidentKind.HELP_REQUESTED, Severity.MEDIUM),
+    (IncidentKind.PRINTER_FAULT, Severity.HIGH),
+    (IncidentKind.DETAILS_WRONG, Severity.LOW),
+])
+def test_incident_without_admission(store, kind, severity):
+    first = store.raise_incident(Incident(kind, severity))
+    second = store.raise_incident(Incident(kind, severity))
+    assert second > first
+    rows = store.incidents()
+    assert [r["kind"] for r in rows] == [kind.value, kind.value]
+    assert {r["severity"] for r in rows} == {severity.value}
+    assert {r["admission_id"] for r in rows} == {None}
+    assert [a["action"] for a in store.audit_trail()] == ["incident.raised", "incident.raised"]
+
+
+@pytest.mark.parametrize("table", ["outbox", "audit"])
+def test_failure_after_the_admission_row_rolls_it_back(store, table):
+    # A trigger stands in for a write that fails half-way (disk full, a locked file): the admission row
+    # is already inserted when the outbox or audit insert fails.
+    store.db.execute(f"CREATE TRIGGER fail_{table} BEFORE INSERT ON {table} "
+                     "BEGIN SELECT RAISE(ABORT, 'write failed'); END")
+    with pytest.raises(sqlite3.DatabaseError, match="write failed"):
+        store.save_admission(admission(), destinations=("fhir",))
+    assert store.db["admissions"].count == 0
+    assert store.db["outbox"].count == 0
+    assert store.db["audit"].count == 0
+    assert store.last_admission() is None
+    assert not store.db.conn.in_transaction
+    store.db.execute(f"DROP TRIGGER fail_{table}")
+    assert store.save_admission(admission(), destinations=("fhir",)).queue_number == "A-001"
+    assert len(store.outbox()) == 1
+
+
+def test_failed_incident_leaves_no_audit_line(store):
+    store.db.execute("CREATE TRIGGER fail_audit BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'write failed'); END")
+    with pytest.raises(sqlite3.DatabaseError, match="write failed"):
+        store.raise_incident(Incident(IncidentKind.READER_FAULT, Severity.HIGH))
+    assert store.incidents(None) == []
