@@ -20,7 +20,7 @@ from kiosk import forms
 from kiosk.config import Settings
 from kiosk.flow import (AdmissionFailed, AdmissionStored, CardFailed, CardInserted, CardRead, CardRemoved,
                         CheckIn, PrintFinished, PrintTicket, RaiseIncident, ReaderFault, SaveAdmission, State,
-                        Wipe)
+                        StillHere, Wipe)
 from kiosk.hardware import layouts
 from kiosk.hardware.printer import Printer, PrintFault
 from kiosk.hardware.reader import CardReader, SimulatedReader
@@ -205,6 +205,8 @@ def build_app(settings: Settings, *, store: Store, reader: CardReader, printer: 
             self._arm_idle_timer()
 
         def _on_touch(self, *_args) -> bool:
+            if self.flow.state is State.IDLE_WARNING:
+                self.post(StillHere())        # any touch on the warning means someone is there
             self._arm_idle_timer()
             return False
 

@@ -320,21 +320,15 @@ def test_console_script_sync_once(config_file):
     assert "Nothing to deliver" in result.stdout
 
 
-def test_console_script_debug_shows_the_stack_trace(tmp_path):
+@pytest.mark.parametrize("order", [["sync", "--once", "--debug"], ["--debug", "sync", "--once"]],
+                         ids=["after", "before"])
+def test_console_script_debug_shows_the_stack_trace(tmp_path, order):
     # Run as a process: in-process, pytest's log capture would take the logged traceback.
+    # --debug counts before the subcommand too: the subcommand's default must not overwrite it.
     path = tmp_path / "bad.toml"
     path.write_text('[kiosk]\ncolour = "blue"\n', encoding="utf-8")
-    result = subprocess.run([KIOSK, "sync", "--once", "--debug", "--config", str(path)], capture_output=True,
+    result = subprocess.run([KIOSK, *order, "--config", str(path)], capture_output=True,
                             text=True, env=script_env(), timeout=60)
     assert result.returncode == 2
     assert "Traceback" in result.stderr
     assert "'kiosk.colour'" in result.stderr
-
-
-def test_console_script_debug_before_the_subcommand_shows_the_stack_trace(tmp_path):
-    path = tmp_path / "bad.toml"
-    path.write_text('[kiosk]\ncolour = "blue"\n', encoding="utf-8")
-    result = subprocess.run([KIOSK, "--debug", "sync", "--once", "--config", str(path)], capture_output=True,
-                            text=True, env=script_env(), timeout=60)
-    assert result.returncode == 2
-    assert "Traceback" in result.stderr
