@@ -59,9 +59,13 @@ class Pilot:
 
     async def tap(self, action: str) -> None:
         """Touch the button named ``action`` at its centre, as a finger would."""
-        from kivy.base import EventLoop
         widget = self.button(action)
-        touch = _Touch(self.window, *widget.to_window(*widget.center))
+        await self.touch(*widget.to_window(*widget.center))
+
+    async def touch(self, x: float, y: float) -> None:
+        """A finger down and up at window position (x, y)."""
+        from kivy.base import EventLoop
+        touch = _Touch(self.window, x, y)
         EventLoop.post_dispatch_input("begin", touch)
         await self.frames(2)
         EventLoop.post_dispatch_input("end", touch)

@@ -140,6 +140,7 @@ def test_paper_out_tells_the_patient_and_raises_an_incident(scenarios):
 def test_idle_patient_is_warned_then_wiped(scenarios):
     steps = scenarios[0]["steps"]
     assert steps["idle_warning"]["state"] == "idle_warning"
+    assert steps["touched_during_warning"]["state"] == "identify"
     assert steps["after_timeout"]["state"] == "welcome"
     assert not any("Çelik" in text for text in steps["after_timeout"]["texts"])
 

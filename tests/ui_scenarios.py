@@ -79,6 +79,10 @@ async def scenarios(app, pilot) -> dict:
     await pilot.wait_state(State.IDLE_WARNING)
     await pilot.shot("idle-warning")
     note("idle_warning")
+    await pilot.touch(40, 300)            # anywhere on the warning, not only its button
+    await pilot.wait_state(State.IDENTIFY)
+    note("touched_during_warning")
+    await pilot.wait_state(State.IDLE_WARNING)
     await pilot.wait_state(State.WELCOME)
     note("after_timeout")
 
