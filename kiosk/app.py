@@ -18,9 +18,9 @@ from typing import Sequence
 
 from kiosk import forms
 from kiosk.config import Settings
-from kiosk.flow import (AdmissionFailed, AdmissionStored, CardFailed, CardInserted, CardRead, CardRemoved,
-                        CheckIn, PrintFinished, PrintTicket, RaiseIncident, ReaderFault, SaveAdmission, State,
-                        StillHere, Wipe)
+from kiosk.events import (AdmissionFailed, AdmissionStored, CardFailed, CardInserted, CardRead, CardRemoved,
+                          PrintFinished, PrintTicket, RaiseIncident, ReaderFault, SaveAdmission, StillHere, Wipe)
+from kiosk.flow import CheckIn, State
 from kiosk.hardware import layouts
 from kiosk.hardware.printer import Printer, PrintFault
 from kiosk.hardware.reader import CardReader, SimulatedReader
@@ -43,6 +43,7 @@ def prepare_kivy(kivy_home: Path, *, headless: bool) -> None:
     os.environ["KIVY_LOG_MODE"] = "PYTHON"               # tracebacks reach our log handler (not swallowed)
     os.environ["KIVY_CLIPBOARD"] = "dummy"               # patient text never reaches the system clipboard
     os.environ["KCFG_KIVY_EXIT_ON_ESCAPE"] = "0"
+    os.environ["KCFG_KIVY_KEYBOARD_MODE"] = "systemanddock"    # on-screen keyboard, and scanners as keyboards
     os.environ.setdefault("KCFG_KIVY_LOG_LEVEL", "warning")
     os.environ["KCFG_GRAPHICS_MAXFPS"] = "30"
     os.environ["KCFG_GRAPHICS_WIDTH"], os.environ["KCFG_GRAPHICS_HEIGHT"] = map(str, WINDOW_SIZE)
@@ -63,6 +64,9 @@ def sample_cards(path: Path | None = None) -> list[CardData]:
 def build_app(settings: Settings, *, store: Store, reader: CardReader, printer: Printer,
               sample_card_button: bool = False):
     """The kiosk as a Kivy App, wired to these parts (Kivy must be prepared: ``prepare_kivy``)."""
+    import kivy
+    # No X cut buffer: selected patient text must not reach the X selection (nor need xclip/xsel).
+    kivy.kivy_options["cutbuffer"] = ()
     from kivy.app import App
     from kivy.cache import Cache
     from kivy.clock import Clock
@@ -74,7 +78,11 @@ def build_app(settings: Settings, *, store: Store, reader: CardReader, printer: 
     from kiosk import screens
     from kiosk.screens.common import KioskFrame, Localizer
 
-    Config.set("input", "mouse", "mouse,disable_multitouch")   # no red multitouch dots
+    # Touch arrives as pointer events (X, Xwayland): one input provider only, else every tap counts
+    # twice; no red multitouch dots.
+    for provider in Config.options("input"):
+        Config.remove_option("input", provider)
+    Config.set("input", "mouse", "mouse,disable_multitouch")
 
     class KioskApp(App):
         title = "Admission kiosk"
@@ -89,7 +97,7 @@ def build_app(settings: Settings, *, store: Store, reader: CardReader, printer: 
             k = settings.kiosk
             self.flow = CheckIn(kiosk_id=k.id, languages=k.languages, form=forms.load(settings.forms.intake),
                                 idle_timeout_s=k.idle_timeout_s, idle_warning_s=k.idle_warning_s,
-                                done_timeout_s=k.done_timeout_s)
+                                done_timeout_s=k.done_timeout_s, help_timeout_s=k.help_timeout_s)
             self.tr = Localizer(self.catalogs, self.flow.session.language)
             self.frame = None
             self._shown_state: State | None = None
@@ -103,6 +111,7 @@ def build_app(settings: Settings, *, store: Store, reader: CardReader, printer: 
             for kv in screens.kv_files():
                 Builder.load_file(str(kv))
             Window.clearcolor = (1, 1, 1, 1)
+            Window.softinput_mode = "below_target"      # the on-screen keyboard never hides the field
             Window.bind(on_touch_down=self._on_touch)
             self.frame = KioskFrame(send=self.send)
             self.frame.languages = list(settings.kiosk.languages)
@@ -156,7 +165,8 @@ def build_app(settings: Settings, *, store: Store, reader: CardReader, printer: 
                 except (sqlite3.Error, OSError) as e:
                     log.error("incident %s not stored: %s", incident.kind.value, type(e).__name__)
             elif isinstance(effect, Wipe):
-                Cache.remove("textinput.label")   # typed patient text is cached up to 60 s otherwise
+                for category in ("textinput.label", "textinput.width"):
+                    Cache.remove(category)        # keyed by typed patient text, kept 60 s otherwise
             return None
 
         def _print(self, admission) -> None:
@@ -170,6 +180,9 @@ def build_app(settings: Settings, *, store: Store, reader: CardReader, printer: 
                 except PrintFault as e:
                     log.error("ticket not printed: %s", e.reason)
                     self.post(PrintFinished(admission.id, False, e.reason))
+                except Exception:             # any driver failure must still reach the patient and staff
+                    log.exception("ticket job failed")
+                    self.post(PrintFinished(admission.id, False, "printer_error"))
                 else:
                     self.post(PrintFinished(admission.id, True))
 

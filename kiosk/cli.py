@@ -8,14 +8,17 @@ Exit codes: 0 ok, 2 usage or config error, 3 device not found, 4 timed out waiti
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
+import shutil
 import sqlite3
 import sys
 import tempfile
 from pathlib import Path
 
 from kiosk import config
+from kiosk.forms import FormError
 
 EXIT_OK, EXIT_USAGE, EXIT_NO_DEVICE, EXIT_PRINTER = 0, 2, 3, 8
 
@@ -58,7 +61,11 @@ def cmd_run(args) -> int:
     kiosk_app.prepare_kivy(settings.data_path / "kivy", headless=False)
     os.environ["KCFG_GRAPHICS_FULLSCREEN"] = "auto"
     os.environ["KCFG_GRAPHICS_SHOW_CURSOR"] = "0"
-    kiosk_app.build_app(settings, store=store, reader=reader, printer=printer).run()
+    try:
+        app = kiosk_app.build_app(settings, store=store, reader=reader, printer=printer)
+    except FormError as e:
+        raise CommandError(f"The intake form cannot be used: {e}.") from None
+    app.run()
     return EXIT_OK
 
 
@@ -71,24 +78,36 @@ def cmd_demo(args) -> int:
 
     path = config.config_path(args.config)
     settings = config.load(path)
+    scratch = None
     if path is None:
-        settings = settings.replace(kiosk=_replace(settings.kiosk, data_dir=tempfile.mkdtemp(prefix="kiosk-demo-")))
+        scratch = tempfile.mkdtemp(prefix="kiosk-demo-")
+        settings = settings.replace(kiosk=dataclasses.replace(settings.kiosk, data_dir=scratch))
     settings = settings.replace(reader=ReaderSettings(kind="simulated"))
     try:
         cards = kiosk_app.sample_cards(Path(args.patients) if args.patients else None)
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise CommandError(f"The patients file {args.patients} cannot be used: {e}.") from None
+    except OSError as e:
+        raise CommandError(f"The patients file {args.patients} cannot be read: {e.strerror}.") from None
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        raise CommandError(f"The patients file {args.patients} must be a JSON list of cards in the "
+                           f"read-card --json shape, each with a \"patient\" object ({type(e).__name__}: {e}).") from None
     headless = args.headless
     if not headless and not _has_display():
         print("There is no display here, so the demo walks the sample patients through the kiosk headless "
               f"and writes what it shows to {args.out}/.")
         headless = True
     out = Path(args.out).resolve()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise CommandError(f"The output folder {out} cannot be created: {e.strerror}.") from None
     printer = PreviewPrinter(settings.data_path / "tickets")
     store = _open_store(settings)
     kiosk_app.prepare_kivy(settings.data_path / "kivy", headless=headless)
-    app = kiosk_app.build_app(settings, store=store, reader=SimulatedReader(cards), printer=printer,
-                              sample_card_button=not headless)
+    try:
+        app = kiosk_app.build_app(settings, store=store, reader=SimulatedReader(cards), printer=printer,
+                                  sample_card_button=not headless)
+    except FormError as e:
+        raise CommandError(f"The intake form cannot be used: {e}.") from None
     if not headless:
         print(f"Tickets are written to {printer.folder}; the store is {store.path}.")
         app.run()
@@ -102,7 +121,11 @@ def cmd_demo(args) -> int:
     print(f"  {len(summary['screens'])} screenshots: p<N>-<step>-<screen>.png")
     print("  printed tickets: p<N>-ticket.png; admissions as stored: p<N>-admission.json")
     print("  screens.json: what every screenshot shows, as text")
-    print(f"The store is {store.path}.")
+    if scratch:
+        store.close()
+        shutil.rmtree(scratch)           # the demo's own store: everything it held is in the output
+    else:
+        print(f"The store is {store.path}.")
     return EXIT_OK
 
 
@@ -163,11 +186,6 @@ def _open_store(settings: config.Settings):
     except OSError as e:
         raise CommandError(f"The store in {settings.kiosk.data_dir} cannot be opened: {e.strerror or e}; "
                            "check kiosk.data_dir.") from None
-
-
-def _replace(section, **changes):
-    import dataclasses
-    return dataclasses.replace(section, **changes)
 
 
 def _common_options(default) -> argparse.ArgumentParser:

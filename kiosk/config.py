@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
+from kiosk.paths import ASSETS
+
 DEFAULT_CONFIG_PATH = Path("/etc/kiosk/kiosk.toml")
 CONFIG_ENV = "KIOSK_CONFIG"
 SUPPORTED_LANGUAGES = ("de", "en", "tr", "fr")
@@ -61,6 +63,8 @@ class KioskSettings:
     idle_warning_s: float = setting(15.0, "How long the 'Are you still there?' warning shows before the wipe (seconds).",
                                     check=_positive)
     done_timeout_s: float = setting(20.0, "How long the final screen with the queue number stays (seconds).", check=_positive)
+    help_timeout_s: float = setting(300.0, "How long a patient who called staff may wait before the idle warning (seconds).",
+                                    check=_positive)
 
 
 @dataclass(frozen=True)
@@ -91,9 +95,16 @@ class HospitalSettings:
     timeout_s: float = setting(10.0, "Longest wait for one answer from the hospital system (seconds).", check=_positive)
 
 
+def _form_exists(name: str) -> str | None:
+    if (ASSETS / "forms" / f"{name}.json").is_file():
+        return None
+    return f"names no form: there is no {ASSETS / 'forms' / name}.json"
+
+
 @dataclass(frozen=True)
 class FormsSettings:
-    intake: str = setting("intake-basic", "Questionnaire asked at check-in, a file name in assets/forms without .json (name).")
+    intake: str = setting("intake-basic", "Questionnaire asked at check-in, a file name in assets/forms without .json (name).",
+                          check=_form_exists)
 
 
 @dataclass(frozen=True)
@@ -239,3 +250,54 @@ def describe(cls: type = Settings, prefix: str = "") -> list[tuple[str, Any, str
         else:
             rows.append((f"{prefix}{f.name}", default, f.metadata.get("description", "")))
     return rows
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, tuple):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def example_toml() -> str:
+    """deploy/kiosk.example.toml: every setting with its default and description."""
+    lines = ["# Example /etc/kiosk/kiosk.toml: every setting with its default.",
+             "# Delete what you do not change; unknown keys are an error (the kiosk names them).",
+             "# Made by `make docs` from kiosk/config.py."]
+    section = None
+    for key, default, description in describe():
+        sec, name = key.rsplit(".", 1)
+        if sec != section:
+            lines += ["", f"[{sec}]"]
+            section = sec
+        lines += [f"# {description}", f"{name} = {_toml(default)}"]
+    return "\n".join(lines) + "\n"
+
+
+def reference_markdown() -> str:
+    """docs/configuration.md: the table of every setting."""
+    head = """# Configuration reference
+
+One TOML file per kiosk: the file given with `--config`, else the one named by `$KIOSK_CONFIG`, else
+`/etc/kiosk/kiosk.toml` if it exists, else the built-in defaults. Every key has a default; an unknown key,
+a wrong type or a bad value stops the kiosk with exit code 2 and one sentence naming the key.
+`deploy/kiosk.example.toml` lists every key with its default. Both files are made by `make docs` from
+`kiosk/config.py`.
+
+Plain `http://` (and MLLP without TLS) is accepted only for loopback addresses (127.0.0.1, localhost);
+anything else must be TLS with verification on.
+
+| key | default | what it is |
+|---|---|---|
+"""
+    rows = [f"| `{key}` | `{_toml(default)}` | {description.replace('|', '/')} |" for key, default, description in describe()]
+    return head + "\n".join(rows) + "\n"
+
+
+if __name__ == "__main__":
+    root = Path(__file__).resolve().parent.parent
+    (root / "deploy" / "kiosk.example.toml").write_text(example_toml(), encoding="utf-8")
+    (root / "docs" / "configuration.md").write_text(reference_markdown(), encoding="utf-8")

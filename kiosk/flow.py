@@ -15,9 +15,13 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timezone
 from typing import Any, Callable
 
+from kiosk.events import (AdmissionFailed, AdmissionStored, Answered, Back, CallStaff, CardFailed, CardInserted,
+                          CardRead, CardRemoved, ChooseCode, ChooseLanguage, ChooseName, CodeEntered, ConsentGiven,
+                          DetailsConfirmed, DetailsWrong, DraftChanged, Finish, IdleTimeout, IdleWarning,
+                          NameEntered, PrintFinished, PrintTicket, RaiseIncident, ReaderFault, SaveAdmission, Start,
+                          StillHere, Wipe)
 from kiosk.forms import Form
-from kiosk.model import (Admission, Answer, CardData, Coverage, Incident, IncidentKind, Person,
-                         Severity)
+from kiosk.model import Admission, Answer, Coverage, Incident, IncidentKind, Person, Severity
 
 
 def N_(message: str) -> str:
@@ -38,154 +42,6 @@ class State(enum.Enum):
     IDLE_WARNING = "idle_warning"
 
 
-# --- events: what happened -------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Start:
-    """The patient tapped 'Start' on the welcome screen."""
-
-
-@dataclass(frozen=True)
-class ChooseLanguage:
-    language: str
-
-
-@dataclass(frozen=True)
-class CardInserted:
-    pass
-
-
-@dataclass(frozen=True)
-class CardRead:
-    card: CardData
-
-
-@dataclass(frozen=True)
-class CardRemoved:
-    pass
-
-
-@dataclass(frozen=True)
-class CardFailed:
-    reason: str          # unsupported | unreadable
-
-
-@dataclass(frozen=True)
-class ReaderFault:
-    reason: str
-
-
-@dataclass(frozen=True)
-class ChooseCode:
-    pass
-
-
-@dataclass(frozen=True)
-class ChooseName:
-    pass
-
-
-@dataclass(frozen=True)
-class CodeEntered:
-    code: str
-
-
-@dataclass(frozen=True)
-class NameEntered:
-    family: str
-    given: str
-    birth_date: str      # as typed: 14.07.1980, 14/07/1980 or 1980-07-14
-
-
-@dataclass(frozen=True)
-class DetailsConfirmed:
-    pass
-
-
-@dataclass(frozen=True)
-class DetailsWrong:
-    pass
-
-
-@dataclass(frozen=True)
-class Answered:
-    value: Any
-
-
-@dataclass(frozen=True)
-class ConsentGiven:
-    accepted: bool
-
-
-@dataclass(frozen=True)
-class AdmissionStored:
-    queue_number: str
-
-
-@dataclass(frozen=True)
-class AdmissionFailed:
-    reason: str
-
-
-@dataclass(frozen=True)
-class PrintFinished:
-    admission_id: str
-    ok: bool
-    reason: str = ""
-
-
-@dataclass(frozen=True)
-class Back:
-    pass
-
-
-@dataclass(frozen=True)
-class Finish:
-    pass
-
-
-@dataclass(frozen=True)
-class CallStaff:
-    pass
-
-
-@dataclass(frozen=True)
-class IdleWarning:
-    pass
-
-
-@dataclass(frozen=True)
-class StillHere:
-    pass
-
-
-@dataclass(frozen=True)
-class IdleTimeout:
-    pass
-
-
-# --- effects: what the app must do -------------------------------------------------------------
-
-@dataclass(frozen=True)
-class SaveAdmission:
-    admission: Admission
-
-
-@dataclass(frozen=True)
-class PrintTicket:
-    admission: Admission
-
-
-@dataclass(frozen=True)
-class RaiseIncident:
-    incident: Incident
-
-
-@dataclass(frozen=True)
-class Wipe:
-    """Forget everything about the patient: screens, text caches, session."""
-
-
 # --- the session ---------------------------------------------------------------------------------
 
 @dataclass
@@ -196,6 +52,7 @@ class Session:
     identified_by: str = ""
     appointment_code: str = ""
     answers: dict[str, Any] = field(default_factory=dict)
+    draft: dict[str, str] = field(default_factory=dict)     # what is typed into the fields on screen
     question_index: int = 0
     reading: bool = False
     saving: bool = False
@@ -206,6 +63,19 @@ class Session:
     help_resume: State | None = None
     idle_resume: State | None = None
     pending: list[Incident] = field(default_factory=list)   # raised once the admission has an id
+
+
+def is_partial_date(iso: str) -> bool:
+    """True for a real date with the precision a card may have: 1980-07-14, 1980-07 or 1980."""
+    m = re.fullmatch(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?", iso)
+    if not m:
+        return False
+    year, month, day = (int(p) if p else 1 for p in m.groups())
+    try:
+        date(year, month, day)
+    except ValueError:
+        return False
+    return True
 
 
 def parse_birth_date(text: str, today: date) -> str | None:
@@ -233,6 +103,7 @@ class CheckIn:
 
     def __init__(self, *, kiosk_id: str, languages: tuple[str, ...], form: Form,
                  idle_timeout_s: float = 60.0, idle_warning_s: float = 15.0, done_timeout_s: float = 20.0,
+                 help_timeout_s: float = 300.0,
                  now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
                  new_id: Callable[[], str] = lambda: str(uuid.uuid4())):
         self.kiosk_id = kiosk_id
@@ -241,6 +112,7 @@ class CheckIn:
         self.idle_timeout_s = idle_timeout_s
         self.idle_warning_s = idle_warning_s
         self.done_timeout_s = done_timeout_s
+        self.help_timeout_s = help_timeout_s
         self._now = now
         self._new_id = new_id
         self.state = State.WELCOME
@@ -263,6 +135,8 @@ class CheckIn:
             return IdleTimeout(), self.done_timeout_s
         if self.state is State.IDLE_WARNING:
             return IdleTimeout(), self.idle_warning_s
+        if self.state is State.HELP:
+            return IdleWarning(), self.help_timeout_s     # staff may take a while to come
         return IdleWarning(), max(self.idle_timeout_s - self.idle_warning_s, 0.0)
 
     @property
@@ -316,14 +190,16 @@ class CheckIn:
 
     def _card_read(self, event: CardRead) -> list:
         s = self.session
+        person = event.card.person
+        if not person.family or (person.birth_date and not is_partial_date(person.birth_date)):
+            return self._card_failed(CardFailed("invalid"))
         s.reading = False
         s.notice = ""
         s.person, s.coverage = event.card.person, event.card.coverage
         s.identified_by = f"card:{event.card.card}"
         if s.coverage and s.coverage.ended_before(self._now().date().isoformat()):
             s.notice = N_("The insurance cover on this card has ended. Please see the front desk after check-in.")
-            s.pending.append(Incident(IncidentKind.COVERAGE_ENDED, Severity.MEDIUM,
-                                      f"coverage ended {s.coverage.end}"))
+            s.pending.append(Incident(IncidentKind.COVERAGE_ENDED, Severity.MEDIUM, "coverage period has ended"))
         self.state = State.CONFIRM
         return []
 
@@ -388,6 +264,10 @@ class CheckIn:
         return []
 
     # --- confirm, questions, consent ---
+
+    def _draft(self, event: DraftChanged) -> list:
+        self.session.draft[event.field] = event.text
+        return []
 
     def _details_confirmed(self, _: DetailsConfirmed) -> list:
         self.session.notice = ""
@@ -462,6 +342,7 @@ class CheckIn:
             return self._wipe()
         if self.state in (State.ENTER_CODE, State.ENTER_NAME):
             s.appointment_code = ""
+            s.draft.clear()
             self.state = State.IDENTIFY
         elif self.state is State.CONFIRM:
             s.person = s.coverage = None
@@ -532,8 +413,10 @@ _TRANSITIONS: dict[tuple[State, type], Callable[[CheckIn, Any], list]] = {
     (_S.IDENTIFY, ChooseName): CheckIn._choose_name,
     (_S.IDENTIFY, Back): CheckIn._back,
     (_S.ENTER_CODE, CodeEntered): CheckIn._code_entered,
+    (_S.ENTER_CODE, DraftChanged): CheckIn._draft,
     (_S.ENTER_CODE, Back): CheckIn._back,
     (_S.ENTER_NAME, NameEntered): CheckIn._name_entered,
+    (_S.ENTER_NAME, DraftChanged): CheckIn._draft,
     (_S.ENTER_NAME, Back): CheckIn._back,
     (_S.CONFIRM, DetailsConfirmed): CheckIn._details_confirmed,
     (_S.CONFIRM, DetailsWrong): CheckIn._details_wrong,

@@ -62,12 +62,15 @@ def extract_messages(paths: Iterable[Path]) -> list[str]:
 
 def format_birth_date(iso: str, language: str) -> str:
     """A birth date as people of that language write it, keeping the card's precision (1980, 1980-07)."""
-    parts = [int(p) for p in iso.split("-") if p]
-    if len(parts) == 3:
-        return format_date(date(*parts), format="long", locale=language)
-    if len(parts) == 2:
-        return format_date(date(parts[0], parts[1], 1), format="MMMM y", locale=language)
-    return str(parts[0]) if parts else ""
+    try:
+        parts = [int(p) for p in iso.split("-")]
+        if len(parts) == 3:
+            return format_date(date(*parts), format="long", locale=language)
+        if len(parts) == 2:
+            return format_date(date(parts[0], parts[1], 1), format="MMMM y", locale=language)
+        return str(parts[0])
+    except ValueError:
+        return iso           # shown as it came rather than not at all
 
 
 def format_moment(moment: datetime, language: str) -> str:

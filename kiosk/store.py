@@ -9,9 +9,11 @@ transaction: all of them or none.
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Iterator
 
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
@@ -76,7 +78,7 @@ class Store:
         """
         # Queue numbers start again at the kiosk's local midnight, not at midnight UTC.
         day = datetime.fromisoformat(admission.created_at).astimezone().date().isoformat()
-        with self.db.atomic():
+        with self._write():
             seq = self.db.execute(
                 "SELECT coalesce(max(queue_seq), 0) + 1 FROM admissions WHERE kiosk_id = ? AND day = ?",
                 [self.kiosk_id, day]).fetchone()[0]
@@ -117,7 +119,7 @@ class Store:
     def raise_incident(self, incident: Incident) -> int:
         """Record an incident for staff; returns its id."""
         now = _now()
-        with self.db.atomic():
+        with self._write():
             row_id = self.db["incidents"].insert({
                 "kiosk_id": self.kiosk_id, "created_at": now, "kind": incident.kind.value,
                 "severity": incident.severity.value, "status": "open", "admission_id": incident.admission_id,
@@ -132,6 +134,18 @@ class Store:
 
     def audit_trail(self) -> list[dict]:
         return list(self.db["audit"].rows_where(order_by="id"))
+
+    @contextmanager
+    def _write(self) -> Iterator[None]:
+        """One write transaction, all or nothing. IMMEDIATE takes the write lock up front, so a second
+        connection (the sync worker) makes this wait (busy timeout) instead of failing half-way."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.conn.rollback()
+            raise
+        self.db.conn.commit()
 
     def _audit(self, actor: str, action: str, subject: str, detail: str = "") -> None:
         self.db["audit"].insert({"at": _now(), "actor": actor, "action": action, "subject": subject,

@@ -45,7 +45,7 @@ url = "https://his.example/fhir"
 timeout_s = 5
 
 [forms]
-intake = "intake-surgery"
+intake = "intake-basic"
 """
 
 
@@ -134,7 +134,7 @@ def test_full_file_is_read_with_the_right_types(tmp_path):
     assert settings.hospital.url == "https://his.example/fhir"
     assert settings.hospital.timeout_s == 5.0
     assert isinstance(settings.hospital.timeout_s, float)
-    assert settings.forms.intake == "intake-surgery"
+    assert settings.forms.intake == "intake-basic"
 
 
 def test_partial_file_keeps_the_other_defaults(tmp_path):

@@ -73,7 +73,7 @@ def test_simulated_reader_reads_cards_in_turn_on_its_own_thread():
 
 
 def test_card_removed_during_the_read_is_never_reported_as_read():
-    reader = SimulatedReader(sample_cards(), read_s=0.2)
+    reader = SimulatedReader(sample_cards(), read_s=60)      # removed long before the read ends
     events = []
     inserted = threading.Event()
     reader.on_card_inserted = inserted.set

@@ -6,11 +6,12 @@ from itertools import count
 import pytest
 
 from kiosk import forms
-from kiosk.flow import (AdmissionFailed, AdmissionStored, Answered, Back, CallStaff, CardFailed, CardInserted,
-                        CardRead, CardRemoved, CheckIn, ChooseCode, ChooseLanguage, ChooseName, CodeEntered,
-                        ConsentGiven, DetailsConfirmed, DetailsWrong, Finish, IdleTimeout, IdleWarning,
-                        NameEntered, PrintFinished, PrintTicket, RaiseIncident, ReaderFault, SaveAdmission,
-                        Start, State, StillHere, Wipe, parse_birth_date)
+from kiosk.events import (AdmissionFailed, AdmissionStored, Answered, Back, CallStaff, CardFailed, CardInserted,
+                          CardRead, CardRemoved, ChooseCode, ChooseLanguage, ChooseName, CodeEntered, ConsentGiven,
+                          DetailsConfirmed, DetailsWrong, DraftChanged, Finish, IdleTimeout, IdleWarning,
+                          NameEntered, PrintFinished, PrintTicket, RaiseIncident, ReaderFault, SaveAdmission, Start,
+                          StillHere, Wipe)
+from kiosk.flow import CheckIn, State, is_partial_date, parse_birth_date
 from kiosk.model import CardData, Coverage, IncidentKind, Person, Severity
 
 NOW = datetime(2026, 11, 27, 9, 30, tzinfo=timezone.utc)
@@ -342,3 +343,37 @@ def test_events_that_make_no_sense_on_a_screen_change_nothing(kiosk):
 ])
 def test_parse_birth_date(typed, expected):
     assert parse_birth_date(typed, NOW.date()) == expected
+
+
+@pytest.mark.parametrize("birth_date", ["1980-02-30", "80-07-14", "1980-13", "July 1980"])
+def test_a_card_with_an_impossible_birth_date_is_unreadable_not_a_crash(kiosk, birth_date):
+    bad = CardData("egk", "", Person(family="Müller", birth_date=birth_date))
+    kiosk.handle(CardInserted())
+    [incident] = incidents(kiosk.handle(CardRead(bad)))
+    assert incident.kind is IncidentKind.CARD_UNREADABLE
+    assert kiosk.state is State.IDENTIFY and kiosk.session.person is None
+
+
+@pytest.mark.parametrize("iso, ok", [("1980-07-14", True), ("1980-07", True), ("1980", True),
+                                     ("1980-02-30", False), ("1980-7-14", False), ("", False)])
+def test_is_partial_date(iso, ok):
+    assert is_partial_date(iso) is ok
+
+
+def test_typed_text_survives_help_and_the_idle_warning_but_not_back(kiosk):
+    kiosk.handle(Start())
+    kiosk.handle(ChooseName())
+    kiosk.handle(DraftChanged("family", "Çelik"))
+    kiosk.handle(CallStaff())
+    kiosk.handle(Back())
+    kiosk.handle(IdleWarning())
+    kiosk.handle(StillHere())
+    assert kiosk.state is State.ENTER_NAME and kiosk.session.draft == {"family": "Çelik"}
+    kiosk.handle(Back())
+    assert kiosk.session.draft == {}
+
+
+def test_a_patient_waiting_for_staff_is_not_wiped_at_the_normal_timeout(kiosk):
+    kiosk.handle(CardRead(EGK))
+    kiosk.handle(DetailsWrong())
+    assert kiosk.timer() == (IdleWarning(), 300.0)

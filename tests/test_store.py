@@ -148,7 +148,22 @@ def test_empty_store(store):
     assert store.audit_trail() == []
 
 
-def test_queue_numbers_count_up_per_day(store):
+@pytest.fixture
+def local_time(monkeypatch):
+    """Set the machine's time zone for one test (a POSIX TZ string: no tzdata needed)."""
+    import time
+
+    def use(tz: str) -> None:
+        monkeypatch.setenv("TZ", tz)
+        time.tzset()
+
+    yield use
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_queue_numbers_count_up_per_day(store, local_time):
+    local_time("UTC0")
     numbers = [
         store.save_admission(admission("a1", "2024-03-01T08:00:00+00:00")).queue_number,
         store.save_admission(admission("a2", "2024-03-01T08:05:00+00:00")).queue_number,
@@ -160,6 +175,30 @@ def test_queue_numbers_count_up_per_day(store):
     assert numbers == ["A-001", "A-002", "A-003", "A-001", "A-002", "A-004"]
     assert [a.id for a in store.admissions()] == ["a1", "a2", "a3", "a4", "b1", "b2"]
     assert store.last_admission().id == "b2"
+
+
+def test_queue_numbers_start_again_at_local_midnight(store, local_time):
+    local_time("CET-1CEST,M3.5.0,M10.5.0/3")        # Germany: 23:30 UTC on 1 March is 00:30 on 2 March
+    assert store.save_admission(admission("a1", "2024-03-01T22:30:00+00:00")).queue_number == "A-001"
+    assert store.save_admission(admission("b1", "2024-03-01T23:30:00+00:00")).queue_number == "A-001"
+    assert store.save_admission(admission("b2", "2024-03-02T08:00:00+00:00")).queue_number == "A-002"
+
+
+def test_a_save_waits_for_another_writer_instead_of_failing(tmp_path):
+    import threading
+    path = tmp_path / "kiosk.db"
+    Store(path).close()
+    other = sqlite3.connect(path, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")                  # e.g. the sync worker writing the outbox
+    other.execute("INSERT INTO audit (at, actor, action, subject, detail) VALUES ('t', 'sync', 'x', 'y', '')")
+    threading.Timer(0.3, other.commit).start()
+    kiosk = Store(path)
+    try:
+        assert kiosk.save_admission(admission("a1")).queue_number == "A-001"
+        assert [r["actor"] for r in kiosk.audit_trail()] == ["sync", "kiosk"]
+    finally:
+        kiosk.close()
+        other.close()
 
 
 def test_queue_prefix_is_honoured(store):

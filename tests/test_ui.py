@@ -140,9 +140,11 @@ def test_paper_out_tells_the_patient_and_raises_an_incident(scenarios):
 def test_idle_patient_is_warned_then_wiped(scenarios):
     steps = scenarios[0]["steps"]
     assert steps["idle_warning"]["state"] == "idle_warning"
-    assert steps["touched_during_warning"]["state"] == "identify"
+    assert steps["touched_during_warning"]["state"] == "confirm"
+    assert "Ayşe Çelik-Yıldız" in steps["touched_during_warning"]["texts"]
     assert steps["after_timeout"]["state"] == "welcome"
-    assert not any("Çelik" in text for text in steps["after_timeout"]["texts"])
+    assert not any("Çelik" in text or "1990" in text for text in steps["after_timeout"]["texts"])
+    assert steps["after_timeout"]["session_person"] == "None"
 
 
 def test_card_pulled_out_during_the_read(scenarios):
@@ -155,6 +157,8 @@ def test_old_screens_do_not_pile_up(scenarios):
     assert {step["screens"] for step in scenarios[0]["steps"].values()} == {1}
 
 
-def test_no_traceback_in_the_log(scenarios):
+def test_no_traceback_and_nothing_personal_in_the_log(scenarios):
     _, run = scenarios
     assert "Traceback" not in run.stderr
+    for word in ("Ayşe", "Çelik", "1990", "28.02"):
+        assert word not in run.stderr and word not in run.stdout

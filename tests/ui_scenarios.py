@@ -9,18 +9,26 @@ from pathlib import Path
 
 from kiosk import app as kiosk_app
 from kiosk.config import KioskSettings, ReaderSettings, Settings
+from kiosk.events import StillHere
 from kiosk.flow import State
 from kiosk.hardware.printer import PreviewPrinter
 from kiosk.hardware.reader import SimulatedReader
 
 
-async def type_into(pilot, field_id: str, text: str) -> None:
-    """Tap a field, then type into it the way the keyboard does."""
+async def type_into(pilot, field_id: str, text: str, *, then: str = "close") -> None:
+    """Tap a field, type into it the way the on-screen keyboard does, then close the keyboard
+    (``then="close"``) or press its Enter key (``then="enter"``)."""
     field = pilot.app.frame.manager.current_screen.ids[field_id]
-    field.focus = True
-    await pilot.frames(1)
+    if not field.focus:                   # Enter in the field before already moved here
+        await pilot.touch(*field.to_window(*field.center))
+    assert field.focus, f"tapping {field_id} did not focus it"
     field.insert_text(text)
     await pilot.frames(1)
+    if then == "enter":
+        field.dispatch("on_text_validate")
+    else:
+        field.focus = False
+    await pilot.frames(2)
 
 
 async def scenarios(app, pilot) -> dict:
@@ -73,18 +81,29 @@ async def scenarios(app, pilot) -> dict:
     admission_id = app.flow.session.admission.id
     await pilot.tap("finish")
 
-    # 4. A patient walks away on the identify screen: warning, then the session is wiped.
+    # 4. A patient walks away with their details on screen: warning, then the session is wiped.
     await pilot.wait_state(State.WELCOME)
     await pilot.tap("start")
+    await pilot.tap("choose_name")
+    await pilot.wait_state(State.ENTER_NAME)
+    await type_into(pilot, "given", "Ayşe", then="enter")
+    assert app.frame.manager.current_screen.ids.family.focus, "Enter goes on to the next field"
+    await type_into(pilot, "family", "Çelik-Yıldız", then="enter")
+    await type_into(pilot, "birth", "28.02.1990", then="enter")   # Enter in the last field continues
+    await pilot.wait_state(State.CONFIRM)
+    app.flow.idle_timeout_s, app.flow.idle_warning_s = 2.0, 1.0   # short, for this step only
+    app.send(StillHere())                                           # re-arms the idle timer
     await pilot.wait_state(State.IDLE_WARNING)
     await pilot.shot("idle-warning")
     note("idle_warning")
     await pilot.touch(40, 300)            # anywhere on the warning, not only its button
-    await pilot.wait_state(State.IDENTIFY)
+    await pilot.wait_state(State.CONFIRM)
     note("touched_during_warning")
     await pilot.wait_state(State.IDLE_WARNING)
     await pilot.wait_state(State.WELCOME)
     note("after_timeout")
+    seen["after_timeout"]["session_person"] = repr(app.flow.session.person)
+    app.flow.idle_timeout_s, app.flow.idle_warning_s = 60.0, 15.0
 
     # 5. A card pulled out during the read.
     app.reader.insert()
@@ -101,12 +120,11 @@ async def scenarios(app, pilot) -> dict:
 
 def main(out: Path) -> None:
     data = out / "data"
-    settings = Settings(kiosk=KioskSettings(data_dir=str(data), idle_timeout_s=2.0, idle_warning_s=1.0),
-                        reader=ReaderSettings(kind="simulated"))
+    settings = Settings(kiosk=KioskSettings(data_dir=str(data)), reader=ReaderSettings(kind="simulated"))
     kiosk_app.prepare_kivy(data / "kivy", headless=True)
     from kiosk.demo import run_script
     app = kiosk_app.build_app(settings, store=kiosk_app.open_store(settings),
-                              reader=SimulatedReader(kiosk_app.sample_cards(), read_s=0.5),
+                              reader=SimulatedReader(kiosk_app.sample_cards(), read_s=30),  # removed long before
                               printer=PreviewPrinter(data / "tickets"))
     run_script(app, out, scenarios)
 

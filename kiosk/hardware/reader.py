@@ -9,7 +9,6 @@ from __future__ import annotations
 import enum
 import itertools
 import threading
-import time
 from typing import Callable, Sequence
 
 from kiosk.model import CardData
@@ -59,6 +58,7 @@ class SimulatedReader(CardReader):
         self._cards = itertools.cycle(cards)
         self._read_s = read_s
         self._lock = threading.Lock()
+        self._removed = threading.Event()
 
     def start(self) -> None:
         self.state = ReaderState.EMPTY
@@ -76,6 +76,7 @@ class SimulatedReader(CardReader):
     def remove(self) -> None:
         with self._lock:
             self.state = ReaderState.EMPTY
+            self._removed.set()
         self.on_card_removed()
 
     def _read(self, card: CardData) -> None:
@@ -83,8 +84,9 @@ class SimulatedReader(CardReader):
             if self.state is ReaderState.NO_READER:
                 return
             self.state = ReaderState.READING
+            self._removed.clear()
         self.on_card_inserted()
-        time.sleep(self._read_s)
+        self._removed.wait(self._read_s)      # a removal ends the read at once
         with self._lock:
             if self.state is not ReaderState.READING:
                 return               # removed during the read

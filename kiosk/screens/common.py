@@ -10,7 +10,7 @@ from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.button import Button
 from kivy.uix.screenmanager import Screen
 
-from kiosk.flow import ChooseLanguage
+from kiosk.events import ChooseLanguage
 from kiosk.i18n import Catalogs
 
 LANGUAGE_NAMES = {"de": "Deutsch", "en": "English", "tr": "Türkçe", "fr": "Français"}  # endonyms: not translated
@@ -53,6 +53,22 @@ class KioskScreen(Screen):
     def show(self, flow) -> None:
         """Copy what this screen shows from the flow (called after every event)."""
         self.notice = flow.session.notice
+
+
+class EntryScreen(KioskScreen):
+    """A screen with text fields (kv ids in ``fields``). What is typed goes to the flow as a draft, and
+    comes back when the patient returns from help or the idle warning to a freshly built screen."""
+
+    fields: tuple[str, ...] = ()
+
+    def show(self, flow) -> None:
+        super().show(flow)
+        if getattr(self, "_restored", False):
+            return
+        self._restored = True
+        for name in self.fields:
+            if flow.session.draft.get(name):
+                self.ids[name].text = flow.session.draft[name]
 
 
 class KioskFrame(BoxLayout):

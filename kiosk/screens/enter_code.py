@@ -1,8 +1,10 @@
-from kiosk.screens.common import KioskScreen
+from kiosk.screens.common import EntryScreen
 
 
-class EnterCodeScreen(KioskScreen):
+class EnterCodeScreen(EntryScreen):
     """Type the appointment code from the invitation letter."""
+
+    fields = ("code",)
 
 
 SCREEN = EnterCodeScreen

@@ -1,8 +1,10 @@
-from kiosk.screens.common import KioskScreen
+from kiosk.screens.common import EntryScreen
 
 
-class EnterNameScreen(KioskScreen):
+class EnterNameScreen(EntryScreen):
     """Type first name, last name and date of birth."""
+
+    fields = ("given", "family", "birth")
 
 
 SCREEN = EnterNameScreen

@@ -1,6 +1,6 @@
 from kivy.properties import StringProperty
 
-from kiosk.flow import Answered
+from kiosk.events import Answered
 from kiosk.screens.common import KioskButton, KioskScreen
 
 

@@ -1,0 +1,166 @@
+"""What happens at the kiosk (events, into the flow) and what the app must do (effects, out of it).
+
+Plain frozen dataclasses, no behaviour: ``kiosk.flow`` decides what each one means.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from kiosk.model import Admission, CardData, Incident
+
+
+# --- events: what happened -------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Start:
+    """The patient tapped 'Start' on the welcome screen."""
+
+
+@dataclass(frozen=True)
+class ChooseLanguage:
+    language: str
+
+
+@dataclass(frozen=True)
+class CardInserted:
+    pass
+
+
+@dataclass(frozen=True)
+class CardRead:
+    card: CardData
+
+
+@dataclass(frozen=True)
+class CardRemoved:
+    pass
+
+
+@dataclass(frozen=True)
+class CardFailed:
+    reason: str          # unsupported | unreadable
+
+
+@dataclass(frozen=True)
+class ReaderFault:
+    reason: str
+
+
+@dataclass(frozen=True)
+class ChooseCode:
+    pass
+
+
+@dataclass(frozen=True)
+class ChooseName:
+    pass
+
+
+@dataclass(frozen=True)
+class CodeEntered:
+    code: str
+
+
+@dataclass(frozen=True)
+class NameEntered:
+    family: str
+    given: str
+    birth_date: str      # as typed: 14.07.1980, 14/07/1980 or 1980-07-14
+
+
+@dataclass(frozen=True)
+class DetailsConfirmed:
+    pass
+
+
+@dataclass(frozen=True)
+class DetailsWrong:
+    pass
+
+
+@dataclass(frozen=True)
+class Answered:
+    value: Any
+
+
+@dataclass(frozen=True)
+class ConsentGiven:
+    accepted: bool
+
+
+@dataclass(frozen=True)
+class AdmissionStored:
+    queue_number: str
+
+
+@dataclass(frozen=True)
+class AdmissionFailed:
+    reason: str
+
+
+@dataclass(frozen=True)
+class PrintFinished:
+    admission_id: str
+    ok: bool
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class DraftChanged:
+    """The patient typed into a field; kept so that help or the idle warning does not lose it."""
+    field: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Back:
+    pass
+
+
+@dataclass(frozen=True)
+class Finish:
+    pass
+
+
+@dataclass(frozen=True)
+class CallStaff:
+    pass
+
+
+@dataclass(frozen=True)
+class IdleWarning:
+    pass
+
+
+@dataclass(frozen=True)
+class StillHere:
+    pass
+
+
+@dataclass(frozen=True)
+class IdleTimeout:
+    pass
+
+
+# --- effects: what the app must do -------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SaveAdmission:
+    admission: Admission
+
+
+@dataclass(frozen=True)
+class PrintTicket:
+    admission: Admission
+
+
+@dataclass(frozen=True)
+class RaiseIncident:
+    incident: Incident
+
+
+@dataclass(frozen=True)
+class Wipe:
+    """Forget everything about the patient: screens, text caches, session."""
