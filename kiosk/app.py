@@ -38,7 +38,8 @@ def prepare_kivy(kivy_home: Path, *, headless: bool) -> None:
     """Set Kivy's environment; must run before the first ``import kivy``."""
     kivy_home.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("KIVY_NO_ARGS", "1")          # nobody passes -m inspector to the kiosk
-    os.environ["KIVY_HOME"] = str(kivy_home)             # Kivy's config.ini out of $HOME and the install
+    os.environ["KIVY_HOME"] = str(kivy_home)             # nothing of Kivy's in $HOME or the install
+    os.environ["KIVY_NO_CONFIG"] = "1"                   # Kivy's settings come from here, not a config.ini
     os.environ["KIVY_NO_FILELOG"] = "1"
     os.environ["KIVY_LOG_MODE"] = "PYTHON"               # tracebacks reach our log handler (not swallowed)
     os.environ["KIVY_CLIPBOARD"] = "dummy"               # patient text never reaches the system clipboard
@@ -67,22 +68,23 @@ def build_app(settings: Settings, *, store: Store, reader: CardReader, printer: 
     import kivy
     # No X cut buffer: selected patient text must not reach the X selection (nor need xclip/xsel).
     kivy.kivy_options["cutbuffer"] = ()
+    from kivy.config import Config
+
+    # Touch arrives as pointer events (X, Xwayland): one input provider only, else every tap counts
+    # twice; no red multitouch dots. Set before the window exists.
+    for provider in Config.options("input"):
+        Config.remove_option("input", provider)
+    Config.set("input", "mouse", "mouse,disable_multitouch")
+
     from kivy.app import App
     from kivy.cache import Cache
     from kivy.clock import Clock
-    from kivy.config import Config
     from kivy.core.window import Window
     from kivy.lang import Builder, global_idmap
     from kivy.uix.screenmanager import NoTransition
 
     from kiosk import screens
     from kiosk.screens.common import KioskFrame, Localizer
-
-    # Touch arrives as pointer events (X, Xwayland): one input provider only, else every tap counts
-    # twice; no red multitouch dots.
-    for provider in Config.options("input"):
-        Config.remove_option("input", provider)
-    Config.set("input", "mouse", "mouse,disable_multitouch")
 
     class KioskApp(App):
         title = "Admission kiosk"
