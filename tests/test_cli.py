@@ -332,3 +332,18 @@ def test_console_script_debug_shows_the_stack_trace(tmp_path, order):
     assert result.returncode == 2
     assert "Traceback" in result.stderr
     assert "'kiosk.colour'" in result.stderr
+
+
+def test_run_without_a_display_exits_3(capsys, monkeypatch, config_file):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    code, _, err = run(capsys, "run", "--config", config_file)
+    assert code == 3 and "display" in err
+    assert_one_sentence(err)
+
+
+def test_run_with_a_reader_this_version_cannot_drive_says_how_to_run(capsys, monkeypatch, config_file):
+    # Fails before any window opens: the device check comes first.
+    monkeypatch.setenv("DISPLAY", ":99")
+    code, _, err = run(capsys, "run", "--config", config_file)
+    assert code == 2 and 'reader.kind = "simulated"' in err
