@@ -96,10 +96,11 @@ def cmd_demo(args) -> int:
               f"and writes what it shows to {args.out}/.")
         headless = True
     out = Path(args.out).resolve()
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise CommandError(f"The output folder {out} cannot be created: {e.strerror}.") from None
+    if headless:
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise CommandError(f"The output folder {out} cannot be created: {e.strerror}.") from None
     printer = PreviewPrinter(settings.data_path / "tickets")
     store = _open_store(settings)
     kiosk_app.prepare_kivy(settings.data_path / "kivy", headless=headless)
@@ -117,14 +118,15 @@ def cmd_demo(args) -> int:
         summary = run_headless(app, out, cards)
     except DemoError as e:
         raise CommandError(f"The demo stopped: {e}.", 1) from None
+    finally:
+        store.close()
+        if scratch:
+            shutil.rmtree(scratch)       # the demo's own store: what it held is in the output folder
     print(f"The demo checked in {len(summary['patients'])} patients and wrote to {out}/:")
     print(f"  {len(summary['screens'])} screenshots: p<N>-<step>-<screen>.png")
     print("  printed tickets: p<N>-ticket.png; admissions as stored: p<N>-admission.json")
     print("  screens.json: what every screenshot shows, as text")
-    if scratch:
-        store.close()
-        shutil.rmtree(scratch)           # the demo's own store: everything it held is in the output
-    else:
+    if not scratch:
         print(f"The store is {store.path}.")
     return EXIT_OK
 
