@@ -241,7 +241,7 @@ def open_devices(settings: Settings, *, cards: Sequence[CardData] = ()) -> tuple
     """The reader and ticket printer the config names; raises DeviceUnavailable with a sentence for IT."""
     from kiosk.hardware.printer import open_printer
     from kiosk.hardware.reader import open_reader
-    reader = open_reader(settings.reader.kind, cards or sample_cards())
+    reader = open_reader(settings.reader.kind, cards or sample_cards(), settings.reader.names)
     return reader, open_printer(settings.printer.ticket.uri, settings.kiosk.data_dir)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import logging
 import os
 import shutil
@@ -20,7 +21,7 @@ from pathlib import Path
 from kiosk import config
 from kiosk.forms import FormError
 
-EXIT_OK, EXIT_USAGE, EXIT_NO_DEVICE, EXIT_PRINTER = 0, 2, 3, 8
+EXIT_OK, EXIT_USAGE, EXIT_NO_DEVICE, EXIT_TIMEOUT, EXIT_PRINTER = 0, 2, 3, 4, 8
 
 
 class CommandError(Exception):
@@ -168,6 +169,28 @@ def cmd_print(args) -> int:
     return EXIT_OK
 
 
+def cmd_read_card(args) -> int:
+    """Wait for a card, read it, print it as one JSON object."""
+    from kiosk.hardware.cards.apdu import CardError
+    from kiosk.hardware.pcsc import PcscUnavailable, read_one
+
+    settings = _settings(args)
+    names = (args.reader,) if args.reader else settings.reader.names
+    try:
+        card = read_one(names, args.wait)
+    except PcscUnavailable as e:
+        raise CommandError(f"No card reader to read from: {e}.", EXIT_NO_DEVICE) from None
+    except TimeoutError as e:
+        raise CommandError(f"No card: {e}.", EXIT_TIMEOUT) from None
+    except CardError as e:
+        sentence = {"unsupported": "This card is not one the kiosk reads (eGK or Belgian eID)",
+                    "removed": "The card was taken out during the read; leave it in until the read is done"
+                    }.get(e.reason, "The card's data cannot be used")
+        raise CommandError(f"{sentence}: {e}.", e.exit_code) from None
+    print(json.dumps(card.to_json(), ensure_ascii=False, indent=2))
+    return EXIT_OK
+
+
 def cmd_sync(args) -> int:
     """Deliver the outbox to the hospital system."""
     settings = _settings(args)
@@ -229,10 +252,10 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("read-card", parents=[common], help="wait for a card, read it, print it as JSON",
                        description="Waits for a card, reads it and prints one JSON object (DESIGN.md).")
-    p.add_argument("--json", action="store_true", help="print the card as JSON (the only output form)")
+    p.add_argument("--json", action="store_true", help="print the card as JSON (the only output form there is)")
     p.add_argument("--reader", metavar="TEXT", help="use the reader whose name contains TEXT")
     p.add_argument("--wait", type=float, default=30.0, metavar="SECONDS", help="how long to wait for a card (default 30)")
-    p.set_defaults(func=_later(3, "Reading cards through PC/SC"))
+    p.set_defaults(func=cmd_read_card)
 
     p = sub.add_parser("print", parents=[common], help="print a sample or the last admission's ticket or wristband",
                        description=cmd_print.__doc__)

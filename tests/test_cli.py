@@ -108,8 +108,6 @@ def test_unknown_subcommand_is_a_usage_error(capsys):
 
 
 @pytest.mark.parametrize("argv,issue", [
-    (["read-card", "--json"], "issue 3"),
-    (["read-card", "--json", "--reader", "REINER", "--wait", "1"], "issue 3"),
     (["doctor"], "issue 8"),
     (["doctor", "--json"], "issue 8"),
 ])
@@ -342,8 +340,11 @@ def test_run_without_a_display_exits_3(capsys, monkeypatch, config_file):
     assert_one_sentence(err)
 
 
-def test_run_with_a_reader_this_version_cannot_drive_says_how_to_run(capsys, monkeypatch, config_file):
+def test_run_with_a_printer_this_version_cannot_drive_says_how_to_run(capsys, monkeypatch, tmp_path, data_dir):
     # Fails before any window opens: the device check comes first.
     monkeypatch.setenv("DISPLAY", ":99")
-    code, _, err = run(capsys, "run", "--config", config_file)
-    assert code == 2 and 'reader.kind = "simulated"' in err
+    path = tmp_path / "tcp.toml"
+    path.write_text(f'[kiosk]\ndata_dir = "{data_dir}"\n[printer.ticket]\nuri = "tcp://127.0.0.1:9100"\n',
+                    encoding="utf-8")
+    code, _, err = run(capsys, "run", "--config", path)
+    assert code == 2 and "preview:DIR" in err

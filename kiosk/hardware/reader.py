@@ -1,7 +1,8 @@
 """Card readers behind one small interface, with a simulated twin.
 
 A reader reports what happens through its ``on_*`` callbacks, called from the reader's own thread;
-the app's bridge moves them onto the UI thread. The PC/SC adapter (pyscard) comes with issue 3.
+the app's bridge moves them onto the UI thread. ``PcscReader`` drives real readers (``pcsc.py``);
+``SimulatedReader`` plays sample cards.
 """
 
 from __future__ import annotations
@@ -94,9 +95,46 @@ class SimulatedReader(CardReader):
         self.on_card_read(card)
 
 
-def open_reader(kind: str, cards: Sequence[CardData] = ()) -> CardReader:
-    """The reader the config names (``reader.kind``)."""
+class PcscReader(CardReader):
+    """Real readers through pcscd (pyscard), watched on a thread of their own.
+
+    :param names: only readers whose name contains one of these (empty: every reader)
+    """
+
+    def __init__(self, names: Sequence[str] = ()):
+        super().__init__()
+        from kiosk.hardware.pcsc import Watcher
+        self._watcher = Watcher(names, self._on_event)
+
+    def start(self) -> None:
+        self._watcher.start()
+
+    def stop(self) -> None:
+        self._watcher.stop()
+        self.state = ReaderState.NO_READER
+
+    def _on_event(self, kind: str, *args) -> None:
+        if kind == "inserted":
+            self.state = ReaderState.READING
+            self.on_card_inserted()
+        elif kind == "read":
+            self.state = ReaderState.CARD_PRESENT
+            self.on_card_read(*args)
+        elif kind == "failed":
+            self.state = ReaderState.CARD_PRESENT
+            self.on_card_failed(*args)
+        elif kind == "removed":
+            self.state = ReaderState.EMPTY
+            self.on_card_removed()
+        elif kind == "ready":
+            self.state = ReaderState.EMPTY
+        elif kind == "fault":
+            self.state = ReaderState.NO_READER
+            self.on_fault(*args)
+
+
+def open_reader(kind: str, cards: Sequence[CardData] = (), names: Sequence[str] = ()) -> CardReader:
+    """The reader the config names (``reader.kind``, ``reader.names``)."""
     if kind == "simulated":
         return SimulatedReader(cards)
-    raise DeviceUnavailable("Real PC/SC card readers are not supported in this version yet (issue 3); "
-                            "set reader.kind = \"simulated\" in the config to run with sample cards.")
+    return PcscReader(names)
