@@ -96,7 +96,7 @@ class Channel:
         return self.send(bytes([0x00, 0xA4, 0x04, 0x0C, len(aid)]) + aid).sw
 
     def select_path(self, path: bytes) -> int:
-        """SELECT by path from the MF (without 3F00), no FCI; returns the status word."""
+        """SELECT by path from the MF (P1=08), no FCI; returns the status word."""
         return self.send(bytes([0x00, 0xA4, 0x08, 0x0C, len(path)]) + path).sw
 
     def select_fid(self, fid: bytes) -> int:
