@@ -111,7 +111,8 @@ class Pcsc:
                         raise CardRemoved("the card was removed during the read")
                     raise CardError(f"the card stopped answering ({scard.SCardGetErrorMessage(hresult)})")
                 if len(response) < 2:
-                    raise CardError("the card answered without a status word")
+                    # What a reader reports when the card leaves mid-command (vpcd does the same).
+                    raise CardRemoved("the card stopped answering in the middle of a command")
                 return response[:-2], response[-2], response[-1]
 
             return read_card(Channel(transmit), bytes(atr))

@@ -1,0 +1,102 @@
+"""Shared fixtures. Only the ``pcscd`` fixture is here, and it does nothing until a test asks for it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+VPCD_READER = "Virtual PCD 00 00"    # slot 0 of the vsmartcard-vpcd driver (reference 4.1)
+VPCD_PORT = 35963
+STARTUP_DEADLINE = 10.0              # seconds for pcscd to list the vpcd reader
+INSTALL_HINT = "`make test` installs the Debian packages pcscd and vsmartcard-vpcd"
+
+
+@dataclass(frozen=True)
+class Pcscd:
+    """A running pcscd with the vpcd driver: connect a ``tests.vcard.Vpcd`` to ``port`` and the card
+    shows up in ``reader_name``. ``log`` is pcscd's output when this session started it."""
+
+    reader_name: str
+    port: int
+    started_here: bool
+    log: Path | None = None
+
+
+def _pcscd_running() -> bool:
+    """Like ``pgrep -x pcscd`` (falls back to /proc when pgrep is missing)."""
+    if shutil.which("pgrep"):
+        return subprocess.run(["pgrep", "-x", "pcscd"], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL).returncode == 0
+    for comm in Path("/proc").glob("[0-9]*/comm"):
+        try:
+            if comm.read_text().strip() == "pcscd":
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def _pcscd_binary() -> str | None:
+    return shutil.which("pcscd") or next(
+        (p for p in ("/usr/sbin/pcscd", "/usr/local/sbin/pcscd") if os.access(p, os.X_OK)), None)
+
+
+def _reader_names() -> list[str]:
+    from smartcard.Exceptions import SmartcardException
+    from smartcard.pcsc.PCSCExceptions import BaseSCardException
+    from smartcard.System import readers
+    try:
+        return [str(r) for r in readers()]
+    except (SmartcardException, BaseSCardException):   # no service yet (0x8010001D) and the like
+        return []
+
+
+def _tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+@pytest.fixture(scope="session")
+def pcscd(tmp_path_factory):
+    """A pcscd with the vpcd reader driver: the one already running, else ``pcscd --foreground``
+    started here (log in a temporary folder) and stopped at the end of the session."""
+    process = None
+    log_path = None
+    if not _pcscd_running():
+        binary = _pcscd_binary()
+        if binary is None:
+            pytest.fail(f"pcscd is not installed and none is running; {INSTALL_HINT}", pytrace=False)
+        log_path = tmp_path_factory.mktemp("pcscd") / "pcscd.log"
+        with open(log_path, "wb") as log:
+            process = subprocess.Popen([binary, "--foreground"], stdin=subprocess.DEVNULL,
+                                       stdout=log, stderr=subprocess.STDOUT,
+                                       start_new_session=True)
+    try:
+        deadline = time.monotonic() + STARTUP_DEADLINE
+        while VPCD_READER not in _reader_names():
+            if process is not None and process.poll() is not None:
+                pytest.fail(f"pcscd exited with status {process.returncode} at start-up:\n"
+                            f"{_tail(log_path)}", pytrace=False)
+            if time.monotonic() > deadline:
+                where = f"pcscd log:\n{_tail(log_path)}" if log_path else "a pcscd was already running"
+                pytest.fail(f"no reader {VPCD_READER!r} after {STARTUP_DEADLINE:.0f} s (readers: "
+                            f"{_reader_names()}); is the vpcd driver installed "
+                            f"(/etc/reader.conf.d/vpcd)? {INSTALL_HINT}. {where}", pytrace=False)
+            time.sleep(0.1)
+        yield Pcscd(VPCD_READER, VPCD_PORT, started_here=process is not None, log=log_path)
+    finally:
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
