@@ -162,3 +162,15 @@ def test_no_traceback_and_nothing_personal_in_the_log(scenarios):
     assert "Traceback" not in run.stderr
     for word in ("Ayşe", "Çelik", "1990", "28.02"):
         assert word not in run.stderr and word not in run.stdout
+
+
+def test_the_kiosk_follows_a_real_reader(pcscd, tmp_path):
+    run = subprocess.run([sys.executable, str(HERE / "ui_pcsc.py"), str(tmp_path), pcscd.reader_name],
+                         capture_output=True, text=True, timeout=300, env=env())
+    assert run.returncode == 0, run.stderr
+    seen = json.loads((tmp_path / "screens.json").read_text(encoding="utf-8"))["patients"]
+    assert "Jürgen Heinz Müller-Lüdenscheidt" in seen["confirm"] and "March 21, 1958" in seen["confirm"]
+    assert any("taken out before it could be read" in text for text in seen["removed"])
+    assert seen["incidents"] == ["card_removed"]
+    for word in ("Müller", "Jürgen", "X110411675"):
+        assert word not in run.stderr
