@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_OUT ?= demo-out
 
-.PHONY: demo test docs install clean
+.PHONY: demo test bench docs install clean
 
 install: $(STAMP)
 
@@ -25,6 +25,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# Benchmarks: each prints its figures beside a baseline run in the same process, and the ratio.
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_read_card.py
 
 # The config reference and example config, from kiosk/config.py.
 docs: $(STAMP)

@@ -72,3 +72,17 @@ def test_card_removed_from_the_transport_passes_through():
         raise CardRemoved("pulled")
     with pytest.raises(CardRemoved):
         Channel(gone).select_aid(bytes.fromhex("D27600000102"))
+
+
+def test_cards_are_recognised_by_their_answer_the_atr_only_orders_the_questions():
+    from vcard import BEID_ATR, EGK_ATR, beid_card, egk_card, unknown_card
+
+    from kiosk.hardware.cards import UnsupportedCard, read_card
+    eid = beid_card()
+    assert read_card(Channel(eid.transmit), BEID_ATR).card == "beid" and len(eid.apdus) == 6
+    eid = beid_card()
+    assert read_card(Channel(eid.transmit), EGK_ATR).card == "beid" and len(eid.apdus) == 7  # eGK asked first
+    egk = egk_card()
+    assert read_card(Channel(egk.transmit), BEID_ATR).card == "egk"
+    with pytest.raises(UnsupportedCard):
+        read_card(Channel(unknown_card().transmit), b"\x3b\x00")
