@@ -17,7 +17,7 @@ STARTUP_DEADLINE = 10.0              # seconds for pcscd to list the vpcd reader
 INSTALL_HINT = "`make test` installs the Debian packages pcscd and vsmartcard-vpcd"
 
 
-@dataclass(frozen=True)
+@dataclass
 class Pcscd:
     """A running pcscd with the vpcd driver: connect a ``tests.vcard.Vpcd`` to ``port`` and the card
     shows up in ``reader_name``. ``log`` is pcscd's output when this session started it."""
@@ -26,6 +26,14 @@ class Pcscd:
     port: int
     started_here: bool
     log: Path | None = None
+    process: subprocess.Popen | None = None
+
+    def restart(self) -> None:
+        """Stop the pcscd this session started and start a new one (as after a crash or an upgrade)."""
+        assert self.started_here and self.process is not None, "only a pcscd started by the tests"
+        _stop(self.process)
+        self.process = _start(self.log)
+        _wait_for_reader(self.process, self.log)
 
 
 def _pcscd_running() -> bool:
@@ -64,39 +72,51 @@ def _tail(path: Path, lines: int = 30) -> str:
         return "(no log)"
 
 
+def _start(log_path: Path) -> subprocess.Popen:
+    binary = _pcscd_binary()
+    if binary is None:
+        pytest.fail(f"pcscd is not installed and none is running; {INSTALL_HINT}", pytrace=False)
+    with open(log_path, "ab") as log:
+        return subprocess.Popen([binary, "--foreground"], stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_for_reader(process: subprocess.Popen | None, log_path: Path | None) -> None:
+    deadline = time.monotonic() + STARTUP_DEADLINE
+    while VPCD_READER not in _reader_names():
+        if process is not None and process.poll() is not None:
+            pytest.fail(f"pcscd exited with status {process.returncode} at start-up:\n"
+                        f"{_tail(log_path)}", pytrace=False)
+        if time.monotonic() > deadline:
+            where = f"pcscd log:\n{_tail(log_path)}" if log_path else "a pcscd was already running"
+            pytest.fail(f"no reader {VPCD_READER!r} after {STARTUP_DEADLINE:.0f} s (readers: "
+                        f"{_reader_names()}); is the vpcd driver installed "
+                        f"(/etc/reader.conf.d/vpcd)? {INSTALL_HINT}. {where}", pytrace=False)
+        time.sleep(0.1)
+
+
 @pytest.fixture(scope="session")
 def pcscd(tmp_path_factory):
     """A pcscd with the vpcd reader driver: the one already running, else ``pcscd --foreground``
     started here (log in a temporary folder) and stopped at the end of the session."""
-    process = None
-    log_path = None
+    service = Pcscd(VPCD_READER, VPCD_PORT, started_here=False)
     if not _pcscd_running():
-        binary = _pcscd_binary()
-        if binary is None:
-            pytest.fail(f"pcscd is not installed and none is running; {INSTALL_HINT}", pytrace=False)
-        log_path = tmp_path_factory.mktemp("pcscd") / "pcscd.log"
-        with open(log_path, "wb") as log:
-            process = subprocess.Popen([binary, "--foreground"], stdin=subprocess.DEVNULL,
-                                       stdout=log, stderr=subprocess.STDOUT,
-                                       start_new_session=True)
+        service.log = tmp_path_factory.mktemp("pcscd") / "pcscd.log"
+        service.process = _start(service.log)
+        service.started_here = True
     try:
-        deadline = time.monotonic() + STARTUP_DEADLINE
-        while VPCD_READER not in _reader_names():
-            if process is not None and process.poll() is not None:
-                pytest.fail(f"pcscd exited with status {process.returncode} at start-up:\n"
-                            f"{_tail(log_path)}", pytrace=False)
-            if time.monotonic() > deadline:
-                where = f"pcscd log:\n{_tail(log_path)}" if log_path else "a pcscd was already running"
-                pytest.fail(f"no reader {VPCD_READER!r} after {STARTUP_DEADLINE:.0f} s (readers: "
-                            f"{_reader_names()}); is the vpcd driver installed "
-                            f"(/etc/reader.conf.d/vpcd)? {INSTALL_HINT}. {where}", pytrace=False)
-            time.sleep(0.1)
-        yield Pcscd(VPCD_READER, VPCD_PORT, started_here=process is not None, log=log_path)
+        _wait_for_reader(service.process, service.log)
+        yield service
     finally:
-        if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        if service.process is not None:
+            _stop(service.process)

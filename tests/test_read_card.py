@@ -129,3 +129,31 @@ def test_the_watcher_reports_insert_read_and_removal(pcscd):
     finally:
         watcher.stop()
     assert events[:5] == [("inserted",), ("read", "egk"), ("removed",), ("inserted",), ("removed",)]
+
+
+def test_the_watcher_survives_a_pcscd_restart(pcscd):
+    if not pcscd.started_here:
+        pytest.skip("the running pcscd was not started by the tests, so they do not restart it")
+    events, seen = [], threading.Condition()
+
+    def on_event(kind, *args):
+        with seen:
+            events.append(kind)
+            seen.notify_all()
+
+    def wait_for(kind):
+        with seen:
+            assert seen.wait_for(lambda: kind in events, timeout=20), events
+            events.clear()
+
+    watcher = Watcher([pcscd.reader_name], on_event, retry_s=0.2)
+    watcher.start()
+    try:
+        with Vpcd(egk_card()):
+            wait_for("read")
+        pcscd.restart()
+        wait_for("fault")                      # it noticed pcscd going away...
+        with Vpcd(egk_card()):
+            wait_for("read")                   # ...and reads again once it is back
+    finally:
+        watcher.stop()
