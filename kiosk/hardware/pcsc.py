@@ -180,6 +180,10 @@ class Watcher:
             except PcscUnavailable:
                 fault = self._fault(fault, "pcscd_unavailable")
                 self._stop.wait(self.retry_s)
+            except Exception as e:            # never let the thread die: the kiosk would stop reading cards
+                log.error("card watcher failed (%s); starting again", type(e).__name__)
+                fault = self._fault(fault, "reader_error")
+                self._stop.wait(self.retry_s)
             finally:
                 pcsc.close()
 
@@ -223,6 +227,9 @@ class Watcher:
         except CardError as e:
             log.info("card not read: %s", e.reason)   # the message may quote card data: not logged
             self.on_event("failed", e.reason)
+        except Exception as e:                # a parser bug must cost one card, not the reader
+            log.error("card read failed: %s", type(e).__name__)
+            self.on_event("failed", "unreadable")
         else:
             log.info("card read: %s", card.card)
             self.on_event("read", card)
