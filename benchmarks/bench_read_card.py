@@ -21,7 +21,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from smartcard import scard  # noqa: E402
-from vcard import Vpcd, beid_card, egk_card  # noqa: E402
+from cardfiles import beid_card, egk_card  # noqa: E402
+from vcard import Vpcd  # noqa: E402
 
 from kiosk.hardware.pcsc import Pcsc  # noqa: E402
 

@@ -75,7 +75,7 @@ def test_card_removed_from_the_transport_passes_through():
 
 
 def test_cards_are_recognised_by_their_answer_the_atr_only_orders_the_questions():
-    from vcard import BEID_ATR, EGK_ATR, beid_card, egk_card, unknown_card
+    from cardfiles import BEID_ATR, EGK_ATR, beid_card, egk_card, unknown_card
 
     from kiosk.hardware.cards import UnsupportedCard, read_card
     eid = beid_card()

@@ -7,8 +7,9 @@ import threading
 from pathlib import Path
 
 import pytest
-from vcard import (Vpcd, beid_card, beid_identity, egk_card, egk_pd_file, egk_pd_xml, egk_status_vd,
-                   egk_vd_file, egk_vd_xml, unknown_card)
+from cardfiles import (beid_card, beid_identity, egk_card, egk_pd_file, egk_pd_xml, egk_status_vd, egk_vd_file,
+                       egk_vd_xml, unknown_card)
+from vcard import Vpcd
 
 from kiosk.hardware.pcsc import Watcher
 

@@ -12,10 +12,10 @@ from contextlib import contextmanager
 import pytest
 
 from kiosk.hardware.cards.apdu import CardRemoved, Channel
-from vcard import (BEID_APPLET_AID, BEID_PHOTO, EGK_HCA_AID, EGK_ICCSN, EGK_MF_AID, PAYMENT_AID,
-                   Vpcd, beid_address, beid_card, beid_identity, egk_card, egk_gvd_xml,
-                   egk_pd_file, egk_pd_xml, egk_status_vd, egk_vd_file, egk_vd_xml, fedict_tlv,
-                   unknown_card)
+from cardfiles import (BEID_APPLET_AID, BEID_PHOTO, EGK_HCA_AID, EGK_ICCSN, EGK_MF_AID, PAYMENT_AID,
+                       beid_address, beid_card, beid_identity, egk_card, egk_gvd_xml, egk_pd_file, egk_pd_xml,
+                       egk_status_vd, egk_vd_file, egk_vd_xml, fedict_tlv, unknown_card)
+from vcard import Vpcd
 
 SELECT_HCA = [0x00, 0xA4, 0x04, 0x0C, 0x06, *EGK_HCA_AID]
 NS_52 = "{http://ws.gematik.de/fa/vsdm/vsd/v5.2}"

@@ -6,7 +6,8 @@ Run by tests/test_ui.py in a process of its own: ``python tests/ui_pcsc.py OUT_D
 import sys
 from pathlib import Path
 
-from vcard import Vpcd, egk_card
+from cardfiles import egk_card
+from vcard import Vpcd
 
 from kiosk import app as kiosk_app
 from kiosk.config import KioskSettings, Settings
