@@ -86,3 +86,10 @@ def test_cards_are_recognised_by_their_answer_the_atr_only_orders_the_questions(
     assert read_card(Channel(egk.transmit), BEID_ATR).card == "egk"
     with pytest.raises(UnsupportedCard):
         read_card(Channel(unknown_card().transmit), b"\x3b\x00")
+
+
+def test_a_card_that_never_stops_answering_61xx_is_invalid_not_a_hang():
+    def endless(apdu):
+        return [0] * 16, 0x61, 0x10
+    with pytest.raises(CardDataInvalid, match="61xx"):
+        Channel(endless).send(bytes.fromhex("00A4040C03A00001"))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Sequence
 
 from smartcard import scard
@@ -39,11 +39,16 @@ class PcscUnavailable(Exception):
 
 @dataclass(frozen=True)
 class Slot:
-    """A reader and whether it holds a card now."""
+    """A reader, whether it holds a card now, and pcsc-lite's count of card events in it (a card
+    swapped between two looks changes the count, not ``present``)."""
 
     reader: str
     present: bool
-    atr: bytes
+    events: int = 0
+
+
+def _message(hresult: int) -> str:
+    return scard.SCardGetErrorMessage(hresult).strip().rstrip(".")
 
 
 class Pcsc:
@@ -56,7 +61,7 @@ class Pcsc:
         self.names = tuple(names)
         hresult, self._context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
         if hresult != scard.SCARD_S_SUCCESS:
-            raise PcscUnavailable(f"the PC/SC service (pcscd) is not running ({scard.SCardGetErrorMessage(hresult)})")
+            raise PcscUnavailable(f"the PC/SC service (pcscd) is not running ({_message(hresult)})")
         self._states: dict[str, int] = {}
 
     def close(self) -> None:
@@ -67,27 +72,30 @@ class Pcsc:
         if _code(hresult) == _code(scard.SCARD_E_NO_READERS_AVAILABLE):
             return []
         if hresult != scard.SCARD_S_SUCCESS:
-            raise PcscUnavailable(f"the PC/SC service stopped answering ({scard.SCardGetErrorMessage(hresult)})")
+            raise PcscUnavailable(f"the PC/SC service stopped answering ({_message(hresult)})")
         return [r for r in readers if not self.names or any(n in r for n in self.names)]
 
     def wait(self, timeout_ms: int = _POLL_MS) -> list[Slot]:
         """Every matching reader after its state changed, or after ``timeout_ms`` (empty list: no reader)."""
         readers = self.readers()
+        # Forget readers that went away: a stale state handed back for a returning reader misleads pcscd.
+        self._states = {r: self._states[r] for r in readers if r in self._states}
         if not readers:
-            self._states.clear()
             return []
         states = [(r, self._states.get(r, scard.SCARD_STATE_UNAWARE)) for r in readers]
         hresult, new = scard.SCardGetStatusChange(self._context, timeout_ms, states)
-        if _code(hresult) not in (0, _code(scard.SCARD_E_TIMEOUT)):
-            if _code(hresult) == _code(scard.SCARD_E_UNKNOWN_READER):
-                return [Slot(r, False, b"") for r in readers]     # unplugged meanwhile: look again
-            raise PcscUnavailable(f"the PC/SC service stopped answering ({scard.SCardGetErrorMessage(hresult)})")
-        if _code(hresult) == _code(scard.SCARD_E_TIMEOUT):
+        if _code(hresult) == _code(scard.SCARD_E_UNKNOWN_READER):
+            time.sleep(0.1)                  # a reader unplugged between listing and asking: as before
             new = [(r, self._states.get(r, 0), b"") for r in readers]
+        elif _code(hresult) == _code(scard.SCARD_E_TIMEOUT):
+            new = [(r, self._states.get(r, 0), b"") for r in readers]
+        elif hresult != scard.SCARD_S_SUCCESS:
+            raise PcscUnavailable(f"the PC/SC service stopped answering ({_message(hresult)})")
         slots = []
-        for reader, state, atr in new:
-            self._states[reader] = state & ~scard.SCARD_STATE_CHANGED
-            slots.append(Slot(reader, bool(state & scard.SCARD_STATE_PRESENT), bytes(atr)))
+        for reader, state, _atr in new:
+            self._states[reader] = state & ~(scard.SCARD_STATE_CHANGED | scard.SCARD_STATE_IGNORE |
+                                             scard.SCARD_STATE_UNKNOWN)
+            slots.append(Slot(reader, bool(state & scard.SCARD_STATE_PRESENT), state >> 16))
         return slots
 
     def read(self, reader: str) -> CardData:
@@ -100,16 +108,18 @@ class Pcsc:
         if hresult != scard.SCARD_S_SUCCESS:
             if _code(hresult) in _GONE:
                 raise CardRemoved("the card left before it could be read")
-            raise CardError(f"the card does not answer ({scard.SCardGetErrorMessage(hresult)})")
+            raise CardError(f"the card does not answer ({_message(hresult)})")
         try:
             hresult, _name, _state, _protocol, atr = scard.SCardStatus(card)
+            if hresult != scard.SCARD_S_SUCCESS:
+                raise CardRemoved("the card left as it was being read")
 
             def transmit(apdu: list[int]) -> tuple[list[int], int, int]:
                 hresult, response = scard.SCardTransmit(card, protocol, apdu)
                 if hresult != scard.SCARD_S_SUCCESS:
                     if _code(hresult) in _GONE:
                         raise CardRemoved("the card was removed during the read")
-                    raise CardError(f"the card stopped answering ({scard.SCardGetErrorMessage(hresult)})")
+                    raise CardError(f"the card stopped answering ({_message(hresult)})")
                 if len(response) < 2:
                     # What a reader reports when the card leaves mid-command (vpcd does the same).
                     raise CardRemoved("the card stopped answering in the middle of a command")
@@ -164,7 +174,8 @@ class Watcher:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=5)
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
 
     def _run(self) -> None:
         fault = None
@@ -194,12 +205,14 @@ class Watcher:
         return reason
 
     def _watch(self, pcsc: Pcsc, fault: str | None) -> str | None:
-        present: dict[str, bool] = {}
+        seen: dict[str, Slot] = {}            # per reader: the card in it as last reported
         while not self._stop.is_set():
             slots = pcsc.wait(_POLL_MS)
+            for gone in set(seen) - {slot.reader for slot in slots}:
+                if seen.pop(gone).present:     # unplugged with the card in it
+                    self.on_event("removed")
             if not slots:
                 fault = self._fault(fault, "no_reader")
-                present.clear()
                 self._stop.wait(self.retry_s)
                 continue
             if fault is not None:
@@ -207,12 +220,14 @@ class Watcher:
                 self.on_event("ready")
                 fault = None
             for slot in slots:
-                was = present.get(slot.reader, False)
-                present[slot.reader] = slot.present
-                if slot.present and not was:
-                    present[slot.reader] = self._read(pcsc, slot.reader)
-                elif was and not slot.present:
+                before = seen.get(slot.reader)
+                was = before is not None and before.present
+                swapped = was and slot.present and before.events != slot.events
+                if was and (swapped or not slot.present):
                     self.on_event("removed")
+                if slot.present and (swapped or not was):
+                    slot = replace(slot, present=self._read(pcsc, slot.reader))
+                seen[slot.reader] = slot
         return fault
 
     def _read(self, pcsc: Pcsc, reader: str) -> bool:

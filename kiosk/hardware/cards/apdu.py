@@ -15,6 +15,7 @@ Transmit = Callable[[list[int]], tuple[list[int], int, int]]
 
 # 252 bytes: what the Belgian eid-mw reads, and below the 0xFE that SCM SCR335 readers reject.
 CHUNK = 0xFC
+MAX_GET_RESPONSE = 64        # 64 x 256 bytes: far beyond any file a patient card holds
 
 SW_OK = 0x9000
 SW_EOF = 0x6282            # end of file reached before Le bytes
@@ -82,9 +83,13 @@ class Channel:
             apdu = apdu[:-1] + bytes([sw2])          # the same command, with the Le the card asked for
             data, sw1, sw2 = self._raw(apdu)
         out = bytearray(data)
-        while sw1 == 0x61:
+        for _ in range(MAX_GET_RESPONSE):
+            if sw1 != 0x61:
+                break
             data, sw1, sw2 = self._raw(bytes([0x00, 0xC0, 0x00, 0x00, sw2]))
             out += bytes(data)
+        else:
+            raise CardDataInvalid("the card keeps answering 61xx: more data than any card file holds")
         return Response(bytes(out), (sw1 << 8) | sw2)
 
     def _raw(self, apdu: bytes) -> tuple[list[int], int, int]:
