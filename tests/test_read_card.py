@@ -86,6 +86,8 @@ def test_cards_that_cannot_be_used_end_in_one_sentence_and_their_exit_code(pcscd
         run = read_card(pcscd)
     assert run.returncode == code, run.stderr
     assert words in run.stderr and "Traceback" not in run.stderr and run.stdout == ""
+    for word in (*PERSONAL, "Dubois", "Marie-Claire", "85073003"):
+        assert word not in run.stderr                 # error sentences quote no card data
 
 
 def test_card_pulled_out_during_the_read_exits_7(pcscd):
