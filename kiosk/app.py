@@ -12,7 +12,6 @@ import os
 import sqlite3
 import threading
 from collections import deque
-from datetime import datetime
 from pathlib import Path
 from typing import Sequence
 
@@ -24,7 +23,7 @@ from kiosk.flow import CheckIn, State
 from kiosk.hardware import layouts
 from kiosk.hardware.printer import Printer, PrintFault
 from kiosk.hardware.reader import CardReader, SimulatedReader
-from kiosk.i18n import Catalogs, format_moment
+from kiosk.i18n import Catalogs
 from kiosk.model import CardData
 from kiosk.paths import ASSETS
 from kiosk.store import Store
@@ -172,9 +171,7 @@ def build_app(settings: Settings, *, store: Store, reader: CardReader, printer: 
             return None
 
         def _print(self, admission) -> None:
-            lang = admission.language
-            layout = layouts.ticket(admission, self.catalogs.translator(lang),
-                                    format_moment(datetime.fromisoformat(admission.created_at), lang))
+            layout = layouts.ticket_for(admission, self.catalogs)
 
             def job() -> None:
                 try:
@@ -241,7 +238,9 @@ def open_devices(settings: Settings, *, cards: Sequence[CardData] = ()) -> tuple
     """The reader and ticket printer the config names; raises DeviceUnavailable with a sentence for IT."""
     from kiosk.hardware.printer import open_printer
     from kiosk.hardware.reader import open_reader
-    reader = open_reader(settings.reader.kind, cards or sample_cards(), settings.reader.names)
+    if settings.reader.kind == "simulated" and not cards:
+        cards = sample_cards()             # only a simulated reader needs the sample patients
+    reader = open_reader(settings.reader.kind, cards, settings.reader.names)
     return reader, open_printer(settings.printer.ticket.uri, settings.kiosk.data_dir)
 
 

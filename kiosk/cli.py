@@ -139,7 +139,7 @@ def cmd_print(args) -> int:
     from kiosk.hardware import layouts
     from kiosk.hardware.printer import PrintFault, open_printer
     from kiosk.hardware.reader import DeviceUnavailable
-    from kiosk.i18n import Catalogs, format_moment
+    from kiosk.i18n import Catalogs
     from kiosk.model import Admission, Person
 
     if args.what == "wristband":
@@ -158,9 +158,7 @@ def cmd_print(args) -> int:
         admission = _open_store(settings).last_admission()
         if admission is None:
             raise CommandError("There is no admission in the store yet; use --sample for a sample ticket.")
-    lang = admission.language
-    layout = layouts.ticket(admission, Catalogs([lang]).translator(lang),
-                            format_moment(datetime.fromisoformat(admission.created_at), lang))
+    layout = layouts.ticket_for(admission, Catalogs([admission.language]))
     try:
         path = printer.print_ticket(layout)
     except PrintFault as e:

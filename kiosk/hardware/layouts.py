@@ -7,8 +7,10 @@ from the queue number or the QR code (the admission id).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Callable
 
+from kiosk.i18n import Catalogs, format_moment
 from kiosk.model import Admission
 
 
@@ -46,3 +48,10 @@ def ticket(admission: Admission, translate: Callable[[str], str], when: str) -> 
         ),
         qr=f"ADMISSION:{admission.id}",
     )
+
+
+def ticket_for(admission: Admission, catalogs: Catalogs) -> TicketLayout:
+    """The ticket in the admission's own language, with its check-in time formatted for it."""
+    lang = admission.language
+    return ticket(admission, catalogs.translator(lang),
+                  format_moment(datetime.fromisoformat(admission.created_at), lang))
