@@ -15,18 +15,17 @@ from collections import deque
 from pathlib import Path
 from typing import Sequence
 
-from kiosk import forms
+from kiosk import forms, printing
 from kiosk.config import Settings
 from kiosk.events import (AdmissionFailed, AdmissionStored, CardFailed, CardInserted, CardRead, CardRemoved,
-                          PrintFinished, PrintTicket, RaiseIncident, ReaderFault, SaveAdmission, StillHere, Wipe)
+                          Print, PrintFinished, RaiseIncident, ReaderFault, SaveAdmission, StillHere, Wipe)
 from kiosk.flow import CheckIn, State
-from kiosk.hardware import layouts
-from kiosk.hardware.printer import Printer, PrintFault
+from kiosk.hardware.printer import Printer
 from kiosk.hardware.reader import CardReader, SimulatedReader
 from kiosk.i18n import Catalogs
 from kiosk.model import CardData
 from kiosk.paths import ASSETS
-from kiosk.store import Store
+from kiosk.store import PrintInProgress, Store
 
 log = logging.getLogger("kiosk")
 
@@ -61,9 +60,12 @@ def sample_cards(path: Path | None = None) -> list[CardData]:
     return [CardData.from_json(item) for item in data]
 
 
-def build_app(settings: Settings, *, store: Store, reader: CardReader, printer: Printer,
+def build_app(settings: Settings, *, store: Store, reader: CardReader, printers: dict[str, Printer],
               sample_card_button: bool = False):
-    """The kiosk as a Kivy App, wired to these parts (Kivy must be prepared: ``prepare_kivy``)."""
+    """The kiosk as a Kivy App, wired to these parts (Kivy must be prepared: ``prepare_kivy``).
+
+    :param printers: what is printed at check-in, by kind (ticket, wristband), and where
+    """
     import kivy
     # No X cut buffer: selected patient text must not reach the X selection (nor need xclip/xsel).
     kivy.kivy_options["cutbuffer"] = ()
@@ -93,17 +95,19 @@ def build_app(settings: Settings, *, store: Store, reader: CardReader, printer: 
             self.settings = settings
             self.store = store
             self.reader = reader
-            self.printer = printer
+            self.printers = printers
             self.catalogs = Catalogs(settings.kiosk.languages)
             k = settings.kiosk
             self.flow = CheckIn(kiosk_id=k.id, languages=k.languages, form=forms.load(settings.forms.intake),
                                 idle_timeout_s=k.idle_timeout_s, idle_warning_s=k.idle_warning_s,
-                                done_timeout_s=k.done_timeout_s, help_timeout_s=k.help_timeout_s)
+                                done_timeout_s=k.done_timeout_s, help_timeout_s=k.help_timeout_s,
+                                prints=tuple(kind for kind in printing.KINDS if kind in printers))
             self.tr = Localizer(self.catalogs, self.flow.session.language)
             self.frame = None
             self._shown_state: State | None = None
             self._idle_timer = None
             self.print_threads: list[threading.Thread] = []
+            self.last_prints: dict[str, str] = {}     # kind -> the PNG a preview printer wrote last
 
         # --- Kivy life cycle ---
 
@@ -116,6 +120,7 @@ def build_app(settings: Settings, *, store: Store, reader: CardReader, printer: 
             Window.bind(on_touch_down=self._on_touch)
             self.frame = KioskFrame(send=self.send)
             self.frame.languages = list(settings.kiosk.languages)
+            self.store.interrupt_prints()       # jobs a stopped kiosk left half-done are for staff to judge
             self._wire_reader()
             self.reader.start()
             self._render()
@@ -156,8 +161,8 @@ def build_app(settings: Settings, *, store: Store, reader: CardReader, printer: 
                     return AdmissionFailed(type(e).__name__)
                 log.info("admission stored queue=%s", stored.queue_number)
                 return AdmissionStored(stored.queue_number)
-            if isinstance(effect, PrintTicket):
-                self._print(effect.admission)
+            if isinstance(effect, Print):
+                self._print(effect.admission, effect.kind)
             elif isinstance(effect, RaiseIncident):
                 incident = effect.incident
                 log.warning("incident %s severity=%s", incident.kind.value, incident.severity.value)
@@ -170,25 +175,34 @@ def build_app(settings: Settings, *, store: Store, reader: CardReader, printer: 
                     Cache.remove(category)        # keyed by typed patient text, kept 60 s otherwise
             return None
 
-        def _print(self, admission) -> None:
-            layout = layouts.ticket_for(admission, self.catalogs)
+        def _print(self, admission, kind: str) -> None:
+            """Print on a thread; record the job in the store and tell the flow how it ended."""
+            try:
+                job_id = self.store.print_started(admission.id, kind, "kiosk")
+            except PrintInProgress:
+                return
+            except (sqlite3.Error, OSError) as e:
+                log.error("print job not recorded: %s", type(e).__name__)
+                job_id = None
+            layout = printing.layout_for(kind, admission, self.catalogs, settings)
 
             def job() -> None:
-                try:
-                    self.printer.print_ticket(layout)
-                except PrintFault as e:
-                    log.error("ticket not printed: %s", e.reason)
-                    self.post(PrintFinished(admission.id, False, e.reason))
-                except Exception:             # any driver failure must still reach the patient and staff
-                    log.exception("ticket job failed")
-                    self.post(PrintFinished(admission.id, False, "printer_error"))
-                else:
-                    self.post(PrintFinished(admission.id, True))
+                outcome = printing.attempt(self.printers[kind], layout)
+                Clock.schedule_once(lambda _dt: self._printed(job_id, admission.id, kind, outcome))
 
             self.print_threads = [t for t in self.print_threads if t.is_alive()]
-            thread = threading.Thread(target=job, name="print-ticket", daemon=True)
+            thread = threading.Thread(target=job, name=f"print-{kind}", daemon=True)
             self.print_threads.append(thread)
             thread.start()
+
+        def _printed(self, job_id, admission_id: str, kind: str, outcome) -> None:
+            if job_id is not None:
+                try:
+                    self.store.print_finished(job_id, outcome.status, outcome.reason)
+                except (sqlite3.Error, OSError) as e:
+                    log.error("print job %s not recorded: %s", job_id, type(e).__name__)
+            self.last_prints[kind] = outcome.path
+            self.send(PrintFinished(admission_id, kind, outcome.status, outcome.reason, outcome.paper_low))
 
         def _wire_reader(self) -> None:
             r = self.reader
@@ -234,14 +248,13 @@ def build_app(settings: Settings, *, store: Store, reader: CardReader, printer: 
     return KioskApp()
 
 
-def open_devices(settings: Settings, *, cards: Sequence[CardData] = ()) -> tuple[CardReader, Printer]:
-    """The reader and ticket printer the config names; raises DeviceUnavailable with a sentence for IT."""
-    from kiosk.hardware.printer import open_printer
+def open_devices(settings: Settings, *, cards: Sequence[CardData] = ()) -> tuple[CardReader, dict[str, Printer]]:
+    """The reader and printers the config names; raises DeviceUnavailable with a sentence for IT."""
     from kiosk.hardware.reader import open_reader
     if settings.reader.kind == "simulated" and not cards:
         cards = sample_cards()             # only a simulated reader needs the sample patients
     reader = open_reader(settings.reader.kind, cards, settings.reader.names)
-    return reader, open_printer(settings.printer.ticket.uri, settings.kiosk.data_dir)
+    return reader, printing.open_printers(settings)
 
 
 def open_store(settings: Settings) -> Store:

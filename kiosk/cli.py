@@ -102,16 +102,17 @@ def cmd_demo(args) -> int:
             out.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise CommandError(f"The output folder {out} cannot be created: {e.strerror}.") from None
-    printer = PreviewPrinter(settings.data_path / "tickets")
+    printer = PreviewPrinter(settings.data_path / "tickets")     # tickets and wristbands, as PNG files
     store = _open_store(settings)
     kiosk_app.prepare_kivy(settings.data_path / "kivy", headless=headless)
     try:
-        app = kiosk_app.build_app(settings, store=store, reader=SimulatedReader(cards), printer=printer,
+        app = kiosk_app.build_app(settings, store=store, reader=SimulatedReader(cards),
+                                  printers={"ticket": printer, "wristband": printer},
                                   sample_card_button=not headless)
     except FormError as e:
         raise CommandError(f"The intake form cannot be used: {e}.") from None
     if not headless:
-        print(f"Tickets are written to {printer.folder}; the store is {store.path}.")
+        print(f"Tickets and wristbands are written to {printer.folder}; the store is {store.path}.")
         app.run()
         return EXIT_OK
     from kiosk.demo import DemoError, run_headless
@@ -125,7 +126,8 @@ def cmd_demo(args) -> int:
             shutil.rmtree(scratch)       # the demo's own store: what it held is in the output folder
     print(f"The demo checked in {len(summary['patients'])} patients and wrote to {out}/:")
     print(f"  {len(summary['screens'])} screenshots: p<N>-<step>-<screen>.png")
-    print("  printed tickets: p<N>-ticket.png; admissions as stored: p<N>-admission.json")
+    print("  printed tickets and wristbands: p<N>-ticket.png, p<N>-wristband.png; "
+          "admissions as stored: p<N>-admission.json")
     print("  screens.json: what every screenshot shows, as text")
     if not scratch:
         print(f"The store is {store.path}.")
@@ -133,38 +135,69 @@ def cmd_demo(args) -> int:
 
 
 def cmd_print(args) -> int:
-    """Print a sample ticket, or the last admission's."""
+    """Print a sample ticket or wristband, or one of a stored admission (the last one by default)."""
     from datetime import datetime, timezone
 
-    from kiosk.hardware import layouts
-    from kiosk.hardware.printer import PrintFault, open_printer
+    from kiosk import printing
+    from kiosk.hardware.printer import REASONS, open_printer
     from kiosk.hardware.reader import DeviceUnavailable
     from kiosk.i18n import Catalogs
-    from kiosk.model import Admission, Person
+    from kiosk.model import Admission, Identifier, Person
+    from kiosk.store import PrintInProgress
 
-    if args.what == "wristband":
-        raise CommandError("Printing wristbands is not part of this version yet (issue 4).")
+    if args.sample and args.admission:
+        raise CommandError("Give either --sample or --admission, not both.")
     settings = _settings(args)
+    section = getattr(settings.printer, args.what)
     try:
-        printer = open_printer(args.printer, settings.kiosk.data_dir)
+        printer = open_printer(args.printer, settings.kiosk.data_dir, profile=args.profile or section.profile,
+                               timeout_s=section.timeout_s)
     except DeviceUnavailable as e:
         raise CommandError(str(e)) from None
+    store = None
     if args.sample:
-        admission = Admission(id="00000000-sample", kiosk_id=settings.kiosk.id,
+        admission = Admission(id="00000000-0000-4000-8000-000000000000", kiosk_id=settings.kiosk.id,
                               created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                               language=settings.kiosk.languages[0], identified_by="sample",
-                              person=Person(family="Sample"), queue_number=f"{settings.kiosk.queue_prefix}-000")
+                              person=Person(family="Mustermann-Çelik", given=("Zoë", "Jürgen"), birth_date="1980-07-14",
+                                            identifiers=(Identifier("sample", "X123456789"),)),
+                              queue_number=f"{settings.kiosk.queue_prefix}-000")
     else:
-        admission = _open_store(settings).last_admission()
-        if admission is None:
-            raise CommandError("There is no admission in the store yet; use --sample for a sample ticket.")
-    layout = layouts.ticket_for(admission, Catalogs([admission.language]))
-    try:
-        path = printer.print_ticket(layout)
-    except PrintFault as e:
-        raise CommandError(f"The printer did not print the ticket: {e.reason}.", EXIT_PRINTER) from None
-    print(f"Printed ticket {admission.queue_number}" + (f" to {path}" if path else "") + ".")
+        store = _open_store(settings)
+        admission = _stored_admission(store, args.admission)
+    layout = printing.layout_for(args.what, admission, Catalogs([admission.language]), settings)
+    if store is None:
+        outcome = printing.attempt(printer, layout)
+    else:
+        try:
+            outcome = printing.reprint(store, printer, layout, args.what, actor="cli")
+        except PrintInProgress:
+            raise CommandError(f"The {args.what} of admission {admission.queue_number} is being printed right now; "
+                               "wait for it before printing it again.") from None
+    if outcome.status == "failed":
+        code = EXIT_NO_DEVICE if outcome.reason == "unreachable" else EXIT_PRINTER
+        raise CommandError(f"The {args.what} was not printed: {REASONS.get(outcome.reason, outcome.reason)} "
+                           f"({args.printer}).", code)
+    where = f" to {outcome.path}" if outcome.path else ""
+    print(f"Printed the {args.what} of {admission.queue_number}{where}.")
+    if outcome.status == "unconfirmed":
+        print("The printer did not report its status after the job: check that it came out.")
+    if outcome.paper_low:
+        print("The printer's paper is nearly used up.")
     return EXIT_OK
+
+
+def _stored_admission(store, admission_id: str | None):
+    from sqlite_utils.db import NotFoundError
+    if admission_id:
+        try:
+            return store.get_admission(admission_id)
+        except NotFoundError:
+            raise CommandError(f"There is no admission {admission_id} in the store.") from None
+    admission = store.last_admission()
+    if admission is None:
+        raise CommandError("There is no admission in the store yet; use --sample to print a sample.")
+    return admission
 
 
 def cmd_read_card(args) -> int:
@@ -256,11 +289,17 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_read_card)
 
     p = sub.add_parser("print", parents=[common], help="print a sample or the last admission's ticket or wristband",
-                       description=cmd_print.__doc__)
+                       description=cmd_print.__doc__,
+                       epilog="Exit 3 when the printer cannot be reached, 8 when it reports a fault (paper out, "
+                              "cover open, offline, cutter) or drops the connection.")
     p.add_argument("what", choices=["ticket", "wristband"], help="what to print")
     p.add_argument("--printer", required=True, metavar="URI",
-                   help="tcp://host:9100, usb://VID:PID, serial://..., file://..., cups://queue or preview:DIR")
-    p.add_argument("--sample", action="store_true", help="print a sample instead of the last admission")
+                   help="tcp://host:9100, usb://VID:PID, serial:///dev/ttyUSB0?baudrate=19200, file:///dev/usb/lp0, "
+                        "cups://queue or preview:DIR")
+    p.add_argument("--sample", action="store_true", help="print a sample instead of a stored admission")
+    p.add_argument("--admission", metavar="ID", help="the stored admission to print (default: the last one)")
+    p.add_argument("--profile", metavar="NAME",
+                   help="python-escpos printer profile (default: printer.ticket.profile or printer.wristband.profile)")
     p.set_defaults(func=cmd_print)
 
     p = sub.add_parser("sync", parents=[common], help="deliver queued admissions to the hospital system",

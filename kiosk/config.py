@@ -74,17 +74,39 @@ class ReaderSettings:
     names: tuple = setting((), "Use only readers whose name contains one of these (texts; empty = every reader).")
 
 
+def _printer_uri(uri: str) -> str | None:
+    if not uri:
+        return None
+    from kiosk.hardware.printer import uri_problem
+    problem = uri_problem(uri)
+    return problem and "cannot be used: " + problem[0].lower() + problem[1:].rstrip(".")
+
+
 @dataclass(frozen=True)
 class TicketPrinterSettings:
-    uri: str = setting("preview:tickets", "Where tickets go: tcp://host:9100, usb://VID:PID, serial://, file://, cups://queue, "
-                       "or preview:DIR for PNG files (URI; a relative DIR is inside data_dir).")
-    profile: str = setting("TM-T88V", "python-escpos capability profile of the printer model (profile name).")
+    uri: str = setting("preview:tickets", "Where queue tickets go: tcp://host:9100, usb://VID:PID, serial:///dev/ttyUSB0?baudrate=19200, "
+                       "file:///dev/usb/lp0, cups://queue, or preview:DIR for PNG files (URI; a relative DIR is inside "
+                       "data_dir; empty = no tickets).", check=_printer_uri)
+    profile: str = setting("TM-T88V", "python-escpos capability profile of the printer model, e.g. TM-T88V, TM-T20II (profile name).")
+    timeout_s: float = setting(5.0, "Longest wait to reach the printer and send a job before the patient is sent to the desk (seconds).",
+                               check=_positive)
+    show_name: bool = setting(False, "Print the patient's name under the queue number (true/false; off: tickets get left on chairs).")
+
+
+@dataclass(frozen=True)
+class WristbandPrinterSettings:
+    uri: str = setting("", "Where patient wristbands go, as for tickets (URI; empty = the kiosk prints no wristbands).",
+                       check=_printer_uri)
+    profile: str = setting("TM-L90", "python-escpos capability profile of the band printer (profile name).")
+    timeout_s: float = setting(5.0, "Longest wait to reach the band printer and send a job (seconds).", check=_positive)
 
 
 @dataclass(frozen=True)
 class PrinterSettings:
     ticket: TicketPrinterSettings = field(default_factory=TicketPrinterSettings,
                                           metadata={"description": "The queue-ticket printer (section)."})
+    wristband: WristbandPrinterSettings = field(default_factory=WristbandPrinterSettings,
+                                                metadata={"description": "The wristband printer, for sites that band patients at check-in (section)."})
 
 
 @dataclass(frozen=True)

@@ -126,17 +126,17 @@ async def walk_patients(app, pilot: Pilot, cards: Sequence[CardData]) -> list[di
         await pilot.shot(f"{p}-{step:02d}-consent")
         await pilot.tap("consent_accepted")
         await pilot.wait_for(lambda: app.flow.state is State.DONE and app.flow.session.print_status != "printing",
-                             "the ticket to be printed")
+                             "the ticket and wristband to be printed")
         await pilot.shot(f"{p}-{step + 1:02d}-done")
         admission = app.store.get_admission(app.flow.session.admission.id)
         result = {"patient": n, "queue_number": admission.queue_number}
         (pilot.out / f"{p}-admission.json").write_text(
             json.dumps(admission.to_json(), indent=2, ensure_ascii=False), encoding="utf-8")
         result["admission"] = f"{p}-admission.json"
-        ticket = getattr(app.printer, "last_ticket", None)
-        if ticket:
-            shutil.copy(ticket, pilot.out / f"{p}-ticket.png")
-            result["ticket"] = f"{p}-ticket.png"
+        for kind, path in app.last_prints.items():
+            if path:
+                shutil.copy(path, pilot.out / f"{p}-{kind}.png")
+                result[kind] = f"{p}-{kind}.png"
         results.append(result)
         await pilot.tap("finish")
     await pilot.wait_state(State.WELCOME)

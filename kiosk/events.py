@@ -103,8 +103,10 @@ class AdmissionFailed:
 @dataclass(frozen=True)
 class PrintFinished:
     admission_id: str
-    ok: bool
-    reason: str = ""
+    kind: str                # ticket | wristband
+    status: str              # printed | unconfirmed (sent, but the printer gave no status) | failed
+    reason: str = ""         # why it failed (kiosk.hardware.printer.REASONS)
+    paper_low: bool = False  # printed, and the roll is nearly used up
 
 
 @dataclass(frozen=True)
@@ -152,8 +154,10 @@ class SaveAdmission:
 
 
 @dataclass(frozen=True)
-class PrintTicket:
+class Print:
+    """Print the admission's ticket or wristband (``kind``), once."""
     admission: Admission
+    kind: str
 
 
 @dataclass(frozen=True)

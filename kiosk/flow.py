@@ -18,7 +18,7 @@ from typing import Any, Callable
 from kiosk.events import (AdmissionFailed, AdmissionStored, Answered, Back, CallStaff, CardFailed, CardInserted,
                           CardRead, CardRemoved, ChooseCode, ChooseLanguage, ChooseName, CodeEntered, ConsentGiven,
                           DetailsConfirmed, DetailsWrong, DraftChanged, Finish, IdleTimeout, IdleWarning,
-                          NameEntered, PrintFinished, PrintTicket, RaiseIncident, ReaderFault, SaveAdmission, Start,
+                          NameEntered, PrintFinished, Print, RaiseIncident, ReaderFault, SaveAdmission, Start,
                           StillHere, Wipe)
 from kiosk.forms import Form
 from kiosk.model import Admission, Answer, Coverage, Incident, IncidentKind, Person, Severity
@@ -57,12 +57,20 @@ class Session:
     reading: bool = False
     saving: bool = False
     admission: Admission | None = None
-    print_status: str = ""                # printing | printed | failed
+    prints: dict[str, str] = field(default_factory=dict)    # ticket/wristband -> printing | printed | unconfirmed | failed
     notice: str = ""                      # a sentence (msgid) for the patient on the current screen
     help_reason: str = ""                 # msgid shown on the help screen
     help_resume: State | None = None
     idle_resume: State | None = None
     pending: list[Incident] = field(default_factory=list)   # raised once the admission has an id
+
+    @property
+    def print_status(self) -> str:
+        """All the admission's prints together: printing until each has ended, then the worst outcome."""
+        for status in ("printing", "failed", "unconfirmed", "printed"):
+            if status in self.prints.values():
+                return status
+        return ""
 
 
 def is_partial_date(iso: str) -> bool:
@@ -103,7 +111,7 @@ class CheckIn:
 
     def __init__(self, *, kiosk_id: str, languages: tuple[str, ...], form: Form,
                  idle_timeout_s: float = 60.0, idle_warning_s: float = 15.0, done_timeout_s: float = 20.0,
-                 help_timeout_s: float = 300.0,
+                 help_timeout_s: float = 300.0, prints: tuple[str, ...] = ("ticket",),
                  now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
                  new_id: Callable[[], str] = lambda: str(uuid.uuid4())):
         self.kiosk_id = kiosk_id
@@ -113,6 +121,7 @@ class CheckIn:
         self.idle_warning_s = idle_warning_s
         self.done_timeout_s = done_timeout_s
         self.help_timeout_s = help_timeout_s
+        self.prints = tuple(prints)          # what the site prints at check-in: ticket, wristband, both or none
         self._now = now
         self._new_id = new_id
         self.state = State.WELCOME
@@ -308,11 +317,11 @@ class CheckIn:
         s = self.session
         s.saving = False
         s.admission = replace(s.admission, queue_number=event.queue_number)
-        s.print_status = "printing"
+        s.prints = {kind: "printing" for kind in self.prints}
         self.state = State.DONE
         incidents = [RaiseIncident(replace(i, admission_id=s.admission.id)) for i in s.pending]
         s.pending.clear()
-        return [*incidents, PrintTicket(s.admission)]
+        return [*incidents, *(Print(s.admission, kind) for kind in self.prints)]
 
     def _not_stored(self, event: AdmissionFailed) -> list:
         self.session.saving = False
@@ -323,12 +332,15 @@ class CheckIn:
         # Handled in every state: the patient may have left before a slow printer answered,
         # and a fault must reach staff all the same.
         s = self.session
-        if s.admission is not None and s.admission.id == event.admission_id:
-            s.print_status = "printed" if event.ok else "failed"
-        if event.ok:
-            return []
-        return [RaiseIncident(Incident(IncidentKind.PRINTER_FAULT, Severity.HIGH, event.reason,
-                                       admission_id=event.admission_id))]
+        if s.admission is not None and s.admission.id == event.admission_id and event.kind in s.prints:
+            s.prints[event.kind] = event.status
+        effects = []
+        if event.status == "failed":
+            effects.append(RaiseIncident(Incident(IncidentKind.PRINTER_FAULT, Severity.HIGH,
+                                                  f"{event.kind}: {event.reason}", admission_id=event.admission_id)))
+        if event.paper_low:
+            effects.append(RaiseIncident(Incident(IncidentKind.PAPER_LOW, Severity.LOW, f"{event.kind} printer")))
+        return effects
 
     def _finish(self, _: Finish) -> list:
         return self._wipe()

@@ -199,6 +199,13 @@ class IncidentKind(enum.Enum):
     IDENTITY_UNVERIFIED = "identity_unverified"
     DETAILS_WRONG = "details_wrong"
     PRINTER_FAULT = "printer_fault"
+    PAPER_LOW = "paper_low"
+
+    @property
+    def about_the_kiosk(self) -> bool:
+        """A state of the kiosk's own devices, not of a patient: while one is open, the same one is
+        not raised again (a reader unplugged or a roll running low is one incident, not one a minute)."""
+        return self in (IncidentKind.READER_FAULT, IncidentKind.PAPER_LOW)
     STORE_FAULT = "store_fault"
 
 

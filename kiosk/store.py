@@ -1,8 +1,8 @@
 """The local store: one SQLite file (WAL) through sqlite-utils, with named migrations.
 
 Tables: ``admissions`` (each stored whole, as JSON beside the columns staff filter on), ``outbox``
-(what still has to reach the hospital system), ``incidents`` (what staff must look at) and ``audit``
-(who did what, when). An admission, its outbox rows and its audit line are written in one
+(what still has to reach the hospital system), ``incidents`` (what staff must look at), ``prints``
+(every ticket and wristband job and how it ended) and ``audit`` (who did what, when). An admission, its outbox rows and its audit line are written in one
 transaction: all of them or none.
 """
 
@@ -18,7 +18,7 @@ from typing import Iterator
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-from kiosk.model import Admission, Incident
+from kiosk.model import Admission, Incident, IncidentKind
 
 migrations = Migrations("kiosk")
 
@@ -41,6 +41,19 @@ def m001_create_tables(db: Database) -> None:
     }, pk="id")
     db["incidents"].create_index(["status", "created_at"])
     db["audit"].create({"id": int, "at": str, "actor": str, "action": str, "subject": str, "detail": str}, pk="id")
+
+
+@migrations()
+def m002_create_prints(db: Database) -> None:
+    db["prints"].create({
+        "id": int, "admission_id": str, "kind": str, "actor": str, "status": str, "reason": str,
+        "started_at": str, "finished_at": str,
+    }, pk="id", foreign_keys=[("admission_id", "admissions", "id")])
+    db["prints"].create_index(["admission_id", "kind"])
+
+
+class PrintInProgress(RuntimeError):
+    """That admission's ticket or wristband is being printed right now: a second tap prints nothing."""
 
 
 class Store:
@@ -117,9 +130,16 @@ class Store:
     # --- incidents and audit ---
 
     def raise_incident(self, incident: Incident) -> int:
-        """Record an incident for staff; returns its id."""
+        """Record an incident for staff; returns its id. A state of the kiosk's devices that is already
+        open (``IncidentKind.about_the_kiosk``, same detail) is not raised again: its id is returned."""
         now = _now()
         with self._write():
+            if incident.kind.about_the_kiosk:
+                rows = self.db.execute(
+                    "SELECT id FROM incidents WHERE status = 'open' AND admission_id IS NULL AND kind = ? "
+                    "AND detail = ?", [incident.kind.value, incident.detail]).fetchall()
+                if rows:
+                    return rows[0][0]
             row_id = self.db["incidents"].insert({
                 "kiosk_id": self.kiosk_id, "created_at": now, "kind": incident.kind.value,
                 "severity": incident.severity.value, "status": "open", "admission_id": incident.admission_id,
@@ -127,6 +147,55 @@ class Store:
             }).last_pk
             self._audit("kiosk", "incident.raised", str(row_id), incident.kind.value)
         return row_id
+
+    def resolve_incidents(self, admission_id: str, kind: IncidentKind, actor: str, *, about: str = "") -> int:
+        """Close the open incidents of one kind for an admission whose detail starts with ``about``
+        (e.g. its ticket's printer fault, once the ticket is reprinted); returns how many."""
+        with self._write():
+            ids = [r[0] for r in self.db.execute(
+                "SELECT id FROM incidents WHERE status = 'open' AND admission_id = ? AND kind = ? "
+                "AND substr(detail, 1, ?) = ?", [admission_id, kind.value, len(about), about]).fetchall()]
+            for row_id in ids:
+                self.db["incidents"].update(row_id, {"status": "resolved"})
+                self._audit(actor, "incident.resolved", str(row_id), kind.value)
+        return len(ids)
+
+    # --- print jobs ---
+
+    def print_started(self, admission_id: str, kind: str, actor: str) -> int:
+        """Record that a ticket or wristband of this admission is being printed; returns the job id.
+
+        :raises PrintInProgress: the same one is printing right now
+        """
+        with self._write():
+            busy = self.db.execute("SELECT 1 FROM prints WHERE admission_id = ? AND kind = ? AND status = 'printing'",
+                                   [admission_id, kind]).fetchone()
+            if busy:
+                raise PrintInProgress(f"the {kind} of admission {admission_id} is printing")
+            job_id = self.db["prints"].insert({
+                "admission_id": admission_id, "kind": kind, "actor": actor, "status": "printing", "reason": "",
+                "started_at": _now(), "finished_at": "",
+            }).last_pk
+            self._audit(actor, "print.started", admission_id, kind)
+        return job_id
+
+    def print_finished(self, job_id: int, status: str, reason: str = "") -> None:
+        """How a job ended: printed, unconfirmed (sent; the printer gave no status) or failed."""
+        with self._write():
+            self.db["prints"].update(job_id, {"status": status, "reason": reason, "finished_at": _now()})
+            row = self.db["prints"].get(job_id)
+            self._audit(row["actor"], f"print.{status}", row["admission_id"], f"{row['kind']} {reason}".strip())
+
+    def interrupt_prints(self) -> int:
+        """Jobs left 'printing' by a kiosk that stopped mid-job end as 'interrupted' (they may or may
+        not have printed: staff decide). Called when the kiosk starts; returns how many."""
+        with self._write():
+            return self.db.execute("UPDATE prints SET status = 'interrupted', finished_at = ? "
+                                   "WHERE status = 'printing'", [_now()]).rowcount
+
+    def prints(self, admission_id: str | None = None) -> list[dict]:
+        where, args = ("admission_id = ?", [admission_id]) if admission_id else (None, None)
+        return list(self.db["prints"].rows_where(where, args, order_by="id"))
 
     def incidents(self, status: str | None = "open") -> list[dict]:
         where, args = ("status = ?", [status]) if status else (None, None)

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from kiosk import cli, config
 from kiosk.model import Admission, Person
@@ -190,23 +191,27 @@ def test_print_with_a_store_that_is_not_a_database_exits_2(capsys, config_file, 
     assert_one_sentence(err)
 
 
-def test_print_wristband_exits_2(capsys, config_file, tmp_path):
-    folder = tmp_path / "tickets"
-    code, _, err = run(capsys, "print", "wristband", "--printer", f"preview:{folder}", "--sample",
-                       "--config", config_file)
-    assert code == 2
-    assert "issue 4" in err
-    assert_one_sentence(err)
-    assert not folder.exists()
+def test_print_sample_wristband_to_preview(capsys, config_file, tmp_path):
+    folder = tmp_path / "bands"
+    code, out, err = run(capsys, "print", "wristband", "--printer", f"preview:{folder}", "--sample",
+                         "--config", config_file)
+    assert code == 0, err
+    [png] = folder.glob("wristband-*.png")
+    assert Image.open(png).size == (2200, 192) and str(png) in out
 
 
-@pytest.mark.parametrize("uri", ["tcp://127.0.0.1:9", "usb://04b8:0202", "cups://tickets"])
-def test_print_to_a_printer_this_version_cannot_drive(capsys, config_file, uri):
+@pytest.mark.parametrize("uri", ["tcp:/127.0.0.1", "usb://04b8", "lpt1", "serial://", "cups://"])
+def test_print_to_an_address_that_names_no_printer_exits_2(capsys, config_file, uri):
     code, out, err = run(capsys, "print", "ticket", "--printer", uri, "--sample", "--config", config_file)
-    assert code == 2
-    assert out == ""
-    assert uri in err
-    assert "preview:DIR" in err
+    assert code == 2 and out == ""
+    assert repr(uri) in err and "tcp://host:9100" in err
+    assert_one_sentence(err)
+
+
+def test_print_with_an_unknown_profile_exits_2(capsys, config_file):
+    code, _, err = run(capsys, "print", "ticket", "--printer", "tcp://127.0.0.1:9", "--profile", "TM-T20",
+                       "--sample", "--config", config_file)
+    assert code == 2 and "'TM-T20'" in err and "TM-T20II" in err
     assert_one_sentence(err)
 
 
@@ -340,11 +345,11 @@ def test_run_without_a_display_exits_3(capsys, monkeypatch, config_file):
     assert_one_sentence(err)
 
 
-def test_run_with_a_printer_this_version_cannot_drive_says_how_to_run(capsys, monkeypatch, tmp_path, data_dir):
-    # Fails before any window opens: the device check comes first.
+def test_run_with_a_printer_address_that_names_no_printer_exits_2(capsys, monkeypatch, tmp_path, data_dir):
+    # Fails before any window opens: the config is checked first.
     monkeypatch.setenv("DISPLAY", ":99")
     path = tmp_path / "tcp.toml"
-    path.write_text(f'[kiosk]\ndata_dir = "{data_dir}"\n[printer.ticket]\nuri = "tcp://127.0.0.1:9100"\n',
+    path.write_text(f'[kiosk]\ndata_dir = "{data_dir}"\n[printer.ticket]\nuri = "tcp//10.0.0.20:9100"\n',
                     encoding="utf-8")
     code, _, err = run(capsys, "run", "--config", path)
-    assert code == 2 and "preview:DIR" in err
+    assert code == 2 and "'printer.ticket.uri'" in err and "tcp://host:9100" in err

@@ -32,8 +32,8 @@ def test_ticket_carries_the_number_and_no_personal_data():
 def test_preview_printer_writes_a_ticket_png(tmp_path):
     printer = PreviewPrinter(tmp_path / "tickets")
     layout = layouts.ticket(admission(), lambda m: m, "now")
-    path = printer.print_ticket(layout)
-    assert path.parent == tmp_path / "tickets" and printer.last_ticket == path
+    path = printer.print_layout(layout).path
+    assert path.parent == tmp_path / "tickets" and printer.last["ticket"] == path
     with Image.open(path) as image:
         assert image.width == 576
         assert image.convert("L").getextrema() == (0, 255)
@@ -44,16 +44,22 @@ def test_preview_printer_fault_prints_nothing(tmp_path):
     printer = PreviewPrinter(tmp_path)
     printer.fault = "paper_out"
     with pytest.raises(PrintFault) as fault:
-        printer.print_ticket(layouts.ticket(admission(), lambda m: m, "now"))
+        printer.print_layout(layouts.ticket(admission(), lambda m: m, "now"))
     assert fault.value.reason == "paper_out" and printer.state is PrinterState.FAULT
     assert list(tmp_path.iterdir()) == []
 
 
-def test_printer_uris_this_version_cannot_drive_say_so(tmp_path):
+def test_preview_printer_writes_a_wristband_png(tmp_path):
+    printer = PreviewPrinter(tmp_path)
+    path = printer.print_layout(layouts.wristband(admission(), lambda m: m)).path
+    assert printer.last["wristband"] == path and path.name.startswith("wristband-")
+    with Image.open(path) as image:
+        assert image.size == (2200, 192), "the band as it is read on the wrist"
+
+
+def test_open_devices_by_name(tmp_path):
     assert isinstance(open_printer("preview:out", tmp_path), PreviewPrinter)
     assert open_printer("preview:out", tmp_path).folder == tmp_path / "out"
-    with pytest.raises(DeviceUnavailable, match="preview:DIR"):
-        open_printer("tcp://127.0.0.1:9100", tmp_path)
     assert isinstance(open_reader("simulated", sample_cards()), SimulatedReader)
 
 

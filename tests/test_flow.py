@@ -9,7 +9,7 @@ from kiosk import forms
 from kiosk.events import (AdmissionFailed, AdmissionStored, Answered, Back, CallStaff, CardFailed, CardInserted,
                           CardRead, CardRemoved, ChooseCode, ChooseLanguage, ChooseName, CodeEntered, ConsentGiven,
                           DetailsConfirmed, DetailsWrong, DraftChanged, Finish, IdleTimeout, IdleWarning,
-                          NameEntered, PrintFinished, PrintTicket, RaiseIncident, ReaderFault, SaveAdmission, Start,
+                          NameEntered, PrintFinished, Print, RaiseIncident, ReaderFault, SaveAdmission, Start,
                           StillHere, Wipe)
 from kiosk.flow import CheckIn, State, is_partial_date, parse_birth_date
 from kiosk.model import CardData, Coverage, IncidentKind, Person, Severity
@@ -78,9 +78,9 @@ def test_patient_inserts_card_and_leaves_with_a_ticket(kiosk):
     assert kiosk.state is State.CONSENT, "nothing is shown as done before the admission is stored"
 
     [print_ticket] = kiosk.handle(AdmissionStored("A-007"))
-    assert isinstance(print_ticket, PrintTicket) and print_ticket.admission.queue_number == "A-007"
+    assert print_ticket.kind == "ticket" and print_ticket.admission.queue_number == "A-007"
     assert kiosk.state is State.DONE and kiosk.session.print_status == "printing"
-    assert kiosk.handle(PrintFinished("adm-1", True)) == []
+    assert kiosk.handle(PrintFinished("adm-1", "ticket", "printed")) == []
     assert kiosk.session.print_status == "printed"
 
     assert kiosk.handle(Finish()) == [Wipe()]
@@ -205,7 +205,7 @@ def test_ended_coverage_goes_to_staff_with_the_admission(kiosk):
     effects = kiosk.handle(AdmissionStored("A-003"))
     [incident] = incidents(effects)
     assert incident.kind is IncidentKind.COVERAGE_ENDED and incident.admission_id == "adm-1"
-    assert isinstance(effects[-1], PrintTicket)
+    assert effects[-1] == Print(effects[-1].admission, "ticket")
 
 
 def test_call_staff_from_every_screen_and_go_back(kiosk):
@@ -280,16 +280,48 @@ def test_printer_fault_reaches_staff_even_after_the_patient_left(kiosk):
     check_in_with_card(kiosk)
     kiosk.handle(AdmissionStored("A-001"))
     kiosk.handle(Finish())
-    [incident] = incidents(kiosk.handle(PrintFinished("adm-1", False, "paper_out")))
+    [incident] = incidents(kiosk.handle(PrintFinished("adm-1", "ticket", "failed", "paper_out")))
     assert incident.kind is IncidentKind.PRINTER_FAULT and incident.admission_id == "adm-1"
-    assert incident.detail == "paper_out"
+    assert incident.detail == "ticket: paper_out"
 
 
 def test_printer_fault_while_patient_waits_is_shown(kiosk):
     check_in_with_card(kiosk)
     kiosk.handle(AdmissionStored("A-001"))
-    kiosk.handle(PrintFinished("adm-1", False, "cover_open"))
+    kiosk.handle(PrintFinished("adm-1", "ticket", "failed", "cover_open"))
     assert kiosk.session.print_status == "failed" and kiosk.state is State.DONE
+
+
+def test_a_site_that_bands_patients_prints_both_and_waits_for_both():
+    kiosk = CheckIn(kiosk_id="lobby-1", languages=("en",), form=forms.load("intake-basic"),
+                    prints=("ticket", "wristband"), new_id=lambda: "adm-1")
+    check_in_with_card(kiosk)
+    effects = kiosk.handle(AdmissionStored("A-001"))
+    assert [(e.kind, e.admission.queue_number) for e in effects if isinstance(e, Print)] == [
+        ("ticket", "A-001"), ("wristband", "A-001")]
+    kiosk.handle(PrintFinished("adm-1", "wristband", "printed"))
+    assert kiosk.session.print_status == "printing", "the ticket is still printing"
+    kiosk.handle(PrintFinished("adm-1", "ticket", "unconfirmed"))
+    assert kiosk.session.print_status == "unconfirmed"
+    kiosk.handle(PrintFinished("other-admission", "ticket", "failed", "paper_out"))
+    assert kiosk.session.print_status == "unconfirmed", "another patient's job changes nothing on screen"
+
+
+def test_paper_running_low_is_one_low_incident_for_the_printer_not_the_patient(kiosk):
+    check_in_with_card(kiosk)
+    kiosk.handle(AdmissionStored("A-001"))
+    [incident] = incidents(kiosk.handle(PrintFinished("adm-1", "ticket", "printed", paper_low=True)))
+    assert incident.kind is IncidentKind.PAPER_LOW and incident.severity is Severity.LOW
+    assert incident.admission_id is None and incident.detail == "ticket printer"
+    assert kiosk.session.print_status == "printed"
+
+
+def test_a_site_without_printers_prints_nothing():
+    kiosk = CheckIn(kiosk_id="lobby-1", languages=("en",), form=forms.load("intake-basic"), prints=(),
+                    new_id=lambda: "adm-1")
+    check_in_with_card(kiosk)
+    assert not [e for e in kiosk.handle(AdmissionStored("A-001")) if isinstance(e, Print)]
+    assert kiosk.state is State.DONE and kiosk.session.print_status == ""
 
 
 def test_admission_not_stored_sends_the_patient_to_the_desk(kiosk):

@@ -10,7 +10,7 @@ from kiosk import store as store_module
 from kiosk.model import Address, Admission, Answer, Coverage, Identifier, Incident, IncidentKind, Person, Severity
 from kiosk.store import Store
 
-TABLES = {"admissions", "outbox", "incidents", "audit"}
+TABLES = {"admissions", "outbox", "incidents", "audit", "prints"}
 
 # A German eGK holder, in the shape DESIGN.md gives for read-card --json (KVNR and IK systems from there).
 PERSON = Person(
@@ -52,7 +52,7 @@ def test_new_file_gets_every_table(tmp_path):
     try:
         assert path.exists()
         assert TABLES <= set(s.db.table_names())
-        assert s.applied_migrations() == ["m001_create_tables"]
+        assert s.applied_migrations() == ["m001_create_tables", "m002_create_prints"]
         assert store_module.migrations.pending(s.db) == []
     finally:
         s.close()
@@ -63,8 +63,8 @@ def test_reopening_applies_nothing_twice(tmp_path):
     Store(path).close()
     s = Store(path)
     try:
-        assert s.applied_migrations() == ["m001_create_tables"]
-        assert s.db["_sqlite_migrations"].count == 1
+        assert s.applied_migrations() == ["m001_create_tables", "m002_create_prints"]
+        assert s.db["_sqlite_migrations"].count == 2
         assert store_module.migrations.pending(s.db) == []
     finally:
         s.close()
@@ -332,3 +332,43 @@ def test_failed_incident_leaves_no_audit_line(store):
     with pytest.raises(sqlite3.DatabaseError, match="write failed"):
         store.raise_incident(Incident(IncidentKind.READER_FAULT, Severity.HIGH))
     assert store.incidents(None) == []
+
+
+def test_a_device_state_already_open_is_not_raised_again(store):
+    first = store.raise_incident(Incident(IncidentKind.PAPER_LOW, Severity.LOW, "ticket printer"))
+    assert store.raise_incident(Incident(IncidentKind.PAPER_LOW, Severity.LOW, "ticket printer")) == first
+    other = store.raise_incident(Incident(IncidentKind.PAPER_LOW, Severity.LOW, "wristband printer"))
+    assert other != first
+    assert [r["detail"] for r in store.incidents()] == ["ticket printer", "wristband printer"]
+    store.db["incidents"].update(first, {"status": "resolved"})
+    assert store.raise_incident(Incident(IncidentKind.PAPER_LOW, Severity.LOW, "ticket printer")) not in (first, other)
+
+
+def test_print_jobs_are_recorded_and_a_second_one_at_the_same_time_is_refused(store):
+    stored = store.save_admission(admission())
+    job = store.print_started(stored.id, "ticket", "kiosk")
+    with pytest.raises(store_module.PrintInProgress):
+        store.print_started(stored.id, "ticket", "staff")
+    wristband = store.print_started(stored.id, "wristband", "kiosk")   # another kind is another job
+    store.print_finished(job, "failed", "paper_out")
+    again = store.print_started(stored.id, "ticket", "staff")
+    store.print_finished(again, "printed")
+    assert [(p["kind"], p["actor"], p["status"], p["reason"]) for p in store.prints(stored.id)] == [
+        ("ticket", "kiosk", "failed", "paper_out"), ("wristband", "kiosk", "printing", ""),
+        ("ticket", "staff", "printed", "")]
+    assert store.interrupt_prints() == 1
+    assert store.prints(stored.id)[1]["status"] == "interrupted" and store.prints(stored.id)[1]["finished_at"]
+    assert [(a["actor"], a["action"], a["detail"]) for a in store.audit_trail()][-4:] == [
+        ("kiosk", "print.started", "wristband"), ("kiosk", "print.failed", "ticket paper_out"),
+        ("staff", "print.started", "ticket"), ("staff", "print.printed", "ticket")]
+    assert wristband
+
+
+def test_resolving_a_printer_fault_touches_only_that_admission_and_print(store):
+    one, two = store.save_admission(admission("one")), store.save_admission(admission("two"))
+    for adm, detail in ((one, "ticket: paper_out"), (one, "wristband: paper_out"), (two, "ticket: paper_out")):
+        store.raise_incident(Incident(IncidentKind.PRINTER_FAULT, Severity.HIGH, detail, admission_id=adm.id))
+    assert store.resolve_incidents(one.id, IncidentKind.PRINTER_FAULT, "staff", about="ticket:") == 1
+    assert [(r["admission_id"], r["detail"]) for r in store.incidents()] == [
+        (one.id, "wristband: paper_out"), (two.id, "ticket: paper_out")]
+    assert store.audit_trail()[-1]["action"] == "incident.resolved"

@@ -41,7 +41,7 @@ def main(out: Path, reader: str) -> None:
     kiosk_app.prepare_kivy(data / "kivy", headless=True)
     from kiosk.demo import run_script
     app = kiosk_app.build_app(settings, store=kiosk_app.open_store(settings), reader=PcscReader([reader]),
-                              printer=PreviewPrinter(data / "tickets"))
+                              printers={"ticket": PreviewPrinter(data / "tickets")})
     run_script(app, out, insert_and_remove)
 
 

@@ -69,7 +69,7 @@ async def scenarios(app, pilot) -> dict:
     await pilot.tap("language:en")
 
     # 3. The printer runs out of paper: the patient is told, staff get an incident.
-    app.printer.fault = "paper_out"
+    app.printers["ticket"].fault = "paper_out"
     await pilot.tap("details_confirmed")
     while app.flow.state is State.QUESTIONS:
         q = app.flow.question
@@ -125,7 +125,7 @@ def main(out: Path) -> None:
     from kiosk.demo import run_script
     app = kiosk_app.build_app(settings, store=kiosk_app.open_store(settings),
                               reader=SimulatedReader(kiosk_app.sample_cards(), read_s=30),  # removed long before
-                              printer=PreviewPrinter(data / "tickets"))
+                              printers={"ticket": PreviewPrinter(data / "tickets")})
     run_script(app, out, scenarios)
 
 

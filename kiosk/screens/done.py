@@ -1,18 +1,53 @@
 from kivy.properties import StringProperty
 
+from kiosk.flow import N_
 from kiosk.screens.common import KioskScreen
+
+# What the patient reads under the number: (outcome, what the site prints) -> msgid.
+MESSAGES = {
+    ("printing", "ticket"): N_("Printing your ticket..."),
+    ("printing", "wristband"): N_("Printing your wristband..."),
+    ("printing", "both"): N_("Printing your ticket and wristband..."),
+    ("printed", "ticket"): N_("Please take your ticket and wait in the waiting area. We will call your number."),
+    ("printed", "wristband"): N_("Please take your wristband and put it on. Then wait in the waiting area; "
+                                 "we will call your number."),
+    ("printed", "both"): N_("Please take your ticket and your wristband, and put the wristband on. Then wait in "
+                            "the waiting area; we will call your number."),
+    ("unconfirmed", "ticket"): N_("Please take your ticket. If none came out, go to the front desk and tell them "
+                                  "your number."),
+    ("unconfirmed", "wristband"): N_("Please take your wristband. If none came out, go to the front desk and tell "
+                                     "them your number."),
+    ("unconfirmed", "both"): N_("Please take your ticket and wristband. If something is missing, go to the front "
+                                "desk and tell them your number."),
+    ("failed", "ticket"): N_("Your ticket could not be printed. Please go to the front desk and tell them your "
+                             "number."),
+    ("failed", "wristband"): N_("Your wristband could not be printed. Please go to the front desk and tell them "
+                                "your number."),
+    ("", "none"): N_("Please wait in the waiting area. We will call your number."),
+}
+
+
+def message(prints: dict[str, str]) -> str:
+    """The sentence for these prints (kind -> status); a failed one tells the patient where to go."""
+    failed = [kind for kind, status in prints.items() if status == "failed"]
+    if failed:
+        return MESSAGES["failed", failed[0]]
+    for status in ("printing", "unconfirmed", "printed"):
+        if status in prints.values():
+            return MESSAGES[status, "both" if len(prints) > 1 else next(iter(prints))]
+    return MESSAGES["", "none"]
 
 
 class DoneScreen(KioskScreen):
-    """The queue number, and whether the ticket printed."""
+    """The queue number, and what to do with the ticket or wristband (or that it did not print)."""
 
     queue_number = StringProperty("")
-    print_status = StringProperty("")
+    message = StringProperty("")
 
     def show(self, flow) -> None:
         super().show(flow)
         self.queue_number = flow.session.admission.queue_number
-        self.print_status = flow.session.print_status
+        self.message = message(flow.session.prints)
 
 
 SCREEN = DoneScreen
