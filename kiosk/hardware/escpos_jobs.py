@@ -16,6 +16,10 @@ from kiosk.hardware.printer import escpos_module
 from kiosk.hardware.raster import wristband_raster
 
 _SIZES = {"normal": 1, "large": 2, "huge": 4}    # character magnification (GS !)
+_SPACES = re.compile(r"[\u00a0\u2000-\u200b\u202f\u205f\u3000]")   # e.g. Babel's narrow space in "8:15 AM"
+# python-escpos sends a whole line with a Chinese character as raw GB18030, which only Chinese-firmware
+# printers read: such letters print as "?" (as any letter no code page has) and the line stays readable.
+_CJK = re.compile(r"[\u4e00-\u9fa5]")
 # Real-time commands a printer executes wherever they appear, even inside picture data.
 _REALTIME = re.compile(rb"\x10[\x04\x05\x14]")
 _RASTER = re.compile(rb"\x1dv0[\x00-\x03\x30-\x33](..)(..)", re.DOTALL)
@@ -36,7 +40,8 @@ def ticket_job(layout: TicketLayout, profile: str) -> bytes:
     for line in layout.lines:
         scale = _SIZES[line.size]
         p.set(align="center", bold=line.bold, custom_size=True, width=scale, height=scale)
-        for part in textwrap.wrap(line.text, max(4, columns // scale)) or [""]:
+        text = _CJK.sub("?", _SPACES.sub(" ", line.text))
+        for part in textwrap.wrap(text, max(4, columns // scale)) or [""]:
             p.textln(part)
     p.set(align="center", bold=False, custom_size=True, width=1, height=1)
     with contextlib.redirect_stdout(io.StringIO()):

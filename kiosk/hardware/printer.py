@@ -100,7 +100,7 @@ def parse_status(replies: dict[int, bytes]) -> PrinterStatus:
         online=not printer & 0x08,
         cover_open=bool(offline & 0x04),
         paper_out=bool(offline & 0x20 or paper & 0x60 == 0x60),
-        paper_low=paper & 0x0C == 0x0C,
+        paper_low=paper & 0x0C == 0x0C and paper & 0x60 != 0x60,
         cutter_error=bool(error & 0x08),
         error=bool(error & 0x60 or offline & 0x40 and not error & 0x08),
     )
