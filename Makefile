@@ -29,6 +29,7 @@ test: $(STAMP)
 # Benchmarks: each prints its figures beside a baseline run in the same process, and the ratio.
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_read_card.py
+	$(BIN)/python benchmarks/bench_print.py
 
 # The config reference and example config, from kiosk/config.py.
 docs: $(STAMP)

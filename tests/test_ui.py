@@ -81,7 +81,7 @@ def test_screens_show_the_patient_in_their_language(demo):
     assert "A-001" in shots["p1-08-done.png"] and "A-002" in shots["p2-08-done.png"]
 
 
-def test_demo_writes_the_admission_as_stored_and_the_ticket(demo):
+def test_demo_writes_the_admission_as_stored_the_ticket_and_the_wristband(demo):
     _, out, data = demo
     admission = json.loads((out / "p1-admission.json").read_text(encoding="utf-8"))
     assert admission["patient"]["name"] == [{"family": "Quixwater-Ybarra", "given": ["Zebulon"]}]
@@ -92,6 +92,12 @@ def test_demo_writes_the_admission_as_stored_and_the_ticket(demo):
     assert stored == admission
     with Image.open(out / "p1-ticket.png") as ticket:
         assert ticket.width == 576 and ticket.height > 400
+        from escpos_decode import read_codes
+        assert read_codes(ticket) == [("QRCode", f"ADMISSION:{admission['id']}")]
+    with Image.open(out / "p1-wristband.png") as band:
+        codes = dict(read_codes(band))
+    assert codes["Code128"] == "Q987654328"
+    assert codes["QRCode"].splitlines()[:3] == ["PID:Q987654328", "NAME:Quixwater-Ybarra^Zebulon", "DOB:1933-02-11"]
 
 
 def test_nothing_personal_in_the_logs(demo):
@@ -174,3 +180,55 @@ def test_the_kiosk_follows_a_real_reader(pcscd, tmp_path):
     assert seen["incidents"] == ["card_removed"]
     for word in ("Müller", "Jürgen", "X110411675"):
         assert word not in run.stderr
+
+
+@pytest.fixture(scope="module")
+def printing_faults(tmp_path_factory):
+    out = tmp_path_factory.mktemp("printing")
+    run = subprocess.run([sys.executable, str(HERE / "ui_printing.py"), str(out)], capture_output=True, text=True,
+                         timeout=300, env=env(), cwd=HERE)
+    assert run.returncode == 0, run.stderr
+    return {c["case"]: c for c in json.loads((out / "screens.json").read_text(encoding="utf-8"))["patients"]}, run
+
+
+FAULTS = {"ticket-paper-out": "paper_out", "ticket-cover-open": "cover_open", "ticket-offline": "offline",
+          "ticket-switched-off": "unreachable", "wristband-cutter": "cutter_error",
+          "wristband-dropped": "connection_lost"}
+
+
+@pytest.mark.parametrize("case,reason", FAULTS.items())
+def test_a_printer_fault_keeps_the_admission_tells_the_patient_and_staff_and_the_reprint_works(
+        printing_faults, case, reason):
+    from escpos_decode import decode, read_codes
+    c = printing_faults[0][case]
+    kind = c["kind"]
+    assert c["walked_queue_number"] == c["queue_number"], "the admission is stored, with its number"
+    assert f"Your {kind} could not be printed. Please go to the front desk and tell them your number." \
+        in c["done_texts"]
+    assert c["queue_number"] in c["done_texts"]
+    assert c["incidents_before_reprint"] == [["printer_fault", c["admission_id"], f"{kind}: {reason}"]]
+    assert c["copies_before_reprint"] == 0, "nothing printed, and nothing retried on its own"
+    assert c["reprint"] == "printed" and c["copies_after_reprint"] == 1
+    assert c["incidents_after_reprint"] == [], "the reprint resolves the incident"
+    assert [p for p in c["prints"] if p[0] == kind] == [[kind, "kiosk", "failed", reason], [kind, "staff", "printed", ""]]
+    job = decode(bytes.fromhex(c["last_job"]))
+    if kind == "ticket":
+        assert c["queue_number"] in job.text and job.qr_codes() == [f"ADMISSION:{c['admission_id']}"]
+    else:
+        assert dict(read_codes(job.images()[0]))["Code128"] == "X110411675"
+
+
+def test_paper_running_low_prints_and_is_one_incident_for_staff(printing_faults):
+    cases = printing_faults[0]
+    for case in ("ticket-paper-low", "ticket-paper-low-again"):
+        c = cases[case]
+        assert any(t.startswith("Please take your ticket and your wristband") for t in c["done_texts"])
+        assert c["copies_before_reprint"] == 1
+        assert c["incidents_before_reprint"] == [["paper_low", None, "ticket printer"]]
+
+
+def test_printer_faults_log_no_personal_data(printing_faults):
+    _, run = printing_faults
+    assert "not printed: paper_out" in run.stderr
+    for word in ("Müller", "Lüdenscheidt", "Jürgen", "X110411675", "1958"):
+        assert word not in run.stderr and word not in run.stdout

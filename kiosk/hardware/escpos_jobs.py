@@ -10,6 +10,7 @@ import contextlib
 import io
 import re
 import textwrap
+from functools import lru_cache
 
 from kiosk.hardware.layouts import TicketLayout, WristbandLayout
 from kiosk.hardware.printer import escpos_module
@@ -25,9 +26,17 @@ _REALTIME = re.compile(rb"\x10[\x04\x05\x14]")
 _RASTER = re.compile(rb"\x1dv0[\x00-\x03\x30-\x33](..)(..)", re.DOTALL)
 
 
+@lru_cache(maxsize=8)
+def _encoder(profile: str):
+    """The profile's code page tables, built once (python-escpos would build them for every job)."""
+    from escpos.capabilities import get_profile
+    from escpos.magicencode import Encoder
+    return Encoder(get_profile(profile).get_code_pages())
+
+
 def _dummy(profile: str):
     with contextlib.redirect_stdout(io.StringIO()):     # python-escpos prints hints to stdout
-        printer = escpos_module().Dummy(profile=profile)
+        printer = escpos_module().Dummy(profile=profile, magic_encode_args={"encoder": _encoder(profile)})
     printer.hw("INIT")        # ESC @ first: a known code page, sizes and alignment
     return printer
 

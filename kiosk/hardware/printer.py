@@ -241,8 +241,8 @@ class EscposPrinter(Printer):
     def _query(self, link: "_Link") -> PrinterStatus:
         replies = {}
         wait = min(1.0, self.timeout_s)
+        link.drain()                     # a late reply to an earlier question must not answer these
         for n in STATUS_QUERIES:
-            link.drain()                 # a late reply to an earlier question must not answer this one
             link.write(b"\x10\x04" + bytes([n]))
             reply = link.read(wait)[-1:]
             if not valid_reply(reply):
@@ -282,6 +282,12 @@ class _Link:
 
 
 class _SocketLink(_Link):
+    def __init__(self, device):
+        super().__init__(device)
+        # A status question right after the job must not wait for the job's ACK (Nagle against
+        # delayed ACK costs 40 ms a question).
+        device.device.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def read(self, timeout: float) -> bytes:
         sock = self.device.device
         sock.settimeout(timeout or None) if timeout else sock.setblocking(False)

@@ -33,9 +33,17 @@ def font(size: int, bold: bool = False) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(str(kivy_dir / "data" / "fonts" / name), size)
 
 
-def qr_image(content: str, box: int, border: int = 2) -> Image.Image:
+def qr_image(content: str, box: int = 0, *, border: int = 2, fit: int = 0) -> Image.Image:
+    """A QR code (error correction M), ``box`` dots per module, or as many as fit in ``fit`` dots."""
     import qrcode
-    return qrcode.make(content, box_size=box, border=border).get_image().convert("L")
+    code = qrcode.QRCode(border=border)
+    code.add_data(content)
+    code.make(fit=True)
+    matrix = code.get_matrix()
+    size = len(matrix)
+    box = box or max(2, fit // size)
+    modules = Image.frombytes("L", (size, size), bytes(0 if dark else 255 for row in matrix for dark in row))
+    return modules.resize((size * box, size * box), Image.Resampling.NEAREST)
 
 
 def ticket_png(layout: TicketLayout) -> Image.Image:
@@ -89,8 +97,7 @@ def wristband_landscape(layout: WristbandLayout) -> Image.Image:
     for y, text in ((92, layout.birth_date), (138, layout.number)):
         draw.text((x, y), text, font=_fit(draw, text, 32, False, text_width), fill=0)
     x += text_width + 40
-    box = max(2, (BAND_WIDTH - 8) // _qr_modules(layout.qr))
-    qr = qr_image(layout.qr, box, border=1)
+    qr = qr_image(layout.qr, border=1, fit=BAND_WIDTH - 8)
     image.paste(qr, (x, (BAND_WIDTH - qr.height) // 2))
     x += qr.width + 40
     bars = code128(layout.barcode, 150)
@@ -98,14 +105,6 @@ def wristband_landscape(layout: WristbandLayout) -> Image.Image:
         raise ValueError(f"the patient number {len(layout.barcode)} characters long does not fit on the band")
     image.paste(bars, (x, (BAND_WIDTH - bars.height) // 2))
     return image
-
-
-def _qr_modules(content: str) -> int:
-    import qrcode
-    code = qrcode.QRCode(border=1)
-    code.add_data(content)
-    code.make(fit=True)
-    return code.modules_count + 2
 
 
 def wristband_raster(layout: WristbandLayout) -> Image.Image:
