@@ -23,7 +23,7 @@ from kiosk.flow import CheckIn, State
 from kiosk.hardware.printer import Printer
 from kiosk.hardware.reader import CardReader, SimulatedReader
 from kiosk.i18n import Catalogs
-from kiosk.model import CardData
+from kiosk.model import CardData, Incident, IncidentKind, Severity
 from kiosk.paths import ASSETS
 from kiosk.store import PrintInProgress, Store
 
@@ -120,7 +120,9 @@ def build_app(settings: Settings, *, store: Store, reader: CardReader, printers:
             Window.bind(on_touch_down=self._on_touch)
             self.frame = KioskFrame(send=self.send)
             self.frame.languages = list(settings.kiosk.languages)
-            self.store.interrupt_prints()       # jobs a stopped kiosk left half-done are for staff to judge
+            for job in self.store.interrupt_prints():     # a stopped kiosk's half-done jobs: staff judge
+                self.store.raise_incident(Incident(IncidentKind.PRINTER_FAULT, Severity.HIGH,
+                                                   f"{job['kind']}: interrupted", admission_id=job["admission_id"]))
             self._wire_reader()
             self.reader.start()
             self._render()

@@ -186,12 +186,14 @@ class Store:
             row = self.db["prints"].get(job_id)
             self._audit(row["actor"], f"print.{status}", row["admission_id"], f"{row['kind']} {reason}".strip())
 
-    def interrupt_prints(self) -> int:
+    def interrupt_prints(self) -> list[dict]:
         """Jobs left 'printing' by a kiosk that stopped mid-job end as 'interrupted' (they may or may
-        not have printed: staff decide). Called when the kiosk starts; returns how many."""
+        not have printed: staff decide). Called when the kiosk starts; returns those jobs."""
         with self._write():
-            return self.db.execute("UPDATE prints SET status = 'interrupted', finished_at = ? "
-                                   "WHERE status = 'printing'", [_now()]).rowcount
+            rows = list(self.db["prints"].rows_where("status = 'printing'"))
+            for row in rows:
+                self.db["prints"].update(row["id"], {"status": "interrupted", "finished_at": _now()})
+        return rows
 
     def prints(self, admission_id: str | None = None) -> list[dict]:
         where, args = ("admission_id = ?", [admission_id]) if admission_id else (None, None)

@@ -227,6 +227,12 @@ def test_paper_running_low_prints_and_is_one_incident_for_staff(printing_faults)
         assert c["incidents_before_reprint"] == [["paper_low", None, "ticket printer"]]
 
 
+def test_a_job_the_last_kiosk_run_left_printing_is_a_fault_for_staff(printing_faults):
+    c = printing_faults[0]["interrupted"]
+    assert c["prints"] == [["ticket", "interrupted"]]
+    assert c["incidents"] == [["printer_fault", "00000000-0000-4000-8000-00000000dead", "ticket: interrupted"]]
+
+
 def test_printer_faults_log_no_personal_data(printing_faults):
     _, run = printing_faults
     assert "not printed: paper_out" in run.stderr

@@ -16,7 +16,7 @@ from kiosk import printing
 from kiosk.config import (KioskSettings, PrinterSettings, ReaderSettings, Settings, TicketPrinterSettings,
                           WristbandPrinterSettings)
 from kiosk.demo import walk_patients
-from kiosk.hardware.reader import SimulatedReader
+from kiosk.model import Admission, IncidentKind, Person
 
 STATUS_LEN = 12          # DLE EOT 1..4 asked before a job
 CASES = [               # (case, kind, fault): a printer state, or "switched_off" / "dropped"
@@ -57,11 +57,19 @@ def main(out: Path) -> None:
         kiosk_app.prepare_kivy(data / "kivy", headless=True)
         from kiosk.demo import run_script
         reader, printers = kiosk_app.open_devices(settings, cards=kiosk_app.sample_cards())
-        app = kiosk_app.build_app(settings, store=kiosk_app.open_store(settings), reader=reader, printers=printers)
+        store = kiosk_app.open_store(settings)
+        # The kiosk before this one stopped while a ticket was printing.
+        earlier = store.save_admission(Admission(id="00000000-0000-4000-8000-00000000dead", kiosk_id="lobby-1",
+                                                 created_at="2026-11-27T07:00:00+00:00", language="en",
+                                                 identified_by="name", person=Person(family="Earlier")))
+        store.print_started(earlier.id, "ticket", "kiosk")
+        app = kiosk_app.build_app(settings, store=store, reader=reader, printers=printers)
         card = kiosk_app.sample_cards()[0]
 
         async def script(app, pilot) -> list[dict]:
-            results = []
+            results = [{"case": "interrupted", "prints": [(p["kind"], p["status"]) for p in app.store.prints(earlier.id)],
+                        "incidents": [(i["kind"], i["admission_id"], i["detail"]) for i in app.store.incidents()]}]
+            app.store.resolve_incidents(earlier.id, IncidentKind.PRINTER_FAULT, "staff")
             for case, kind, fault in CASES:
                 fake = fakes[kind]
                 start = len(fake.connections)

@@ -55,6 +55,7 @@ REASONS = {
     "unreachable": "the printer cannot be reached (switched off, unplugged or wrong address)",
     "connection_lost": "the connection to the printer broke off during the job",
     "preview_unwritable": "the preview folder cannot be written",
+    "interrupted": "the kiosk stopped during the job, so it may or may not have printed",
     "printer_error_unexpected": "the printer driver failed (see the log)",
 }
 
