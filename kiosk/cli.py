@@ -55,7 +55,7 @@ def cmd_run(args) -> int:
         raise CommandError("There is no display to show the kiosk on (neither DISPLAY nor WAYLAND_DISPLAY is set).",
                            EXIT_NO_DEVICE)
     try:
-        reader, printer = kiosk_app.open_devices(settings)
+        reader, printers = kiosk_app.open_devices(settings)
     except DeviceUnavailable as e:
         raise CommandError(str(e)) from None
     store = _open_store(settings)
@@ -63,7 +63,7 @@ def cmd_run(args) -> int:
     os.environ["KCFG_GRAPHICS_FULLSCREEN"] = "auto"
     os.environ["KCFG_GRAPHICS_SHOW_CURSOR"] = "0"
     try:
-        app = kiosk_app.build_app(settings, store=store, reader=reader, printer=printer)
+        app = kiosk_app.build_app(settings, store=store, reader=reader, printers=printers)
     except FormError as e:
         raise CommandError(f"The intake form cannot be used: {e}.") from None
     app.run()

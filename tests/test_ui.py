@@ -8,6 +8,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -238,3 +239,32 @@ def test_printer_faults_log_no_personal_data(printing_faults):
     assert "not printed: paper_out" in run.stderr
     for word in ("Müller", "Lüdenscheidt", "Jürgen", "X110411675", "1958"):
         assert word not in run.stderr and word not in run.stdout
+
+
+def test_kiosk_run_starts_the_kiosk_with_the_configured_devices(tmp_path):
+    # `kiosk run` on a screen (SDL's offscreen driver stands in for the X server). Proof that the app
+    # was built and started: it marks a print job an earlier run left half-done as interrupted.
+    from kiosk.model import Admission, Person
+    from kiosk.store import Store
+    data = tmp_path / "data"
+    store = Store(data / "kiosk.db")
+    earlier = store.save_admission(Admission(id="00000000-0000-4000-8000-0000000000aa", kiosk_id="lobby-1",
+                                             created_at="2026-11-27T07:00:00+00:00", language="en",
+                                             identified_by="name", person=Person(family="Earlier")))
+    store.print_started(earlier.id, "ticket", "kiosk")
+    cfg = tmp_path / "kiosk.toml"
+    cfg.write_text(f'[kiosk]\ndata_dir = "{data}"\n[reader]\nkind = "simulated"\n', encoding="utf-8")
+    run = subprocess.Popen([KIOSK, "run", "--config", str(cfg)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True, env={**env(), "DISPLAY": ":0", "SDL_VIDEODRIVER": "offscreen"})
+    try:
+        deadline = time.monotonic() + 60
+        while store.prints(earlier.id)[0]["status"] == "printing" and run.poll() is None:
+            assert time.monotonic() < deadline, "kiosk run did not start within 60 s"
+            time.sleep(0.2)
+        assert run.poll() is None, run.communicate()[1]
+        assert store.prints(earlier.id)[0]["status"] == "interrupted"
+    finally:
+        run.terminate()
+        _, err = run.communicate(timeout=30)
+        store.close()
+    assert "Traceback" not in err
