@@ -29,8 +29,12 @@ STATUS_BYTES = {
     "cover_open":   {1: 0x1A, 2: 0x16, 3: 0x12, 4: 0x12},
     "offline":      {1: 0x1A, 2: 0x12, 3: 0x12, 4: 0x12},
     "cutter_error": {1: 0x1A, 2: 0x52, 3: 0x1A, 4: 0x12},
+    "no_gs_r":      {1: 0x12, 2: 0x12, 3: 0x12, 4: 0x12},   # ready, but its firmware has no GS r
 }
 STATES = (*STATUS_BYTES, "silent", "garbage")   # silent: never answers; garbage: answers b"\x00\xff"
+# GS r 1 (paper sensor) is answered in order, once everything before it is processed, and only by a
+# printer that can print: bits 0+1 paper near end, bit 4 always 0 (which tells it from a DLE EOT reply).
+GS_R_BYTES = {"ready": 0x00, "paper_low": 0x03}
 _DLE_EOT = b"\x10\x04"
 
 
@@ -47,7 +51,10 @@ class PrinterBehaviour:
         self._changed = threading.Condition()
         self._connections: list[bytearray] = []
         self._tail = b""          # a DLE or DLE EOT at the end of the last chunk
+        self._unparsed = b""      # the start of a command split over chunks (GS r, GS v 0 header)
+        self._picture_left = 0    # bytes of GS v 0 picture data still to come: not commands
         self.state = state
+        self.paused = False       # True: reads nothing more (a printer whose buffer is full)
         self.drop_after = drop_after
         self.switch_to_after = switch_to_after
 
@@ -89,7 +96,7 @@ class PrinterBehaviour:
         """Start recording a new connection (transports call this)."""
         with self._changed:
             self._connections.append(bytearray())
-            self._tail = b""
+            self._tail, self._unparsed, self._picture_left = b"", b"", 0
             self._changed.notify_all()
 
     def feed(self, chunk: bytes) -> bytes:
@@ -110,8 +117,31 @@ class PrinterBehaviour:
                 i = buffer.find(_DLE_EOT, i + (3 if buffer[i + 2] in (1, 2, 3, 4) else 1))
             self._tail = _DLE_EOT if buffer.endswith(_DLE_EOT) else b"\x10" if buffer.endswith(b"\x10") else b""
             self._maybe_switch(len(record))
+            replies.append(self._in_order(chunk))
             self._changed.notify_all()
             return b"".join(replies)
+
+    def _in_order(self, chunk: bytes) -> bytes:
+        """Answer GS r 1 wherever it stands as a command (not inside GS v 0 picture data)."""
+        data, i, replies = self._unparsed + chunk, 0, b""
+        while i < len(data):
+            if self._picture_left:
+                step = min(self._picture_left, len(data) - i)
+                self._picture_left -= step
+                i += step
+            elif data[i] == 0x1D and len(data) - i < {b"": 2, b"v": 8, b"r": 3}.get(data[i + 1:i + 2], 0):
+                break                                    # wait for the rest of the command
+            elif data.startswith(b"\x1dv0", i):
+                self._picture_left = (data[i + 4] | data[i + 5] << 8) * (data[i + 6] | data[i + 7] << 8)
+                i += 8
+            elif data.startswith(b"\x1dr", i) and data[i + 2] in (1, 0x31):
+                if self.state in GS_R_BYTES:
+                    replies += bytes([GS_R_BYTES[self.state]])
+                i += 3
+            else:
+                i += 1
+        self._unparsed = data[i:]
+        return replies
 
     def should_drop(self) -> bool:
         """True once the current connection has received ``drop_after`` bytes."""
@@ -241,6 +271,8 @@ class NetPrinter(PrinterBehaviour, _Loop):
         self._listener, self.port = listener, listener.getsockname()[1]
 
     def _readers(self) -> list:
+        if self.paused:
+            return []
         return [self._client] if self._client else [self._listener] if self._listener else []
 
     def _ready(self, reader) -> None:
@@ -305,7 +337,7 @@ class PtyPrinter(PrinterBehaviour, _Loop):
         os.close(self._slave)
 
     def _readers(self) -> list:
-        return [self._master] if self._master is not None else []
+        return [self._master] if self._master is not None and not self.paused else []
 
     def _ready(self, reader) -> None:
         try:

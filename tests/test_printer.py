@@ -25,6 +25,7 @@ from kiosk.store import Store
 
 CATALOGS = Catalogs(["de", "en", "fr", "tr"])
 STATUS_QUERIES = b"\x10\x04\x01\x10\x04\x02\x10\x04\x03\x10\x04\x04"
+GS_R_1 = b"\x1dr\x01"
 
 
 def admission(family="Müller", given=("Jürgen",), language="de", ids=(Identifier("kvid", "X110611111"),),
@@ -45,9 +46,11 @@ def band(adm=None):
 
 
 def job_of(connection: bytes) -> bytes:
-    """What a connection carried between the status queries before and after the job."""
-    assert connection.startswith(STATUS_QUERIES) and connection.endswith(STATUS_QUERIES), connection[:40]
-    return connection[len(STATUS_QUERIES):-len(STATUS_QUERIES)]
+    """What a connection carried between the status queries before and the "are you done" (GS r 1) and
+    status queries after the job."""
+    after = GS_R_1 + STATUS_QUERIES
+    assert connection.startswith(STATUS_QUERIES) and connection.endswith(after), connection[:40]
+    return connection[len(STATUS_QUERIES):-len(after)]
 
 
 # --- the bytes --------------------------------------------------------------------------------------
@@ -253,6 +256,55 @@ def test_a_printer_that_comes_back_during_the_job_gets_it_once():
         assert printer.print_layout(ticket()).confirmed
         fake.wait_idle()
         assert len(fake.jobs_with(b"B-042")) == 1
+
+
+def test_a_printer_without_gs_r_gets_the_job_but_it_stays_unconfirmed():
+    # Its status says ready, but it never says when it has worked through the job.
+    with NetPrinter("no_gs_r") as fake:
+        result = printer_at(fake.uri, timeout_s=0.3).print_layout(ticket())
+        fake.wait_idle()
+    assert not result.confirmed and len(fake.jobs_with(b"B-042")) == 1
+
+
+def in_time(call, seconds=60):
+    """Run ``call`` on a thread; fail (instead of hanging the suite) when it has not ended in ``seconds``."""
+    outcome = {}
+
+    def run():
+        try:
+            outcome["value"] = call()
+        except Exception as e:          # handed to the test
+            outcome["error"] = e
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), f"still blocked after {seconds} s"
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
+def test_a_serial_printer_that_stops_reading_does_not_hold_the_kiosk():
+    with PtyPrinter() as fake:
+        fake._call(lambda: setattr(fake, "paused", True))
+        printer = printer_at(fake.serial_uri.replace("19200", "115200"), timeout_s=0.5)
+        with pytest.raises(PrintFault, match="connection_lost"):
+            in_time(lambda: printer.print_layout(band()))
+        fake._call(lambda: setattr(fake, "paused", False))
+        # The next job gets through; whether the printer is out of the half picture it got is not
+        # known (it may take the ticket for picture data), so it is not confirmed.
+        before = len(fake.received)
+        in_time(lambda: printer.print_layout(ticket()))
+        fake.wait_received(before + len(escpos_jobs.ticket_job(ticket(), "TM-T88V")))
+        assert b"B-042" in fake.received[before:]
+
+
+def test_a_network_printer_that_stops_reading_ends_the_job_in_bounded_time():
+    with NetPrinter() as fake:
+        fake._call(lambda: setattr(fake, "paused", True))
+        result = in_time(lambda: printer_at(fake.uri, timeout_s=0.3).print_layout(band()))
+        assert not result.confirmed
+        fake._call(lambda: setattr(fake, "paused", False))
 
 
 def test_serial_printer_on_a_pseudo_terminal():

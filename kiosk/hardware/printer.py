@@ -10,11 +10,14 @@ second copy is only printed when someone asks for a reprint.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import os
 import select
 import shutil
 import socket
+import stat
+import sys
 import tempfile
 import threading
 import time
@@ -168,25 +171,27 @@ class PreviewPrinter(Printer):
 class EscposPrinter(Printer):
     """An ESC/POS printer at ``uri`` with the python-escpos capability ``profile``.
 
-    :param timeout_s: longest wait to reach the printer and for a write; a status reply is waited
-        for at most one second of it
+    :param timeout_s: longest wait for each step of a job: reaching the printer and its status, sending
+        the job (plus the transfer time of a serial line), the printer finishing it
+    :param lock: shared by the EscposPrinters of one address, so their jobs never interleave
     """
 
-    def __init__(self, uri: str, profile: str, timeout_s: float = 5.0):
+    def __init__(self, uri: str, profile: str, timeout_s: float = 5.0, lock: threading.Lock | None = None):
         self.uri, self.profile, self.timeout_s = uri, profile, timeout_s
-        self._connect_once = _transport(uri, timeout_s)
-        self._lock = threading.Lock()
+        self._connect_once = _transport(uri)
+        self._lock = lock or threading.Lock()
         self.last_status = PrinterStatus()
 
     def status(self) -> PrinterStatus:
         """Ask the printer now (opens and closes a connection); unknown when it cannot be reached."""
         with self._lock:
+            deadline = time.monotonic() + self.timeout_s
             try:
-                link = self._connect()
+                link = self._connect(deadline)
             except PrintFault:
                 return PrinterStatus()
             try:
-                return self._query(link)
+                return self._query(link, deadline)
             except OSError:
                 return PrinterStatus()
             finally:
@@ -209,43 +214,51 @@ class EscposPrinter(Printer):
             return result
 
     def _send(self, job: bytes) -> PrintResult:
-        link = self._connect()
+        """Status, job, "done?", status: every step within ``timeout_s``."""
+        step = lambda extra=0.0: time.monotonic() + self.timeout_s + extra   # noqa: E731
+        link = self._connect(step())
         try:
             try:
-                before = self._query(link)
+                before = self._query(link, step())
             except OSError:
                 raise PrintFault("unreachable") from None
             if before.fault:
                 raise PrintFault(before.fault)
+            finished = False
             try:
-                link.write(job)
-                after = self._query(link)
+                link.write(job + GS_R_1, step(link.transfer_s(len(job))))
+                # GS r is answered only once the printer has worked through the job before it: a
+                # printer that ran out of paper or opened its cover half-way goes offline instead.
+                finished = _gs_r_reply(link, step())
+                after = self._query(link, step())
             except OSError:
-                raise PrintFault("connection_lost") from None
+                # Sent is not received: a connection that breaks before the printer said it is done
+                # most likely took part of the job with it.
+                if not finished:
+                    raise PrintFault("connection_lost") from None
+                return PrintResult(confirmed=True)
         finally:
             link.close()
         if after.fault:
             raise PrintFault(after.fault)
-        return PrintResult(confirmed=after.known, paper_low=after.paper_low)
+        return PrintResult(confirmed=finished and after.known, paper_low=after.paper_low)
 
-    def _connect(self) -> "_Link":
-        """Open the printer, trying again until ``timeout_s`` (it may be starting after a power cycle)."""
-        deadline = time.monotonic() + self.timeout_s
+    def _connect(self, deadline: float) -> "_Link":
+        """Open the printer, trying again until ``deadline`` (it may be starting after a power cycle)."""
         while True:
             try:
-                return self._connect_once()
+                return self._connect_once(max(0.05, deadline - time.monotonic()))
             except Exception as e:    # python-escpos raises DeviceNotFoundError, pyusb USBError, ...
-                if isinstance(e, DeviceUnavailable) or time.monotonic() + RECONNECT_PAUSE_S > deadline:
+                if time.monotonic() + RECONNECT_PAUSE_S > deadline:
                     raise PrintFault("unreachable") from e
                 time.sleep(RECONNECT_PAUSE_S)
 
-    def _query(self, link: "_Link") -> PrinterStatus:
+    def _query(self, link: "_Link", deadline: float) -> PrinterStatus:
         replies = {}
-        wait = min(1.0, self.timeout_s)
         link.drain()                     # a late reply to an earlier question must not answer these
         for n in STATUS_QUERIES:
-            link.write(b"\x10\x04" + bytes([n]))
-            reply = link.read(wait)[-1:]
+            link.write(b"\x10\x04" + bytes([n]), deadline)
+            reply = link.read(min(1.0, max(0.0, deadline - time.monotonic())))[-1:]
             if not valid_reply(reply):
                 break                    # it does not answer: do not wait four times
             replies[n] = reply
@@ -253,19 +266,37 @@ class EscposPrinter(Printer):
         return self.last_status
 
 
+GS_R_1 = b"\x1dr\x01"                     # transmit paper sensor status: processed in order
+
+
+def _gs_r_reply(link: "_Link", deadline: float) -> bool:
+    """True once the printer answered GS r (bit 4 and bit 7 clear, unlike a DLE EOT reply)."""
+    while (left := deadline - time.monotonic()) > 0:
+        data = link.read(left)
+        if not data:
+            return False
+        if any(b & 0x90 == 0 for b in data):
+            return True
+    return False
+
+
 class _Link:
-    """An open python-escpos device, plus the reading that python-escpos 3.1 lacks or gets wrong
-    (its reads block for the whole timeout, or do not exist for files and CUPS)."""
+    """An open python-escpos device, plus what python-escpos 3.1 lacks: reads with a timeout (its
+    own block for the whole timeout, or do not exist for files and CUPS) and writes with a deadline."""
 
     def __init__(self, device):
         self.device = device
 
-    def write(self, data: bytes) -> None:
+    def transfer_s(self, size: int) -> float:
+        """How long ``size`` bytes take on the line itself (only a serial line is slow)."""
+        return 0.0
+
+    def write(self, data: bytes, deadline: float) -> None:
         try:
             self.device._raw(data)
         except OSError:
             raise
-        except Exception as e:           # pyusb's USBError is an OSError; serial's is an IOError too
+        except Exception as e:           # pyserial's SerialTimeoutException, python-escpos' errors
             raise OSError(str(e)) from e
 
     def read(self, timeout: float) -> bytes:
@@ -289,21 +320,31 @@ class _SocketLink(_Link):
         # delayed ACK costs 40 ms a question).
         device.device.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
+    def write(self, data: bytes, deadline: float) -> None:
+        sock = self.device.device
+        sock.settimeout(max(0.05, deadline - time.monotonic()))    # sendall: for all of it (3.5+)
+        sock.sendall(data)
+
     def read(self, timeout: float) -> bytes:
         sock = self.device.device
-        sock.settimeout(timeout or None) if timeout else sock.setblocking(False)
+        sock.settimeout(timeout) if timeout else sock.setblocking(False)
         try:
             data = sock.recv(16)
         except (socket.timeout, BlockingIOError):
             return b""
-        finally:
-            sock.settimeout(self.device.timeout)
         if not data:
             raise ConnectionResetError("the printer closed the connection")
         return data
 
 
 class _SerialLink(_Link):
+    def transfer_s(self, size: int) -> float:
+        return size * 10 / self.device.baudrate          # 8 data bits, start and stop bit
+
+    def write(self, data: bytes, deadline: float) -> None:
+        self.device.device.write_timeout = max(0.05, deadline - time.monotonic())
+        super().write(data, deadline)
+
     def read(self, timeout: float) -> bytes:
         port = self.device.device
         port.timeout = timeout
@@ -313,10 +354,26 @@ class _SerialLink(_Link):
     def drain(self) -> None:
         self.device.device.reset_input_buffer()
 
+    def close(self) -> None:
+        # python-escpos flushes before closing, which waits without end for a printer that stopped
+        # reading: what it has not taken by now is dropped.
+        try:
+            self.device.device.reset_output_buffer()
+        except Exception:
+            pass
+        super().close()
+
 
 class _FileLink(_Link):
     """file:// — a device node such as /dev/usb/lp0, opened for reading too (usblp passes the
     printer's replies back), or a plain file, which gives no replies."""
+
+    def write(self, data: bytes, deadline: float) -> None:
+        fd, view = self.device.device.fileno(), memoryview(data)
+        while view:                      # a device may take part of it
+            if not select.select([], [fd], [], max(0.0, deadline - time.monotonic()))[1]:
+                raise TimeoutError("the printer took no more data")
+            view = view[os.write(fd, view):]
 
     def read(self, timeout: float) -> bytes:
         fd = self.device.device.fileno()
@@ -326,6 +383,10 @@ class _FileLink(_Link):
 
 
 class _UsbLink(_Link):
+    def write(self, data: bytes, deadline: float) -> None:
+        self.device.timeout = max(1, int((deadline - time.monotonic()) * 1000))
+        super().write(data, deadline)
+
     def read(self, timeout: float) -> bytes:
         import usb.core
         try:
@@ -335,16 +396,22 @@ class _UsbLink(_Link):
 
 
 def escpos_module():
-    """python-escpos's printer classes; its profile cache goes to one folder, not a new one per start."""
-    cache = Path(tempfile.gettempdir()) / f"kiosk-escpos-{os.getuid()}"
-    cache.mkdir(exist_ok=True)
-    os.environ.setdefault("ESCPOS_CAPABILITIES_PICKLE_DIR", str(cache))
+    """python-escpos's printer classes. Its profile cache (a pickle it loads) goes to one private folder
+    instead of a new temporary one per start; when that folder is not ours alone, to a new one."""
+    if "escpos.capabilities" not in sys.modules:
+        cache = Path(tempfile.gettempdir()) / f"kiosk-escpos-{os.getuid()}"
+        with contextlib.suppress(FileExistsError):
+            cache.mkdir(mode=0o700)
+        st = os.lstat(cache)
+        if stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o077:
+            os.environ.setdefault("ESCPOS_CAPABILITIES_PICKLE_DIR", str(cache))
     from escpos import printer
     return printer
 
 
-def _transport(uri: str, timeout_s: float):
-    """A function that opens the printer at ``uri`` once and returns a _Link. Cheap: only reads the URI.
+def _transport(uri: str):
+    """A function ``open(timeout_s)`` that opens the printer at ``uri`` once and returns a _Link.
+    Cheap: only reads the URI.
 
     :raises DeviceUnavailable: the URI is malformed or names no printer this build can drive
     """
@@ -354,7 +421,7 @@ def _transport(uri: str, timeout_s: float):
         if parts.scheme == "tcp" and parts.hostname:
             host, port = parts.hostname, parts.port or 9100
 
-            def net():
+            def net(timeout_s: float) -> _Link:
                 device = escpos_module().Network(host, port, timeout=timeout_s)
                 device.open()
                 return _SocketLink(device)
@@ -363,7 +430,7 @@ def _transport(uri: str, timeout_s: float):
             vendor, product = (int(x, 16) for x in parts.netloc.split(":"))
             eps = {k: int(query[k], 0) for k in ("in_ep", "out_ep") if k in query}
 
-            def usb():
+            def usb(timeout_s: float) -> _Link:
                 device = escpos_module().Usb(idVendor=vendor, idProduct=product, timeout=int(timeout_s * 1000), **eps)
                 device.open()
                 return _UsbLink(device)
@@ -371,13 +438,13 @@ def _transport(uri: str, timeout_s: float):
         if parts.scheme == "serial" and parts.path:
             baudrate = int(query.get("baudrate", 9600))
 
-            def serial():
+            def serial(timeout_s: float) -> _Link:
                 device = escpos_module().Serial(parts.path, baudrate=baudrate, timeout=timeout_s)
                 device.open()
                 return _SerialLink(device)
             return serial
         if parts.scheme == "file" and parts.path:
-            def file():
+            def file(timeout_s: float) -> _Link:
                 device = escpos_module().File(parts.path)
                 fd = os.open(parts.path, os.O_RDWR | os.O_NOCTTY)    # not "wb": no truncating, and replies
                 device.device = os.fdopen(fd, "r+b", buffering=0)
@@ -389,7 +456,7 @@ def _transport(uri: str, timeout_s: float):
                 raise DeviceUnavailable(f"The printer {uri} needs the CUPS command lp, which is not installed "
                                         "(Debian package cups-client).")
 
-            def cups():
+            def cups(timeout_s: float) -> _Link:
                 device = escpos_module().LP(queue)
                 device.open(job_name="kiosk")
                 return _Link(device)
@@ -406,13 +473,14 @@ def uri_problem(uri: str) -> str | None:
     if uri.startswith("preview:") and uri != "preview:":
         return None
     try:
-        _transport(uri, 1.0)
+        _transport(uri)
     except DeviceUnavailable as e:
         return str(e)
     return None
 
 
-def open_printer(uri: str, data_dir: str | Path, *, profile: str = "TM-T88V", timeout_s: float = 5.0) -> Printer:
+def open_printer(uri: str, data_dir: str | Path, *, profile: str = "TM-T88V", timeout_s: float = 5.0,
+                 lock: threading.Lock | None = None) -> Printer:
     """The printer a URI names; a relative ``preview:DIR`` is inside ``data_dir``. Nothing is opened
     yet: each job opens the printer itself.
 
@@ -420,7 +488,7 @@ def open_printer(uri: str, data_dir: str | Path, *, profile: str = "TM-T88V", ti
     """
     if uri.startswith("preview:"):
         return PreviewPrinter(Path(data_dir) / uri.removeprefix("preview:"))
-    printer = EscposPrinter(uri, profile, timeout_s)          # checks the URI
+    printer = EscposPrinter(uri, profile, timeout_s, lock)    # checks the URI
     escpos_module()
     from escpos.capabilities import CAPABILITIES
     if profile not in CAPABILITIES["profiles"]:
