@@ -179,14 +179,15 @@ def build_app(settings: Settings, *, store: Store, reader: CardReader, printers:
 
         def _print(self, admission, kind: str) -> None:
             """Print on a thread; record the job in the store and tell the flow how it ended."""
+            layout = printing.layout_for(kind, admission, self.catalogs, settings)
             try:
                 job_id = self.store.print_started(admission.id, kind, "kiosk")
-            except PrintInProgress:
+            except PrintInProgress:          # staff are printing it this very moment
+                self.send(PrintFinished(admission.id, kind, "failed", "busy"))
                 return
             except (sqlite3.Error, OSError) as e:
                 log.error("print job not recorded: %s", type(e).__name__)
                 job_id = None
-            layout = printing.layout_for(kind, admission, self.catalogs, settings)
 
             def job() -> None:
                 outcome = printing.attempt(self.printers[kind], layout)

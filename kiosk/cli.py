@@ -147,6 +147,8 @@ def cmd_print(args) -> int:
 
     if args.sample and args.admission:
         raise CommandError("Give either --sample or --admission, not both.")
+    if not args.debug:
+        logging.getLogger("kiosk.printing").setLevel(logging.CRITICAL)   # the one sentence below says it
     settings = _settings(args)
     section = getattr(settings.printer, args.what)
     try:
@@ -318,10 +320,11 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     args.debug = bool(args.debug)
-    logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO, stream=sys.stderr,
+    # The kiosk's own log at INFO; libraries (python-escpos logs every connection through the root
+    # logger) only from WARNING, unless --debug.
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    if not args.debug:
-        logging.getLogger("kivy").setLevel(logging.WARNING)
+    logging.getLogger("kiosk").setLevel(logging.DEBUG if args.debug else logging.INFO)
     try:
         return args.func(args)
     except (CommandError, config.ConfigError) as e:

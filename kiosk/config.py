@@ -88,8 +88,8 @@ class TicketPrinterSettings:
                        "file:///dev/usb/lp0, cups://queue, or preview:DIR for PNG files (URI; a relative DIR is inside "
                        "data_dir; empty = no tickets).", check=_printer_uri)
     profile: str = setting("TM-T88V", "python-escpos capability profile of the printer model, e.g. TM-T88V, TM-T20II (profile name).")
-    timeout_s: float = setting(5.0, "Longest wait to reach the printer and send a job before the patient is sent to the desk (seconds).",
-                               check=_positive)
+    timeout_s: float = setting(5.0, "Longest wait for each step of a job: reaching the printer and its status, sending the job "
+                               "(plus a serial line's transfer time), the printer finishing it (seconds).", check=_positive)
     show_name: bool = setting(False, "Print the patient's name under the queue number (true/false; off: tickets get left on chairs).")
 
 
@@ -97,8 +97,9 @@ class TicketPrinterSettings:
 class WristbandPrinterSettings:
     uri: str = setting("", "Where patient wristbands go, as for tickets (URI; empty = the kiosk prints no wristbands).",
                        check=_printer_uri)
-    profile: str = setting("TM-L90", "python-escpos capability profile of the band printer (profile name).")
-    timeout_s: float = setting(5.0, "Longest wait to reach the band printer and send a job (seconds).", check=_positive)
+    profile: str = setting("TM-L90", "python-escpos capability profile of the band printer; a 203 dpi one, as bands are drawn "
+                           "dot for dot (profile name).")
+    timeout_s: float = setting(5.0, "Longest wait for each step of a wristband job, as for tickets (seconds).", check=_positive)
 
 
 @dataclass(frozen=True)

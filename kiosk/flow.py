@@ -141,6 +141,8 @@ class CheckIn:
         if self.state is State.WELCOME:
             return None
         if self.state is State.DONE:
+            if self.session.print_status == "printing":
+                return None      # the patient must learn whether it printed; each job ends in bounded time
             return IdleTimeout(), self.done_timeout_s
         if self.state is State.IDLE_WARNING:
             return IdleTimeout(), self.idle_warning_s
@@ -338,6 +340,8 @@ class CheckIn:
         if event.status == "failed":
             effects.append(RaiseIncident(Incident(IncidentKind.PRINTER_FAULT, Severity.HIGH,
                                                   f"{event.kind}: {event.reason}", admission_id=event.admission_id)))
+        if event.status == "unconfirmed":
+            effects.append(RaiseIncident(Incident(IncidentKind.PRINTER_NO_STATUS, Severity.LOW, f"{event.kind} printer")))
         if event.paper_low:
             effects.append(RaiseIncident(Incident(IncidentKind.PAPER_LOW, Severity.LOW, f"{event.kind} printer")))
         return effects

@@ -200,12 +200,13 @@ class IncidentKind(enum.Enum):
     DETAILS_WRONG = "details_wrong"
     PRINTER_FAULT = "printer_fault"
     PAPER_LOW = "paper_low"
+    PRINTER_NO_STATUS = "printer_no_status"     # it took the job but never said whether it printed
 
     @property
     def about_the_kiosk(self) -> bool:
         """A state of the kiosk's own devices, not of a patient: while one is open, the same one is
         not raised again (a reader unplugged or a roll running low is one incident, not one a minute)."""
-        return self in (IncidentKind.READER_FAULT, IncidentKind.PAPER_LOW)
+        return self in (IncidentKind.READER_FAULT, IncidentKind.PAPER_LOW, IncidentKind.PRINTER_NO_STATUS)
     STORE_FAULT = "store_fault"
 
 

@@ -268,9 +268,11 @@ def test_call_staff_during_the_idle_warning_remembers_where_the_patient_was(kios
     assert kiosk.state is State.CONFIRM
 
 
-def test_done_screen_times_out_by_itself(kiosk):
+def test_done_screen_times_out_by_itself_once_the_ticket_has_printed(kiosk):
     check_in_with_card(kiosk)
     kiosk.handle(AdmissionStored("A-001"))
+    assert kiosk.timer() is None, "a patient waiting for the ticket must learn whether it printed"
+    kiosk.handle(PrintFinished("adm-1", "ticket", "failed", "paper_out"))
     event, seconds = kiosk.timer()
     assert event == IdleTimeout() and seconds == 20
     assert kiosk.handle(event) == [Wipe()]
@@ -314,6 +316,15 @@ def test_paper_running_low_is_one_low_incident_for_the_printer_not_the_patient(k
     assert incident.kind is IncidentKind.PAPER_LOW and incident.severity is Severity.LOW
     assert incident.admission_id is None and incident.detail == "ticket printer"
     assert kiosk.session.print_status == "printed"
+
+
+def test_a_printer_that_never_says_whether_it_printed_is_one_low_incident(kiosk):
+    check_in_with_card(kiosk)
+    kiosk.handle(AdmissionStored("A-001"))
+    [incident] = incidents(kiosk.handle(PrintFinished("adm-1", "ticket", "unconfirmed")))
+    assert incident.kind is IncidentKind.PRINTER_NO_STATUS and incident.kind.about_the_kiosk
+    assert incident.severity is Severity.LOW and incident.admission_id is None
+    assert kiosk.session.print_status == "unconfirmed"
 
 
 def test_a_site_without_printers_prints_nothing():

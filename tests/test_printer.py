@@ -4,10 +4,13 @@ transports (a TCP printer on 127.0.0.1, a serial printer on a pseudo-terminal, a
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import replace
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -363,8 +366,7 @@ def test_reprint_after_a_fault_prints_once_and_resolves_the_incident(store, stat
         first = printing.reprint(store, printer, layout, "ticket", actor="kiosk")
         assert first.status == "failed" and first.reason == reason
         store.raise_incident(Incident(IncidentKind.PRINTER_FAULT, Severity.HIGH, f"ticket: {reason}",
-                                      admission_id=stored.id))
-        assert store.get_admission(stored.id) == stored
+                                      admission_id=stored.id))     # as the kiosk does (ui_printing.py)
         fake.state = "ready"
         again = printing.reprint(store, printer, layout, "ticket", actor="staff")
         fake.wait_idle()
@@ -375,11 +377,65 @@ def test_reprint_after_a_fault_prints_once_and_resolves_the_incident(store, stat
         ("kiosk", "failed", reason), ("staff", "printed", "")]
 
 
-def test_the_sites_printers_by_kind_share_one_printer_per_address(tmp_path):
+def test_a_printer_for_tickets_and_bands_takes_one_job_at_a_time_each_with_its_profile(tmp_path):
     path = tmp_path / "kiosk.toml"
     path.write_text(f'[kiosk]\ndata_dir = "{tmp_path}"\n[printer.ticket]\nuri = "tcp://127.0.0.1:9"\n'
-                    '[printer.wristband]\nuri = "tcp://127.0.0.1:9"\n', encoding="utf-8")
-    settings = config.load(path)
-    printers = printing.open_printers(settings)
-    assert printers["ticket"] is printers["wristband"], "one lock: jobs to one printer never interleave"
+                    'profile = "TM-T20II"\n[printer.wristband]\nuri = "tcp://127.0.0.1:9"\n', encoding="utf-8")
+    printers = printing.open_printers(config.load(path))
+    assert (printers["ticket"].profile, printers["wristband"].profile) == ("TM-T20II", "TM-L90")
+    assert printers["ticket"]._lock is printers["wristband"]._lock, "jobs to one printer never interleave"
     assert printing.configured(config.load(None)) == ("ticket",)
+
+
+def test_a_band_printer_profile_of_another_resolution_is_refused(tmp_path):
+    path = tmp_path / "kiosk.toml"
+    path.write_text(f'[kiosk]\ndata_dir = "{tmp_path}"\n[printer.wristband]\nuri = "tcp://127.0.0.1:9"\n'
+                    'profile = "TM-T88V"\n', encoding="utf-8")
+    with pytest.raises(DeviceUnavailable, match="180 dpi.*203 dpi"):
+        printing.open_printers(config.load(path))
+
+
+# --- `kiosk print` ----------------------------------------------------------------------------------
+
+KIOSK = str(Path(sys.executable).parent / "kiosk")
+
+
+def kiosk_print(tmp_path, uri, *args):
+    cfg = tmp_path / "kiosk.toml"
+    cfg.write_text(f'[kiosk]\ndata_dir = "{tmp_path / "data"}"\n[printer.ticket]\ntimeout_s = 0.5\n', encoding="utf-8")
+    return subprocess.run([KIOSK, "print", *args, "--printer", uri, "--config", str(cfg)], capture_output=True,
+                          text=True, timeout=120)
+
+
+@pytest.mark.parametrize("state,code,words", [("paper_out", 8, "out of paper"), ("cover_open", 8, "cover is open"),
+                                               ("offline", 8, "offline")])
+def test_kiosk_print_exits_8_on_a_fault_with_one_sentence(tmp_path, state, code, words):
+    with NetPrinter(state) as fake:
+        run = kiosk_print(tmp_path, fake.uri, "ticket", "--sample")
+    assert run.returncode == code and run.stdout == ""
+    [line] = run.stderr.splitlines()
+    assert line == f"kiosk: The ticket was not printed: the printer{' is' if state != 'cover_open' else chr(39) + 's'}" \
+        f" {words} ({fake.uri})."
+
+
+def test_kiosk_print_exits_3_when_the_printer_is_not_there(tmp_path):
+    with NetPrinter() as fake:
+        fake.power_off()
+        run = kiosk_print(tmp_path, fake.uri, "wristband", "--sample")
+    assert run.returncode == 3
+    assert run.stderr.splitlines() == [f"kiosk: The wristband was not printed: the printer cannot be reached "
+                                       f"(switched off, unplugged or wrong address) ({fake.uri})."]
+
+
+def test_kiosk_print_reprints_a_stored_admission_and_says_when_it_cannot_confirm(tmp_path):
+    store = Store(tmp_path / "data" / "kiosk.db")
+    stored = store.save_admission(admission(queue_number=""), queue_prefix="B")
+    with NetPrinter("no_gs_r") as fake:
+        run = kiosk_print(tmp_path, fake.uri, "ticket", "--admission", stored.id)
+        fake.wait_idle()
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines() == ["Printed the ticket of B-001.",
+                                       "The printer did not report its status after the job: check that it came out."]
+    assert len(fake.jobs_with(b"B-001")) == 1
+    assert [(p["actor"], p["status"]) for p in store.prints(stored.id)] == [("cli", "unconfirmed")]
+    store.close()

@@ -10,12 +10,16 @@ import contextlib
 import io
 import re
 import textwrap
-from functools import lru_cache
+import threading
+from functools import lru_cache, wraps
 
 from kiosk.hardware.layouts import TicketLayout, WristbandLayout
 from kiosk.hardware.printer import escpos_module
 from kiosk.hardware.raster import wristband_raster
 
+# python-escpos prints hints to stdout; silencing them swaps sys.stdout for the whole process, so
+# jobs are built one at a time (a ticket in 0.1 ms, a wristband in about 17 ms).
+_QUIET = threading.Lock()
 _SIZES = {"normal": 1, "large": 2, "huge": 4}    # character magnification (GS !)
 _SPACES = re.compile(r"[\u00a0\u2000-\u200b\u202f\u205f\u3000]")   # e.g. Babel's narrow space in "8:15 AM"
 # python-escpos sends a whole line with a Chinese character as raw GB18030, which only Chinese-firmware
@@ -35,12 +39,20 @@ def _encoder(profile: str):
 
 
 def _dummy(profile: str):
-    with contextlib.redirect_stdout(io.StringIO()):     # python-escpos prints hints to stdout
-        printer = escpos_module().Dummy(profile=profile, magic_encode_args={"encoder": _encoder(profile)})
+    printer = escpos_module().Dummy(profile=profile, magic_encode_args={"encoder": _encoder(profile)})
     printer.hw("INIT")        # ESC @ first: a known code page, sizes and alignment
     return printer
 
 
+def _quietly(build):
+    @wraps(build)
+    def built(*args) -> bytes:
+        with _QUIET, contextlib.redirect_stdout(io.StringIO()):
+            return defuse(build(*args))
+    return built
+
+
+@_quietly
 def ticket_job(layout: TicketLayout, profile: str) -> bytes:
     """The ticket as text in the printer's own fonts (code pages chosen per character for the
     profile), the queue number magnified, a native QR code where the profile has one, and a cut."""
@@ -53,23 +65,22 @@ def ticket_job(layout: TicketLayout, profile: str) -> bytes:
         for part in textwrap.wrap(text, max(4, columns // scale)) or [""]:
             p.textln(part)
     p.set(align="center", bold=False, custom_size=True, width=1, height=1)
-    with contextlib.redirect_stdout(io.StringIO()):
-        if p.profile.supports("qrCode"):
-            p.qr(layout.qr, native=True, size=6)
-        else:
-            p.qr(layout.qr, size=6, image_arguments={"impl": "bitImageRaster", "center": True})
+    if p.profile.supports("qrCode"):
+        p.qr(layout.qr, native=True, size=6)
+    else:
+        p.qr(layout.qr, size=6, image_arguments={"impl": "bitImageRaster", "center": True})
     p.cut()
-    return defuse(p.output)
+    return p.output
 
 
+@_quietly
 def wristband_job(layout: WristbandLayout, profile: str) -> bytes:
     """The band as one raster picture (GS v 0) from its start, then a cut."""
     p = _dummy(profile)
     p.set(align="left")
-    with contextlib.redirect_stdout(io.StringIO()):
-        p.image(wristband_raster(layout), impl="bitImageRaster", center=False)
+    p.image(wristband_raster(layout), impl="bitImageRaster", center=False)
     p.cut()
-    return defuse(p.output)
+    return p.output
 
 
 def defuse(job: bytes) -> bytes:

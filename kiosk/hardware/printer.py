@@ -59,6 +59,7 @@ REASONS = {
     "connection_lost": "the connection to the printer broke off during the job",
     "preview_unwritable": "the preview folder cannot be written",
     "interrupted": "the kiosk stopped during the job, so it may or may not have printed",
+    "busy": "the same print was being printed from elsewhere (staff or kiosk print) at that moment",
     "printer_error_unexpected": "the printer driver failed (see the log)",
 }
 

@@ -23,6 +23,8 @@ MESSAGES = {
                              "number."),
     ("failed", "wristband"): N_("Your wristband could not be printed. Please go to the front desk and tell them "
                                 "your number."),
+    ("failed", "both"): N_("Your ticket and wristband could not be printed. Please go to the front desk and tell "
+                           "them your number."),
     ("", "none"): N_("Please wait in the waiting area. We will call your number."),
 }
 
@@ -31,7 +33,7 @@ def message(prints: dict[str, str]) -> str:
     """The sentence for these prints (kind -> status); a failed one tells the patient where to go."""
     failed = [kind for kind, status in prints.items() if status == "failed"]
     if failed:
-        return MESSAGES["failed", failed[0]]
+        return MESSAGES["failed", "both" if len(failed) > 1 else failed[0]]
     for status in ("printing", "unconfirmed", "printed"):
         if status in prints.values():
             return MESSAGES[status, "both" if len(prints) > 1 else next(iter(prints))]
