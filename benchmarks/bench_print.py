@@ -3,8 +3,8 @@ baseline, in the same run, against the same loopback port-9100 printer (tests/fa
 
 The kiosk side is ``EscposPrinter.print_layout(layout)``: the layout drawn into ESC/POS bytes (text and
 native QR for a ticket, a 192 x 2200 dot picture for a wristband), status asked (DLE EOT 1-4), the job
-sent, status asked again. The baseline has the finished bytes already and holds the same conversation
-with a plain socket. The "bytes already drawn" rows time the kiosk's printer transport alone (the same
+sent with GS r 1 and its answer awaited, status asked again. The baseline has the finished bytes already and holds the same conversation
+(DLE EOT 1-4, the job and GS r 1, DLE EOT 1-4) with a plain socket. The "bytes already drawn" rows time the kiosk's printer transport alone (the same
 finished bytes on both sides). Runs alternate so that machine noise hits both alike. Also printed: the CPU time
 to get a ticket's bytes ready, in a fresh process (first ticket, imports included) and warm.
 Targets (issue 4): within 1.5x of the baseline; a ticket ready in under 150 ms of CPU.
@@ -32,6 +32,7 @@ from kiosk.i18n import Catalogs  # noqa: E402
 from kiosk.model import Admission, Identifier, Person  # noqa: E402
 
 STATUS = [b"\x10\x04" + bytes([n]) for n in (1, 2, 3, 4)]
+GS_R_1 = b"\x1dr\x01"          # "tell me when you are through the job"
 ADMISSION = Admission(id="7d1e4c2a-0000-4000-8000-000000000001", kiosk_id="lobby-1",
                       created_at="2026-11-27T08:15:00+00:00", language="de", identified_by="card:egk",
                       queue_number="A-042",
@@ -54,14 +55,10 @@ def baseline(port: int, job: bytes) -> int:
     with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)     # as the kiosk does
         sent = 0
-        for part in (None, job, None):
-            if part is not None:
-                sock.sendall(part)
-                sent += len(part)
-                continue
-            for query in STATUS:
-                sock.sendall(query)
-                sent += len(query)
+        for part in (STATUS, [job + GS_R_1], STATUS):
+            for message in part:
+                sock.sendall(message)
+                sent += len(message)
                 assert sock.recv(16)
     return sent
 

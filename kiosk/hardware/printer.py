@@ -404,7 +404,8 @@ def escpos_module():
         with contextlib.suppress(FileExistsError):
             cache.mkdir(mode=0o700)
         st = os.lstat(cache)
-        if stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o077:
+        if stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o022:
+            os.chmod(cache, 0o700)       # nobody else could write to it: it is ours alone
             os.environ.setdefault("ESCPOS_CAPABILITIES_PICKLE_DIR", str(cache))
     from escpos import printer
     return printer
