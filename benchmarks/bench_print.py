@@ -3,10 +3,11 @@ baseline, in the same run, against the same loopback port-9100 printer (tests/fa
 
 The kiosk side is ``EscposPrinter.print_layout(layout)``: the layout drawn into ESC/POS bytes (text and
 native QR for a ticket, a 192 x 2200 dot picture for a wristband), status asked (DLE EOT 1-4), the job
-sent with GS r 1 and its answer awaited, status asked again. The baseline has the finished bytes already and holds the same conversation
-(DLE EOT 1-4, the job and GS r 1, DLE EOT 1-4) with a plain socket. The "bytes already drawn" rows time the kiosk's printer transport alone (the same
-finished bytes on both sides). Runs alternate so that machine noise hits both alike. Also printed: the CPU time
-to get a ticket's bytes ready, in a fresh process (first ticket, imports included) and warm.
+sent with GS r 1 and its answer awaited, status asked again. The baseline has the finished bytes
+already and holds the same conversation (DLE EOT 1-4, the job and GS r 1, DLE EOT 1-4) with a plain
+socket. The "bytes already drawn" rows time the kiosk's printer transport alone (the same finished
+bytes on both sides). Runs alternate so that machine noise hits both alike. Also printed: the CPU
+time to get a ticket's bytes ready, in a fresh process (first ticket, imports included) and warm.
 Targets (issue 4): within 1.5x of the baseline; a ticket ready in under 150 ms of CPU.
 
     .venv/bin/python benchmarks/bench_print.py [--rounds N]

@@ -164,8 +164,8 @@ def build_app(settings: Settings, *, store: Store, reader: CardReader, printers:
                 log.info("admission stored queue=%s", stored.queue_number)
                 return AdmissionStored(stored.queue_number)
             if isinstance(effect, Print):
-                self._print(effect.admission, effect.kind)
-            elif isinstance(effect, RaiseIncident):
+                return self._print(effect.admission, effect.kind)
+            if isinstance(effect, RaiseIncident):
                 incident = effect.incident
                 log.warning("incident %s severity=%s", incident.kind.value, incident.severity.value)
                 try:
@@ -177,14 +177,13 @@ def build_app(settings: Settings, *, store: Store, reader: CardReader, printers:
                     Cache.remove(category)        # keyed by typed patient text, kept 60 s otherwise
             return None
 
-        def _print(self, admission, kind: str) -> None:
+        def _print(self, admission, kind: str) -> PrintFinished | None:
             """Print on a thread; record the job in the store and tell the flow how it ended."""
             layout = printing.layout_for(kind, admission, self.catalogs, settings)
             try:
                 job_id = self.store.print_started(admission.id, kind, "kiosk")
             except PrintInProgress:          # staff are printing it this very moment
-                self.send(PrintFinished(admission.id, kind, "failed", "busy"))
-                return
+                return PrintFinished(admission.id, kind, "failed", "busy")
             except (sqlite3.Error, OSError) as e:
                 log.error("print job not recorded: %s", type(e).__name__)
                 job_id = None
@@ -197,6 +196,7 @@ def build_app(settings: Settings, *, store: Store, reader: CardReader, printers:
             thread = threading.Thread(target=job, name=f"print-{kind}", daemon=True)
             self.print_threads.append(thread)
             thread.start()
+            return None
 
         def _printed(self, job_id, admission_id: str, kind: str, outcome) -> None:
             if job_id is not None:

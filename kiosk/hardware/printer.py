@@ -1,11 +1,12 @@
 """Printers behind one small interface, chosen by URI: ESC/POS printers through python-escpos
 (tcp://, usb://, serial://, file://, cups://) and a PNG-writing twin (``preview:DIR``).
 
-Every job opens the printer, asks its real-time status (DLE EOT 1-4), sends the whole job in one
-write, asks again, and closes. A printer that was switched off and on is therefore simply found again
-by the next job, and nothing is ever sent twice on its own: a job is retried only while nothing of it
-has been sent (the printer was not there yet); once bytes went out, a failure is reported, and a
-second copy is only printed when someone asks for a reprint.
+Every job opens the printer, asks its real-time status (DLE EOT 1-4), sends the whole job followed
+by GS r 1 in one write, waits for the answer to GS r (given only once the printer has worked through
+the job), asks the status again, and closes; each step within ``timeout_s``. A printer that was
+switched off and on is therefore simply found again by the next job, and nothing is ever sent twice
+on its own: a job is retried only while nothing of it has been sent (the printer was not there yet);
+once bytes went out, a failure is reported, and a second copy is only printed when someone asks.
 """
 
 from __future__ import annotations
