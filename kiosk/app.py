@@ -107,6 +107,10 @@ def build_app(settings: Settings, *, store: Store, reader: CardReader, printers:
             self._shown_state: State | None = None
             self._idle_timer = None
             self.print_threads: list[threading.Thread] = []
+            self.sync = None
+            if settings.hospital.transport != "none":
+                from kiosk.sync import SyncThread
+                self.sync = SyncThread(settings, self.flow.form)
             self.last_prints: dict[str, str] = {}     # kind -> the PNG a preview printer wrote last
 
         # --- Kivy life cycle ---
@@ -125,6 +129,8 @@ def build_app(settings: Settings, *, store: Store, reader: CardReader, printers:
                                                    f"{job['kind']}: interrupted", admission_id=job["admission_id"]))
             self._wire_reader()
             self.reader.start()
+            if self.sync:
+                self.sync.start()
             self._render()
             return self.frame
 
@@ -133,6 +139,8 @@ def build_app(settings: Settings, *, store: Store, reader: CardReader, printers:
 
         def on_stop(self) -> None:
             self.reader.stop()
+            if self.sync:
+                self.sync.stop()
             for thread in self.print_threads:
                 thread.join(timeout=5)
 
@@ -162,6 +170,8 @@ def build_app(settings: Settings, *, store: Store, reader: CardReader, printers:
                     log.error("admission not stored: %s", type(e).__name__)
                     return AdmissionFailed(type(e).__name__)
                 log.info("admission stored queue=%s", stored.queue_number)
+                if self.sync:
+                    self.sync.wake()
                 return AdmissionStored(stored.queue_number)
             if isinstance(effect, Print):
                 return self._print(effect.admission, effect.kind)

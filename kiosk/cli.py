@@ -21,7 +21,7 @@ from pathlib import Path
 from kiosk import config
 from kiosk.forms import FormError
 
-EXIT_OK, EXIT_USAGE, EXIT_NO_DEVICE, EXIT_TIMEOUT, EXIT_PRINTER = 0, 2, 3, 4, 8
+EXIT_OK, EXIT_USAGE, EXIT_NO_DEVICE, EXIT_TIMEOUT, EXIT_PRINTER, EXIT_HOSPITAL = 0, 2, 3, 4, 8, 9
 
 
 class CommandError(Exception):
@@ -225,14 +225,51 @@ def cmd_read_card(args) -> int:
 
 
 def cmd_sync(args) -> int:
-    """Deliver the outbox to the hospital system."""
+    """Deliver the outbox to the hospital system: until stopped, or (--once) what is due now."""
+    import signal
+    import threading
+
+    from kiosk import forms, sync
+
     settings = _settings(args)
     if settings.hospital.transport == "none":
         if args.once:
             print("Nothing to deliver: hospital.transport is none, so admissions stay in the store.")
             return EXIT_OK
         raise CommandError("There is nothing to run: hospital.transport is none in the config.")
-    raise CommandError("Delivering admissions to the hospital system is not part of this version yet (issue 5).")
+    try:
+        form = forms.load(settings.forms.intake)
+    except FormError as e:
+        raise CommandError(f"The intake form cannot be used: {e}.") from None
+    store = _open_store(settings)
+    try:
+        transport = sync.open_transport(settings, form)
+    except OSError as e:
+        raise CommandError(f"The connection to the hospital system cannot be set up: {e}.") from None
+    worker = sync.Sync(store, transport, retry_max_s=settings.hospital.retry_max_s)
+    try:
+        if not args.once:
+            stop = threading.Event()
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(signum, lambda *_: stop.set())
+            worker.run_forever(stop)
+            return EXIT_OK
+        if not args.debug:
+            logging.getLogger("kiosk.sync").setLevel(logging.CRITICAL)   # the sentences below say it
+        progress = worker.run_once(now_or_never=True)
+        dead = store.outbox_count(transport.name, "dead")
+    finally:
+        transport.close()
+        store.close()
+    print(f"Delivered {progress.delivered} admission(s) to the hospital system ({settings.hospital.transport}).")
+    if progress.waiting:
+        when = progress.next_due.astimezone().strftime("%H:%M:%S") if progress.next_due else "the next run"
+        raise CommandError(f"{progress.waiting} admission(s) still wait to be delivered: {progress.last_reason or 'not due yet'}; "
+                           f"the next attempt is at {when}.", EXIT_HOSPITAL)
+    if dead:
+        raise CommandError(f"{dead} admission(s) were refused by the hospital system and wait for staff "
+                           "(incidents sync_rejected or duplicate_patient).", EXIT_HOSPITAL)
+    return EXIT_OK
 
 
 def _open_store(settings: config.Settings):
@@ -306,7 +343,8 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("sync", parents=[common], help="deliver queued admissions to the hospital system",
                        description=cmd_sync.__doc__)
-    p.add_argument("--once", action="store_true", help="deliver what is due, then exit (0 when the outbox is empty)")
+    p.add_argument("--once", action="store_true",
+                   help="deliver what is due now, then exit: 0 when nothing is left undelivered, 9 otherwise")
     p.set_defaults(func=cmd_sync)
 
     p = sub.add_parser("doctor", parents=[common],

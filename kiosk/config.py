@@ -110,12 +110,31 @@ class PrinterSettings:
                                                 metadata={"description": "The wristband printer, for sites that band patients at check-in (section)."})
 
 
+def _file(path: str) -> str | None:
+    return None if not path or Path(path).is_file() else f"names no file: there is no {path}"
+
+
 @dataclass(frozen=True)
 class HospitalSettings:
     transport: str = setting("none", "How admissions reach the hospital system: fhir, hl7v2, folder, or none (keep them only in the store).",
                              choices=("fhir", "hl7v2", "folder", "none"))
     url: str = setting("", "Address of the hospital system: https://... for fhir, mllp://host:port for hl7v2, file:///dir for folder (URL).")
     timeout_s: float = setting(10.0, "Longest wait for one answer from the hospital system (seconds).", check=_positive)
+    ca_file: str = setting("", "CA certificates to verify the hospital system's TLS certificate with (path; empty = the system's).", check=_file)
+    client_cert: str = setting("", "Client certificate for TLS, PEM, with its key in the same file or in client_key (path; empty = none).",
+                               check=_file)
+    client_key: str = setting("", "Key of client_cert when it is a file of its own (path; empty = none).", check=_file)
+    token_file: str = setting("", "File holding a bearer token sent as Authorization with every FHIR request (path; empty = none).", check=_file)
+    encounter_status: str = setting("arrived", "FHIR Encounter.status of a check-in: arrived (FHIR R4) or in-progress (ISiK and "
+                                    "other servers without arrived).", choices=("arrived", "in-progress"))
+    folder_format: str = setting("fhir", "What the drop folder gets, one file per admission: fhir (transaction Bundle JSON) or hl7v2 "
+                                 "(ADT^A04).", choices=("fhir", "hl7v2"))
+    hl7_receiving_application: str = setting("", "MSH-5 of HL7 v2 messages, as the receiving system expects it (text).")
+    hl7_receiving_facility: str = setting("", "MSH-6 of HL7 v2 messages (text).")
+    hl7_patient_class: str = setting("O", "PV1-2 patient class of HL7 v2 messages: O outpatient, E emergency, I inpatient (code).",
+                                     choices=("O", "E", "I", "P"))
+    retry_max_s: float = setting(300.0, "Longest pause between two attempts to deliver an admission while the hospital "
+                                 "system is unreachable (seconds).", check=_positive)
 
 
 def _form_exists(name: str) -> str | None:

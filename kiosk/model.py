@@ -201,12 +201,16 @@ class IncidentKind(enum.Enum):
     PRINTER_FAULT = "printer_fault"
     PAPER_LOW = "paper_low"
     PRINTER_NO_STATUS = "printer_no_status"     # it took the job but never said whether it printed
+    SYNC_REJECTED = "sync_rejected"             # the hospital system refused an admission: staff enter it
+    DUPLICATE_PATIENT = "duplicate_patient"     # the hospital system holds this person twice
+    HOSPITAL_UNREACHABLE = "hospital_unreachable"   # admissions wait in the outbox
 
     @property
     def about_the_kiosk(self) -> bool:
         """A state of the kiosk's own devices, not of a patient: while one is open, the same one is
         not raised again (a reader unplugged or a roll running low is one incident, not one a minute)."""
-        return self in (IncidentKind.READER_FAULT, IncidentKind.PAPER_LOW, IncidentKind.PRINTER_NO_STATUS)
+        return self in (IncidentKind.READER_FAULT, IncidentKind.PAPER_LOW, IncidentKind.PRINTER_NO_STATUS,
+                        IncidentKind.HOSPITAL_UNREACHABLE)
     STORE_FAULT = "store_fault"
 
 

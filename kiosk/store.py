@@ -52,6 +52,12 @@ def m002_create_prints(db: Database) -> None:
     db["prints"].create_index(["admission_id", "kind"])
 
 
+@migrations()
+def m003_outbox_outcome(db: Database) -> None:
+    db["outbox"].add_column("response", str)         # what the hospital system answered last (kept for staff)
+    db["outbox"].add_column("delivered_at", str)
+
+
 class PrintInProgress(RuntimeError):
     """That admission's ticket or wristband is being printed right now: a second tap prints nothing."""
 
@@ -127,26 +133,78 @@ class Store:
         where, args = ("status = ?", [status]) if status else (None, None)
         return list(self.db["outbox"].rows_where(where, args, order_by="id"))
 
+    def outbox_head(self, destination: str) -> dict | None:
+        """The oldest message still to deliver to ``destination``: messages go one at a time, in order."""
+        rows = list(self.db["outbox"].rows_where("destination = ? AND status = 'pending'", [destination],
+                                                 order_by="id", limit=1))
+        return rows[0] if rows else None
+
+    def outbox_count(self, destination: str | None = None, status: str = "pending") -> int:
+        where, args = "status = ?", [status]
+        if destination:
+            where, args = where + " AND destination = ?", args + [destination]
+        return self.db["outbox"].count_where(where, args)
+
+    def outbox_delivered(self, row_id: int, response: str = "") -> None:
+        with self._write():
+            self.db["outbox"].update(row_id, {"status": "delivered", "delivered_at": _now(), "response": response,
+                                              "last_error": ""})
+            row = self.db["outbox"].get(row_id)
+            self._audit("sync", "outbox.delivered", row["admission_id"], row["destination"])
+
+    def outbox_retry(self, row_id: int, error: str, next_attempt_at: str) -> int:
+        """Count a failed attempt and when to try again; returns the attempts so far."""
+        with self._write():
+            row = self.db["outbox"].get(row_id)
+            attempts = row["attempts"] + 1
+            self.db["outbox"].update(row_id, {"attempts": attempts, "last_error": error,
+                                              "next_attempt_at": next_attempt_at})
+        return attempts
+
+    def outbox_dead(self, row_id: int, error: str, response: str, incident: Incident) -> None:
+        """The hospital system refused the message: it stops (later ones go on), with what the system
+        said kept on the row, and an incident for staff, in one transaction."""
+        with self._write():
+            row = self.db["outbox"].get(row_id)
+            self.db["outbox"].update(row_id, {"status": "dead", "attempts": row["attempts"] + 1,
+                                              "last_error": error, "response": response})
+            self._audit("sync", "outbox.dead", row["admission_id"], f"{row['destination']} {error}")
+            self._insert_incident(incident)
+
     # --- incidents and audit ---
 
     def raise_incident(self, incident: Incident) -> int:
         """Record an incident for staff; returns its id. A state of the kiosk's devices that is already
         open (``IncidentKind.about_the_kiosk``, same detail) is not raised again: its id is returned."""
-        now = _now()
         with self._write():
-            if incident.kind.about_the_kiosk:
-                rows = self.db.execute(
-                    "SELECT id FROM incidents WHERE status = 'open' AND admission_id IS NULL AND kind = ? "
-                    "AND detail = ?", [incident.kind.value, incident.detail]).fetchall()
-                if rows:
-                    return rows[0][0]
-            row_id = self.db["incidents"].insert({
-                "kiosk_id": self.kiosk_id, "created_at": now, "kind": incident.kind.value,
-                "severity": incident.severity.value, "status": "open", "admission_id": incident.admission_id,
-                "detail": incident.detail,
-            }).last_pk
-            self._audit("kiosk", "incident.raised", str(row_id), incident.kind.value)
+            return self._insert_incident(incident)
+
+    def _insert_incident(self, incident: Incident) -> int:
+        if incident.kind.about_the_kiosk:
+            rows = self.db.execute(
+                "SELECT id FROM incidents WHERE status = 'open' AND admission_id IS NULL AND kind = ? "
+                "AND detail = ?", [incident.kind.value, incident.detail]).fetchall()
+            if rows:
+                return rows[0][0]
+        row_id = self.db["incidents"].insert({
+            "kiosk_id": self.kiosk_id, "created_at": _now(), "kind": incident.kind.value,
+            "severity": incident.severity.value, "status": "open", "admission_id": incident.admission_id,
+            "detail": incident.detail,
+        }).last_pk
+        self._audit("kiosk", "incident.raised", str(row_id), incident.kind.value)
         return row_id
+
+    def resolve_kiosk_incidents(self, kind: IncidentKind, actor: str) -> int:
+        """Close the open incidents of one kind about the kiosk itself (e.g. the hospital system being
+        unreachable, once it answers again); returns how many."""
+        with self._write():
+            ids = [r[0] for r in self.db.execute(
+                "SELECT id FROM incidents WHERE status = 'open' AND admission_id IS NULL AND kind = ?",
+                [kind.value]).fetchall()]
+            for row_id in ids:
+                self.db["incidents"].update(row_id, {"status": "resolved"})
+                self._audit(actor, "incident.resolved", str(row_id), kind.value)
+        return len(ids)
 
     def resolve_incidents(self, admission_id: str, kind: IncidentKind, actor: str, *, about: str = "") -> int:
         """Close the open incidents of one kind for an admission whose detail starts with ``about``

@@ -52,7 +52,7 @@ def test_new_file_gets_every_table(tmp_path):
     try:
         assert path.exists()
         assert TABLES <= set(s.db.table_names())
-        assert s.applied_migrations() == ["m001_create_tables", "m002_create_prints"]
+        assert s.applied_migrations() == ["m001_create_tables", "m002_create_prints", "m003_outbox_outcome"]
         assert store_module.migrations.pending(s.db) == []
     finally:
         s.close()
@@ -63,8 +63,8 @@ def test_reopening_applies_nothing_twice(tmp_path):
     Store(path).close()
     s = Store(path)
     try:
-        assert s.applied_migrations() == ["m001_create_tables", "m002_create_prints"]
-        assert s.db["_sqlite_migrations"].count == 2
+        assert s.applied_migrations() == ["m001_create_tables", "m002_create_prints", "m003_outbox_outcome"]
+        assert s.db["_sqlite_migrations"].count == 3
         assert store_module.migrations.pending(s.db) == []
     finally:
         s.close()

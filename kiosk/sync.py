@@ -1,0 +1,339 @@
+"""Delivering the outbox to the hospital system: FHIR R4, HL7 v2 over MLLP, or a drop folder.
+
+The outbox is the only way data leaves the kiosk. Per destination, messages go one at a time and in
+order: the oldest undelivered one first, and none after it until it is delivered or set aside. Each
+answer is sorted into
+
+- delivered: done (what the system answered is kept on the row);
+- retry: the system is unreachable, busy or failed (timeouts, 5xx, 429, MLLP AR): the same message is
+  tried again after an exponential pause with jitter, or when ``Retry-After`` says; later messages
+  wait, so the backlog reaches the hospital in order once it answers again;
+- dead: the system refused this message (4xx with an OperationOutcome, MLLP AE): it is set aside with
+  the answer kept on the row and an incident for staff, and the next message goes.
+
+Every message is idempotent at the receiver (conditional FHIR interactions, the same MSH-10 on every
+resend, the same file name), so delivering at least once is delivering exactly once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import ssl
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Callable
+from urllib.parse import urlsplit
+
+from kiosk import fhir, hl7v2
+from kiosk.config import HospitalSettings, Settings
+from kiosk.forms import Form
+from kiosk.model import Admission, Incident, IncidentKind, Severity
+from kiosk.store import Store
+
+log = logging.getLogger("kiosk.sync")
+
+FIRST_PAUSE_S = 1.0            # after the first failed attempt; doubles with every further one
+UNREACHABLE_AFTER = 5          # failed attempts in a row before staff and IT get an incident
+AR_ATTEMPTS = 3                # an MLLP reject (AR) is tried this often before it is set aside
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """How one delivery attempt ended: ``kind`` delivered | retry | dead."""
+
+    kind: str
+    reason: str = ""                      # short, for logs and staff: no patient data
+    response: str = ""                    # what the system answered, kept on the outbox row
+    retry_after_s: float | None = None
+
+
+# --- transports -----------------------------------------------------------------------------------
+
+class FhirTransport:
+    """One transaction Bundle per admission, POSTed to the FHIR base (reference §1)."""
+
+    name = "fhir"
+
+    def __init__(self, hospital: HospitalSettings, form: Form):
+        import requests
+        self.base = hospital.url.rstrip("/")
+        self.form = form
+        self.options = fhir.FhirOptions(encounter_status=hospital.encounter_status)
+        self.timeout = hospital.timeout_s
+        self.session = requests.Session()
+        self.session.verify = hospital.ca_file or True
+        if hospital.client_cert:
+            self.session.cert = (hospital.client_cert, hospital.client_key) if hospital.client_key else hospital.client_cert
+        self.session.headers.update({"Content-Type": "application/fhir+json", "Accept": "application/fhir+json",
+                                     "Prefer": "return=minimal"})
+        if hospital.token_file:
+            token = Path(hospital.token_file).read_text(encoding="utf-8").strip()
+            self.session.headers["Authorization"] = f"Bearer {token}"
+
+    def send(self, admission: Admission, row: dict) -> Attempt:
+        import requests
+        body = json.dumps(fhir.transaction(admission, self.form, self.options), ensure_ascii=False)
+        try:
+            answer = self.session.post(self.base, data=body.encode("utf-8"), timeout=self.timeout,
+                                       headers={"X-Request-Id": f"{admission.kiosk_id}-{row['id']}"})
+        except requests.exceptions.SSLError:
+            return Attempt("retry", "tls_failed")
+        except requests.exceptions.Timeout:
+            return Attempt("retry", "timeout")
+        except requests.exceptions.RequestException:
+            return Attempt("retry", "unreachable")
+        try:
+            payload = answer.json()
+        except ValueError:
+            payload = None
+        verdict = fhir.classify(answer.status_code, payload, answer.headers)
+        reason = verdict.reason or f"http_{answer.status_code}"
+        if verdict.kind == "dead" and payload is not None:
+            reason = f"{reason}: {fhir.outcome_summary(payload)}"[:300]
+        return Attempt(verdict.kind, reason, answer.text, verdict.retry_after_s)
+
+    def close(self) -> None:
+        self.session.close()
+
+
+class MllpTransport:
+    """One ADT^A04 per admission over MLLP (``mllps://`` with TLS); MSH-10 is derived from the
+    admission, so a resend after a lost ACK carries the same control id."""
+
+    name = "hl7v2"
+
+    def __init__(self, hospital: HospitalSettings, kiosk_id: str):
+        parts = urlsplit(hospital.url)
+        self.host, self.port = parts.hostname, parts.port or 2575
+        self.timeout = hospital.timeout_s
+        self.options = hl7v2.Hl7Options(sending_facility=kiosk_id,
+                                        receiving_application=hospital.hl7_receiving_application,
+                                        receiving_facility=hospital.hl7_receiving_facility,
+                                        patient_class=hospital.hl7_patient_class)
+        self.context = _tls_context(hospital) if parts.scheme == "mllps" else None
+
+    def send(self, admission: Admission, row: dict) -> Attempt:
+        control_id = control_id_for(admission)
+        message = hl7v2.adt_a04(admission, control_id, self.options, sent_at=datetime.now(timezone.utc))
+        try:
+            answer = hl7v2.send_mllp(self.host, self.port, message, self.timeout, context=self.context)
+        except ssl.SSLError:
+            return Attempt("retry", "tls_failed")
+        except TimeoutError:
+            return Attempt("retry", "timeout")
+        except OSError:
+            return Attempt("retry", "unreachable")
+        try:
+            ack = hl7v2.parse_ack(answer)
+        except ValueError:
+            return Attempt("retry", "not_an_ack", answer)
+        if ack.control_id != control_id:
+            return Attempt("retry", "ack_for_another_message", answer)
+        if ack.code in ("AA", "CA"):
+            return Attempt("delivered", "", answer)
+        if ack.code in ("AR", "CR") and row["attempts"] + 1 < AR_ATTEMPTS:
+            return Attempt("retry", f"rejected_{ack.code}", answer)
+        return Attempt("dead", f"rejected_{ack.code}: {ack.text}"[:300], answer)
+
+    def close(self) -> None:
+        pass
+
+
+def control_id_for(admission: Admission) -> str:
+    """MSH-10: 20 characters (the most v2.5 allows), the same for every resend of an admission."""
+    return admission.id.replace("-", "")[:20].upper()
+
+
+class FolderTransport:
+    """One file per admission in a folder an integration engine watches: written to a temporary name,
+    synced to disk, then renamed, so the engine never sees half a file; a resend writes the same name."""
+
+    name = "folder"
+
+    def __init__(self, hospital: HospitalSettings, form: Form, kiosk_id: str):
+        self.folder = Path(urlsplit(hospital.url).path)
+        self.format = hospital.folder_format
+        self.form = form
+        self.fhir_options = fhir.FhirOptions(encounter_status=hospital.encounter_status)
+        self.hl7_options = hl7v2.Hl7Options(sending_facility=kiosk_id,
+                                            receiving_application=hospital.hl7_receiving_application,
+                                            receiving_facility=hospital.hl7_receiving_facility,
+                                            patient_class=hospital.hl7_patient_class)
+
+    def send(self, admission: Admission, row: dict) -> Attempt:
+        if self.format == "fhir":
+            name = f"{admission.id}.json"
+            content = json.dumps(fhir.transaction(admission, self.form, self.fhir_options), ensure_ascii=False, indent=1)
+        else:
+            name = f"{admission.id}.hl7"
+            content = hl7v2.adt_a04(admission, control_id_for(admission), self.hl7_options,
+                                    sent_at=datetime.fromisoformat(admission.created_at))
+        try:
+            write_atomically(self.folder / name, content.encode("utf-8"))
+        except OSError as e:
+            return Attempt("retry", f"folder_unwritable: {e.strerror or type(e).__name__}")
+        return Attempt("delivered", "", name)
+
+    def close(self) -> None:
+        pass
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """``path`` holds ``data`` whole, or is untouched: temp file, fsync, rename, fsync of the folder."""
+    temp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(temp, path)
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
+
+
+def _tls_context(hospital: HospitalSettings) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=hospital.ca_file or None)
+    if hospital.client_cert:
+        context.load_cert_chain(hospital.client_cert, hospital.client_key or None)
+    return context
+
+
+def open_transport(settings: Settings, form: Form):
+    """The transport ``hospital.transport`` names (None for "none")."""
+    h = settings.hospital
+    if h.transport == "fhir":
+        return FhirTransport(h, form)
+    if h.transport == "hl7v2":
+        return MllpTransport(h, settings.kiosk.id)
+    if h.transport == "folder":
+        return FolderTransport(h, form, settings.kiosk.id)
+    return None
+
+
+# --- the worker -----------------------------------------------------------------------------------
+
+@dataclass
+class Progress:
+    delivered: int = 0
+    dead: int = 0
+    waiting: int = 0                      # still in the outbox for this transport
+    next_due: datetime | None = None      # when the head of the queue may be tried again
+    last_reason: str = ""
+
+
+class Sync:
+    """Delivers the outbox of ``store`` through ``transport``. Not thread-safe: one per thread, with a
+    Store of its own (SQLite connections stay on the thread that opened them)."""
+
+    def __init__(self, store: Store, transport, *, retry_max_s: float = 300.0,
+                 now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+                 jitter: Callable[[], float] = random.random):
+        self.store, self.transport = store, transport
+        self.retry_max_s = retry_max_s
+        self._now, self._jitter = now, jitter
+
+    def run_once(self, *, now_or_never: bool = False) -> Progress:
+        """Deliver every message that is due now, in order; stop at the first one that must wait.
+
+        :param now_or_never: try the first message at once even while it pauses after a failure
+            (someone asked: ``kiosk sync --once``)
+        """
+        progress = Progress()
+        destination = self.transport.name
+        while (row := self.store.outbox_head(destination)) is not None:
+            due = datetime.fromisoformat(row["next_attempt_at"])
+            if due > self._now() and not now_or_never:
+                progress.next_due = due
+                break
+            admission = self.store.get_admission(row["admission_id"])
+            attempt = self.transport.send(admission, row)
+            if attempt.kind == "delivered":
+                self.store.outbox_delivered(row["id"], attempt.response)
+                if row["attempts"]:
+                    self.store.resolve_kiosk_incidents(IncidentKind.HOSPITAL_UNREACHABLE, "sync")
+                log.info("delivered queue=%s to %s", admission.queue_number, destination)
+                progress.delivered += 1
+            elif attempt.kind == "dead":
+                kind = (IncidentKind.DUPLICATE_PATIENT if attempt.reason.startswith("possible_duplicate_patient")
+                        else IncidentKind.SYNC_REJECTED)
+                self.store.outbox_dead(row["id"], attempt.reason, attempt.response,
+                                       Incident(kind, Severity.HIGH, f"{destination}: {attempt.reason}"[:200],
+                                                admission_id=admission.id))
+                log.error("not accepted by %s, queue=%s set aside for staff: %s", destination,
+                          admission.queue_number, attempt.reason.split(":")[0])
+                progress.dead += 1
+            else:
+                pause = self._pause(row["attempts"] + 1, attempt.retry_after_s)
+                due = self._now() + timedelta(seconds=pause)
+                attempts = self.store.outbox_retry(row["id"], attempt.reason, due.isoformat(timespec="milliseconds"))
+                log.warning("%s: %s; queue=%s tried again in %.0f s (attempt %d)", destination, attempt.reason,
+                            admission.queue_number, pause, attempts)
+                if attempts >= UNREACHABLE_AFTER:
+                    self.store.raise_incident(Incident(IncidentKind.HOSPITAL_UNREACHABLE, Severity.HIGH,
+                                                       destination))
+                progress.next_due, progress.last_reason = due, attempt.reason
+                break
+        progress.waiting = self.store.outbox_count(destination, "pending")
+        return progress
+
+    def _pause(self, attempts: int, retry_after_s: float | None) -> float:
+        if retry_after_s is not None:
+            return max(0.0, retry_after_s)                 # the server said when
+        ceiling = min(self.retry_max_s, FIRST_PAUSE_S * 2 ** (attempts - 1))
+        return ceiling * (0.5 + self._jitter() / 2)        # jitter: kiosks that lost the server together
+                                                           # do not all come back in the same second
+
+    def run_forever(self, stop: threading.Event, wake: threading.Event | None = None) -> None:
+        """Deliver until ``stop`` is set; sleeps until the next message is due or ``wake`` is set
+        (the app sets it when it stores an admission)."""
+        wake = wake or threading.Event()
+        while not stop.is_set():
+            try:
+                progress = self.run_once()
+            except Exception:              # the worker must outlive one bad row or a broken store read
+                log.exception("sync round failed")
+                progress = Progress(next_due=self._now() + timedelta(seconds=self.retry_max_s))
+            wait = (progress.next_due - self._now()).total_seconds() if progress.next_due else 3600.0
+            wake.wait(max(0.05, wait))
+            wake.clear()
+
+
+class SyncThread:
+    """The worker as a thread beside the kiosk app, with a store connection of its own."""
+
+    def __init__(self, settings: Settings, form: Form):
+        self.settings, self.form = settings, form
+        self.stop_event, self.wake_event = threading.Event(), threading.Event()
+        self.thread = threading.Thread(target=self._run, name="sync", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def wake(self) -> None:
+        self.wake_event.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.stop_event.set()
+        self.wake_event.set()
+        self.thread.join(timeout)
+
+    def _run(self) -> None:
+        store = Store(self.settings.data_path / "kiosk.db", kiosk_id=self.settings.kiosk.id)
+        transport = open_transport(self.settings, self.form)
+        try:
+            Sync(store, transport, retry_max_s=self.settings.hospital.retry_max_s).run_forever(
+                self.stop_event, self.wake_event)
+        finally:
+            transport.close()
+            store.close()

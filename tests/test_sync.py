@@ -1,0 +1,458 @@
+"""The outbox worker: order, pauses, refusals, and the three transports against real peers (a FHIR
+server in-process, an MLLP receiver, a folder), with the faults of issue 5."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from kiosk import config, forms, sync
+from kiosk.model import Admission, Coverage, Identifier, IncidentKind, Person
+from kiosk.store import Store
+
+FORM = forms.load("intake-basic")
+T0 = datetime(2026, 11, 27, 8, 0, tzinfo=timezone.utc)
+
+
+class Clock:
+    def __init__(self):
+        self.now = T0
+
+    def __call__(self):
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+def admission(n: int, **changes) -> Admission:
+    return replace(Admission(
+        id=f"0b6c7f2e-1d2a-4c57-9f0e-{n:012d}", kiosk_id="lobby-1", created_at=(T0 - timedelta(minutes=60 - n)).isoformat(),
+        language="de", identified_by="card:egk",
+        person=Person(family="Müller", given=("Jürgen",), birth_date="1958-03-21", gender="male",
+                      identifiers=(Identifier("http://fhir.de/sid/gkv/kvid-10", f"X{n:09d}"),)),
+        coverage=Coverage(payor_system="http://fhir.de/sid/arge-ik/iknr", payor_id="104212505",
+                          payor_name="AOK Rheinland/Hamburg", subscriber_id=f"X{n:09d}", start="2020-01-01"),
+        answers=(), consent="accepted"), **changes)
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = Store(tmp_path / "kiosk.db", kiosk_id="lobby-1")
+    yield s
+    s.close()
+
+
+def queue(store, destination, count, first=1):
+    return [store.save_admission(admission(n), destinations=(destination,)) for n in range(first, first + count)]
+
+
+class Scripted:
+    """A transport whose answers the test writes down (for the worker's own rules; the real
+    transports are tested against real peers below)."""
+
+    name = "fhir"
+
+    def __init__(self, *answers):
+        self.answers = list(answers)
+        self.sent: list[str] = []
+
+    def send(self, admission, row):
+        self.sent.append(admission.queue_number)
+        return self.answers.pop(0) if self.answers else sync.Attempt("delivered")
+
+    def close(self):
+        pass
+
+
+# --- the worker's rules -------------------------------------------------------------------------------
+
+def test_messages_go_in_order_and_a_failure_holds_the_later_ones_back(store):
+    queue(store, "fhir", 3)
+    clock = Clock()
+    transport = Scripted(sync.Attempt("retry", "unreachable"))
+    worker = sync.Sync(store, transport, now=clock, jitter=lambda: 1.0)
+    progress = worker.run_once()
+    assert transport.sent == ["A-001"] and progress.waiting == 3 and progress.delivered == 0
+    assert progress.next_due == T0 + timedelta(seconds=1)
+    assert worker.run_once().delivered == 0, "not due yet: nothing is sent"
+    clock.advance(1)
+    progress = worker.run_once()
+    assert transport.sent == ["A-001", "A-001", "A-002", "A-003"] and progress.delivered == 3
+    assert progress.waiting == 0 and [r["status"] for r in store.outbox()] == ["delivered"] * 3
+
+
+def test_pauses_double_with_jitter_up_to_the_ceiling_and_retry_after_wins(store):
+    queue(store, "fhir", 1)
+    clock = Clock()
+    jitters = iter([0.0, 1.0, 0.0, 1.0, 1.0, 1.0])
+    worker = sync.Sync(store, Scripted(*[sync.Attempt("retry", "http_503")] * 5,
+                                       sync.Attempt("retry", "http_503", retry_after_s=120)),
+                       retry_max_s=8, now=clock, jitter=lambda: next(jitters))
+    pauses = []
+    for _ in range(6):
+        progress = worker.run_once()
+        pauses.append((progress.next_due - clock.now).total_seconds())
+        clock.now = progress.next_due
+    assert pauses == [0.5, 2.0, 2.0, 8.0, 8.0, 120.0]
+
+
+def test_a_refused_message_is_set_aside_with_an_incident_and_the_next_one_goes(store):
+    first, second = queue(store, "fhir", 2)
+    transport = Scripted(sync.Attempt("dead", "rejected: error invalid Patient.birthDate", '{"resourceType": "OperationOutcome"}'))
+    progress = sync.Sync(store, transport, now=Clock()).run_once()
+    assert (progress.delivered, progress.dead, progress.waiting) == (1, 1, 0)
+    rows = store.outbox()
+    assert [(r["status"], r["last_error"]) for r in rows] == [("dead", "rejected: error invalid Patient.birthDate"),
+                                                               ("delivered", "")]
+    assert rows[0]["response"] == '{"resourceType": "OperationOutcome"}'
+    [incident] = store.incidents()
+    assert (incident["kind"], incident["admission_id"]) == ("sync_rejected", first.id)
+
+
+def test_a_duplicate_patient_at_the_hospital_is_its_own_incident(store):
+    queue(store, "fhir", 1)
+    sync.Sync(store, Scripted(sync.Attempt("dead", "possible_duplicate_patient: error multiple-matches")),
+              now=Clock()).run_once()
+    assert [i["kind"] for i in store.incidents()] == ["duplicate_patient"]
+
+
+def test_a_long_outage_is_one_incident_that_ends_when_the_hospital_answers(store):
+    queue(store, "fhir", 2)
+    clock = Clock()
+    worker = sync.Sync(store, Scripted(*[sync.Attempt("retry", "unreachable")] * 7), now=clock)
+    for attempt in range(1, 8):
+        progress = worker.run_once()
+        assert [i["kind"] for i in store.incidents()] == (["hospital_unreachable"] if attempt >= 5 else [])
+        clock.now = progress.next_due
+    assert worker.run_once().delivered == 2
+    assert store.incidents() == []
+
+
+def test_messages_for_another_transport_are_left_alone(store):
+    queue(store, "hl7v2", 1)
+    transport = Scripted()
+    assert sync.Sync(store, transport, now=Clock()).run_once().waiting == 0
+    assert transport.sent == [] and store.outbox()[0]["status"] == "pending"
+
+
+# --- the drop folder ----------------------------------------------------------------------------------
+
+def folder_settings(folder: Path, fmt: str = "fhir"):
+    return config.Settings(hospital=config.HospitalSettings(transport="folder", url=f"file://{folder}",
+                                                            folder_format=fmt))
+
+
+@pytest.mark.parametrize("fmt,suffix", [("fhir", ".json"), ("hl7v2", ".hl7")])
+def test_the_drop_folder_gets_one_whole_file_per_admission(store, tmp_path, fmt, suffix):
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    stored = queue(store, "folder", 2)
+    transport = sync.open_transport(folder_settings(folder, fmt), FORM)
+    assert sync.Sync(store, transport, now=Clock()).run_once().delivered == 2
+    assert sorted(p.name for p in folder.iterdir()) == sorted(f"{a.id}{suffix}" for a in stored)
+    content = (folder / f"{stored[0].id}{suffix}").read_text(encoding="utf-8")
+    if fmt == "fhir":
+        assert json.loads(content)["type"] == "transaction"
+    else:
+        assert content.startswith("MSH|^~\\&|") and "ADT^A04" in content
+    # A resend (the kiosk died before it recorded the delivery) writes the same file again, whole.
+    before = (folder / f"{stored[0].id}{suffix}").read_bytes()
+    assert transport.send(stored[0], {"id": 1, "attempts": 0}).kind == "delivered"
+    assert (folder / f"{stored[0].id}{suffix}").read_bytes() == before
+    assert not [p for p in folder.iterdir() if p.name.startswith(".")], "no temporary files left"
+
+
+def test_a_missing_drop_folder_is_retried_until_it_is_there(store, tmp_path):
+    folder = tmp_path / "not-yet"
+    queue(store, "folder", 1)
+    clock = Clock()
+    worker = sync.Sync(store, sync.open_transport(folder_settings(folder), FORM), now=clock)
+    progress = worker.run_once()
+    assert progress.waiting == 1 and progress.last_reason.startswith("folder_unwritable")
+    folder.mkdir()
+    clock.now = progress.next_due
+    assert worker.run_once().delivered == 1 and len(list(folder.iterdir())) == 1
+
+
+# --- FHIR against a real server (SEKMET in-process) ----------------------------------------------------
+
+from fhirserver import FhirServer  # noqa: E402
+from mllppeer import MllpPeer  # noqa: E402
+
+
+@pytest.fixture
+def server():
+    with FhirServer() as s:
+        yield s
+
+
+def fhir_settings(url: str, timeout_s: float = 5.0):
+    return config.Settings(hospital=config.HospitalSettings(transport="fhir", url=url, timeout_s=timeout_s))
+
+
+def fhir_worker(store, url, clock, timeout_s=5.0):
+    return sync.Sync(store, sync.open_transport(fhir_settings(url, timeout_s), FORM), now=clock, jitter=lambda: 0.0)
+
+
+def drain(worker, clock, rounds=10):
+    """Run the worker until nothing is left or ``rounds`` are used, jumping the clock over each pause."""
+    for _ in range(rounds):
+        progress = worker.run_once()
+        if not progress.waiting:
+            return progress
+        clock.now = progress.next_due
+    return progress
+
+
+def assert_exactly_once(server, stored):
+    assert server.count("Patient") == len({a.person.identifiers[0].value for a in stored})
+    assert server.count("Encounter") == len(stored)
+    assert server.count("Consent") == len(stored)
+
+
+def free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_admissions_queued_while_the_hospital_is_down_arrive_once_and_in_order(store, server):
+    stored = queue(store, "fhir", 5)
+    clock = Clock()
+    down = fhir_worker(store, f"http://127.0.0.1:{free_port()}/fhir", clock)
+    for _ in range(3):
+        progress = down.run_once()
+        clock.now = progress.next_due
+    assert progress.waiting == 5 and progress.last_reason == "unreachable"
+    assert drain(fhir_worker(store, server.base, clock), clock).waiting == 0
+    assert_exactly_once(server, stored)
+    encounters = sorted(server.search("Encounter"), key=lambda e: e["meta"]["lastUpdated"])
+    ids = [next(i["value"] for i in e["identifier"]) for e in encounters]
+    assert ids == [a.id for a in stored], "delivered in the order they were admitted"
+
+
+def test_a_connection_reset_mid_request_is_retried(store, server):
+    import socket
+    import threading
+    stored = queue(store, "fhir", 1)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+
+    def reset_once():
+        conn, _ = listener.accept()
+        conn.recv(100)                 # the request has started to arrive...
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        conn.close()                   # ...and the connection is reset
+    threading.Thread(target=reset_once, daemon=True).start()
+    clock = Clock()
+    progress = fhir_worker(store, f"http://127.0.0.1:{listener.getsockname()[1]}/fhir", clock).run_once()
+    listener.close()
+    assert progress.waiting == 1 and progress.last_reason == "unreachable"
+    clock.now = progress.next_due
+    assert fhir_worker(store, server.base, clock).run_once().delivered == 1
+    assert_exactly_once(server, stored)
+
+
+def test_a_response_lost_after_the_server_committed_creates_nothing_twice(store, server):
+    stored = queue(store, "fhir", 2)
+    clock = Clock()
+    worker = fhir_worker(store, server.base, clock, timeout_s=0.5)
+    server.hold_responses()
+    progress = worker.run_once()
+    assert server.wait_held(1) and progress.last_reason == "timeout"
+    server.release()
+    server.fail_next(500, after_commit=True)       # and once more: committed, but the answer is an error
+    clock.now = progress.next_due
+    progress = worker.run_once()
+    assert progress.last_reason == "http_500"
+    clock.now = progress.next_due
+    assert worker.run_once().delivered == 2
+    assert_exactly_once(server, stored)
+
+
+@pytest.mark.parametrize("status,retry_after,pause", [(503, 7, 7.0), (503, None, 0.5), (500, None, 0.5),
+                                                       (429, "30", 30.0)])
+def test_server_errors_are_retried_after_the_pause_the_server_asks_for(store, server, status, retry_after, pause):
+    stored = queue(store, "fhir", 1)
+    clock = Clock()
+    worker = fhir_worker(store, server.base, clock)
+    server.fail_next(status, retry_after=retry_after)
+    progress = worker.run_once()
+    assert progress.waiting == 1 and (progress.next_due - clock.now).total_seconds() == pause
+    clock.now = progress.next_due
+    assert worker.run_once().delivered == 1
+    assert_exactly_once(server, stored)
+
+
+@pytest.mark.parametrize("status", [400, 422])
+def test_a_refusal_with_an_operation_outcome_is_set_aside_and_later_admissions_flow(store, server, status):
+    first, second = queue(store, "fhir", 2)
+    server.fail_next(status)
+    progress = fhir_worker(store, server.base, Clock()).run_once()
+    assert (progress.dead, progress.delivered) == (1, 1)
+    dead = store.outbox("dead")[0]
+    assert dead["admission_id"] == first.id and "fault injected by the test server" in dead["response"]
+    assert dead["last_error"].startswith("rejected")
+    assert [(i["kind"], i["admission_id"]) for i in store.incidents()] == [("sync_rejected", first.id)]
+    assert server.count("Encounter") == 1
+
+
+def test_two_patients_with_one_insurance_number_at_the_hospital_is_a_duplicate_for_staff(store, server):
+    stored = queue(store, "fhir", 1)
+    kvnr = stored[0].person.identifiers[0]
+    for _ in range(2):
+        server.create({"resourceType": "Patient", "identifier": [{"system": kvnr.system, "value": kvnr.value}]})
+    progress = fhir_worker(store, server.base, Clock()).run_once()
+    assert progress.dead == 1
+    assert [i["kind"] for i in store.incidents()] == ["duplicate_patient"]
+    assert server.count("Encounter") == 0
+
+
+def test_a_tls_failure_is_retried_not_sent_in_the_clear(store, server):
+    queue(store, "fhir", 1)
+    progress = fhir_worker(store, server.base.replace("http://", "https://"), Clock()).run_once()
+    assert progress.waiting == 1 and progress.last_reason == "tls_failed"
+    assert server.count("Encounter") == 0
+
+
+# --- HL7 v2 over MLLP against a real receiver ---------------------------------------------------------
+
+def mllp_worker(store, url, clock, timeout_s=2.0):
+    settings = config.Settings(hospital=config.HospitalSettings(transport="hl7v2", url=url, timeout_s=timeout_s))
+    return sync.Sync(store, sync.open_transport(settings, FORM), now=clock, jitter=lambda: 0.0)
+
+
+def test_mllp_accepted_messages_are_delivered_whole(store):
+    import hl7
+    stored = queue(store, "hl7v2", 2)
+    with MllpPeer() as peer:
+        assert mllp_worker(store, peer.url, Clock()).run_once().delivered == 2
+        messages = [hl7.parse(m) for m in peer.messages]
+    assert [str(m.segment("PV1")(19)) for m in messages] == [a.id for a in stored]
+    assert [str(m.segment("MSH")(10)) for m in messages] == [sync.control_id_for(a) for a in stored]
+    assert "AA" in store.outbox()[0]["response"]
+
+
+def test_mllp_application_error_is_set_aside_with_the_ack_kept(store):
+    [stored] = queue(store, "hl7v2", 1)
+    with MllpPeer("AE") as peer:
+        assert mllp_worker(store, peer.url, Clock()).run_once().dead == 1
+        assert len(peer.messages) == 1
+    dead = store.outbox("dead")[0]
+    assert dead["admission_id"] == stored.id and "MSA|AE|" in dead["response"]
+    assert dead["last_error"].startswith("rejected_AE")
+    assert [(i["kind"], i["admission_id"]) for i in store.incidents()] == [("sync_rejected", stored.id)]
+
+
+def test_mllp_reject_is_tried_again_then_set_aside(store):
+    queue(store, "hl7v2", 1)
+    clock = Clock()
+    with MllpPeer("AR") as peer:
+        worker = mllp_worker(store, peer.url, clock)
+        for _ in range(sync.AR_ATTEMPTS - 1):
+            progress = worker.run_once()
+            assert progress.waiting == 1 and progress.last_reason == "rejected_AR"
+            clock.now = progress.next_due
+        assert worker.run_once().dead == 1
+        assert len(peer.messages) == sync.AR_ATTEMPTS and len(peer.unique()) == 1
+
+
+@pytest.mark.parametrize("answer,reason", [("silent", "timeout"), ("drop", "unreachable")])
+def test_mllp_without_an_ack_is_resent_with_the_same_control_id(store, answer, reason):
+    queue(store, "hl7v2", 1)
+    clock = Clock()
+    with MllpPeer(answer) as peer:
+        worker = mllp_worker(store, peer.url, clock, timeout_s=0.5)
+        progress = worker.run_once()
+        assert progress.waiting == 1 and progress.last_reason == reason
+        peer.answer = "AA"
+        clock.now = progress.next_due
+        assert worker.run_once().delivered == 1
+        assert len(peer.messages) == 2 and len(peer.unique()) == 1, "a de-duplicating receiver keeps one"
+
+
+# --- `kiosk sync`, and the process killed half-way ----------------------------------------------------
+
+import os  # noqa: E402
+import signal  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+
+KIOSK = str(Path(sys.executable).parent / "kiosk")
+
+
+def sync_config(tmp_path, url, name="kiosk.toml"):
+    path = tmp_path / name
+    path.write_text(f'[kiosk]\ndata_dir = "{tmp_path / "data"}"\n[hospital]\ntransport = "fhir"\nurl = "{url}"\n'
+                    'timeout_s = 2.0\nretry_max_s = 1.0\n', encoding="utf-8")
+    return path
+
+
+def kiosk_sync(*args):
+    return subprocess.run([KIOSK, "sync", *map(str, args)], capture_output=True, text=True, timeout=120)
+
+
+def data_store(tmp_path):
+    return Store(tmp_path / "data" / "kiosk.db", kiosk_id="lobby-1")
+
+
+def test_sync_once_exits_0_only_when_nothing_is_left(tmp_path, server):
+    store = data_store(tmp_path)
+    stored = queue(store, "fhir", 2)
+    down = kiosk_sync("--once", "--config", sync_config(tmp_path, f"http://127.0.0.1:{free_port()}/fhir", "down.toml"))
+    assert down.returncode == 9 and down.stdout.startswith("Delivered 0 admission(s)")
+    assert down.stderr.startswith("kiosk: 2 admission(s) still wait to be delivered: unreachable;")
+    up = kiosk_sync("--once", "--config", sync_config(tmp_path, server.base))
+    assert up.returncode == 0, up.stderr
+    assert up.stdout.strip() == "Delivered 2 admission(s) to the hospital system (fhir)."
+    assert_exactly_once(server, stored)
+    for word in ("Müller", "Jürgen", "1958", "X00000000"):
+        assert word not in down.stderr + down.stdout + up.stderr + up.stdout
+    store.close()
+
+
+def test_sync_killed_between_commit_and_send_delivers_once_after_the_restart(tmp_path, server):
+    store = data_store(tmp_path)
+    stored = queue(store, "fhir", 3)
+    worker = subprocess.Popen([KIOSK, "sync", "--config",
+                               sync_config(tmp_path, f"http://127.0.0.1:{free_port()}/fhir", "down.toml")],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while not store.outbox()[0]["attempts"]:
+            assert time.monotonic() < deadline and worker.poll() is None
+            time.sleep(0.05)
+    finally:
+        os.kill(worker.pid, signal.SIGKILL)
+        worker.wait()
+    assert kiosk_sync("--once", "--config", sync_config(tmp_path, server.base)).returncode == 0
+    assert_exactly_once(server, stored)
+    store.close()
+
+
+def test_sync_killed_between_send_and_answer_delivers_once_after_the_restart(tmp_path, server):
+    store = data_store(tmp_path)
+    stored = queue(store, "fhir", 3)
+    cfg = sync_config(tmp_path, server.base)
+    server.hold_responses()
+    worker = subprocess.Popen([KIOSK, "sync", "--config", cfg], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert server.wait_held(1, timeout=60), "the first admission never reached the server"
+    finally:
+        os.kill(worker.pid, signal.SIGKILL)
+        worker.wait()
+    server.release()
+    assert server.count("Encounter") == 1, "the server committed the first one; the kiosk never heard"
+    run = kiosk_sync("--once", "--config", cfg)
+    assert run.returncode == 0, run.stderr
+    assert_exactly_once(server, stored)
+    assert [r["status"] for r in store.outbox()] == ["delivered"] * 3
+    store.close()
