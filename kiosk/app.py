@@ -12,12 +12,13 @@ import os
 import sqlite3
 import threading
 from collections import deque
+from datetime import datetime
 from pathlib import Path
 from typing import Sequence
 
 from kiosk import forms, printing
 from kiosk.config import Settings
-from kiosk.events import (AdmissionFailed, AdmissionStored, CardFailed, CardInserted, CardRead, CardRemoved,
+from kiosk.events import (AdmissionFailed, AdmissionStored, AppointmentFound, LookUpAppointment, CardFailed, CardInserted, CardRead, CardRemoved,
                           Print, PrintFinished, RaiseIncident, ReaderFault, SaveAdmission, StillHere, Wipe)
 from kiosk.flow import CheckIn, State
 from kiosk.hardware.printer import Printer
@@ -101,16 +102,19 @@ def build_app(settings: Settings, *, store: Store, reader: CardReader, printers:
             self.flow = CheckIn(kiosk_id=k.id, languages=k.languages, form=forms.load(settings.forms.intake),
                                 idle_timeout_s=k.idle_timeout_s, idle_warning_s=k.idle_warning_s,
                                 done_timeout_s=k.done_timeout_s, help_timeout_s=k.help_timeout_s,
-                                prints=tuple(kind for kind in printing.KINDS if kind in printers))
+                                prints=tuple(kind for kind in printing.KINDS if kind in printers),
+                                look_up_appointments=settings.hospital.transport == "fhir")
             self.tr = Localizer(self.catalogs, self.flow.session.language)
             self.frame = None
             self._shown_state: State | None = None
             self._idle_timer = None
             self.print_threads: list[threading.Thread] = []
-            self.sync = None
+            self.sync = self.lookup = None
             if settings.hospital.transport != "none":
-                from kiosk.sync import SyncThread
-                self.sync = SyncThread(settings, self.flow.form)
+                from kiosk import sync
+                self.sync = sync.SyncThread(settings, self.flow.form)
+                if settings.hospital.transport == "fhir":
+                    self.lookup = sync.FhirTransport(settings.hospital, self.flow.form)   # its own session
             self.last_prints: dict[str, str] = {}     # kind -> the PNG a preview printer wrote last
 
         # --- Kivy life cycle ---
@@ -175,6 +179,9 @@ def build_app(settings: Settings, *, store: Store, reader: CardReader, printers:
                 return AdmissionStored(stored.queue_number)
             if isinstance(effect, Print):
                 return self._print(effect.admission, effect.kind)
+            if isinstance(effect, LookUpAppointment):
+                self._look_up(effect.identifier)
+                return None
             if isinstance(effect, RaiseIncident):
                 incident = effect.incident
                 log.warning("incident %s severity=%s", incident.kind.value, incident.severity.value)
@@ -207,6 +214,15 @@ def build_app(settings: Settings, *, store: Store, reader: CardReader, printers:
             self.print_threads.append(thread)
             thread.start()
             return None
+
+        def _look_up(self, identifier) -> None:
+            """Ask the hospital system on a thread; the patient goes on meanwhile (walk-in if no answer)."""
+            today = datetime.now().astimezone().date()
+
+            def job() -> None:
+                found = self.lookup.find_appointment(identifier, today, settings.hospital.appointment_lookup_s)
+                self.post(AppointmentFound(identifier.value, found))
+            threading.Thread(target=job, name="appointment-lookup", daemon=True).start()
 
         def _printed(self, job_id, admission_id: str, kind: str, outcome) -> None:
             if job_id is not None:

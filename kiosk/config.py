@@ -133,6 +133,8 @@ class HospitalSettings:
     hl7_receiving_facility: str = setting("", "MSH-6 of HL7 v2 messages (text).")
     hl7_patient_class: str = setting("O", "PV1-2 patient class of HL7 v2 messages: O outpatient, E emergency, I inpatient (code).",
                                      choices=("O", "E", "I", "P"))
+    appointment_lookup_s: float = setting(3.0, "Longest wait for the patient's appointments of today (FHIR) while they "
+                                          "look at their details; then they check in as a walk-in (seconds).", check=_positive)
     retry_max_s: float = setting(300.0, "Longest pause between two attempts to deliver an admission while the hospital "
                                  "system is unreachable (seconds).", check=_positive)
 

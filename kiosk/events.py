@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from kiosk.model import Admission, CardData, Incident
+from kiosk.model import Admission, Appointment, CardData, Identifier, Incident
 
 
 # --- events: what happened -------------------------------------------------------------------
@@ -101,6 +101,14 @@ class AdmissionFailed:
 
 
 @dataclass(frozen=True)
+class AppointmentFound:
+    """The answer to LookUpAppointment: today's appointment, or None (none booked, or the hospital
+    system did not answer in time: the patient checks in as a walk-in)."""
+    identifier_value: str
+    appointment: Appointment | None
+
+
+@dataclass(frozen=True)
 class PrintFinished:
     admission_id: str
     kind: str                # ticket | wristband
@@ -158,6 +166,12 @@ class Print:
     """Print the admission's ticket or wristband (``kind``), once."""
     admission: Admission
     kind: str
+
+
+@dataclass(frozen=True)
+class LookUpAppointment:
+    """Ask the hospital system for the patient's appointment today (answered by AppointmentFound)."""
+    identifier: Identifier
 
 
 @dataclass(frozen=True)

@@ -15,13 +15,13 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timezone
 from typing import Any, Callable
 
-from kiosk.events import (AdmissionFailed, AdmissionStored, Answered, Back, CallStaff, CardFailed, CardInserted,
+from kiosk.events import (AdmissionFailed, AdmissionStored, Answered, AppointmentFound, LookUpAppointment, Back, CallStaff, CardFailed, CardInserted,
                           CardRead, CardRemoved, ChooseCode, ChooseLanguage, ChooseName, CodeEntered, ConsentGiven,
                           DetailsConfirmed, DetailsWrong, DraftChanged, Finish, IdleTimeout, IdleWarning,
                           NameEntered, PrintFinished, Print, RaiseIncident, ReaderFault, SaveAdmission, Start,
                           StillHere, Wipe)
 from kiosk.forms import Form
-from kiosk.model import Admission, Answer, Coverage, Incident, IncidentKind, Person, Severity
+from kiosk.model import Admission, Answer, Appointment, Coverage, Incident, IncidentKind, Person, Severity
 
 
 def N_(message: str) -> str:
@@ -51,6 +51,7 @@ class Session:
     coverage: Coverage | None = None
     identified_by: str = ""
     appointment_code: str = ""
+    appointment: Appointment | None = None   # today's, found by the hospital system for a card patient
     answers: dict[str, Any] = field(default_factory=dict)
     draft: dict[str, str] = field(default_factory=dict)     # what is typed into the fields on screen
     question_index: int = 0
@@ -112,6 +113,7 @@ class CheckIn:
     def __init__(self, *, kiosk_id: str, languages: tuple[str, ...], form: Form,
                  idle_timeout_s: float = 60.0, idle_warning_s: float = 15.0, done_timeout_s: float = 20.0,
                  help_timeout_s: float = 300.0, prints: tuple[str, ...] = ("ticket",),
+                 look_up_appointments: bool = False,
                  now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
                  new_id: Callable[[], str] = lambda: str(uuid.uuid4())):
         self.kiosk_id = kiosk_id
@@ -122,6 +124,7 @@ class CheckIn:
         self.done_timeout_s = done_timeout_s
         self.help_timeout_s = help_timeout_s
         self.prints = tuple(prints)          # what the site prints at check-in: ticket, wristband, both or none
+        self.look_up_appointments = look_up_appointments     # the hospital system answers FHIR searches
         self._now = now
         self._new_id = new_id
         self.state = State.WELCOME
@@ -212,6 +215,16 @@ class CheckIn:
             s.notice = N_("The insurance cover on this card has ended. Please see the front desk after check-in.")
             s.pending.append(Incident(IncidentKind.COVERAGE_ENDED, Severity.MEDIUM, "coverage period has ended"))
         self.state = State.CONFIRM
+        if self.look_up_appointments and person.identifiers:
+            return [LookUpAppointment(person.identifiers[0])]
+        return []
+
+    def _appointment_found(self, event: AppointmentFound) -> list:
+        # Late answers for a patient who has already gone (or finished) change nothing.
+        s = self.session
+        if (s.person and s.person.identifiers and s.person.identifiers[0].value == event.identifier_value
+                and s.admission is None):
+            s.appointment = event.appointment
         return []
 
     def _card_removed(self, _: CardRemoved) -> list:
@@ -309,7 +322,7 @@ class CheckIn:
         s.admission = Admission(
             id=self._new_id(), kiosk_id=self.kiosk_id, created_at=self._now().isoformat(timespec="seconds"),
             language=s.language, identified_by=s.identified_by, person=s.person, coverage=s.coverage,
-            appointment_code=s.appointment_code,
+            appointment_code=s.appointment_code, appointment_id=s.appointment.id if s.appointment else "",
             answers=tuple(Answer(q.link_id, s.answers[q.link_id]) for q in self.form.questions
                           if q.link_id in s.answers),
             consent="accepted" if event.accepted else "declined")
@@ -414,6 +427,7 @@ _ANYWHERE: dict[type, Callable[[CheckIn, Any], list]] = {
     IdleTimeout: CheckIn._idle_timeout,
     ReaderFault: CheckIn._reader_fault,
     PrintFinished: CheckIn._printed,
+    AppointmentFound: CheckIn._appointment_found,
 }
 
 _S = State

@@ -36,6 +36,7 @@ class Text:
 class Option:
     code: str
     text: Text
+    system: str = ""        # the answer Coding's system; a QuestionnaireResponse answer carries it with the code
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,8 @@ def parse(questionnaire: dict) -> Form:
         if item.get("type") not in SUPPORTED_TYPES:
             raise FormError(f"item {item.get('linkId')!r} has type {item.get('type')!r}, "
                             f"which this kiosk cannot ask yet")
-        options = tuple(Option(o["valueCoding"]["code"], _text(o["valueCoding"], "display"))
+        options = tuple(Option(o["valueCoding"]["code"], _text(o["valueCoding"], "display"),
+                               o["valueCoding"].get("system", ""))
                         for o in item.get("answerOption", ()))
         questions.append(Question(item["linkId"], item["type"], _text(item, "text"), options,
                                   bool(item.get("required"))))

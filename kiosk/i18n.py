@@ -11,7 +11,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Callable, Iterable
 
-from babel.dates import format_date, format_datetime
+from babel.dates import format_date, format_datetime, format_time
 from babel.messages.pofile import read_po
 
 from kiosk.paths import ASSETS
@@ -76,3 +76,8 @@ def format_birth_date(iso: str, language: str) -> str:
 def format_moment(moment: datetime, language: str) -> str:
     """A date and time for a ticket, in the kiosk's local time zone."""
     return format_datetime(moment.astimezone(), format="short", locale=language)
+
+
+def format_clock(moment: datetime, language: str) -> str:
+    """A time of today (an appointment), in the kiosk's local time zone."""
+    return format_time(moment.astimezone(), format="short", locale=language)

@@ -148,6 +148,15 @@ class Answer:
 
 
 @dataclass(frozen=True)
+class Appointment:
+    """A booked appointment the hospital system has for the patient today."""
+
+    id: str                             # the FHIR Appointment id
+    start: str = ""                     # ISO 8601
+    description: str = ""
+
+
+@dataclass(frozen=True)
 class Admission:
     """Everything one check-in produced; stored whole before anything is printed or sent."""
 
@@ -162,6 +171,7 @@ class Admission:
     answers: tuple[Answer, ...] = ()
     consent: str = "accepted"           # accepted | declined
     queue_number: str = ""              # given by the store when it is saved
+    appointment_id: str = ""            # the hospital's Appointment this check-in arrives for, if found
 
     def to_json(self) -> dict:
         return {
@@ -170,7 +180,7 @@ class Admission:
             "coverage": self.coverage.to_fhir() if self.coverage else None,
             "appointment_code": self.appointment_code,
             "answers": [asdict(a) for a in self.answers], "consent": self.consent,
-            "queue_number": self.queue_number,
+            "queue_number": self.queue_number, "appointment_id": self.appointment_id,
         }
 
     @classmethod
@@ -178,7 +188,7 @@ class Admission:
         return cls(data["id"], data["kiosk_id"], data["created_at"], data["language"], data["identified_by"],
                    Person.from_fhir(data["patient"]), Coverage.from_fhir(data.get("coverage")),
                    data.get("appointment_code", ""), tuple(Answer(**a) for a in data.get("answers", ())),
-                   data.get("consent", "accepted"), data.get("queue_number", ""))
+                   data.get("consent", "accepted"), data.get("queue_number", ""), data.get("appointment_id", ""))
 
 
 class Severity(enum.Enum):

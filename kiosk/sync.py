@@ -24,7 +24,7 @@ import random
 import ssl
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable
 from urllib.parse import urlsplit
@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 from kiosk import fhir, hl7v2
 from kiosk.config import HospitalSettings, Settings
 from kiosk.forms import Form
-from kiosk.model import Admission, Incident, IncidentKind, Severity
+from kiosk.model import Admission, Appointment, Identifier, Incident, IncidentKind, Severity
 from kiosk.store import Store
 
 log = logging.getLogger("kiosk.sync")
@@ -75,6 +75,39 @@ class FhirTransport:
             token = Path(hospital.token_file).read_text(encoding="utf-8").strip()
             self.session.headers["Authorization"] = f"Bearer {token}"
 
+    def find_appointment(self, identifier: Identifier, day: date, timeout: float) -> Appointment | None:
+        """The patient's first booked appointment on ``day``, or None: none, or no answer in ``timeout``
+        (the patient then checks in as a walk-in)."""
+        import requests
+        path, params = fhir.appointment_search(identifier.system, identifier.value, day)
+        try:
+            answer = self.session.get(f"{self.base}/{path}", params=params, timeout=timeout)
+            answer.raise_for_status()
+            found = sorted(fhir.appointments_from(answer.json()), key=lambda a: a["start"])
+        except (requests.RequestException, ValueError) as e:
+            log.warning("appointment lookup failed (%s): walk-in", type(e).__name__)
+            return None
+        return Appointment(found[0]["id"], found[0]["start"], found[0]["description"]) if found else None
+
+    def _arrive(self, appointment_id: str) -> Attempt | None:
+        """Mark the Appointment arrived (its own step, after the admission is in); None when done.
+        A second try finds it arrived already, which counts as done."""
+        import requests
+        url = f"{self.base}/Appointment/{appointment_id}"
+        try:
+            answer = self.session.patch(url, data=json.dumps(fhir.arrival_patch()), timeout=self.timeout,
+                                        headers={"Content-Type": "application/json-patch+json"})
+            if answer.ok:
+                return None
+            if answer.status_code >= 500 or answer.status_code in (408, 429):
+                return Attempt("retry", f"appointment_http_{answer.status_code}")
+            current = self.session.get(url, timeout=self.timeout)
+            if current.ok and fhir.arrived(current.json()):
+                return None
+            return Attempt("dead", f"appointment_not_arrived: http_{answer.status_code}", answer.text)
+        except requests.exceptions.RequestException:
+            return Attempt("retry", "appointment_unreachable")
+
     def send(self, admission: Admission, row: dict) -> Attempt:
         import requests
         body = json.dumps(fhir.transaction(admission, self.form, self.options), ensure_ascii=False)
@@ -95,6 +128,8 @@ class FhirTransport:
         reason = verdict.reason or f"http_{answer.status_code}"
         if verdict.kind == "dead" and payload is not None:
             reason = f"{reason}: {fhir.outcome_summary(payload)}"[:300]
+        if verdict.kind == "delivered" and admission.appointment_id:
+            return self._arrive(admission.appointment_id) or Attempt("delivered", "", answer.text)
         return Attempt(verdict.kind, reason, answer.text, verdict.retry_after_s)
 
     def close(self) -> None:
@@ -257,7 +292,10 @@ class Sync:
                 progress.next_due = due
                 break
             admission = self.store.get_admission(row["admission_id"])
-            attempt = self.transport.send(admission, row)
+            try:
+                attempt = self.transport.send(admission, row)
+            except ValueError as e:        # it cannot be written as a message (answers no longer fit the form...)
+                attempt = Attempt("dead", f"unsendable: {e}"[:300])
             if attempt.kind == "delivered":
                 self.store.outbox_delivered(row["id"], attempt.response)
                 if row["attempts"]:
@@ -267,11 +305,12 @@ class Sync:
             elif attempt.kind == "dead":
                 kind = (IncidentKind.DUPLICATE_PATIENT if attempt.reason.startswith("possible_duplicate_patient")
                         else IncidentKind.SYNC_REJECTED)
+                # The code only: what the system said may quote the patient's data (it stays on the row).
+                code = attempt.reason.split(":")[0]
                 self.store.outbox_dead(row["id"], attempt.reason, attempt.response,
-                                       Incident(kind, Severity.HIGH, f"{destination}: {attempt.reason}"[:200],
-                                                admission_id=admission.id))
+                                       Incident(kind, Severity.HIGH, f"{destination}: {code}", admission_id=admission.id))
                 log.error("not accepted by %s, queue=%s set aside for staff: %s", destination,
-                          admission.queue_number, attempt.reason.split(":")[0])
+                          admission.queue_number, code)
                 progress.dead += 1
             else:
                 pause = self._pause(row["attempts"] + 1, attempt.retry_after_s)

@@ -1,5 +1,6 @@
 """The check-in flow, driven like a patient would drive it, with no GUI."""
 
+from dataclasses import replace
 from datetime import datetime, timezone
 from itertools import count
 
@@ -12,7 +13,7 @@ from kiosk.events import (AdmissionFailed, AdmissionStored, Answered, Back, Call
                           NameEntered, PrintFinished, Print, RaiseIncident, ReaderFault, SaveAdmission, Start,
                           StillHere, Wipe)
 from kiosk.flow import CheckIn, State, is_partial_date, parse_birth_date
-from kiosk.model import CardData, Coverage, IncidentKind, Person, Severity
+from kiosk.model import CardData, Coverage, Identifier, IncidentKind, Person, Severity
 
 NOW = datetime(2026, 11, 27, 9, 30, tzinfo=timezone.utc)
 
@@ -420,3 +421,40 @@ def test_a_patient_waiting_for_staff_is_not_wiped_at_the_normal_timeout(kiosk):
     kiosk.handle(CardRead(EGK))
     kiosk.handle(DetailsWrong())
     assert kiosk.timer() == (IdleWarning(), 300.0)
+
+
+WITH_KVNR = replace(EGK, person=replace(EGK.person, identifiers=(
+    Identifier("http://fhir.de/sid/gkv/kvid-10", "X110411675"),)))
+
+
+def test_a_card_patient_is_looked_up_and_arrives_for_their_appointment():
+    from kiosk.events import AppointmentFound, LookUpAppointment
+    from kiosk.model import Appointment
+    EGK = WITH_KVNR
+    kiosk = CheckIn(kiosk_id="lobby-1", languages=("en",), form=forms.load("intake-basic"),
+                    look_up_appointments=True, new_id=lambda: "adm-1")
+    kiosk.handle(Start())
+    [lookup] = kiosk.handle(CardRead(EGK))
+    assert lookup == LookUpAppointment(EGK.person.identifiers[0]) and kiosk.state is State.CONFIRM
+    kiosk.handle(AppointmentFound("someone-else", Appointment("appt-9")))
+    assert kiosk.session.appointment is None, "an answer about another patient is ignored"
+    kiosk.handle(AppointmentFound(EGK.person.identifiers[0].value, Appointment("appt-1", "2026-11-27T10:00:00Z")))
+    kiosk.handle(DetailsConfirmed())
+    answer_all(kiosk)
+    [save] = kiosk.handle(ConsentGiven(True))
+    assert save.admission.appointment_id == "appt-1"
+
+
+def test_no_answer_about_appointments_is_a_walk_in():
+    from kiosk.events import AppointmentFound
+    kiosk = CheckIn(kiosk_id="lobby-1", languages=("en",), form=forms.load("intake-basic"),
+                    look_up_appointments=True, new_id=lambda: "adm-1")
+    [save] = check_in_with_card(kiosk, WITH_KVNR)
+    assert save.admission.appointment_id == "", "the answer did not come before the consent"
+    kiosk.handle(AppointmentFound("X110411675", None))
+    assert kiosk.session.appointment is None
+
+
+def test_without_a_fhir_hospital_nobody_is_looked_up(kiosk):
+    kiosk.handle(Start())
+    assert kiosk.handle(CardRead(WITH_KVNR)) == []

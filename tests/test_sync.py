@@ -133,6 +133,17 @@ def test_a_long_outage_is_one_incident_that_ends_when_the_hospital_answers(store
     assert store.incidents() == []
 
 
+def test_an_admission_that_cannot_be_written_as_a_message_is_set_aside(store):
+    class Unwritable(Scripted):
+        def send(self, admission, row):
+            raise ValueError("answer 'x' is not an option of question 'reason'")
+    queue(store, "fhir", 1)
+    assert sync.Sync(store, Unwritable(), now=Clock()).run_once().dead == 1
+    assert store.outbox("dead")[0]["last_error"].startswith("unsendable: answer 'x'")
+    [incident] = store.incidents()
+    assert incident["detail"] == "fhir: unsendable", "the incident names the reason, not the data"
+
+
 def test_messages_for_another_transport_are_left_alone(store):
     queue(store, "hl7v2", 1)
     transport = Scripted()
@@ -456,3 +467,41 @@ def test_sync_killed_between_send_and_answer_delivers_once_after_the_restart(tmp
     assert_exactly_once(server, stored)
     assert [r["status"] for r in store.outbox()] == ["delivered"] * 3
     store.close()
+
+
+# --- appointments: found while the patient confirms, arrived once the admission is in ---------------
+
+def book(server, patient_id, start, status="booked"):
+    return server.create({"resourceType": "Appointment", "status": status, "description": "Kardiologie",
+                          "start": start, "end": start.replace(":00:00Z", ":30:00Z"),
+                          "participant": [{"actor": {"reference": f"Patient/{patient_id}"}, "status": "accepted"}]})
+
+
+def test_the_appointment_of_today_is_found_and_marked_arrived_once(store, server):
+    from datetime import date
+    from kiosk.model import Appointment
+    first = admission(1)
+    patient = server.create(first.person.to_fhir())
+    booked = book(server, patient["id"], "2026-11-27T10:00:00Z")
+    book(server, patient["id"], "2026-11-28T10:00:00Z")
+    transport = sync.open_transport(fhir_settings(server.base), FORM)
+    found = transport.find_appointment(first.person.identifiers[0], date(2026, 11, 27), timeout=2.0)
+    assert found == Appointment(booked["id"], "2026-11-27T10:00:00Z", "Kardiologie")
+    stored = store.save_admission(replace(first, appointment_id=found.id), destinations=("fhir",))
+    assert sync.Sync(store, transport, now=Clock()).run_once().delivered == 1
+    assert server.search("Appointment", _id=booked["id"])[0]["status"] == "arrived"
+    [encounter] = server.search("Encounter")
+    assert encounter["appointment"][0]["reference"] == f"Appointment/{booked['id']}"
+    # A resend after a lost answer finds it arrived already: that counts as done.
+    assert transport.send(stored, {"id": 1, "attempts": 1}).kind == "delivered"
+    assert server.count("Patient") == 1 and server.count("Encounter") == 1
+
+
+def test_an_unreachable_hospital_makes_the_patient_a_walk_in(server):
+    from datetime import date
+    transport = sync.open_transport(fhir_settings(f"http://127.0.0.1:{free_port()}/fhir"), FORM)
+    assert transport.find_appointment(admission(1).person.identifiers[0], date(2026, 11, 27), timeout=0.5) is None
+    slow = sync.open_transport(fhir_settings(server.base), FORM)
+    server.hold_responses()
+    assert slow.find_appointment(admission(1).person.identifiers[0], date(2026, 11, 27), timeout=0.3) is None
+    server.release()
