@@ -60,8 +60,11 @@ def kiosk_drain(settings: config.Settings, backlog, destination: str, *, trace: 
     """Drain ``backlog`` with the kiosk's worker; with ``trace``, also the heap the worker's side
     (kiosk, SQLite, requests) holds after each tenth (tracing slows it: timed runs do not trace)."""
     with tempfile.TemporaryDirectory() as tmp:
-        store = Store(Path(tmp) / "kiosk.db")
-        fill(store, backlog, destination)
+        Store(Path(tmp) / "kiosk.db").close()
+        fill_store = Store(Path(tmp) / "kiosk.db")
+        fill(fill_store, backlog, destination)
+        fill_store.close()
+        store = Store(Path(tmp) / "kiosk.db", power_safe=False)      # as the worker opens it
         transport = sync.open_transport(settings, FORM)
         worker = sync.Sync(store, transport)
         heap: list[int] = []

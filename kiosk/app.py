@@ -286,5 +286,5 @@ def open_devices(settings: Settings, *, cards: Sequence[CardData] = ()) -> tuple
     return reader, printing.open_printers(settings)
 
 
-def open_store(settings: Settings) -> Store:
-    return Store(settings.data_path / "kiosk.db", kiosk_id=settings.kiosk.id)
+def open_store(settings: Settings, **options) -> Store:
+    return Store(settings.data_path / "kiosk.db", kiosk_id=settings.kiosk.id, **options)

@@ -241,7 +241,7 @@ def cmd_sync(args) -> int:
         form = forms.load(settings.forms.intake)
     except FormError as e:
         raise CommandError(f"The intake form cannot be used: {e}.") from None
-    store = _open_store(settings)
+    store = _open_store(settings, power_safe=False)       # see Store: resending is harmless
     try:
         transport = sync.open_transport(settings, form)
     except OSError as e:
@@ -272,10 +272,10 @@ def cmd_sync(args) -> int:
     return EXIT_OK
 
 
-def _open_store(settings: config.Settings):
+def _open_store(settings: config.Settings, **options):
     from kiosk.app import open_store
     try:
-        return open_store(settings)
+        return open_store(settings, **options)
     except sqlite3.DatabaseError as e:
         raise CommandError(f"The store {settings.data_path / 'kiosk.db'} cannot be used: {e}.") from None
     except OSError as e:

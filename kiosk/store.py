@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Iterator
 
 from sqlite_utils import Database
+from sqlite_utils.db import NotFoundError
 from sqlite_utils.migrations import Migrations
 
 from kiosk.model import Admission, Incident, IncidentKind
@@ -65,10 +66,14 @@ class PrintInProgress(RuntimeError):
 class Store:
     """The kiosk's SQLite file. Open one per thread; every write is its own transaction."""
 
-    def __init__(self, path: str | Path, *, kiosk_id: str = "lobby-1"):
+    def __init__(self, path: str | Path, *, kiosk_id: str = "lobby-1", power_safe: bool = True):
         """
         :param path: the SQLite file; its folder is created when missing
         :param kiosk_id: written on every admission and incident
+        :param power_safe: every commit survives a power cut (synchronous=FULL). The sync worker's
+            connection does without (NORMAL: a crash loses nothing, a power cut the last few commits):
+            what it writes is how deliveries went, and a delivery whose record is lost is sent again,
+            which the receiver takes as the same message.
         """
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -76,7 +81,7 @@ class Store:
         self.db = Database(self.path)
         self.db.enable_wal()
         # FULL: a committed admission survives a power cut, not only a crash of the process.
-        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.execute(f"PRAGMA synchronous={'FULL' if power_safe else 'NORMAL'}")
         self.db.execute("PRAGMA foreign_keys=ON")
         migrations.apply(self.db)
 
@@ -118,7 +123,10 @@ class Store:
 
     def get_admission(self, admission_id: str) -> Admission:
         """:raises sqlite_utils.db.NotFoundError: no such admission"""
-        return Admission.from_json(json.loads(self.db["admissions"].get(admission_id)["data"]))
+        row = self.db.execute("SELECT data FROM admissions WHERE id = ?", [admission_id]).fetchone()
+        if row is None:
+            raise NotFoundError(admission_id)
+        return Admission.from_json(json.loads(row[0]))
 
     def admissions(self) -> list[Admission]:
         """Every stored admission, oldest first."""
@@ -135,9 +143,10 @@ class Store:
 
     def outbox_head(self, destination: str) -> dict | None:
         """The oldest message still to deliver to ``destination``: messages go one at a time, in order."""
-        rows = list(self.db["outbox"].rows_where("destination = ? AND status = 'pending'", [destination],
-                                                 order_by="id", limit=1))
-        return rows[0] if rows else None
+        cursor = self.db.execute("SELECT * FROM outbox WHERE destination = ? AND status = 'pending' ORDER BY id "
+                                 "LIMIT 1", [destination])
+        row = cursor.fetchone()
+        return dict(zip((c[0] for c in cursor.description), row)) if row else None
 
     def outbox_count(self, destination: str | None = None, status: str = "pending") -> int:
         where, args = "status = ?", [status]
@@ -147,19 +156,17 @@ class Store:
 
     def outbox_delivered(self, row_id: int, response: str = "") -> None:
         with self._write():
-            self.db["outbox"].update(row_id, {"status": "delivered", "delivered_at": _now(), "response": response,
-                                              "last_error": ""})
-            row = self.db["outbox"].get(row_id)
-            self._audit("sync", "outbox.delivered", row["admission_id"], row["destination"])
+            admission_id, destination = self.db.execute(
+                "UPDATE outbox SET status = 'delivered', delivered_at = ?, response = ?, last_error = '' "
+                "WHERE id = ? RETURNING admission_id, destination", [_now(), response, row_id]).fetchone()
+            self._audit("sync", "outbox.delivered", admission_id, destination)
 
     def outbox_retry(self, row_id: int, error: str, next_attempt_at: str) -> int:
         """Count a failed attempt and when to try again; returns the attempts so far."""
         with self._write():
-            row = self.db["outbox"].get(row_id)
-            attempts = row["attempts"] + 1
-            self.db["outbox"].update(row_id, {"attempts": attempts, "last_error": error,
-                                              "next_attempt_at": next_attempt_at})
-        return attempts
+            return self.db.execute(
+                "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ? "
+                "RETURNING attempts", [error, next_attempt_at, row_id]).fetchone()[0]
 
     def outbox_dead(self, row_id: int, error: str, response: str, incident: Incident) -> None:
         """The hospital system refused the message: it stops (later ones go on), with what the system
@@ -277,8 +284,8 @@ class Store:
         self.db.conn.commit()
 
     def _audit(self, actor: str, action: str, subject: str, detail: str = "") -> None:
-        self.db["audit"].insert({"at": _now(), "actor": actor, "action": action, "subject": subject,
-                                 "detail": detail})
+        self.db.execute("INSERT INTO audit (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)",
+                        [_now(), actor, action, subject, detail])
 
 
 def _now() -> str:

@@ -368,7 +368,7 @@ class SyncThread:
         self.thread.join(timeout)
 
     def _run(self) -> None:
-        store = Store(self.settings.data_path / "kiosk.db", kiosk_id=self.settings.kiosk.id)
+        store = Store(self.settings.data_path / "kiosk.db", kiosk_id=self.settings.kiosk.id, power_safe=False)
         transport = open_transport(self.settings, self.form)
         try:
             Sync(store, transport, retry_max_s=self.settings.hospital.retry_max_s).run_forever(
