@@ -268,3 +268,19 @@ def test_kiosk_run_starts_the_kiosk_with_the_configured_devices(tmp_path):
         _, err = run.communicate(timeout=30)
         store.close()
     assert "Traceback" not in err
+
+
+def test_the_app_delivers_while_patients_check_in_and_finds_their_appointment(tmp_path):
+    run = subprocess.run([sys.executable, str(HERE / "ui_sync.py"), str(tmp_path)], capture_output=True, text=True,
+                         timeout=300, env=env(), cwd=HERE)
+    assert run.returncode == 0, run.stderr
+    [result] = json.loads((tmp_path / "screens.json").read_text(encoding="utf-8"))["patients"]
+    assert "Appointment today" in result["confirm_texts"]
+    assert any(t.endswith("· Kardiologie") for t in result["confirm_texts"])
+    assert result["delivered"] and result["appointment"] == "arrived"
+    assert result["second"] == "A-002", "the kiosk goes on while the hospital system does not answer"
+    assert result["outbox_while_held"] == ["delivered", "pending"]
+    assert result["delivered_later"] and result["outbox"] == ["delivered", "delivered"]
+    assert result["patients"] == 2
+    for word in ("Müller", "Lüdenscheidt", "X110411675", "Dubois", "85073003328"):
+        assert word not in run.stderr and word not in run.stdout
