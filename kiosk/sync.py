@@ -17,6 +17,7 @@ resend, the same file name), so delivering at least once is delivering exactly o
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
@@ -277,13 +278,21 @@ class Sync:
         self.store, self.transport = store, transport
         self.retry_max_s = retry_max_s
         self._now, self._jitter = now, jitter
+        self._lock_path = store.path.with_name(store.path.name + ".sync-lock")
 
     def run_once(self, *, now_or_never: bool = False) -> Progress:
         """Deliver every message that is due now, in order; stop at the first one that must wait.
+        Only one worker per store delivers at a time (the app's thread and ``kiosk sync`` take turns),
+        so no message is ever sent twice at once.
 
         :param now_or_never: try the first message at once even while it pauses after a failure
             (someone asked: ``kiosk sync --once``)
         """
+        with open(self._lock_path, "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)          # released when the file closes, or the process dies
+            return self._deliver(now_or_never)
+
+    def _deliver(self, now_or_never: bool) -> Progress:
         progress = Progress()
         destination = self.transport.name
         while (row := self.store.outbox_head(destination)) is not None:

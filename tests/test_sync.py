@@ -505,3 +505,19 @@ def test_an_unreachable_hospital_makes_the_patient_a_walk_in(server):
     server.hold_responses()
     assert slow.find_appointment(admission(1).person.identifiers[0], date(2026, 11, 27), timeout=0.3) is None
     server.release()
+
+
+def test_two_workers_on_one_store_take_turns(tmp_path, server):
+    import fcntl
+    store = data_store(tmp_path)
+    stored = queue(store, "fhir", 1)
+    with open(store.path.with_name("kiosk.db.sync-lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)                 # the app's sync thread is in a round
+        other = subprocess.Popen([KIOSK, "sync", "--once", "--config", sync_config(tmp_path, server.base)],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(2)
+        assert other.poll() is None and server.count("Encounter") == 0, "it waits for its turn"
+    out, err = other.communicate(timeout=60)
+    assert other.returncode == 0, err
+    assert_exactly_once(server, stored)
+    store.close()
