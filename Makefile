@@ -30,6 +30,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_read_card.py
 	$(BIN)/python benchmarks/bench_print.py
+	$(BIN)/python benchmarks/bench_sync.py
 
 # The config reference and example config, from kiosk/config.py.
 docs: $(STAMP)
