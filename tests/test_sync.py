@@ -521,3 +521,34 @@ def test_two_workers_on_one_store_take_turns(tmp_path, server):
     assert other.returncode == 0, err
     assert_exactly_once(server, stored)
     store.close()
+
+
+def test_the_bearer_token_and_request_id_go_with_every_request_and_nowhere_else(store, tmp_path, caplog):
+    import http.server
+    import threading
+    seen = []
+
+    class Hospital(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            seen.append((self.headers["Authorization"], self.headers["X-Request-Id"], self.headers["Content-Type"]))
+            self.send_response(503)
+            self.send_header("Retry-After", "5")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Hospital)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    token = tmp_path / "token"
+    token.write_text("s3cr3t-t0ken\n", encoding="utf-8")
+    settings = config.Settings(hospital=config.HospitalSettings(
+        transport="fhir", url=f"http://127.0.0.1:{server.server_port}/fhir", token_file=str(token)))
+    queue(store, "fhir", 1)
+    with caplog.at_level("DEBUG"):
+        progress = sync.Sync(store, sync.open_transport(settings, FORM), now=Clock()).run_once()
+    server.shutdown()
+    assert seen == [("Bearer s3cr3t-t0ken", "lobby-1-1", "application/fhir+json")]
+    assert progress.last_reason == "http_503" and (progress.next_due - T0).total_seconds() == 5
+    assert "s3cr3t" not in caplog.text and "s3cr3t" not in json.dumps(store.outbox())
