@@ -114,7 +114,11 @@ def build_app(settings: Settings, *, store: Store, reader: CardReader, printers:
                 from kiosk import sync
                 self.sync = sync.SyncThread(settings, self.flow.form)
                 if settings.hospital.transport == "fhir":
-                    self.lookup = sync.FhirTransport(settings.hospital, self.flow.form)   # its own session
+                    try:
+                        self.lookup = sync.FhirTransport(settings.hospital, self.flow.form)   # its own session
+                    except Exception as e:             # e.g. an unreadable token file: walk-ins only
+                        log.error("appointment lookups are off: %s", type(e).__name__)
+                        self.flow.look_up_appointments = False
             self.last_prints: dict[str, str] = {}     # kind -> the PNG a preview printer wrote last
 
         # --- Kivy life cycle ---

@@ -22,6 +22,7 @@ from kiosk import config
 from kiosk.forms import FormError
 
 EXIT_OK, EXIT_USAGE, EXIT_NO_DEVICE, EXIT_TIMEOUT, EXIT_PRINTER, EXIT_HOSPITAL = 0, 2, 3, 4, 8, 9
+POLL_S = 2.0            # how often `kiosk sync`, apart from the app, looks for new admissions
 
 
 class CommandError(Exception):
@@ -226,49 +227,73 @@ def cmd_read_card(args) -> int:
 
 def cmd_sync(args) -> int:
     """Deliver the outbox to the hospital system: until stopped, or (--once) what is due now."""
-    import signal
-    import threading
-
-    from kiosk import forms, sync
+    from kiosk import forms
 
     settings = _settings(args)
-    if settings.hospital.transport == "none":
-        if args.once:
-            print("Nothing to deliver: hospital.transport is none, so admissions stay in the store.")
-            return EXIT_OK
+    transport_name = settings.hospital.transport
+    if transport_name == "none" and not args.once:
         raise CommandError("There is nothing to run: hospital.transport is none in the config.")
     try:
         form = forms.load(settings.forms.intake)
     except FormError as e:
         raise CommandError(f"The intake form cannot be used: {e}.") from None
-    store = _open_store(settings, power_safe=False)       # see Store: resending is harmless
+    # A delivery record lost in a power cut means a resend: harmless for FHIR (conditional
+    # interactions), not for receivers that may not de-duplicate (HL7 v2, a drop folder).
+    store = _open_store(settings, power_safe=transport_name != "fhir")
     try:
-        transport = sync.open_transport(settings, form)
-    except OSError as e:
-        raise CommandError(f"The connection to the hospital system cannot be set up: {e}.") from None
-    worker = sync.Sync(store, transport, retry_max_s=settings.hospital.retry_max_s)
-    try:
-        if not args.once:
-            stop = threading.Event()
-            for signum in (signal.SIGTERM, signal.SIGINT):
-                signal.signal(signum, lambda *_: stop.set())
-            worker.run_forever(stop)
-            return EXIT_OK
-        if not args.debug:
-            logging.getLogger("kiosk.sync").setLevel(logging.CRITICAL)   # the sentences below say it
-        progress = worker.run_once(now_or_never=True)
-        dead = store.outbox_count(transport.name, "dead")
+        return _sync(args, settings, store, form)
     finally:
-        transport.close()
         store.close()
-    print(f"Delivered {progress.delivered} admission(s) to the hospital system ({settings.hospital.transport}).")
-    if progress.waiting:
-        when = progress.next_due.astimezone().strftime("%H:%M:%S") if progress.next_due else "the next run"
-        raise CommandError(f"{progress.waiting} admission(s) still wait to be delivered: {progress.last_reason or 'not due yet'}; "
-                           f"the next attempt is at {when}.", EXIT_HOSPITAL)
+
+
+def _sync(args, settings: config.Settings, store, form) -> int:
+    import signal
+    import threading
+
+    from kiosk import sync
+
+    transport_name = settings.hospital.transport
+    if transport_name != "none":
+        if args.retry_refused:
+            print(f"{store.outbox_requeue(transport_name, 'cli')} refused admission(s) queued again.")
+        try:
+            transport = sync.open_transport(settings, form)
+        except (OSError, ValueError) as e:
+            raise CommandError(f"The connection to the hospital system cannot be set up: {e}.") from None
+        worker = sync.Sync(store, transport, retry_max_s=settings.hospital.retry_max_s)
+        try:
+            if not args.once:
+                stop, wake = threading.Event(), threading.Event()
+
+                def stop_now(*_):
+                    stop.set()
+                    wake.set()
+                for signum in (signal.SIGTERM, signal.SIGINT):
+                    signal.signal(signum, stop_now)
+                worker.run_forever(stop, wake, poll_s=POLL_S)
+                return EXIT_OK
+            if not args.debug:
+                logging.getLogger("kiosk.sync").setLevel(logging.CRITICAL)   # the sentences below say it
+            progress = worker.run_once(now_or_never=True)
+        finally:
+            transport.close()
+        print(f"Delivered {progress.delivered} admission(s) to the hospital system ({transport_name}).")
+        if progress.waiting:
+            when = progress.next_due.astimezone().strftime("%H:%M:%S") if progress.next_due else "the next run"
+            raise CommandError(f"{progress.waiting} admission(s) still wait to be delivered: "
+                               f"{sync.code(progress.last_reason) or 'not due yet'}; the next attempt is at {when}.",
+                               EXIT_HOSPITAL)
+    else:
+        print("Nothing to deliver: hospital.transport is none, so admissions stay in the store.")
+    dead = store.outbox_count(transport_name, "dead") if transport_name != "none" else 0
     if dead:
         raise CommandError(f"{dead} admission(s) were refused by the hospital system and wait for staff "
-                           "(incidents sync_rejected or duplicate_patient).", EXIT_HOSPITAL)
+                           "(incidents sync_rejected or duplicate_patient; --retry-refused sends them again).",
+                           EXIT_HOSPITAL)
+    elsewhere = store.undelivered_elsewhere(transport_name)
+    if elsewhere:
+        raise CommandError(f"{elsewhere} admission(s) wait for a transport no longer configured "
+                           "(they were stored while hospital.transport was another).", EXIT_HOSPITAL)
     return EXIT_OK
 
 
@@ -345,6 +370,8 @@ def parser() -> argparse.ArgumentParser:
                        description=cmd_sync.__doc__)
     p.add_argument("--once", action="store_true",
                    help="deliver what is due now, then exit: 0 when nothing is left undelivered, 9 otherwise")
+    p.add_argument("--retry-refused", action="store_true",
+                   help="first queue the admissions the hospital system refused again (once the cause is fixed)")
     p.set_defaults(func=cmd_sync)
 
     p = sub.add_parser("doctor", parents=[common],
@@ -363,6 +390,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("kiosk").setLevel(logging.DEBUG if args.debug else logging.INFO)
+    logging.getLogger("urllib3").setLevel(logging.WARNING)   # its debug lines carry search URLs (identifiers)
     try:
         return args.func(args)
     except (CommandError, config.ConfigError) as e:

@@ -279,6 +279,10 @@ def _check_hospital(h: HospitalSettings) -> None:
     allowed = {"fhir": ("https", "http"), "hl7v2": ("mllps", "mllp"), "folder": ("file",)}[h.transport]
     if parts.scheme not in allowed:
         raise ConfigError(f"'hospital.url' must start with {allowed[0]}:// for transport {h.transport}, not {h.url!r}.")
+    if h.transport != "folder" and not parts.hostname:
+        raise ConfigError(f"'hospital.url' names no host: {h.url!r}.")
+    if h.transport == "folder" and not parts.path.strip("/"):
+        raise ConfigError(f"'hospital.url' names no folder: {h.url!r}.")
     if parts.scheme in ("http", "mllp") and not is_loopback(parts.hostname):
         raise ConfigError(f"'hospital.url' uses {parts.scheme}:// without TLS, which is allowed only for 127.0.0.1 or "
                           f"localhost; use {allowed[0]}:// for {parts.hostname}.")

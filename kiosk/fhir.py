@@ -229,6 +229,10 @@ def outcome_summary(body: dict | None, limit: int = 300) -> str:
     return line if len(line) <= limit else line[:limit - 1] + "…"
 
 
+# Answers about the connection (credentials, address, proxy), not about the admission sent.
+ENDPOINT_STATUSES = {401: "unauthorized", 403: "forbidden", 404: "http_404", 405: "http_405", 407: "http_407"}
+
+
 def _retry_after(headers: Mapping, now: datetime | None) -> float | None:
     value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
     if value is None:
@@ -251,24 +255,27 @@ def classify(status_code: int | None, body: dict | None, headers: Mapping,
     ``status_code`` None means no answer (network error, timeout). Retried: no answer, 408, 409 (a write
     conflict on the server; every entry is conditional, so a resend is safe), 429, 500, 502, 503, 504 and
     any issue coded transient, lock-error, timeout or throttled, with Retry-After (seconds or HTTP date,
-    measured from ``now``, an aware datetime) honoured. Dead: 401 (``unauthorized``: there is no token refresh), 412
-    multiple-matches (``possible_duplicate_patient``: staff must merge), anything else (``rejected``), and
-    a 2xx that is not a transaction-response or holds a failed entry (a non-atomic server).
+    measured from ``now``, an aware datetime) honoured. Also retried, because they are about the
+    connection and not about this admission (every later one would fail alike, and setting them all
+    aside would bury the fault under one incident each): 401 ``unauthorized``, 403 ``forbidden``, 404,
+    405 and 407 (a wrong address or proxy), and a 2xx that is not a transaction-response (a proxy's page,
+    ``unexpected_response``). Dead: 412 multiple-matches (``possible_duplicate_patient``: staff must
+    merge), a 2xx holding a failed entry (a non-atomic server), anything else (``rejected``: 400, 422...).
     """
     if status_code is None:
         return Verdict("retry", "no_response")
     issues = _issues(body)
     if 200 <= status_code < 300:
         if not (isinstance(body, dict) and body.get("type") == "transaction-response"):
-            return Verdict("dead", "unexpected_response")
+            return Verdict("retry", "unexpected_response")
         if any(e.status >= 400 for e in parse_transaction_response(body)):
             return Verdict("dead", "rejected")
         return Verdict("delivered", "ok")
     transient = next((i["code"] for i in issues if i.get("code") in RETRY_ISSUES), None)
     if transient or status_code in RETRY_STATUSES:
         return Verdict("retry", transient or f"http_{status_code}", _retry_after(headers, now))
-    if status_code == 401:
-        return Verdict("dead", "unauthorized")
+    if status_code in ENDPOINT_STATUSES:
+        return Verdict("retry", ENDPOINT_STATUSES[status_code])
     if status_code == 412 and any(i.get("code") == "multiple-matches" for i in issues):
         return Verdict("dead", "possible_duplicate_patient")
     return Verdict("dead", "rejected")

@@ -57,6 +57,7 @@ def m002_create_prints(db: Database) -> None:
 def m003_outbox_outcome(db: Database) -> None:
     db["outbox"].add_column("response", str)         # what the hospital system answered last (kept for staff)
     db["outbox"].add_column("delivered_at", str)
+    db["outbox"].add_column("refusals", int, not_null_default=0)   # answers that said "not now"
 
 
 class PrintInProgress(RuntimeError):
@@ -154,29 +155,52 @@ class Store:
             where, args = where + " AND destination = ?", args + [destination]
         return self.db["outbox"].count_where(where, args)
 
+    def undelivered_elsewhere(self, destination: str) -> int:
+        """Pending or refused messages for a destination other than ``destination``."""
+        return self.db.execute("SELECT count(*) FROM outbox WHERE status != 'delivered' AND destination != ?",
+                               [destination]).fetchone()[0]
+
     def outbox_delivered(self, row_id: int, response: str = "") -> None:
         with self._write():
-            admission_id, destination = self.db.execute(
+            done = self.db.execute(
                 "UPDATE outbox SET status = 'delivered', delivered_at = ?, response = ?, last_error = '' "
-                "WHERE id = ? RETURNING admission_id, destination", [_now(), response, row_id]).fetchone()
-            self._audit("sync", "outbox.delivered", admission_id, destination)
+                "WHERE id = ? AND status = 'pending' RETURNING admission_id, destination",
+                [_now(), response, row_id]).fetchone()
+            if done:
+                self._audit("sync", "outbox.delivered", *done)
 
-    def outbox_retry(self, row_id: int, error: str, next_attempt_at: str) -> int:
-        """Count a failed attempt and when to try again; returns the attempts so far."""
+    def outbox_retry(self, row_id: int, error: str, next_attempt_at: str, *, refused: bool = False) -> int:
+        """Count a failed attempt (and a refusal: the system said "not now" to this message) and when
+        to try again; returns the attempts so far."""
         with self._write():
-            return self.db.execute(
-                "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ? "
-                "RETURNING attempts", [error, next_attempt_at, row_id]).fetchone()[0]
+            row = self.db.execute(
+                "UPDATE outbox SET attempts = attempts + 1, refusals = refusals + ?, last_error = ?, "
+                "next_attempt_at = ? WHERE id = ? AND status = 'pending' RETURNING attempts",
+                [int(refused), error, next_attempt_at, row_id]).fetchone()
+        return row[0] if row else 0
 
     def outbox_dead(self, row_id: int, error: str, response: str, incident: Incident) -> None:
         """The hospital system refused the message: it stops (later ones go on), with what the system
-        said kept on the row, and an incident for staff, in one transaction."""
+        said kept on the row, and an incident for staff, in one transaction. The audit line gets the
+        reason code only: what the system said may quote the patient."""
         with self._write():
-            row = self.db["outbox"].get(row_id)
-            self.db["outbox"].update(row_id, {"status": "dead", "attempts": row["attempts"] + 1,
-                                              "last_error": error, "response": response})
-            self._audit("sync", "outbox.dead", row["admission_id"], f"{row['destination']} {error}")
-            self._insert_incident(incident)
+            row = self.db.execute(
+                "UPDATE outbox SET status = 'dead', attempts = attempts + 1, last_error = ?, response = ? "
+                "WHERE id = ? AND status = 'pending' RETURNING admission_id, destination",
+                [error, response, row_id]).fetchone()
+            if row:
+                self._audit("sync", "outbox.dead", row[0], f"{row[1]} {error.split(':')[0]}")
+                self._insert_incident(incident)
+
+    def outbox_requeue(self, destination: str, actor: str) -> int:
+        """Send the set-aside messages again (after the cause was fixed), oldest first; returns how many."""
+        with self._write():
+            rows = self.db.execute(
+                "UPDATE outbox SET status = 'pending', refusals = 0, next_attempt_at = ? "
+                "WHERE destination = ? AND status = 'dead' RETURNING admission_id", [_now(), destination]).fetchall()
+            for (admission_id,) in rows:
+                self._audit(actor, "outbox.requeued", admission_id, destination)
+        return len(rows)
 
     # --- incidents and audit ---
 

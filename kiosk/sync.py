@@ -18,6 +18,7 @@ resend, the same file name), so delivering at least once is delivering exactly o
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import logging
 import os
@@ -39,8 +40,10 @@ from kiosk.store import Store
 log = logging.getLogger("kiosk.sync")
 
 FIRST_PAUSE_S = 1.0            # after the first failed attempt; doubles with every further one
+RETRY_AFTER_MAX_S = 3600.0     # the longest pause a server's Retry-After gets (when longer than retry_max_s)
 UNREACHABLE_AFTER = 5          # failed attempts in a row before staff and IT get an incident
-AR_ATTEMPTS = 3                # an MLLP reject (AR) is tried this often before it is set aside
+REFUSALS = 5                   # answers that say "not now" to the same message (MLLP AR, an ACK for
+                               # another message, FHIR 409) before it is set aside for staff
 
 
 @dataclass(frozen=True)
@@ -48,9 +51,13 @@ class Attempt:
     """How one delivery attempt ended: ``kind`` delivered | retry | dead."""
 
     kind: str
-    reason: str = ""                      # short, for logs and staff: no patient data
+    reason: str = ""                      # a code, then what the system said (only the code reaches logs)
     response: str = ""                    # what the system answered, kept on the outbox row
     retry_after_s: float | None = None
+    answered: bool = False                # the hospital system answered (it is there)
+    refused: bool = False                 # ... and said "not now" about this very message (MLLP AR, an
+                                          # ACK for another one, FHIR 409): counts towards giving it up
+    note: str = ""                        # delivered, but a part needs staff (reason code first)
 
 
 # --- transports -----------------------------------------------------------------------------------
@@ -67,7 +74,8 @@ class FhirTransport:
         self.options = fhir.FhirOptions(encounter_status=hospital.encounter_status)
         self.timeout = hospital.timeout_s
         self.session = requests.Session()
-        self.session.verify = hospital.ca_file or True
+        # Per request, not on the session: requests lets REQUESTS_CA_BUNDLE override a session's verify.
+        self.verify = hospital.ca_file or True
         if hospital.client_cert:
             self.session.cert = (hospital.client_cert, hospital.client_key) if hospital.client_key else hospital.client_cert
         self.session.headers.update({"Content-Type": "application/fhir+json", "Accept": "application/fhir+json",
@@ -82,7 +90,7 @@ class FhirTransport:
         import requests
         path, params = fhir.appointment_search(identifier.system, identifier.value, day)
         try:
-            answer = self.session.get(f"{self.base}/{path}", params=params, timeout=timeout)
+            answer = self.session.get(f"{self.base}/{path}", params=params, timeout=timeout, verify=self.verify)
             answer.raise_for_status()
             found = sorted(fhir.appointments_from(answer.json()), key=lambda a: a["start"])
         except (requests.RequestException, ValueError) as e:
@@ -90,30 +98,29 @@ class FhirTransport:
             return None
         return Appointment(found[0]["id"], found[0]["start"], found[0]["description"]) if found else None
 
-    def _arrive(self, appointment_id: str) -> Attempt | None:
-        """Mark the Appointment arrived (its own step, after the admission is in); None when done.
-        A second try finds it arrived already, which counts as done."""
+    def _arrive(self, appointment_id: str) -> str | None:
+        """Mark the Appointment arrived (its own step, after the admission is in). None when done (a
+        second try finds it arrived already, which counts as done); else why not, for staff. Never a
+        reason to send the admission again: it is in."""
         import requests
         url = f"{self.base}/Appointment/{appointment_id}"
         try:
             answer = self.session.patch(url, data=json.dumps(fhir.arrival_patch()), timeout=self.timeout,
-                                        headers={"Content-Type": "application/json-patch+json"})
+                                        headers={"Content-Type": "application/json-patch+json"}, verify=self.verify)
             if answer.ok:
                 return None
-            if answer.status_code >= 500 or answer.status_code in (408, 429):
-                return Attempt("retry", f"appointment_http_{answer.status_code}")
-            current = self.session.get(url, timeout=self.timeout)
+            current = self.session.get(url, timeout=self.timeout, verify=self.verify)
             if current.ok and fhir.arrived(current.json()):
                 return None
-            return Attempt("dead", f"appointment_not_arrived: http_{answer.status_code}", answer.text)
-        except requests.exceptions.RequestException:
-            return Attempt("retry", "appointment_unreachable")
+            return f"appointment_not_arrived: http_{answer.status_code}"
+        except (requests.exceptions.RequestException, ValueError) as e:
+            return f"appointment_not_arrived: {type(e).__name__}"
 
     def send(self, admission: Admission, row: dict) -> Attempt:
         import requests
         body = json.dumps(fhir.transaction(admission, self.form, self.options), ensure_ascii=False)
         try:
-            answer = self.session.post(self.base, data=body.encode("utf-8"), timeout=self.timeout,
+            answer = self.session.post(self.base, data=body.encode("utf-8"), timeout=self.timeout, verify=self.verify,
                                        headers={"X-Request-Id": f"{admission.kiosk_id}-{row['id']}"})
         except requests.exceptions.SSLError:
             return Attempt("retry", "tls_failed")
@@ -129,9 +136,11 @@ class FhirTransport:
         reason = verdict.reason or f"http_{answer.status_code}"
         if verdict.kind == "dead" and payload is not None:
             reason = f"{reason}: {fhir.outcome_summary(payload)}"[:300]
-        if verdict.kind == "delivered" and admission.appointment_id:
-            return self._arrive(admission.appointment_id) or Attempt("delivered", "", answer.text)
-        return Attempt(verdict.kind, reason, answer.text, verdict.retry_after_s)
+        note = self._arrive(admission.appointment_id) if verdict.kind == "delivered" and admission.appointment_id else ""
+        # A 5xx, 429 or 401 is about the server or the connection, not this admission: it is retried
+        # for as long as it lasts (the hospital_unreachable incident tells IT); a 409 is about it.
+        return Attempt(verdict.kind, reason, answer.text, verdict.retry_after_s, answered=True,
+                       refused=answer.status_code == 409, note=note or "")
 
     def close(self) -> None:
         self.session.close()
@@ -147,15 +156,13 @@ class MllpTransport:
         parts = urlsplit(hospital.url)
         self.host, self.port = parts.hostname, parts.port or 2575
         self.timeout = hospital.timeout_s
-        self.options = hl7v2.Hl7Options(sending_facility=kiosk_id,
-                                        receiving_application=hospital.hl7_receiving_application,
-                                        receiving_facility=hospital.hl7_receiving_facility,
-                                        patient_class=hospital.hl7_patient_class)
+        self.options = hl7_options(hospital, kiosk_id)
         self.context = _tls_context(hospital) if parts.scheme == "mllps" else None
 
     def send(self, admission: Admission, row: dict) -> Attempt:
         control_id = control_id_for(admission)
-        message = hl7v2.adt_a04(admission, control_id, self.options, sent_at=datetime.now(timezone.utc))
+        # MSH-7 is the check-in time, so that a resend is the same message, byte for byte.
+        message = hl7v2.adt_a04(admission, control_id, self.options, sent_at=moment(admission.created_at))
         try:
             answer = hl7v2.send_mllp(self.host, self.port, message, self.timeout, context=self.context)
         except ssl.SSLError:
@@ -167,22 +174,28 @@ class MllpTransport:
         try:
             ack = hl7v2.parse_ack(answer)
         except ValueError:
-            return Attempt("retry", "not_an_ack", answer)
+            return Attempt("retry", "not_an_ack", answer, answered=True, refused=True)
         if ack.control_id != control_id:
-            return Attempt("retry", "ack_for_another_message", answer)
+            return Attempt("retry", "ack_for_another_message", answer, answered=True, refused=True)
         if ack.code in ("AA", "CA"):
-            return Attempt("delivered", "", answer)
-        if ack.code in ("AR", "CR") and row["attempts"] + 1 < AR_ATTEMPTS:
-            return Attempt("retry", f"rejected_{ack.code}", answer)
-        return Attempt("dead", f"rejected_{ack.code}: {ack.text}"[:300], answer)
+            return Attempt("delivered", "", answer, answered=True)
+        if ack.code in ("AR", "CR"):           # the receiver could not take it now: again, a few times
+            return Attempt("retry", f"rejected_{ack.code}", answer, answered=True, refused=True)
+        return Attempt("dead", f"rejected_{ack.code}: {ack.text}"[:300], answer, answered=True)
 
     def close(self) -> None:
         pass
 
 
+def hl7_options(hospital: HospitalSettings, kiosk_id: str) -> hl7v2.Hl7Options:
+    return hl7v2.Hl7Options(sending_facility=kiosk_id, receiving_application=hospital.hl7_receiving_application,
+                            receiving_facility=hospital.hl7_receiving_facility, patient_class=hospital.hl7_patient_class)
+
+
 def control_id_for(admission: Admission) -> str:
-    """MSH-10: 20 characters (the most v2.5 allows), the same for every resend of an admission."""
-    return admission.id.replace("-", "")[:20].upper()
+    """MSH-10: 20 characters (the most v2.5 allows), the same for every resend of an admission: a hash
+    of its id, so that ids sharing a beginning still get different control ids."""
+    return hashlib.sha256(admission.id.encode()).hexdigest()[:20].upper()
 
 
 class FolderTransport:
@@ -196,10 +209,7 @@ class FolderTransport:
         self.format = hospital.folder_format
         self.form = form
         self.fhir_options = fhir.FhirOptions(encounter_status=hospital.encounter_status)
-        self.hl7_options = hl7v2.Hl7Options(sending_facility=kiosk_id,
-                                            receiving_application=hospital.hl7_receiving_application,
-                                            receiving_facility=hospital.hl7_receiving_facility,
-                                            patient_class=hospital.hl7_patient_class)
+        self.hl7_options = hl7_options(hospital, kiosk_id)
 
     def send(self, admission: Admission, row: dict) -> Attempt:
         if self.format == "fhir":
@@ -208,7 +218,7 @@ class FolderTransport:
         else:
             name = f"{admission.id}.hl7"
             content = hl7v2.adt_a04(admission, control_id_for(admission), self.hl7_options,
-                                    sent_at=datetime.fromisoformat(admission.created_at))
+                                    sent_at=moment(admission.created_at))
         try:
             write_atomically(self.folder / name, content.encode("utf-8"))
         except OSError as e:
@@ -279,6 +289,7 @@ class Sync:
         self.retry_max_s = retry_max_s
         self._now, self._jitter = now, jitter
         self._lock_path = store.path.with_name(store.path.name + ".sync-lock")
+        self._unreachable = None            # whether a hospital_unreachable incident is open (looked up once)
 
     def run_once(self, *, now_or_never: bool = False) -> Progress:
         """Deliver every message that is due now, in order; stop at the first one that must wait.
@@ -296,69 +307,119 @@ class Sync:
         progress = Progress()
         destination = self.transport.name
         while (row := self.store.outbox_head(destination)) is not None:
-            due = datetime.fromisoformat(row["next_attempt_at"])
-            if due > self._now() and not now_or_never:
+            due, now = moment(row["next_attempt_at"]), self._now()
+            # A pause longer than any this worker gives means the clock went back (NTP after a wrong
+            # start): the message is due rather than stuck for hours.
+            if now < due <= now + timedelta(seconds=self._longest_pause()) and not now_or_never:
                 progress.next_due = due
                 break
-            admission = self.store.get_admission(row["admission_id"])
-            try:
-                attempt = self.transport.send(admission, row)
-            except ValueError as e:        # it cannot be written as a message (answers no longer fit the form...)
-                attempt = Attempt("dead", f"unsendable: {e}"[:300])
+            attempt, admission = self._attempt(row)
+            queue_number = admission.queue_number if admission else "?"
+            if attempt.answered:
+                self._hospital_answers()
+            if attempt.kind == "retry" and attempt.refused and row["refusals"] + 1 >= REFUSALS:
+                attempt = Attempt("dead", f"given_up: {attempt.reason}", attempt.response, answered=True)
             if attempt.kind == "delivered":
                 self.store.outbox_delivered(row["id"], attempt.response)
-                if row["attempts"]:
-                    self.store.resolve_kiosk_incidents(IncidentKind.HOSPITAL_UNREACHABLE, "sync")
-                log.info("delivered queue=%s to %s", admission.queue_number, destination)
+                if attempt.note:
+                    self._set_aside_note(row, attempt.note)
+                log.info("delivered queue=%s to %s", queue_number, destination)
                 progress.delivered += 1
             elif attempt.kind == "dead":
                 kind = (IncidentKind.DUPLICATE_PATIENT if attempt.reason.startswith("possible_duplicate_patient")
                         else IncidentKind.SYNC_REJECTED)
-                # The code only: what the system said may quote the patient's data (it stays on the row).
-                code = attempt.reason.split(":")[0]
                 self.store.outbox_dead(row["id"], attempt.reason, attempt.response,
-                                       Incident(kind, Severity.HIGH, f"{destination}: {code}", admission_id=admission.id))
-                log.error("not accepted by %s, queue=%s set aside for staff: %s", destination,
-                          admission.queue_number, code)
+                                       Incident(kind, Severity.HIGH, f"{destination}: {code(attempt.reason)}",
+                                                admission_id=row["admission_id"]))
+                log.error("not accepted by %s, queue=%s set aside for staff: %s", destination, queue_number,
+                          code(attempt.reason))
                 progress.dead += 1
             else:
                 pause = self._pause(row["attempts"] + 1, attempt.retry_after_s)
                 due = self._now() + timedelta(seconds=pause)
-                attempts = self.store.outbox_retry(row["id"], attempt.reason, due.isoformat(timespec="milliseconds"))
+                attempts = self.store.outbox_retry(row["id"], attempt.reason, due.isoformat(timespec="milliseconds"),
+                                                   refused=attempt.refused)
                 log.warning("%s: %s; queue=%s tried again in %.0f s (attempt %d)", destination, attempt.reason,
-                            admission.queue_number, pause, attempts)
-                if attempts >= UNREACHABLE_AFTER:
-                    self.store.raise_incident(Incident(IncidentKind.HOSPITAL_UNREACHABLE, Severity.HIGH,
-                                                       destination))
+                            queue_number, pause, attempts)
+                if attempts >= UNREACHABLE_AFTER and not self._unreachable:
+                    self.store.raise_incident(Incident(IncidentKind.HOSPITAL_UNREACHABLE, Severity.HIGH, destination))
+                    self._unreachable = True
                 progress.next_due, progress.last_reason = due, attempt.reason
                 break
         progress.waiting = self.store.outbox_count(destination, "pending")
         return progress
 
+    def _attempt(self, row: dict) -> tuple[Attempt, Admission | None]:
+        """Send one row; whatever goes wrong on this side ends as an Attempt, never as an exception that
+        would stop the worker with the queue behind it."""
+        try:
+            admission = self.store.get_admission(row["admission_id"])
+        except Exception as e:             # a row the store cannot give back: staff must look, the rest goes on
+            return Attempt("dead", f"unreadable_admission: {type(e).__name__}"), None
+        try:
+            return self.transport.send(admission, row), admission
+        except ValueError as e:            # it cannot be written as a message (answers no longer fit the form...)
+            return Attempt("dead", f"unsendable: {e}"[:300]), admission
+        except Exception as e:             # a fault of this side: try again later (a resend is harmless)
+            log.error("sending queue=%s failed: %s", admission.queue_number, type(e).__name__)
+            log.debug("the traceback", exc_info=True)
+            return Attempt("retry", f"internal_{type(e).__name__}"), admission
+
+    def _hospital_answers(self) -> None:
+        if self._unreachable is None:
+            self._unreachable = any(i["kind"] == IncidentKind.HOSPITAL_UNREACHABLE.value for i in self.store.incidents())
+        if self._unreachable:
+            self.store.resolve_kiosk_incidents(IncidentKind.HOSPITAL_UNREACHABLE, "sync")
+            self._unreachable = False
+
+    def _set_aside_note(self, row: dict, note: str) -> None:
+        """The admission is in, but one part of it needs staff (e.g. the appointment could not be marked)."""
+        self.store.raise_incident(Incident(IncidentKind.SYNC_REJECTED, Severity.MEDIUM,
+                                           f"{self.transport.name}: {code(note)}", admission_id=row["admission_id"]))
+        log.warning("delivered to %s, but %s", self.transport.name, code(note))
+
+    def _longest_pause(self) -> float:
+        return max(self.retry_max_s, RETRY_AFTER_MAX_S)
+
     def _pause(self, attempts: int, retry_after_s: float | None) -> float:
-        if retry_after_s is not None:
-            return max(0.0, retry_after_s)                 # the server said when
-        ceiling = min(self.retry_max_s, FIRST_PAUSE_S * 2 ** (attempts - 1))
+        if retry_after_s is not None:                      # the server said when, within reason
+            return min(max(retry_after_s, FIRST_PAUSE_S), self._longest_pause())
+        ceiling = min(self.retry_max_s, FIRST_PAUSE_S * 2 ** min(attempts - 1, 30))
         return ceiling * (0.5 + self._jitter() / 2)        # jitter: kiosks that lost the server together
                                                            # do not all come back in the same second
 
-    def run_forever(self, stop: threading.Event, wake: threading.Event | None = None) -> None:
-        """Deliver until ``stop`` is set; sleeps until the next message is due or ``wake`` is set
-        (the app sets it when it stores an admission)."""
+    def run_forever(self, stop: threading.Event, wake: threading.Event | None = None,
+                    poll_s: float | None = None) -> None:
+        """Deliver until ``stop`` is set; sleeps until the next message is due, ``wake`` is set (the
+        app sets it when it stores an admission) or ``poll_s`` has passed (a worker apart from the app
+        looks for new admissions that often)."""
         wake = wake or threading.Event()
         while not stop.is_set():
             try:
                 progress = self.run_once()
-            except Exception:              # the worker must outlive one bad row or a broken store read
-                log.exception("sync round failed")
+            except Exception as e:         # the store itself failed (disk, lock): try again later
+                log.error("sync round failed: %s", type(e).__name__)
                 progress = Progress(next_due=self._now() + timedelta(seconds=self.retry_max_s))
             wait = (progress.next_due - self._now()).total_seconds() if progress.next_due else 3600.0
-            wake.wait(max(0.05, wait))
+            wake.wait(max(0.05, min(wait, poll_s or wait)))
             wake.clear()
 
 
+def moment(text: str) -> datetime:
+    """An ISO time from the store; one without a zone is UTC."""
+    value = datetime.fromisoformat(text)
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def code(reason: str) -> str:
+    """The reason code before any text the hospital system sent (which may quote patient data)."""
+    return reason.split(":")[0]
+
+
 class SyncThread:
-    """The worker as a thread beside the kiosk app, with a store connection of its own."""
+    """The worker as a thread beside the kiosk app, with a store connection of its own. If the
+    connection to the hospital system cannot even be set up (a broken certificate file...), it says so
+    (log and incident) and tries again every ``retry_max_s``: the kiosk keeps admitting meanwhile."""
 
     def __init__(self, settings: Settings, form: Form):
         self.settings, self.form = settings, form
@@ -377,11 +438,21 @@ class SyncThread:
         self.thread.join(timeout)
 
     def _run(self) -> None:
-        store = Store(self.settings.data_path / "kiosk.db", kiosk_id=self.settings.kiosk.id, power_safe=False)
-        transport = open_transport(self.settings, self.form)
+        h = self.settings.hospital
+        store = Store(self.settings.data_path / "kiosk.db", kiosk_id=self.settings.kiosk.id,
+                      power_safe=h.transport != "fhir")       # see kiosk sync: only FHIR resends are free
         try:
-            Sync(store, transport, retry_max_s=self.settings.hospital.retry_max_s).run_forever(
-                self.stop_event, self.wake_event)
+            while not self.stop_event.is_set():
+                try:
+                    transport = open_transport(self.settings, self.form)
+                except Exception as e:
+                    log.error("the connection to the hospital system cannot be set up: %s", type(e).__name__)
+                    store.raise_incident(Incident(IncidentKind.HOSPITAL_UNREACHABLE, Severity.HIGH, h.transport))
+                    self.stop_event.wait(h.retry_max_s)
+                    continue
+                try:
+                    Sync(store, transport, retry_max_s=h.retry_max_s).run_forever(self.stop_event, self.wake_event)
+                finally:
+                    transport.close()
         finally:
-            transport.close()
             store.close()

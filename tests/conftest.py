@@ -1,4 +1,4 @@
-"""Shared fixtures. Only the ``pcscd`` fixture is here, and it does nothing until a test asks for it."""
+"""Shared fixtures: ``pcscd`` (does nothing until a test asks for it) and ``tls_certificate``."""
 
 from __future__ import annotations
 
@@ -120,3 +120,15 @@ def pcscd(tmp_path_factory):
     finally:
         if service.process is not None:
             _stop(service.process)
+
+
+@pytest.fixture(scope="session")
+def tls_certificate(tmp_path_factory) -> tuple[Path, Path]:
+    """(certificate, key) PEM files of a throwaway self-signed certificate for 127.0.0.1, made with
+    the openssl command (Debian's openssl, which ca-certificates brings)."""
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+                    "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert],
+                   check=True, capture_output=True)
+    return cert, key

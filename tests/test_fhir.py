@@ -240,8 +240,8 @@ def oo(code):
 @pytest.mark.parametrize("status, body, headers, expected", [
     (None, None, {}, Verdict("retry", "no_response")),
     (200, RESPONSE, {}, Verdict("delivered", "ok")),
-    (200, {**OO, "issue": []}, {}, Verdict("dead", "unexpected_response")),
-    (200, None, {}, Verdict("dead", "unexpected_response")),
+    (200, {**OO, "issue": []}, {}, Verdict("retry", "unexpected_response")),   # e.g. a proxy answered
+    (200, None, {}, Verdict("retry", "unexpected_response")),
     (200, {**RESPONSE, "entry": [{"response": {"status": "412 Precondition Failed"}}]}, {},
      Verdict("dead", "rejected")),                                        # a non-atomic server's half-done transaction
     (408, None, {}, Verdict("retry", "http_408")),
@@ -260,10 +260,10 @@ def oo(code):
     (422, oo("lock-error"), {}, Verdict("retry", "lock-error")),
     (400, oo("timeout"), {}, Verdict("retry", "timeout")),
     (400, oo("structure"), {}, Verdict("dead", "rejected")),
-    (401, None, {}, Verdict("dead", "unauthorized")),
-    (403, oo("forbidden"), {}, Verdict("dead", "rejected")),
-    (404, oo("not-supported"), {}, Verdict("dead", "rejected")),
-    (405, None, {}, Verdict("dead", "rejected")),
+    (401, None, {}, Verdict("retry", "unauthorized")),
+    (403, oo("forbidden"), {}, Verdict("retry", "forbidden")),
+    (404, oo("not-supported"), {}, Verdict("retry", "http_404")),
+    (405, None, {}, Verdict("retry", "http_405")),
     (410, None, {}, Verdict("dead", "rejected")),
     (412, oo("multiple-matches"), {}, Verdict("dead", "possible_duplicate_patient")),
     (412, oo("conflict"), {}, Verdict("dead", "rejected")),

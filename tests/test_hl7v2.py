@@ -2,10 +2,8 @@
 hl7apy), escaping, ACKs, and MLLP against a real receiver (tests/mllppeer.py)."""
 
 import json
-import shutil
 import socket
 import ssl
-import subprocess
 import threading
 import time
 from dataclasses import replace
@@ -281,15 +279,9 @@ def test_send_mllp_carries_utf8_and_hostile_text_unchanged():
 
 
 @pytest.fixture(scope="module")
-def tls_contexts(tmp_path_factory):
-    """(server, client) SSL contexts around a throwaway self-signed certificate for 127.0.0.1."""
-    if not shutil.which("openssl"):
-        pytest.skip("needs the openssl command to make a test certificate")
-    folder = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
-                    "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert],
-                   check=True, capture_output=True)
+def tls_contexts(tls_certificate):
+    """(server, client) SSL contexts around the throwaway certificate for 127.0.0.1."""
+    cert, key = tls_certificate
     server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     server.load_cert_chain(cert, key)
     return server, ssl.create_default_context(cafile=cert)

@@ -63,7 +63,7 @@ class Scripted:
 
     def send(self, admission, row):
         self.sent.append(admission.queue_number)
-        return self.answers.pop(0) if self.answers else sync.Attempt("delivered")
+        return self.answers.pop(0) if self.answers else sync.Attempt("delivered", answered=True)
 
     def close(self):
         pass
@@ -313,6 +313,8 @@ def test_a_refusal_with_an_operation_outcome_is_set_aside_and_later_admissions_f
     assert dead["last_error"].startswith("rejected")
     assert [(i["kind"], i["admission_id"]) for i in store.incidents()] == [("sync_rejected", first.id)]
     assert server.count("Encounter") == 1
+    audit = json.dumps(store.audit_trail())
+    assert "fault injected" not in audit, "what the server said stays on the outbox row, not in the audit"
 
 
 def test_two_patients_with_one_insurance_number_at_the_hospital_is_a_duplicate_for_staff(store, server):
@@ -367,12 +369,13 @@ def test_mllp_reject_is_tried_again_then_set_aside(store):
     clock = Clock()
     with MllpPeer("AR") as peer:
         worker = mllp_worker(store, peer.url, clock)
-        for _ in range(sync.AR_ATTEMPTS - 1):
+        for _ in range(sync.REFUSALS - 1):
             progress = worker.run_once()
             assert progress.waiting == 1 and progress.last_reason == "rejected_AR"
             clock.now = progress.next_due
         assert worker.run_once().dead == 1
-        assert len(peer.messages) == sync.AR_ATTEMPTS and len(peer.unique()) == 1
+        assert len(peer.messages) == sync.REFUSALS and len(peer.unique()) == 1
+    assert store.outbox("dead")[0]["last_error"].startswith("given_up: rejected_AR")
 
 
 @pytest.mark.parametrize("answer,reason", [("silent", "timeout"), ("drop", "unreachable")])
@@ -552,3 +555,189 @@ def test_the_bearer_token_and_request_id_go_with_every_request_and_nowhere_else(
     assert seen == [("Bearer s3cr3t-t0ken", "lobby-1-1", "application/fhir+json")]
     assert progress.last_reason == "http_503" and (progress.next_due - T0).total_seconds() == 5
     assert "s3cr3t" not in caplog.text and "s3cr3t" not in json.dumps(store.outbox())
+
+
+# --- what the review found: nothing on this side stops the queue -------------------------------------
+
+def test_an_admission_the_store_cannot_give_back_is_set_aside_and_the_rest_goes(store):
+    first, second = queue(store, "fhir", 2)
+    store.db.execute("UPDATE admissions SET data = '{}' WHERE id = ?", [first.id])
+    transport = Scripted()
+    progress = sync.Sync(store, transport, now=Clock()).run_once()
+    assert (progress.dead, progress.delivered) == (1, 1) and transport.sent == ["A-002"]
+    assert store.outbox("dead")[0]["last_error"] == "unreadable_admission: KeyError"
+    assert [(i["kind"], i["admission_id"]) for i in store.incidents()] == [("sync_rejected", first.id)]
+
+
+def test_a_fault_of_this_side_while_sending_is_retried_not_fatal(store):
+    class Broken(Scripted):
+        def send(self, admission, row):
+            raise RuntimeError("a bug")
+    queue(store, "fhir", 1)
+    progress = sync.Sync(store, Broken(), now=Clock()).run_once()
+    assert progress.waiting == 1 and progress.last_reason == "internal_RuntimeError"
+    assert store.outbox()[0]["attempts"] == 1
+
+
+def test_pauses_stay_bounded_however_long_the_outage_or_odd_the_server(store):
+    worker = sync.Sync(store, Scripted(), retry_max_s=300, jitter=lambda: 1.0)
+    assert worker._pause(2000, None) == 300, "no overflow after days of retries"
+    assert worker._pause(1, 86_400_000) == sync.RETRY_AFTER_MAX_S
+    assert worker._pause(1, 0) == sync.FIRST_PAUSE_S, "Retry-After: 0 does not make a busy loop"
+
+
+def test_a_clock_that_went_back_does_not_stall_the_queue(store):
+    queue(store, "fhir", 1)
+    store.db.execute("UPDATE outbox SET next_attempt_at = '2026-11-28T20:00:00+00:00'")   # set by a clock 36 h fast
+    assert sync.Sync(store, Scripted(), now=Clock()).run_once().delivered == 1
+
+
+def test_a_conflict_that_stays_for_one_admission_is_given_up_after_a_few_answers(store, server):
+    first, second = queue(store, "fhir", 2)
+    clock = Clock()
+    worker = fhir_worker(store, server.base, clock)
+    server.fail_next(409, times=sync.REFUSALS)
+    for _ in range(sync.REFUSALS):
+        progress = worker.run_once()
+        clock.now = progress.next_due or clock.now
+    assert progress.delivered == 1 and progress.dead == 1
+    assert store.outbox("dead")[0]["last_error"] == "given_up: http_409"
+    assert server.count("Encounter") == 1
+
+
+@pytest.mark.parametrize("status", [401, 403, 404, 503])
+def test_an_endpoint_problem_holds_the_queue_without_setting_admissions_aside(store, server, status):
+    stored = queue(store, "fhir", 3)
+    clock = Clock()
+    worker = fhir_worker(store, server.base, clock)
+    server.fail_next(status, times=2 * sync.REFUSALS)
+    for _ in range(2 * sync.REFUSALS):
+        progress = worker.run_once()
+        clock.now = progress.next_due
+    assert store.outbox("dead") == [] and [i["kind"] for i in store.incidents()] == ["hospital_unreachable"]
+    assert worker.run_once().delivered == 3 and store.incidents() == [], "fixed: all go, the incident ends"
+    assert_exactly_once(server, stored)
+
+
+def test_an_appointment_that_cannot_be_marked_leaves_the_admission_delivered(store, server):
+    stored = store.save_admission(replace(admission(1), appointment_id="no-such-appointment"), destinations=("fhir",))
+    progress = fhir_worker(store, server.base, Clock()).run_once()
+    assert progress.delivered == 1 and store.outbox()[0]["status"] == "delivered"
+    assert [(i["kind"], i["admission_id"], i["detail"]) for i in store.incidents()] == [
+        ("sync_rejected", stored.id, "fhir: appointment_not_arrived")]
+
+
+def https_hospital(cert, key):
+    """An HTTPS endpoint on 127.0.0.1 that takes any transaction (the TLS is the point here)."""
+    import http.server
+    import ssl
+    import threading
+
+    class Hospital(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            body = json.dumps({"resourceType": "Bundle", "type": "transaction-response", "entry": []}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/fhir+json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Hospital)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def test_a_certificate_the_kiosk_does_not_trust_is_retried_and_the_right_ca_lets_it_through(store, tls_certificate):
+    cert, key = tls_certificate
+    hospital = https_hospital(cert, key)
+    url = f"https://127.0.0.1:{hospital.server_port}/fhir"
+    queue(store, "fhir", 1)
+    clock = Clock()
+    progress = sync.Sync(store, sync.open_transport(fhir_settings(url), FORM), now=clock).run_once()
+    assert progress.waiting == 1 and progress.last_reason == "tls_failed"
+    trusted = config.Settings(hospital=config.HospitalSettings(transport="fhir", url=url, ca_file=str(cert)))
+    clock.now = progress.next_due
+    assert sync.Sync(store, sync.open_transport(trusted, FORM), now=clock).run_once().delivered == 1
+    hospital.shutdown()
+
+
+def test_mllp_over_tls_is_verified(store, tls_certificate):
+    import ssl
+    cert, key = tls_certificate
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(cert, key)
+    queue(store, "hl7v2", 1)
+    clock = Clock()
+    with MllpPeer(tls=server_context) as peer:
+        url = peer.url
+        untrusted = mllp_worker(store, url, clock).run_once()
+        assert untrusted.last_reason == "tls_failed" and peer.messages == []
+        settings = config.Settings(hospital=config.HospitalSettings(transport="hl7v2", url=url, ca_file=str(cert)))
+        clock.now = untrusted.next_due
+        assert sync.Sync(store, sync.open_transport(settings, FORM), now=clock).run_once().delivered == 1
+        assert len(peer.messages) == 1
+
+
+def test_refused_admissions_can_be_sent_again_once_the_cause_is_fixed(tmp_path, server):
+    store = data_store(tmp_path)
+    stored = queue(store, "fhir", 2)
+    server.fail_next(422)
+    cfg = sync_config(tmp_path, server.base)
+    first = kiosk_sync("--once", "--config", cfg)
+    assert first.returncode == 9 and "1 admission(s) were refused" in first.stderr
+    again = kiosk_sync("--once", "--retry-refused", "--config", cfg)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.splitlines()[0] == "1 refused admission(s) queued again."
+    assert_exactly_once(server, stored)
+    store.close()
+
+
+def test_mllp_sync_killed_between_send_and_ack_is_one_message_at_the_receiver(tmp_path):
+    store = data_store(tmp_path)
+    stored = queue(store, "hl7v2", 3)
+    with MllpPeer("hold") as peer:
+        cfg = tmp_path / "mllp.toml"
+        cfg.write_text(f'[kiosk]\ndata_dir = "{tmp_path / "data"}"\n[hospital]\ntransport = "hl7v2"\n'
+                       f'url = "{peer.url}"\ntimeout_s = 30.0\n', encoding="utf-8")
+        worker = subprocess.Popen([KIOSK, "sync", "--config", cfg], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 60
+            while not peer.messages:
+                assert time.monotonic() < deadline and worker.poll() is None
+                time.sleep(0.05)
+        finally:
+            os.kill(worker.pid, signal.SIGKILL)
+            worker.wait()
+        peer.answer = "AA"
+        run = kiosk_sync("--once", "--config", cfg)
+        assert run.returncode == 0, run.stderr
+        assert len(peer.messages) == 4 and len(peer.unique()) == 3, "the first one twice, with one control id"
+    assert [r["status"] for r in store.outbox()] == ["delivered"] * 3 and len(stored) == 3
+    store.close()
+
+
+def test_kiosk_sync_picks_up_new_admissions_and_stops_on_sigterm(tmp_path, server):
+    store = data_store(tmp_path)
+    worker = subprocess.Popen([KIOSK, "sync", "--config", sync_config(tmp_path, server.base)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(1)
+        stored = queue(store, "fhir", 1)             # the app stores one while kiosk sync runs apart
+        deadline = time.monotonic() + 60
+        while server.count("Encounter") < 1:
+            assert time.monotonic() < deadline and worker.poll() is None, "not picked up"
+            time.sleep(0.1)
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=30) == 0
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    assert_exactly_once(server, stored)
+    store.close()
