@@ -5,11 +5,12 @@ order: the oldest undelivered one first, and none after it until it is delivered
 answer is sorted into
 
 - delivered: done (what the system answered is kept on the row);
-- retry: the system is unreachable, busy or failed (timeouts, 5xx, 429, MLLP AR): the same message is
-  tried again after an exponential pause with jitter, or when ``Retry-After`` says; later messages
-  wait, so the backlog reaches the hospital in order once it answers again;
-- dead: the system refused this message (4xx with an OperationOutcome, MLLP AE): it is set aside with
-  the answer kept on the row and an incident for staff, and the next message goes.
+- retry: the system is unreachable, busy, failing or misconfigured (timeouts, TLS, 5xx, 429, 401,
+  404, MLLP AR): the same message is tried again after an exponential pause with jitter, or when
+  ``Retry-After`` says; later messages wait, so the backlog reaches the hospital in order once it
+  answers again (a message refused "not now" five times is given up);
+- dead: the system refused this message (400/422 with an OperationOutcome, 412, MLLP AE): it is set
+  aside with the answer kept on the row and an incident for staff, and the next message goes.
 
 Every message is idempotent at the receiver (conditional FHIR interactions, the same MSH-10 on every
 resend, the same file name), so delivering at least once is delivering exactly once.
