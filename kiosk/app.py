@@ -18,8 +18,9 @@ from typing import Sequence
 
 from kiosk import forms, printing
 from kiosk.config import Settings
-from kiosk.events import (AdmissionFailed, AdmissionStored, AppointmentFound, LookUpAppointment, CardFailed, CardInserted, CardRead, CardRemoved,
-                          Print, PrintFinished, RaiseIncident, ReaderFault, SaveAdmission, StillHere, Wipe)
+from kiosk.events import (AdmissionFailed, AdmissionStored, AppointmentFound, CardFailed, CardInserted, CardRead,
+                          CardRemoved, LookUpAppointment, Print, PrintFinished, RaiseIncident, ReaderFault,
+                          SaveAdmission, StillHere, Wipe)
 from kiosk.flow import CheckIn, State
 from kiosk.hardware.printer import Printer
 from kiosk.hardware.reader import CardReader, SimulatedReader
