@@ -45,11 +45,15 @@ def main(out: Path) -> None:
         app = kiosk_app.build_app(settings, store=kiosk_app.open_store(settings), reader=reader, printers=printers)
 
         async def script(app, pilot) -> list[dict]:
+            pilot.out = out / "with-appointment"
+            pilot.out.mkdir()
             [first] = await walk_patients(app, pilot, [cards[0]])
             confirm = next(s for s in pilot.shots if s["screen"] == "confirm")
             delivered = await until(lambda: server.count("Encounter") == 1)
             appointment = server.search("Appointment", _id=booked["id"])[0]["status"]
             server.hold_responses()                          # the hospital system stops answering
+            pilot.out = out / "hospital-not-answering"
+            pilot.out.mkdir()
             [second] = await walk_patients(app, pilot, [cards[1]])
             stuck = [r["status"] for r in app.store.outbox()]
             server.release()
