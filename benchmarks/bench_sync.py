@@ -64,7 +64,9 @@ def kiosk_drain(settings: config.Settings, backlog, destination: str, *, trace: 
         fill_store = Store(Path(tmp) / "kiosk.db")
         fill(fill_store, backlog, destination)
         fill_store.close()
-        store = Store(Path(tmp) / "kiosk.db", power_safe=False)      # as the worker opens it
+        # As the worker opens it: fsync per delivery record for HL7 v2 (receivers may not de-duplicate a
+        # resend after a power cut), none for FHIR.
+        store = Store(Path(tmp) / "kiosk.db", power_safe=destination != "fhir")
         transport = sync.open_transport(settings, FORM)
         worker = sync.Sync(store, transport)
         heap: list[int] = []
