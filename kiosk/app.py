@@ -87,7 +87,7 @@ def build_app(settings: Settings, *, store: Store, reader: CardReader, printers:
     from kivy.uix.screenmanager import NoTransition
 
     from kiosk import screens
-    from kiosk.screens.common import KioskFrame, Localizer
+    from kiosk.screens.common import KioskFrame, Localizer, Look
 
     class KioskApp(App):
         title = "Admission kiosk"
@@ -106,6 +106,7 @@ def build_app(settings: Settings, *, store: Store, reader: CardReader, printers:
                                 prints=tuple(kind for kind in printing.KINDS if kind in printers),
                                 look_up_appointments=settings.hospital.transport == "fhir")
             self.tr = Localizer(self.catalogs, self.flow.session.language)
+            self.look = Look()
             self.frame = None
             self._shown_state: State | None = None
             self._idle_timer = None
@@ -126,6 +127,7 @@ def build_app(settings: Settings, *, store: Store, reader: CardReader, printers:
 
         def build(self):
             global_idmap["tr"] = self.tr
+            global_idmap["look"] = self.look
             for kv in screens.kv_files():
                 Builder.load_file(str(kv))
             Window.clearcolor = (1, 1, 1, 1)
@@ -195,6 +197,7 @@ def build_app(settings: Settings, *, store: Store, reader: CardReader, printers:
                 except (sqlite3.Error, OSError) as e:
                     log.error("incident %s not stored: %s", incident.kind.value, type(e).__name__)
             elif isinstance(effect, Wipe):
+                self.look.reset()                 # the next patient starts with the standard look
                 for category in ("textinput.label", "textinput.width"):
                     Cache.remove(category)        # keyed by typed patient text, kept 60 s otherwise
             return None

@@ -140,9 +140,18 @@ class HospitalSettings:
 
 
 def _form_exists(name: str) -> str | None:
-    if (ASSETS / "forms" / f"{name}.json").is_file():
-        return None
-    return f"names no form: there is no {ASSETS / 'forms' / name}.json"
+    if not (ASSETS / "forms" / f"{name}.json").is_file():
+        return f"names no form: there is no {ASSETS / 'forms' / name}.json"
+    from kiosk import forms
+    try:
+        form = forms.load(name)
+    except forms.FormError as e:
+        return f"names a form the kiosk cannot use: {e}"
+    missing = sorted(form.item_types - forms.RENDERED_TYPES)
+    if missing:
+        return (f"names a form with items the kiosk's screens cannot show yet ({', '.join(missing)}); "
+                f"they show {', '.join(sorted(forms.RENDERED_TYPES))}")
+    return None
 
 
 @dataclass(frozen=True)

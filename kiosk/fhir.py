@@ -30,7 +30,7 @@ from datetime import date, datetime, timezone
 from email.utils import parsedate_to_datetime
 from urllib.parse import quote
 
-from kiosk.forms import Form
+from kiosk.forms import Form, response_items
 from kiosk.model import Admission
 
 V3_ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
@@ -94,23 +94,10 @@ def _coding(system: str, code: str, display: str = "") -> dict:
 
 
 def _items(admission: Admission, form: Form) -> list[dict]:
-    questions = {q.link_id: q for q in form.questions}
-    items = []
-    for answer in admission.answers:
-        q = questions.get(answer.link_id)
-        if q is None:
-            raise ValueError(f"answer to {answer.link_id!r}, which form {form.url} does not ask")
-        if q.type == "boolean":
-            if not isinstance(answer.value, bool):
-                raise ValueError(f"answer to {answer.link_id!r} is not true or false")
-            value = {"valueBoolean": answer.value}
-        else:
-            option = next((o for o in q.options if o.code == answer.value), None)
-            if option is None:
-                raise ValueError(f"answer to {answer.link_id!r} is not one of its options")
-            value = {"valueCoding": _coding(option.system, option.code, option.text(""))}
-        items.append({"linkId": q.link_id, "text": q.text(""), "answer": [value]})
-    return items
+    """The QuestionnaireResponse items: enabled questions only, nested like the form (kiosk.forms).
+
+    Raises ValueError for an answer the form does not ask or whose value does not fit its question."""
+    return response_items(form, {a.link_id: a.value for a in admission.answers})
 
 
 def transaction(admission: Admission, form: Form, options: FhirOptions = FhirOptions()) -> dict:

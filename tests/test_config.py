@@ -317,3 +317,11 @@ def test_replace_swaps_whole_sections():
     assert changed.reader.kind == "simulated"
     assert changed.kiosk == settings.kiosk
     assert settings.reader.kind == "pcsc"
+
+
+def test_a_form_with_items_the_screens_cannot_show_yet_is_refused_by_key(tmp_path):
+    path = tmp_path / "kiosk.toml"
+    path.write_text('[forms]\nintake = "intake-general"\n', encoding="utf-8")
+    with pytest.raises(config.ConfigError, match="'forms.intake' names a form with items the kiosk's screens "
+                                                 "cannot show yet .*string"):
+        config.load(path)

@@ -56,6 +56,6 @@ def test_intake_form_speaks_every_kiosk_language():
 
 def test_forms_the_kiosk_cannot_ask_yet_are_refused_by_name():
     with pytest.raises(forms.FormError, match="'dob'"):
-        forms.parse({"resourceType": "Questionnaire", "item": [{"linkId": "dob", "type": "date", "text": "Born"}]})
+        forms.parse({"resourceType": "Questionnaire", "item": [{"linkId": "dob", "type": "time", "text": "Born"}]})
     with pytest.raises(forms.FormError, match="no form"):
         forms.load("does-not-exist")

@@ -144,6 +144,14 @@ def test_paper_out_tells_the_patient_and_raises_an_incident(scenarios):
     assert ["help_requested", None] in result["incidents"]
 
 
+def test_larger_text_and_high_contrast_hold_for_the_session_only(scenarios):
+    look = scenarios[0]["look"]
+    assert look["on"]["scale"] == 1.3 and look["on"]["start_font"] == pytest.approx(30 * 1.3)
+    assert look["on"]["start_colours"] == [[1, 0.87, 0, 1], [0, 0, 0, 1]], "black on yellow"
+    assert look["identify"] == {"scale": 1.3, "theme_ink": [1, 1, 1, 1]}, "it follows the patient"
+    assert look["after_wipe"] == {"scale": 1.0, "high_contrast": False}, "the next patient starts plain"
+
+
 def test_idle_patient_is_warned_then_wiped(scenarios):
     steps = scenarios[0]["steps"]
     assert steps["idle_warning"]["state"] == "idle_warning"

@@ -113,8 +113,26 @@ async def scenarios(app, pilot) -> dict:
     await pilot.shot("card-removed")
     note("card_removed")
 
+    # 6. Larger text and high contrast, chosen on the welcome screen, last until the session is wiped.
+    await pilot.tap("back")
+    await pilot.wait_state(State.WELCOME)
+    await pilot.tap("large_text")
+    await pilot.tap("high_contrast")
+    await pilot.shot("welcome-large-contrast")
+    start = pilot.button("start")
+    look = {}
+    look["on"] = {"scale": app.look.scale, "start_font": start.font_size,
+                       "start_colours": [list(start.background_color), list(start.color)]}
+    await pilot.tap("start")
+    await pilot.wait_state(State.IDENTIFY)
+    await pilot.shot("identify-large-contrast")
+    look["identify"] = {"scale": app.look.scale, "theme_ink": list(app.look.ink)}
+    await pilot.tap("back")                       # back from identify wipes the session
+    await pilot.wait_state(State.WELCOME)
+    look["after_wipe"] = {"scale": app.look.scale, "high_contrast": app.look.high_contrast}
+
     stored = app.store.get_admission(admission_id)
-    return {"steps": seen, "incidents": [(i["kind"], i["admission_id"]) for i in app.store.incidents()],
+    return {"steps": seen, "look": look, "incidents": [(i["kind"], i["admission_id"]) for i in app.store.incidents()],
             "admission": stored.to_json()}
 
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 from typing import Callable
 
 from kivy.event import EventDispatcher
-from kivy.properties import BooleanProperty, ListProperty, ObjectProperty, OptionProperty, StringProperty
+from kivy.properties import (BooleanProperty, ColorProperty, ListProperty, NumericProperty, ObjectProperty,
+                             OptionProperty, StringProperty)
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.button import Button
 from kivy.uix.screenmanager import Screen
 
 from kiosk.events import ChooseLanguage
 from kiosk.i18n import Catalogs
+from kiosk.screens.theme import LARGE_TEXT_SCALE, THEMES, colour_names
 
 LANGUAGE_NAMES = {"de": "Deutsch", "en": "English", "tr": "Türkçe", "fr": "Français"}  # endonyms: not translated
 
@@ -31,11 +33,38 @@ class Localizer(EventDispatcher):
         self._ = self.catalogs.translator(language)
 
 
+class _Look(EventDispatcher):
+    high_contrast = BooleanProperty(False)
+    large_text = BooleanProperty(False)
+    scale = NumericProperty(1.0)
+
+    def on_high_contrast(self, _instance, on: bool) -> None:
+        theme = THEMES["high_contrast" if on else "standard"]
+        for name in colour_names():
+            setattr(self, name, getattr(theme, name))
+
+    def on_large_text(self, _instance, on: bool) -> None:
+        self.scale = LARGE_TEXT_SCALE if on else 1.0
+
+    def reset(self) -> None:
+        self.high_contrast = self.large_text = False
+
+
+# One Kivy property per theme colour (kv binds to `look.ink`, `look.primary`...; a colour inside a
+# plain object would not be watched).
+Look = type("Look", (_Look,), {name: ColorProperty(list(getattr(THEMES["standard"], name)))
+                               for name in colour_names()})
+Look.__doc__ = """How the screens look for this patient: ``look.<colour>`` (see kiosk.screens.theme) and
+``look.scale`` for text, in kv. The patient may switch to larger text or high contrast; ``reset`` (at
+every wipe) switches back."""
+
+
 class KioskButton(Button):
     """A large touch target. ``action`` names what it does, so scripts and tests can find it."""
 
     action = StringProperty("")
     style = OptionProperty("primary", options=["primary", "secondary", "staff"])
+    base_font = NumericProperty(30)      # sp, before the patient's text scale
 
 
 class KioskScreen(Screen):
@@ -83,7 +112,7 @@ class KioskFrame(BoxLayout):
         box = self.ids.languages
         box.clear_widgets()
         for lang in self.languages:
-            button = KioskButton(text=LANGUAGE_NAMES.get(lang, lang), action=f"language:{lang}", font_size="24sp")
+            button = KioskButton(text=LANGUAGE_NAMES.get(lang, lang), action=f"language:{lang}", base_font=24)
             button.bind(on_release=lambda _b, lang=lang: self.send(ChooseLanguage(lang)))
             box.add_widget(button)
         self.on_language()
