@@ -98,6 +98,25 @@ def _Touch(window, x: float, y: float):
     return Touch("demo", 1, (x / (window.width - 1), y / (window.height - 1)), is_touch=True, type_id="touch")
 
 
+# What the scripted patients type into questions that take text (a demo, not a diagnosis).
+DEMO_TYPED = {"string": "0151 2345678", "text": "-", "integer": "1", "decimal": "1.5", "date": "01.01.2000"}
+
+
+async def answer_question(app, pilot: Pilot, question) -> None:
+    """The first option, "yes", or a sample answer typed into the field (then Continue)."""
+    if question.type == "boolean":
+        await pilot.tap("answer:True")
+    elif question.options:
+        await pilot.tap(f"answer:{question.options[0].code}")
+    else:
+        field = app.frame.manager.current_screen.ids.typed
+        await pilot.touch(*field.to_window(*field.center))
+        field.insert_text(DEMO_TYPED[question.type])
+        field.focus = False
+        await pilot.frames(2)
+        await pilot.tap("continue")
+
+
 async def walk_patients(app, pilot: Pilot, cards: Sequence[CardData]) -> list[dict]:
     """Check in one scripted patient per card, in the configured languages in turn."""
     languages = app.settings.kiosk.languages
@@ -119,8 +138,7 @@ async def walk_patients(app, pilot: Pilot, cards: Sequence[CardData]) -> list[di
         while app.flow.state is State.QUESTIONS:
             q = app.flow.question
             await pilot.shot(f"{p}-{step:02d}-question-{q.link_id}")
-            first = "True" if q.type == "boolean" else q.options[0].code
-            await pilot.tap(f"answer:{first}")
+            await answer_question(app, pilot, q)
             step += 1
         await pilot.wait_state(State.CONSENT)
         await pilot.shot(f"{p}-{step:02d}-consent")

@@ -20,6 +20,7 @@ from kiosk.events import (AdmissionFailed, AdmissionStored, Answered, Appointmen
                           DetailsConfirmed, DetailsWrong, DraftChanged, Finish, IdleTimeout, IdleWarning,
                           NameEntered, PrintFinished, Print, RaiseIncident, ReaderFault, SaveAdmission, Start,
                           StillHere, Wipe)
+from kiosk import forms
 from kiosk.forms import Form
 from kiosk.model import Admission, Answer, Appointment, Coverage, Incident, IncidentKind, Person, Severity
 
@@ -85,6 +86,10 @@ def is_partial_date(iso: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _button_values(question) -> set:
+    return {True, False} if question.type == "boolean" else {o.code for o in question.options}
 
 
 def parse_birth_date(text: str, today: date) -> str | None:
@@ -156,7 +161,11 @@ class CheckIn:
     @property
     def question(self):
         """The question on screen in QUESTIONS."""
-        return self.form.questions[self.session.question_index]
+        return self.questions()[self.session.question_index]
+
+    def questions(self) -> list:
+        """The questions to ask, given the answers so far (enableWhen)."""
+        return forms.enabled(self.form, self.session.answers)
 
     # --- handlers for every state ---
 
@@ -304,14 +313,23 @@ class CheckIn:
                                    "patient says the details shown are wrong"))
 
     def _answered(self, event: Answered) -> list:
-        q = self.question
-        valid = (event.value in (True, False)) if q.type == "boolean" else \
-            event.value in {o.code for o in q.options}
-        if not valid:
-            self.session.notice = N_("Please choose one of the answers shown.")
+        """A button (boolean, choice) or what was typed (other types): checked, kept, and on to the
+        next question enabled by the answers so far."""
+        s, q = self.session, self.question
+        if q.type in ("boolean", "choice"):
+            value, problem = (event.value, None) if event.value in _button_values(q) else (None, forms.MSG_CHOOSE)
+        else:
+            value, problem = forms.check(q, "" if event.value is None else str(event.value))
+        if problem:
+            s.notice = problem
             return []
-        self.session.answers[q.link_id] = event.value
-        self._go_to_question(self.session.question_index + 1)
+        s.notice = ""
+        if value is None:
+            s.answers.pop(q.link_id, None)          # an optional question left empty
+        else:
+            s.answers[q.link_id] = value
+        asked = [x.link_id for x in self.questions()]
+        self._go_to_question(asked.index(q.link_id) + 1 if q.link_id in asked else len(asked))
         return []
 
     def _consent(self, event: ConsentGiven) -> list:
@@ -323,7 +341,7 @@ class CheckIn:
             id=self._new_id(), kiosk_id=self.kiosk_id, created_at=self._now().isoformat(timespec="seconds"),
             language=s.language, identified_by=s.identified_by, person=s.person, coverage=s.coverage,
             appointment_code=s.appointment_code, appointment_id=s.appointment.id if s.appointment else "",
-            answers=tuple(Answer(q.link_id, s.answers[q.link_id]) for q in self.form.questions
+            answers=tuple(Answer(q.link_id, s.answers[q.link_id]) for q in self.questions()
                           if q.link_id in s.answers),
             consent="accepted" if event.accepted else "declined")
         return [SaveAdmission(s.admission)]
@@ -384,8 +402,8 @@ class CheckIn:
             else:
                 self._go_to_question(s.question_index - 1)
         elif self.state is State.CONSENT:
-            if self.form.questions:
-                self._go_to_question(len(self.form.questions) - 1)
+            if self.questions():
+                self._go_to_question(len(self.questions()) - 1)
             else:
                 self.state = State.CONFIRM
         elif self.state is State.HELP:
@@ -398,7 +416,7 @@ class CheckIn:
 
     def _go_to_question(self, index: int) -> None:
         self.session.question_index = index
-        self.state = State.QUESTIONS if index < len(self.form.questions) else State.CONSENT
+        self.state = State.QUESTIONS if index < len(self.questions()) else State.CONSENT
 
     def _resume_state(self) -> State:
         return self.session.idle_resume if self.state is State.IDLE_WARNING else self.state

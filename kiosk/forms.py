@@ -26,8 +26,9 @@ TRANSLATION = "http://hl7.org/fhir/StructureDefinition/translation"
 ANSWER_TYPES = ("string", "text", "boolean", "integer", "decimal", "date", "choice", "open-choice")
 SUPPORTED_TYPES = ("group", "display", *ANSWER_TYPES)
 UNSUPPORTED_TYPES = ("attachment", "reference", "quantity", "url", "time", "dateTime")
-# What the touch screens can show so far (kiosk/screens/questions.kv); the config refuses other forms.
-RENDERED_TYPES = frozenset({"boolean", "choice"})
+# What the touch screens can show (kiosk/screens/questions.kv); the config refuses other forms.
+# Repeating questions are asked once (a single answer) until the screen takes several.
+RENDERED_TYPES = frozenset(SUPPORTED_TYPES)
 OPERATORS = ("exists", "=", "!=", ">", "<", ">=", "<=")
 # enableWhen answer[x] -> the kind of value it compares, and the question types it may refer to
 _CONDITION_ANSWERS = {

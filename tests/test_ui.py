@@ -292,3 +292,56 @@ def test_the_app_delivers_while_patients_check_in_and_finds_their_appointment(tm
     assert result["patients"] == 2
     for word in ("Müller", "Lüdenscheidt", "X110411675", "Dubois", "85073003328"):
         assert word not in run.stderr and word not in run.stdout
+
+
+def run_form(tmp_path, form):
+    run = subprocess.run([sys.executable, str(HERE / "ui_forms.py"), form, str(tmp_path)], capture_output=True,
+                         text=True, timeout=300, env=env(), cwd=HERE)
+    assert run.returncode == 0, run.stderr
+    [result] = json.loads((tmp_path / "screens.json").read_text(encoding="utf-8"))["patients"]
+    return result, run
+
+
+def test_the_general_intake_form_is_asked_typed_checked_and_stored_with_enabled_answers_only(tmp_path):
+    from kiosk import fhir, forms
+    from kiosk.model import Admission
+    result, run = run_form(tmp_path, "intake-general")
+    steps = {s["question"]: s for s in result["steps"]}
+    phone = [s for s in result["steps"] if s["question"] == "phone"]
+    assert phone[0]["notice"] == "This answer is too long. Please shorten it." and phone[0]["state"] == "questions"
+    from kiosk.i18n import Catalogs
+    assert Catalogs(["de"]).gettext("de", phone[0]["notice"]) in phone[0]["texts"], "shown next to the field, in German"
+    assert "allergies-which" not in steps, "a follow-up question whose condition is not met is not asked"
+    assert result["steps"][-1]["state"] == "consent"
+    answers = {a["link_id"]: a["value"] for a in result["admission"]["answers"]}
+    assert answers == {"reason": "other", "reason-other": "Sportverletzung, Knie", "allergies": False,
+                       "medication": True, "medication-which": "Ramipril 5 mg", "pregnancy": "not-applicable",
+                       "phone": "0151 2345678"}
+    bundle = fhir.transaction(Admission.from_json(result["admission"]), forms.load("intake-general"))
+    [response] = [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "QuestionnaireResponse"]
+    assert "emergency-contact" not in json.dumps(response), "empty optional answers are not sent"
+    for word in ("Sportverletzung", "Ramipril", "2345678"):
+        assert word not in run.stderr and word not in run.stdout
+
+
+def test_phq9_is_asked_and_its_response_validates_as_fhir(tmp_path):
+    from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
+    from kiosk import fhir, forms
+    from kiosk.model import Admission
+    result, _ = run_form(tmp_path, "phq-9")
+    assert len(result["steps"]) == 9 and result["steps"][-1]["state"] == "consent", "the tenth question stays hidden"
+    first = result["steps"][0]["texts"]
+    assert "Überhaupt nicht" in first and any(t.startswith("Wie oft fühlten Sie sich") for t in first)
+    bundle = fhir.transaction(Admission.from_json(result["admission"]), forms.load("phq-9"))
+    [response] = [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "QuestionnaireResponse"]
+    QuestionnaireResponse.model_validate(response)
+    codings = [a["valueCoding"] for item in _leaves(response["item"]) for a in item["answer"]]
+    assert len(codings) == 9 and {c["system"] for c in codings} == {"http://loinc.org"}
+    assert {c["code"] for c in codings} == {"LA6568-5"}
+
+
+def _leaves(items):
+    for item in items:
+        if "answer" in item:
+            yield item
+        yield from _leaves(item.get("item", ()))

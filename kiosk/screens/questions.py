@@ -1,21 +1,29 @@
-from kivy.properties import StringProperty
+from kivy.properties import BooleanProperty, StringProperty
 
 from kiosk.events import Answered
 from kiosk.screens.common import KioskButton, KioskScreen
 
 
 class QuestionsScreen(KioskScreen):
-    """One intake question at a time, each answer a large button."""
+    """One intake question at a time: yes/no and choices as large buttons, everything else typed
+    into a field (an open choice offers both), with the group's text above it."""
 
     progress = StringProperty("")
+    group = StringProperty("")
     question = StringProperty("")
+    typed = BooleanProperty(False)        # the question takes a typed answer
+    hint = StringProperty("")
+    _shown = ""                           # the question the field was filled for
 
     def show(self, flow) -> None:
         super().show(flow)
         s, q, _ = flow.session, flow.question, self.tr._
         self.progress = _("Question {number} of {total}").format(number=s.question_index + 1,
-                                                                   total=len(flow.form.questions))
+                                                                   total=len(flow.questions()))
+        self.group = flow.form.find(q.group).text(s.language) if q.group else ""
         self.question = q.text(s.language)
+        self.typed = q.type not in ("boolean", "choice")
+        self.hint = {"date": _("day.month.year"), "open-choice": _("Or type your answer")}.get(q.type, "")
         if q.type == "boolean":
             answers = [(True, _("Yes")), (False, _("No"))]
         else:
@@ -27,6 +35,10 @@ class QuestionsScreen(KioskScreen):
                                  style="primary" if s.answers.get(q.link_id) == value else "secondary")
             button.bind(on_release=lambda _b, value=value: self.send(Answered(value)))
             box.add_widget(button)
+        if q.link_id != self._shown:       # a new question: its field shows its own answer, if any
+            self._shown = q.link_id
+            answer = s.answers.get(q.link_id)
+            self.ids.typed.text = "" if answer is None or answer in {o.code for o in q.options} else str(answer)
 
 
 SCREEN = QuestionsScreen

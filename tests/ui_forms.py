@@ -1,0 +1,74 @@
+"""The real app asks a questionnaire it did not write by hand: ``python tests/ui_forms.py FORM OUT_DIR``.
+
+intake-general: an open choice typed in, a follow-up question that appears and one that does not, a
+phone number too long (the sentence next to the field says what to fix), optional fields left empty.
+phq-9: all nine answered "not at all", so the tenth (enableWhen any) is never asked.
+Writes ``OUT_DIR/screens.json`` with what each step showed and the admission as stored.
+"""
+
+import sys
+from pathlib import Path
+
+from kiosk import app as kiosk_app
+from kiosk.config import FormsSettings, KioskSettings, ReaderSettings, Settings
+from kiosk.demo import run_script
+from kiosk.flow import State
+
+STEPS = {   # form -> [(question linkId, what the patient does)]
+    "intake-general": [("reason", "tap:other"), ("reason-other", "type:Sportverletzung, Knie"),
+                       ("allergies", "tap:False"), ("medication", "tap:True"), ("medication-which", "type:Ramipril 5 mg"),
+                       ("pregnancy", "tap:not-applicable"), ("phone", "type:" + "0" * 31), ("phone", "clear"),
+                       ("phone", "type:0151 2345678"), ("emergency-contact-name", "type:"),
+                       ("emergency-contact-phone", "type:")],
+    "phq-9": [(None, "tap:LA6568-5")] * 9,
+}
+
+
+def main(form: str, out: Path) -> None:
+    data = out / "data"
+    settings = Settings(kiosk=KioskSettings(data_dir=str(data), languages=("de", "en")),
+                        reader=ReaderSettings(kind="simulated"), forms=FormsSettings(intake=form))
+    kiosk_app.prepare_kivy(data / "kivy", headless=True)
+    reader, printers = kiosk_app.open_devices(settings)
+    app = kiosk_app.build_app(settings, store=kiosk_app.open_store(settings), reader=reader, printers=printers)
+
+    async def script(app, pilot):
+        seen = []
+        await pilot.wait_state(State.WELCOME)
+        await pilot.tap("start")
+        await pilot.wait_state(State.IDENTIFY)
+        app.reader.insert(kiosk_app.sample_cards()[0])
+        await pilot.wait_state(State.CONFIRM)
+        await pilot.tap("details_confirmed")
+        for n, (link_id, action) in enumerate(STEPS[form]):
+            await pilot.wait_state(State.QUESTIONS)
+            q = app.flow.question
+            assert link_id in (None, q.link_id), f"step {n}: asked {q.link_id}, expected {link_id}"
+            field = app.frame.manager.current_screen.ids.typed
+            what, _, value = action.partition(":")
+            if what == "tap":
+                await pilot.tap(f"answer:{value}")
+            elif what == "clear":
+                field.text = ""
+                continue
+            else:
+                await pilot.touch(*field.to_window(*field.center))
+                field.insert_text(value)
+                field.focus = False
+                await pilot.frames(2)
+                await pilot.tap("continue")
+            await pilot.frames(2)
+            shot = await pilot.shot(f"{n:02d}-{q.link_id}")
+            seen.append({"question": q.link_id, "state": app.flow.state.value, "file": shot.name,
+                         "notice": app.flow.session.notice, "texts": pilot.texts()})
+        await pilot.wait_state(State.CONSENT)
+        await pilot.tap("consent_accepted")
+        await pilot.wait_for(lambda: app.flow.state is State.DONE, "the done screen")
+        admission = app.store.last_admission()
+        return [{"steps": seen, "admission": admission.to_json()}]
+
+    run_script(app, out, script)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], Path(sys.argv[2]))
