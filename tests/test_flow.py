@@ -458,3 +458,44 @@ def test_no_answer_about_appointments_is_a_walk_in():
 def test_without_a_fhir_hospital_nobody_is_looked_up(kiosk):
     kiosk.handle(Start())
     assert kiosk.handle(CardRead(WITH_KVNR)) == []
+
+
+def general_intake():
+    kiosk = CheckIn(kiosk_id="lobby-1", languages=("en",), form=forms.load("intake-general"), new_id=lambda: "adm-1")
+    kiosk.handle(Start())
+    kiosk.handle(CardRead(EGK))
+    kiosk.handle(DetailsConfirmed())
+    return kiosk
+
+
+def test_typed_answers_are_checked_and_follow_up_questions_come_and_go():
+    kiosk = general_intake()
+    kiosk.handle(Answered("acute"))
+    kiosk.handle(Answered(True))                         # allergies: yes -> which ones?
+    assert kiosk.question.link_id == "allergies-which"
+    kiosk.handle(Answered(""))
+    assert kiosk.session.notice == forms.MSG_REQUIRED and kiosk.question.link_id == "allergies-which"
+    kiosk.handle(Answered("Penicillin"))
+    assert kiosk.question.link_id == "medication" and kiosk.session.notice == ""
+    kiosk.handle(Back())
+    kiosk.handle(Back())
+    assert kiosk.question.link_id == "allergies"
+    kiosk.handle(Answered(False))                        # changed her mind: the follow-up disappears
+    assert kiosk.question.link_id == "medication"
+    kiosk.handle(Answered(False))
+    kiosk.handle(Answered("no"))
+    kiosk.handle(Answered("x" * 31))
+    assert kiosk.session.notice == forms.MSG_TOO_LONG
+    for text in ("0151 2345678", "", ""):
+        kiosk.handle(Answered(text))
+    assert kiosk.state is State.CONSENT
+    [save] = kiosk.handle(ConsentGiven(True))
+    assert {a.link_id: a.value for a in save.admission.answers} == {
+        "reason": "acute", "allergies": False, "medication": False, "pregnancy": "no", "phone": "0151 2345678"}, \
+        "the answer to the hidden follow-up is not stored"
+
+
+def test_a_button_value_the_question_does_not_offer_is_refused():
+    kiosk = general_intake()
+    kiosk.handle(Answered("made-up"))
+    assert kiosk.session.notice == forms.MSG_CHOOSE and kiosk.question.link_id == "reason"
