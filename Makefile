@@ -31,6 +31,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_read_card.py
 	$(BIN)/python benchmarks/bench_print.py
 	$(BIN)/python benchmarks/bench_sync.py
+	$(BIN)/python benchmarks/bench_taps.py
 
 # The config reference and example config, from kiosk/config.py.
 docs: $(STAMP)

@@ -1,3 +1,4 @@
+from kivy.clock import Clock
 from kivy.properties import BooleanProperty, StringProperty
 
 from kiosk.events import Answered
@@ -38,7 +39,10 @@ class QuestionsScreen(KioskScreen):
         if q.link_id != self._shown:       # a new question: its field shows its own answer, if any
             self._shown = q.link_id
             answer = s.answers.get(q.link_id)
-            self.ids.typed.text = "" if answer is None or answer in {o.code for o in q.options} else str(answer)
+            field = self.ids.typed
+            field.text = "" if answer is None or answer in {o.code for o in q.options} else str(answer)
+            if self.typed and not q.options:   # the keyboard is up at once: no tap into the field first
+                Clock.schedule_once(lambda _dt: setattr(field, "focus", True))
 
 
 SCREEN = QuestionsScreen
