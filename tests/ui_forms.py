@@ -52,7 +52,9 @@ def main(form: str, out: Path) -> None:
                 field.text = ""
                 continue
             else:
-                await pilot.touch(*field.to_window(*field.center))
+                await pilot.frames(3)
+                if not field.focus:          # back on the same question after a mistake: tap into the field
+                    await pilot.touch(*field.to_window(*field.center))
                 field.insert_text(value)
                 field.focus = False
                 await pilot.frames(2)
