@@ -33,7 +33,7 @@ def test_every_shipped_form_parses_and_is_valid_r4(name):
     data = json.loads((ASSETS / "forms" / f"{name}.json").read_text(encoding="utf-8"))
     Questionnaire.model_validate(data)
     form = forms.load(name)
-    assert form.questions and form.url == data["url"]
+    assert (form.questions or name == "no-questions") and form.url == data["url"]   # no-questions: on purpose
     assert form.item_types <= set(forms.SUPPORTED_TYPES)
     for question in form.questions:
         assert "de" in dict(question.text.by_language), question.link_id
