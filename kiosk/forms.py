@@ -23,6 +23,9 @@ from typing import Any
 from kiosk.paths import ASSETS
 
 TRANSLATION = "http://hl7.org/fhir/StructureDefinition/translation"
+# On an answerOption: choosing this answer asks staff to speak to the patient before they are seen
+# (e.g. PHQ-9 item 9, thoughts of self-harm). The kiosk raises a high incident; the answer stays private.
+STAFF_ALERT = "https://kiosk.example/fhir/StructureDefinition/staff-alert"
 ANSWER_TYPES = ("string", "text", "boolean", "integer", "decimal", "date", "choice", "open-choice")
 SUPPORTED_TYPES = ("group", "display", *ANSWER_TYPES)
 UNSUPPORTED_TYPES = ("attachment", "reference", "quantity", "url", "time", "dateTime")
@@ -64,6 +67,7 @@ class Option:
     code: str
     text: Text
     system: str = ""        # the answer Coding's system; a QuestionnaireResponse answer carries it with the code
+    alert: bool = False     # choosing it asks staff to speak to the patient (STAFF_ALERT)
 
 
 @dataclass(frozen=True)
@@ -225,7 +229,8 @@ def _item(item: dict, group: str) -> Item:
             raise FormError(f"item {link_id!r} has an answerOption without valueCoding, "
                             f"which this kiosk cannot ask yet")
         coding = o["valueCoding"]
-        options.append(Option(coding["code"], _text(coding, "display"), coding.get("system", "")))
+        alert = any(e.get("url") == STAFF_ALERT and e.get("valueBoolean") is True for e in o.get("extension", ()))
+        options.append(Option(coding["code"], _text(coding, "display"), coding.get("system", ""), alert))
     if kind == "choice" and not options:
         raise FormError(f"choice item {link_id!r} offers no answerOption")
     max_length = item.get("maxLength")
@@ -365,6 +370,17 @@ def enabled(form: Form, answers: dict) -> list[Question]:
 def enabled_items(form: Form, answers: dict) -> set[str]:
     """The linkIds of every enabled item (groups and display texts too), for a renderer."""
     return _enabled_ids(form, answers)
+
+
+def alerts(form: Form, answers: dict) -> list[str]:
+    """The linkIds of enabled questions answered with an option marked STAFF_ALERT, in form order."""
+    found = []
+    for q in enabled(form, answers):
+        chosen = answers.get(q.link_id)
+        chosen = set(chosen) if isinstance(chosen, (list, tuple, set)) else {chosen}
+        if any(o.alert and o.code in chosen for o in q.options):
+            found.append(q.link_id)
+    return found
 
 
 # --- what a patient typed ---

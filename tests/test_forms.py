@@ -440,3 +440,45 @@ def test_a_broken_form_file_is_a_form_error(tmp_path):
                                         '"type": "choice", "answerOption": [{"valueCoding": {}}]}]}')
     with pytest.raises(forms.FormError, match="half.json"):
         forms.load("half", tmp_path)
+
+
+# --- answers that ask staff to speak to the patient ---
+
+def test_phq9_speaks_all_four_languages():
+    phq = forms.load("phq-9")
+    texts = [phq.title, *(i.text for i in forms._walk(phq.items)), *(o.text for q in phq.questions for o in q.options)]
+    for language in ("de", "tr", "fr"):
+        assert all(t(language) != t("en") for t in texts), language
+
+
+@pytest.mark.parametrize("answer, alerted", [("LA6568-5", False), ("LA6569-3", True), ("LA6571-9", True)])
+def test_any_answer_but_not_at_all_to_the_phq9_self_harm_item_asks_staff(answer, alerted):
+    phq = forms.load("phq-9")
+    answers = {q: "LA6568-5" for q in NINE[:-1]} | {"44260-8": answer}
+    assert forms.alerts(phq, answers) == (["44260-8"] if alerted else [])
+    assert [o.code for o in phq.find("44260-8").options if o.alert] == ["LA6569-3", "LA6570-1", "LA6571-9"]
+    assert not any(o.alert for q in phq.questions if q.link_id != "44260-8" for o in q.options)
+
+
+def test_an_alert_raises_one_high_incident_that_keeps_the_answer_private():
+    from datetime import datetime, timezone
+    from kiosk.events import AdmissionStored, Answered, CardInserted, CardRead, ConsentGiven, DetailsConfirmed, RaiseIncident, Start
+    from kiosk.flow import CheckIn, State
+    from kiosk.model import CardData, IncidentKind, Severity
+
+    def check_in(self_harm: str):
+        kiosk = CheckIn(kiosk_id="lobby-1", languages=("de",), form=forms.load("phq-9"),
+                        now=lambda: datetime(2026, 11, 27, 9, 30, tzinfo=timezone.utc), new_id=lambda: "adm-1")
+        kiosk.handle(Start())
+        kiosk.handle(CardInserted())
+        kiosk.handle(CardRead(CardData(card="egk", atr="3B", person=Person(family="Muster", given=("Eva",)))))
+        kiosk.handle(DetailsConfirmed())
+        while kiosk.state is State.QUESTIONS:
+            kiosk.handle(Answered(self_harm if kiosk.question.link_id == "44260-8" else kiosk.question.options[0].code))
+        kiosk.handle(ConsentGiven(True))
+        return [e.incident for e in kiosk.handle(AdmissionStored("A-001")) if isinstance(e, RaiseIncident)]
+
+    assert check_in("LA6568-5") == []
+    [incident] = check_in("LA6570-1")
+    assert (incident.kind, incident.severity, incident.admission_id) == (IncidentKind.ANSWER_NEEDS_STAFF, Severity.HIGH, "adm-1")
+    assert "44260-8" not in incident.detail and "LA6570-1" not in incident.detail
