@@ -352,6 +352,10 @@ class CheckIn:
         s.admission = replace(s.admission, queue_number=event.queue_number)
         s.prints = {kind: "printing" for kind in self.prints}
         self.state = State.DONE
+        if forms.alerts(self.form, s.answers):
+            # Which question and answer stay in the admission: incidents may reach logs and metrics.
+            s.pending.append(Incident(IncidentKind.ANSWER_NEEDS_STAFF, Severity.HIGH,
+                                      "an intake answer asks staff to speak to the patient before they are seen"))
         incidents = [RaiseIncident(replace(i, admission_id=s.admission.id)) for i in s.pending]
         s.pending.clear()
         return [*incidents, *(Print(s.admission, kind) for kind in self.prints)]

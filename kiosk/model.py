@@ -208,6 +208,7 @@ class IncidentKind(enum.Enum):
     COVERAGE_ENDED = "coverage_ended"
     IDENTITY_UNVERIFIED = "identity_unverified"
     DETAILS_WRONG = "details_wrong"
+    ANSWER_NEEDS_STAFF = "answer_needs_staff"  # an intake answer marked for staff (e.g. PHQ-9 self-harm item)
     PRINTER_FAULT = "printer_fault"
     PAPER_LOW = "paper_low"
     PRINTER_NO_STATUS = "printer_no_status"     # it took the job but never said whether it printed
