@@ -103,11 +103,14 @@ DEMO_TYPED = {"string": "0151 2345678", "text": "-", "integer": "1", "decimal": 
 
 
 async def answer_question(app, pilot: Pilot, question) -> None:
-    """The first option, "yes", or a sample answer typed into the field (then Continue)."""
+    """The first option (ticked, then Continue, when the question repeats), "yes", or a sample answer
+    typed into the field (then Continue)."""
     if question.type == "boolean":
         await pilot.tap("answer:True")
     elif question.options:
         await pilot.tap(f"answer:{question.options[0].code}")
+        if question.repeats:               # the button ticks; Continue answers
+            await pilot.tap("continue")
     else:
         field = app.frame.manager.current_screen.ids.typed
         await pilot.frames(3)

@@ -92,6 +92,26 @@ def _button_values(question) -> set:
     return {True, False} if question.type == "boolean" else {o.code for o in question.options}
 
 
+def _several(question, picked) -> tuple:
+    """The answers to a question that repeats (options ticked, and for an open choice one typed text)
+    as a tuple, or a message saying what to fix; ``(None, None)`` for none to an optional question."""
+    values = []
+    for value in picked if isinstance(picked, (list, tuple)) else (picked,):
+        if value in _button_values(question):
+            values.append(value)
+        elif question.type == "choice" or not isinstance(value, str):
+            return None, forms.MSG_CHOOSE
+        elif value.strip():
+            typed, problem = forms.check(question, value)
+            if problem:
+                return None, problem
+            if typed is not None:
+                values.append(typed)
+    if not values:
+        return (None, forms.MSG_CHOOSE_SOME) if question.required else (None, None)
+    return tuple(dict.fromkeys(values)), None
+
+
 def parse_birth_date(text: str, today: date) -> str | None:
     """A typed birth date as ISO, or None. Day first (14.07.1980, 14/07/1980) or ISO (1980-07-14)."""
     text = text.strip()
@@ -316,7 +336,9 @@ class CheckIn:
         """A button (boolean, choice) or what was typed (other types): checked, kept, and on to the
         next question enabled by the answers so far."""
         s, q = self.session, self.question
-        if q.type in ("boolean", "choice"):
+        if q.repeats and q.options:
+            value, problem = _several(q, event.value)
+        elif q.type in ("boolean", "choice"):
             value, problem = (event.value, None) if event.value in _button_values(q) else (None, forms.MSG_CHOOSE)
         else:
             value, problem = forms.check(q, "" if event.value is None else str(event.value))

@@ -30,7 +30,8 @@ ANSWER_TYPES = ("string", "text", "boolean", "integer", "decimal", "date", "choi
 SUPPORTED_TYPES = ("group", "display", *ANSWER_TYPES)
 UNSUPPORTED_TYPES = ("attachment", "reference", "quantity", "url", "time", "dateTime")
 # What the touch screens can show (kiosk/screens/questions.kv); the config refuses other forms.
-# Repeating questions are asked once (a single answer) until the screen takes several.
+# A repeating choice or open choice takes several answers (buttons that tick, then Continue); other
+# repeating questions are asked once, for a single answer.
 RENDERED_TYPES = frozenset(SUPPORTED_TYPES)
 OPERATORS = ("exists", "=", "!=", ">", "<", ">=", "<=")
 # enableWhen answer[x] -> the kind of value it compares, and the question types it may refer to
@@ -394,6 +395,7 @@ _YES, _NO = ("true", "yes", "y", "1", "ja", "j"), ("false", "no", "n", "0", "nei
 
 MSG_REQUIRED = N_("Please answer this question.")
 MSG_CHOOSE = N_("Please choose one of the answers shown.")
+MSG_CHOOSE_SOME = N_("Please choose at least one of the answers shown.")
 MSG_YES_NO = N_("Please answer yes or no.")
 MSG_INTEGER = N_("Please enter a whole number using digits only, for example 42.")
 MSG_DECIMAL = N_("Please enter a number using digits, for example 72.5.")

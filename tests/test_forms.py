@@ -482,3 +482,54 @@ def test_an_alert_raises_one_high_incident_that_keeps_the_answer_private():
     [incident] = check_in("LA6570-1")
     assert (incident.kind, incident.severity, incident.admission_id) == (IncidentKind.ANSWER_NEEDS_STAFF, Severity.HIGH, "adm-1")
     assert "44260-8" not in incident.detail and "LA6570-1" not in incident.detail
+
+
+# --- a question that repeats, through the flow ---
+
+def _repeating_flow(required: bool):
+    from kiosk.flow import CheckIn, State
+    from kiosk.events import CardInserted, CardRead, DetailsConfirmed, Start
+    from kiosk.model import CardData
+    form = forms.parse(questionnaire(
+        {"linkId": "why", "type": "open-choice", "repeats": True, "required": required, "text": "Why",
+         "answerOption": coding_options("a", "b")},
+        {"linkId": "more", "type": "string", "text": "More",
+         "enableWhen": [{"question": "why", "operator": "=", "answerCoding": {"code": "b"}}]}))
+    kiosk = CheckIn(kiosk_id="k", languages=("en",), form=form)
+    for event in (Start(), CardInserted(), CardRead(CardData(card="egk", atr="3B", person=Person(family="M"))),
+                  DetailsConfirmed()):
+        kiosk.handle(event)
+    assert kiosk.state is State.QUESTIONS
+    return kiosk
+
+
+@pytest.mark.parametrize("picked, stored, notice", [
+    (("a", "b"), ("a", "b"), ""),
+    (("b", "b", "typed in"), ("b", "typed in"), ""),        # the same answer twice counts once
+    (("c",), None, ""),                                     # c is no option: an open choice takes it as text
+    ((), None, forms.MSG_CHOOSE_SOME),
+    ((True,), None, forms.MSG_CHOOSE),
+    (("a", "  "), ("a",), ""),
+])
+def test_a_repeating_question_takes_several_answers(picked, stored, notice):
+    from kiosk.events import Answered
+    kiosk = _repeating_flow(required=True)
+    kiosk.handle(Answered(picked))
+    assert kiosk.session.notice == notice
+    if stored is not None:
+        assert kiosk.session.answers["why"] == stored
+    elif not notice:
+        assert kiosk.session.answers["why"] == picked
+    else:
+        assert "why" not in kiosk.session.answers and kiosk.question.link_id == "why"
+
+
+def test_a_repeating_answer_enables_follow_ups_and_an_optional_one_may_stay_empty():
+    from kiosk.events import Answered
+    kiosk = _repeating_flow(required=True)
+    kiosk.handle(Answered(("a", "b")))
+    assert kiosk.question.link_id == "more"
+    optional = _repeating_flow(required=False)
+    optional.handle(Answered(()))
+    assert optional.session.notice == "" and "why" not in optional.session.answers
+    assert [i["linkId"] for i in forms.response_items(kiosk.form, {"why": ("a", "typed")})] == ["why"]

@@ -314,7 +314,7 @@ def test_the_general_intake_form_is_asked_typed_checked_and_stored_with_enabled_
     assert "allergies-which" not in steps, "a follow-up question whose condition is not met is not asked"
     assert result["steps"][-1]["state"] == "consent"
     answers = {a["link_id"]: a["value"] for a in result["admission"]["answers"]}
-    assert answers == {"reason": "other", "reason-other": "Sportverletzung, Knie", "allergies": False,
+    assert answers == {"reason": "other", "reason-other": ["certificate", "Sportverletzung, Knie"], "allergies": False,
                        "medication": True, "medication-which": "Ramipril 5 mg", "pregnancy": "not-applicable",
                        "phone": "0151 2345678"}
     bundle = fhir.transaction(Admission.from_json(result["admission"]), forms.load("intake-general"))

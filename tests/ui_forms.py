@@ -1,6 +1,6 @@
 """The real app asks a questionnaire it did not write by hand: ``python tests/ui_forms.py FORM OUT_DIR``.
 
-intake-general: an open choice typed in, a follow-up question that appears and one that does not, a
+intake-general: an open choice that repeats (two ticked, one unticked, one typed in), a follow-up question that appears and one that does not, a
 phone number too long (the sentence next to the field says what to fix), optional fields left empty.
 phq-9: all nine answered "not at all", so the tenth (enableWhen any) is never asked.
 Writes ``OUT_DIR/screens.json`` with what each step showed and the admission as stored.
@@ -15,7 +15,8 @@ from kiosk.demo import run_script
 from kiosk.flow import State
 
 STEPS = {   # form -> [(question linkId, what the patient does)]
-    "intake-general": [("reason", "tap:other"), ("reason-other", "type:Sportverletzung, Knie"),
+    "intake-general": [("reason", "tap:other"), ("reason-other", "tick:certificate"), ("reason-other", "tick:results"),
+                       ("reason-other", "tick:results"), ("reason-other", "type:Sportverletzung, Knie"),
                        ("allergies", "tap:False"), ("medication", "tap:True"), ("medication-which", "type:Ramipril 5 mg"),
                        ("pregnancy", "tap:not-applicable"), ("phone", "type:" + "0" * 31), ("phone", "clear"),
                        ("phone", "type:0151 2345678"), ("emergency-contact-name", "type:"),
@@ -48,6 +49,10 @@ def main(form: str, out: Path) -> None:
             what, _, value = action.partition(":")
             if what == "tap":
                 await pilot.tap(f"answer:{value}")
+            elif what == "tick":             # a question that repeats: the button ticks (again: unticks)
+                await pilot.tap(f"answer:{value}")
+                assert app.flow.question.link_id == q.link_id, "ticking an answer does not move on"
+                continue
             elif what == "clear":
                 field.text = ""
                 continue

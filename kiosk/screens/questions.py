@@ -13,6 +13,7 @@ class QuestionsScreen(KioskScreen):
     group = StringProperty("")
     question = StringProperty("")
     typed = BooleanProperty(False)        # the question takes a typed answer
+    several = BooleanProperty(False)      # the question repeats: its buttons tick, Continue answers
     hint = StringProperty("")
     _shown = ""                           # the question the field was filled for
 
@@ -29,20 +30,37 @@ class QuestionsScreen(KioskScreen):
             answers = [(True, _("Yes")), (False, _("No"))]
         else:
             answers = [(o.code, o.text(s.language)) for o in q.options]
+        self.several = q.repeats and bool(q.options)
+        answer = s.answers.get(q.link_id)
+        chosen = set(answer) if isinstance(answer, tuple) else {answer}
         box = self.ids.answers
         box.clear_widgets()
         for value, text in answers:
             button = KioskButton(text=text, action=f"answer:{value}",
-                                 style="primary" if s.answers.get(q.link_id) == value else "secondary")
-            button.bind(on_release=lambda _b, value=value: self.send(Answered(value)))
+                                 style="primary" if value in chosen else "secondary")
+            if self.several:
+                button.value = value
+                button.bind(on_release=self._tick)
+            else:
+                button.bind(on_release=lambda _b, value=value: self.send(Answered(value)))
             box.add_widget(button)
         if q.link_id != self._shown:       # a new question: its field shows its own answer, if any
             self._shown = q.link_id
-            answer = s.answers.get(q.link_id)
             field = self.ids.typed
-            field.text = "" if answer is None or answer in {o.code for o in q.options} else str(answer)
+            codes = {o.code for o in q.options}
+            field.text = next((str(a) for a in chosen if a is not None and a not in codes), "")
             if self.typed and not q.options:   # the keyboard is up at once: no tap into the field first
                 Clock.schedule_once(lambda _dt: setattr(field, "focus", True))
+
+    @staticmethod
+    def _tick(button) -> None:
+        button.style = "secondary" if button.style == "primary" else "primary"
+
+    def several_answer(self) -> tuple:
+        """A repeating question's answers: the options ticked, in the form's order, and what was typed."""
+        ticked = [b.value for b in reversed(self.ids.answers.children) if b.style == "primary"]
+        typed = self.ids.typed.text
+        return (*ticked, typed) if self.typed and typed.strip() else tuple(ticked)
 
 
 SCREEN = QuestionsScreen
