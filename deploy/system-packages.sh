@@ -7,10 +7,11 @@
 #   pcscd                                      the PC/SC service the card readers sit behind
 #   libusb-1.0-0                               pyusb's backend, for usb:// printers
 #   openssl                                    the tests make a throwaway TLS certificate with it
+#   espeak-ng                                  "Read aloud": speaks the screen in the patient's language
 #   vsmartcard-vpcd                            virtual reader driver the tests play cards into (development
 #                                              and CI only: it listens on TCP 35963, never put it on a kiosk)
 set -eu
-PACKAGES="python3-venv python3-dev gcc pkg-config libpcsclite-dev swig libgl1 libegl1 libgles2 libgl1-mesa-dri libmtdev1 pcscd libusb-1.0-0 openssl vsmartcard-vpcd"
+PACKAGES="python3-venv python3-dev gcc pkg-config libpcsclite-dev swig libgl1 libegl1 libgles2 libgl1-mesa-dri libmtdev1 pcscd libusb-1.0-0 openssl espeak-ng vsmartcard-vpcd"
 
 missing=""
 for p in $PACKAGES; do
