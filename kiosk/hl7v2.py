@@ -108,6 +108,8 @@ def adt_a04(admission: Admission, control_id: str, options: Hl7Options, *, sent_
             8: _SEX.get(person.gender, "U"),
             11: _components(address.lines[0] if address.lines else "", ", ".join(address.lines[1:]),
                             address.city, "", address.postal_code, address.country, "H") if address else "",
+            # XTN: the number in XTN-1 (what most receivers read), PRN primary residence, PH telephone
+            13: _components(person.phone, "PRN", "PH") if person.phone else "",
             15: escape(admission.language),
         }),
         _segment("PV1", {1: "1", 2: escape(options.patient_class),

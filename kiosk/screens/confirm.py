@@ -1,9 +1,11 @@
 from datetime import datetime
 
-from kivy.properties import StringProperty
+from kivy.properties import ListProperty, StringProperty
+
+from kiosk import corrections
 
 from kiosk.i18n import format_birth_date, format_clock
-from kiosk.screens.common import KioskScreen
+from kiosk.screens.common import KioskScreen, spoken_texts
 
 
 class ConfirmScreen(KioskScreen):
@@ -14,11 +16,15 @@ class ConfirmScreen(KioskScreen):
     address = StringProperty("")
     insurance = StringProperty("")
     appointment = StringProperty("")
+    phone = StringProperty("")
+    changed = ListProperty()          # fields the patient corrected: shown marked
 
     def show(self, flow) -> None:
         super().show(flow)
         s = flow.session
-        person, coverage = s.person, s.coverage
+        person, coverage = corrections.apply(s.person, s.correction), s.coverage
+        self.phone = person.phone
+        self.changed = list(s.correction.fields) if s.correction else []
         self.name = person.display_name
         self.birth_date = format_birth_date(person.birth_date, s.language) if person.birth_date else ""
         a = person.address
@@ -27,6 +33,11 @@ class ConfirmScreen(KioskScreen):
         found = s.appointment
         when = format_clock(datetime.fromisoformat(found.start), s.language) if found and found.start else ""
         self.appointment = " · ".join(p for p in (when, found.description) if p) if found else ""
+
+    def spoken_details(self) -> str:
+        """The details as read aloud when the patient asks for them: "Name: ...", one row a line."""
+        rows = [w.parent for w in self.walk(restrict=True) if getattr(w, "personal", False)]
+        return "\n".join(": ".join(texts) for row in rows if (texts := spoken_texts(row, personal=True)))
 
 
 SCREEN = ConfirmScreen
