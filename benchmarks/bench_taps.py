@@ -43,6 +43,7 @@ async def script(app, pilot):
     while app.flow.state is State.QUESTIONS:
         await answer_question(app, pilot, app.flow.question)
     await pilot.wait_state(State.CONSENT)
+    await pilot.sign()                  # drawn with a finger, not a tap
     await pilot.tap("consent_accepted")
     await pilot.wait_for(lambda: app.flow.state is State.DONE and app.flow.session.print_status == "printed",
                          "the ticket")

@@ -27,6 +27,7 @@ from kiosk.hardware.reader import CardReader, SimulatedReader
 from kiosk.i18n import Catalogs
 from kiosk.model import CardData, Incident, IncidentKind, Severity
 from kiosk.paths import ASSETS
+from kiosk.speech import Speaker
 from kiosk.store import PrintInProgress, Store
 
 log = logging.getLogger("kiosk")
@@ -63,10 +64,11 @@ def sample_cards(path: Path | None = None) -> list[CardData]:
 
 
 def build_app(settings: Settings, *, store: Store, reader: CardReader, printers: dict[str, Printer],
-              sample_card_button: bool = False):
+              sample_card_button: bool = False, speaker: Speaker | None = None):
     """The kiosk as a Kivy App, wired to these parts (Kivy must be prepared: ``prepare_kivy``).
 
     :param printers: what is printed at check-in, by kind (ticket, wristband), and where
+    :param speaker: reads screens aloud (default: the one ``[speech]`` names; none when it is off)
     """
     import kivy
     # No X cut buffer: selected patient text must not reach the X selection (nor need xclip/xsel).
@@ -88,6 +90,7 @@ def build_app(settings: Settings, *, store: Store, reader: CardReader, printers:
 
     from kiosk import screens
     from kiosk.screens.common import KioskFrame, Localizer, Look
+    from kiosk.screens.keyboard import KioskKeyboard
 
     class KioskApp(App):
         title = "Admission kiosk"
@@ -104,7 +107,9 @@ def build_app(settings: Settings, *, store: Store, reader: CardReader, printers:
                                 idle_timeout_s=k.idle_timeout_s, idle_warning_s=k.idle_warning_s,
                                 done_timeout_s=k.done_timeout_s, help_timeout_s=k.help_timeout_s,
                                 prints=tuple(kind for kind in printing.KINDS if kind in printers),
-                                look_up_appointments=settings.hospital.transport == "fhir")
+                                look_up_appointments=settings.hospital.transport == "fhir",
+                                consent_signature=settings.consent.signature,
+                                consent_texts=settings.consent.texts())
             self.tr = Localizer(self.catalogs, self.flow.session.language)
             self.look = Look()
             self.frame = None
@@ -122,6 +127,13 @@ def build_app(settings: Settings, *, store: Store, reader: CardReader, printers:
                         log.error("appointment lookups are off: %s", type(e).__name__)
                         self.flow.look_up_appointments = False
             self.last_prints: dict[str, str] = {}     # kind -> the PNG a preview printer wrote last
+            if speaker is None and settings.speech.enabled:
+                self.speaker = Speaker(settings.speech.command, rate_wpm=settings.speech.rate_wpm)
+            else:
+                self.speaker = speaker
+            self.can_speak = self.speaker is not None and self.speaker.available
+            if settings.speech.enabled and not self.can_speak:
+                log.warning("read aloud is off: %s is not installed", settings.speech.command.split()[0])
 
         # --- Kivy life cycle ---
 
@@ -131,9 +143,11 @@ def build_app(settings: Settings, *, store: Store, reader: CardReader, printers:
             for kv in screens.kv_files():
                 Builder.load_file(str(kv))
             Window.clearcolor = (1, 1, 1, 1)
-            Window.softinput_mode = "below_target"      # the on-screen keyboard never hides the field
+            # The docked on-screen keyboard: our layouts; the frame moves the screen up for it (not Kivy's
+            # softinput_mode, whose "below_target" shifts touches without shifting the picture).
+            Window.set_vkeyboard_class(KioskKeyboard)
             Window.bind(on_touch_down=self._on_touch)
-            self.frame = KioskFrame(send=self.send)
+            self.frame = KioskFrame(send=self.send, speak=self.speak, can_speak=self.can_speak)
             self.frame.languages = list(settings.kiosk.languages)
             for job in self.store.interrupt_prints():     # a stopped kiosk's half-done jobs: staff judge
                 self.store.raise_incident(Incident(IncidentKind.PRINTER_FAULT, Severity.HIGH,
@@ -149,6 +163,7 @@ def build_app(settings: Settings, *, store: Store, reader: CardReader, printers:
             return False        # F1 must not open Kivy's settings panel on a kiosk
 
         def on_stop(self) -> None:
+            self.stop_speaking()
             self.reader.stop()
             if self.sync:
                 self.sync.stop()
@@ -197,6 +212,7 @@ def build_app(settings: Settings, *, store: Store, reader: CardReader, printers:
                 except (sqlite3.Error, OSError) as e:
                     log.error("incident %s not stored: %s", incident.kind.value, type(e).__name__)
             elif isinstance(effect, Wipe):
+                self.stop_speaking()              # nothing of this patient is said to the next one
                 self.look.reset()                 # the next patient starts with the standard look
                 for category in ("textinput.label", "textinput.width"):
                     Cache.remove(category)        # keyed by typed patient text, kept 60 s otherwise
@@ -249,6 +265,17 @@ def build_app(settings: Settings, *, store: Store, reader: CardReader, printers:
             r.on_card_failed = lambda reason: self.post(CardFailed(reason))
             r.on_fault = lambda reason: self.post(ReaderFault(reason))
 
+        # --- read aloud ---
+
+        def speak(self, text: str) -> None:
+            """Read ``text`` aloud in the patient's language (a tap: it stops what was being read)."""
+            if self.can_speak:
+                self.speaker.say(text, self.flow.session.language)
+
+        def stop_speaking(self) -> None:
+            if self.speaker is not None:
+                self.speaker.stop()
+
         # --- screens and the idle timer ---
 
         def _render(self) -> None:
@@ -260,8 +287,13 @@ def build_app(settings: Settings, *, store: Store, reader: CardReader, printers:
                 # A new screen for every state: nothing of the previous patient survives on a reused one.
                 screen = screens.screen_class(flow.state)(send=self.send, tr=self.tr, name=flow.state.value)
                 screen.sample_card_button = sample_card_button
+                screen.can_speak, screen.speak = self.can_speak, self.speak
+                self.stop_speaking()              # what the last screen said is over
                 if isinstance(self.reader, SimulatedReader):
                     screen.insert_sample_card = self.reader.insert
+                if manager.current_screen is not None:
+                    manager.current_screen.forget()   # no text, undo history or keyboard of it stays behind
+                Window.release_all_keyboards()    # the old screen's field lets go of the on-screen keyboard
                 manager.switch_to(screen, transition=NoTransition())
                 self._shown_state = flow.state
             manager.current_screen.show(flow)

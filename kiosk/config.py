@@ -160,6 +160,69 @@ class FormsSettings:
                           check=_form_exists)
 
 
+def _command(command: str) -> str | None:
+    import shlex
+    try:
+        return None if shlex.split(command) else "must name a program"
+    except ValueError as e:
+        return f"cannot be split into a program and its options: {e}"
+
+
+def _speech_rate(wpm: int) -> str | None:
+    return None if 80 <= wpm <= 450 else "must be between 80 and 450 (espeak-ng's range)"
+
+
+@dataclass(frozen=True)
+class SpeechSettings:
+    enabled: bool = setting(True, "Offer the \"Read aloud\" button on every screen (true/false; it shows only when the "
+                            "command is installed).")
+    command: str = setting("espeak-ng", "The text-to-speech program and any options of its own, run without a shell; it gets "
+                           "the voice, rate and text on stdin like espeak-ng (command line).", check=_command)
+    rate_wpm: int = setting(150, "Speaking rate; slower than espeak-ng's 175 for older patients (words per minute).",
+                            check=_speech_rate)
+
+
+CONSENT_FILE_PREFIX = "file:"
+
+
+def _consent_text(value: str) -> str | None:
+    if not value.startswith(CONSENT_FILE_PREFIX):
+        return None
+    path = Path(value.removeprefix(CONSENT_FILE_PREFIX))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        return f"names a file the kiosk cannot read as UTF-8 text: {path} ({getattr(e, 'strerror', None) or e})"
+    return None if text.strip() else f"names an empty file: {path}"
+
+
+def _consent_text_setting(language: str) -> Any:
+    return setting("", f"Consent text shown in {language}: empty = the kiosk's standard wording (translated), else the "
+                   f"site's own text, shown as written, or file:/path/to/text.txt to read it from a UTF-8 file at "
+                   f"start-up (text).", check=_consent_text)
+
+
+@dataclass(frozen=True)
+class ConsentSettings:
+    text_de: str = _consent_text_setting("German")
+    text_en: str = _consent_text_setting("English")
+    text_tr: str = _consent_text_setting("Turkish")
+    text_fr: str = _consent_text_setting("French")
+    signature: bool = setting(True, "Ask patients who agree to sign with a finger on the screen; the signature is stored "
+                              "as a PNG with the admission and sent with the FHIR Consent (true/false).")
+
+    def texts(self) -> dict[str, str]:
+        """The site's own consent texts by language (files read now); languages without one are left out."""
+        out = {}
+        for language in SUPPORTED_LANGUAGES:
+            value = getattr(self, f"text_{language}")
+            if value.startswith(CONSENT_FILE_PREFIX):
+                value = Path(value.removeprefix(CONSENT_FILE_PREFIX)).read_text(encoding="utf-8")
+            if value.strip():
+                out[language] = value.strip()
+        return out
+
+
 @dataclass(frozen=True)
 class Settings:
     kiosk: KioskSettings = field(default_factory=KioskSettings, metadata={"description": "This kiosk (section)."})
@@ -168,6 +231,9 @@ class Settings:
     hospital: HospitalSettings = field(default_factory=HospitalSettings,
                                        metadata={"description": "The hospital system (section)."})
     forms: FormsSettings = field(default_factory=FormsSettings, metadata={"description": "Intake forms (section)."})
+    consent: ConsentSettings = field(default_factory=ConsentSettings,
+                                     metadata={"description": "The consent screen (section)."})
+    speech: SpeechSettings = field(default_factory=SpeechSettings, metadata={"description": "Read aloud (section)."})
 
     @property
     def data_path(self) -> Path:

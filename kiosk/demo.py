@@ -1,7 +1,7 @@
 """``kiosk demo --headless``: scripted patients walk through the real screens by touch.
 
-Each patient inserts a (simulated) card and taps through every screen like a person would: the
-touches go through Kivy's input queue to the real buttons. Every screen passed is saved as a PNG
+Each patient inserts a (simulated) card and taps through every screen like a person would, and signs
+the consent with a drawn stroke: the touches go through Kivy's input queue to the real widgets. Every screen passed is saved as a PNG
 together with the texts it showed (``screens.json``), the printed ticket as PNG and the admission as
 stored (JSON).
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import shutil
 from pathlib import Path
 from typing import Sequence
@@ -71,6 +72,32 @@ class Pilot:
         EventLoop.post_dispatch_input("end", touch)
         await self.frames(2)
 
+    async def draw(self, widget, points) -> None:
+        """A finger put down on ``widget``, moved through ``points`` and lifted: one stroke. The points are
+        fractions of the widget's size (x from the left, y from the bottom)."""
+        from kivy.base import EventLoop
+
+        def at(point) -> tuple[float, float]:
+            return widget.to_window(widget.x + point[0] * widget.width, widget.y + point[1] * widget.height)
+
+        touch = _Touch(self.window, *at(points[0]))
+        EventLoop.post_dispatch_input("begin", touch)
+        await self.frames(1)
+        for point in points[1:]:
+            touch.move(_touch_args(self.window, *at(point)))
+            EventLoop.post_dispatch_input("update", touch)
+            await self.frames(1)
+        EventLoop.post_dispatch_input("end", touch)
+        await self.frames(2)
+
+    async def sign(self) -> None:
+        """Sign on the consent screen's signature pad with a finger (a demo scribble: two strokes)."""
+        pad = self.app.frame.manager.current_screen.ids.pad
+        loops = [(0.08 + 0.5 * t - 0.04 * math.sin(8 * math.pi * t), 0.5 - 0.18 * math.cos(8 * math.pi * t) + 0.1 * t)
+                 for t in (i / 40 for i in range(41))]
+        await self.draw(pad, loops)
+        await self.draw(pad, [(0.62, 0.42), (0.70, 0.36), (0.80, 0.38), (0.90, 0.46)])
+
     async def shot(self, name: str) -> Path:
         await self.frames(2)
         made = Path(self.window.screenshot(name=str(self.out / f"{name}.png")))
@@ -95,7 +122,11 @@ def _Touch(window, x: float, y: float):
             self.profile = ["pos"]
             super().depack(args)
 
-    return Touch("demo", 1, (x / (window.width - 1), y / (window.height - 1)), is_touch=True, type_id="touch")
+    return Touch("demo", 1, _touch_args(window, x, y), is_touch=True, type_id="touch")
+
+
+def _touch_args(window, x: float, y: float) -> tuple[float, float]:
+    return x / (window.width - 1), y / (window.height - 1)
 
 
 # What the scripted patients type into questions that take text (a demo, not a diagnosis).
@@ -146,6 +177,8 @@ async def walk_patients(app, pilot: Pilot, cards: Sequence[CardData]) -> list[di
             await answer_question(app, pilot, q)
             step += 1
         await pilot.wait_state(State.CONSENT)
+        if app.flow.consent_signature:
+            await pilot.sign()
         await pilot.shot(f"{p}-{step:02d}-consent")
         await pilot.tap("consent_accepted")
         await pilot.wait_for(lambda: app.flow.state is State.DONE and app.flow.session.print_status != "printing",

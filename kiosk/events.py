@@ -5,7 +5,7 @@ Plain frozen dataclasses, no behaviour: ``kiosk.flow`` decides what each one mea
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from kiosk.model import Admission, Appointment, CardData, Identifier, Incident
@@ -81,13 +81,31 @@ class DetailsWrong:
 
 
 @dataclass(frozen=True)
+class CorrectDetails:
+    """The patient wants to change the address or phone shown on the confirm screen."""
+
+
+@dataclass(frozen=True)
+class DetailsCorrected:
+    """Address and phone as the patient typed them (all address parts empty: no address)."""
+    lines: tuple[str, ...]
+    postal_code: str
+    city: str
+    phone: str
+
+
+@dataclass(frozen=True)
 class Answered:
     value: Any
 
 
 @dataclass(frozen=True)
 class ConsentGiven:
+    """Agreed or declined, with what the patient read and, when agreed, the signature drawn."""
     accepted: bool
+    text: str = ""                       # the consent text as shown (its id goes on the admission)
+    strokes: tuple = field(default=(), repr=False)    # kiosk.signature strokes: fractions of the pad, 0..1
+    pad_size: tuple[int, int] = (0, 0)   # the signature pad's size in pixels (the PNG's size)
 
 
 @dataclass(frozen=True)

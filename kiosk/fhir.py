@@ -14,7 +14,9 @@ is idempotent, so a bundle whose answer was lost can be sent again unchanged (ho
   typed appointment code as the reference's identifier (a logical reference when the id is unknown).
 - QuestionnaireResponse: PUT to an id derived from the admission id (update-as-create), since servers such
   as SEKMET have no ``identifier`` search on QuestionnaireResponse (§1.5).
-- Consent: conditional create on ``options.consent_system|<admission id>``.
+- Consent: conditional create on ``options.consent_system|<admission id>``. The patient's signature, when
+  there is one, is its ``sourceAttachment`` (PNG, base64); which consent text was shown is a ``policy.uri``
+  (``urn:kiosk:consent-text:<text id>``, kiosk.signature.text_id).
 
 ``fullUrl``s are ``urn:uuid`` values derived (uuid5) from the admission id: the same admission always
 gives the identical bundle.
@@ -22,6 +24,7 @@ gives the identical bundle.
 
 from __future__ import annotations
 
+import base64
 import re
 import uuid
 from collections.abc import Mapping
@@ -52,6 +55,7 @@ class FhirOptions:
     consent_system: str = "urn:kiosk:consent"         # Consent.identifier system (value: the admission id)
     patient_system: str = "urn:kiosk:patient"         # Patient.identifier of a person without a card
     appointment_system: str = "urn:kiosk:appointment-code"   # identifier system of typed appointment codes
+    consent_text_system: str = "urn:kiosk:consent-text"     # Consent.policy.uri prefix of the consent text's id
 
 
 @dataclass(frozen=True)
@@ -89,6 +93,31 @@ def _token(system: str, value: str) -> str:
     return f"{esc(system)}|{esc(value)}" if system else esc(value)
 
 
+PATIENT_ENTERED_TAG = ("urn:kiosk:tag", "patient-entered")     # Patient.meta.tag: typed at the kiosk, verify
+
+
+def _mark_patient_entered(patient: dict, admission: Admission) -> None:
+    """Mark the address and phone the patient typed over the card's, so that staff verify them.
+
+    Chosen: a ``meta.tag`` on the Patient (display: the field names, never values) plus ``period.start`` =
+    the check-in day on each patient-entered Address/ContactPoint ("as the patient said on that day").
+    A tag is plain R4 that every server keeps without knowing a profile, and the HIS can list what to
+    verify with ``Patient?_tag=urn:kiosk:tag|patient-entered``. An extension on the element would need a
+    StructureDefinition the receiver knows; a Provenance (``targetElement``) would be a further resource
+    without a business identifier to make it idempotent. An existing Patient is not overwritten (§1.5 d),
+    so there the mark does not reach the HIS: the kiosk's ``details_corrected`` incident tells the desk.
+    """
+    if not admission.patient_entered:
+        return
+    fields = ", ".join(admission.patient_entered)
+    patient["meta"] = {"tag": [_coding(*PATIENT_ENTERED_TAG, f"Entered by the patient at the kiosk, verify: {fields}")]}
+    day = admission.created_at[:10]
+    for name, key in (("address", "address"), ("phone", "telecom")):
+        if name in admission.patient_entered:
+            for element in patient.get(key, ()):
+                element["period"] = {"start": day}
+
+
 def _coding(system: str, code: str, display: str = "") -> dict:
     return {k: v for k, v in (("system", system), ("code", code), ("display", display)) if v}
 
@@ -110,6 +139,7 @@ def transaction(admission: Admission, form: Form, options: FhirOptions = FhirOpt
         raise ValueError(f"consent must be accepted or declined, not {admission.consent!r}")
     patient_urn, encounter_urn = _urn(admission, "Patient"), _urn(admission, "Encounter")
     patient = admission.person.to_fhir()
+    _mark_patient_entered(patient, admission)
     patient.setdefault("identifier", [{"system": options.patient_system, "value": admission.id}])
     key = patient["identifier"][0]
     entries = [(patient_urn, patient, {"method": "POST", "url": "Patient",
@@ -165,6 +195,14 @@ def transaction(admission: Admission, form: Form, options: FhirOptions = FhirOpt
         "policyRule": {"coding": [_coding(V3_ACT_CODE, "OPTIN")]},
         "provision": {"type": "permit" if accepted else "deny"},
     }
+    if admission.consent_text_id:
+        # The text the patient read, by version: the hospital keeps the texts each id stands for.
+        consent["policy"] = [{"uri": f"{options.consent_text_system}:{admission.consent_text_id}"}]
+    if admission.consent_signature:
+        consent["sourceAttachment"] = {
+            "contentType": "image/png", "language": admission.language,
+            "data": base64.b64encode(admission.consent_signature).decode("ascii"),
+            "title": "Signature of the patient", "creation": admission.created_at}
     entries.append((_urn(admission, "Consent"), consent, {
         "method": "POST", "url": "Consent", "ifNoneExist": f"identifier={_token(options.consent_system, admission.id)}"}))
     return {"resourceType": "Bundle", "type": "transaction",

@@ -20,7 +20,9 @@ from kiosk.events import (AdmissionFailed, AdmissionStored, Answered, Appointmen
                           DetailsConfirmed, DetailsWrong, DraftChanged, Finish, IdleTimeout, IdleWarning,
                           NameEntered, PrintFinished, Print, RaiseIncident, ReaderFault, SaveAdmission, Start,
                           StillHere, Wipe)
-from kiosk import forms
+from kiosk import corrections, forms
+from kiosk.events import CorrectDetails, DetailsCorrected
+from kiosk import signature as signatures
 from kiosk.forms import Form
 from kiosk.model import Admission, Answer, Appointment, Coverage, Incident, IncidentKind, Person, Severity
 
@@ -36,6 +38,7 @@ class State(enum.Enum):
     ENTER_CODE = "enter_code"
     ENTER_NAME = "enter_name"
     CONFIRM = "confirm"
+    CORRECT = "correct"
     QUESTIONS = "questions"
     CONSENT = "consent"
     DONE = "done"
@@ -53,6 +56,7 @@ class Session:
     identified_by: str = ""
     appointment_code: str = ""
     appointment: Appointment | None = None   # today's, found by the hospital system for a card patient
+    correction: corrections.Correction | None = None    # address/phone the patient changed on confirm
     answers: dict[str, Any] = field(default_factory=dict)
     draft: dict[str, str] = field(default_factory=dict)     # what is typed into the fields on screen
     question_index: int = 0
@@ -139,6 +143,7 @@ class CheckIn:
                  idle_timeout_s: float = 60.0, idle_warning_s: float = 15.0, done_timeout_s: float = 20.0,
                  help_timeout_s: float = 300.0, prints: tuple[str, ...] = ("ticket",),
                  look_up_appointments: bool = False,
+                 consent_signature: bool = False, consent_texts: dict[str, str] | None = None,
                  now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
                  new_id: Callable[[], str] = lambda: str(uuid.uuid4())):
         self.kiosk_id = kiosk_id
@@ -150,6 +155,8 @@ class CheckIn:
         self.help_timeout_s = help_timeout_s
         self.prints = tuple(prints)          # what the site prints at check-in: ticket, wristband, both or none
         self.look_up_appointments = look_up_appointments     # the hospital system answers FHIR searches
+        self.consent_signature = consent_signature   # patients who agree sign with a finger
+        self.consent_texts = dict(consent_texts or {})   # language -> the site's own consent text
         self._now = now
         self._new_id = new_id
         self.state = State.WELCOME
@@ -332,6 +339,34 @@ class CheckIn:
                           Incident(IncidentKind.DETAILS_WRONG, Severity.MEDIUM,
                                    "patient says the details shown are wrong"))
 
+    def _correct_details(self, _: CorrectDetails) -> list:
+        s = self.session
+        s.notice = ""
+        s.draft.update(corrections.draft(corrections.apply(s.person, s.correction)))
+        self.state = State.CORRECT
+        return []
+
+    def _details_corrected(self, event: DetailsCorrected) -> list:
+        """Checked; kept on the session (the card's data stays as read), and one LOW incident naming the
+        changed fields (never their values) waits for the admission's id. Changing nothing is no correction."""
+        s = self.session
+        correction, problem = corrections.correct(s.person, event.lines, event.postal_code, event.city, event.phone)
+        if problem:
+            s.notice = problem
+            return []
+        s.correction = correction if correction.fields else None
+        s.pending = [i for i in s.pending if i.kind is not IncidentKind.DETAILS_CORRECTED]
+        if s.correction:
+            s.pending.append(Incident(IncidentKind.DETAILS_CORRECTED, Severity.LOW, ", ".join(correction.fields)))
+        self._leave_correct()
+        return []
+
+    def _leave_correct(self) -> None:
+        for name in corrections.DRAFT_FIELDS:
+            self.session.draft.pop(name, None)
+        self.session.notice = ""
+        self.state = State.CONFIRM
+
     def _answered(self, event: Answered) -> list:
         """A button (boolean, choice) or what was typed (other types): checked, kept, and on to the
         next question enabled by the answers so far."""
@@ -354,18 +389,34 @@ class CheckIn:
         self._go_to_question(asked.index(q.link_id) + 1 if q.link_id in asked else len(asked))
         return []
 
+    @property
+    def consent_text(self) -> str:
+        """The site's own consent text in the patient's language, or "" for the kiosk's standard wording."""
+        return self.consent_texts.get(self.session.language, "")
+
     def _consent(self, event: ConsentGiven) -> list:
         s = self.session
         if s.saving:
             return []          # a second tap while the first is being saved
+        signature = b""
+        if event.accepted and self.consent_signature:
+            try:
+                signature = signatures.render_png(event.strokes, event.pad_size)
+            except ValueError:     # nothing drawn (the screen lets no one agree before they sign)
+                s.notice = N_("Please sign with your finger in the box, then tap 'I agree'.")
+                return []
+        s.notice = ""
         s.saving = True
         s.admission = Admission(
             id=self._new_id(), kiosk_id=self.kiosk_id, created_at=self._now().isoformat(timespec="seconds"),
-            language=s.language, identified_by=s.identified_by, person=s.person, coverage=s.coverage,
+            language=s.language, identified_by=s.identified_by, coverage=s.coverage,
+            person=corrections.apply(s.person, s.correction),
+            patient_entered=s.correction.fields if s.correction else (),
             appointment_code=s.appointment_code, appointment_id=s.appointment.id if s.appointment else "",
             answers=tuple(Answer(q.link_id, s.answers[q.link_id]) for q in self.questions()
                           if q.link_id in s.answers),
-            consent="accepted" if event.accepted else "declined")
+            consent="accepted" if event.accepted else "declined",
+            consent_text_id=signatures.text_id(event.text) if event.text else "", consent_signature=signature)
         return [SaveAdmission(s.admission)]
 
     def _stored(self, event: AdmissionStored) -> list:
@@ -417,8 +468,10 @@ class CheckIn:
             s.appointment_code = ""
             s.draft.clear()
             self.state = State.IDENTIFY
+        elif self.state is State.CORRECT:
+            self._leave_correct()          # what was typed is dropped; an earlier correction stays
         elif self.state is State.CONFIRM:
-            s.person = s.coverage = None
+            s.person = s.coverage = s.correction = None
             s.pending.clear()
             s.appointment_code = ""
             self.state = State.IDENTIFY
@@ -494,6 +547,10 @@ _TRANSITIONS: dict[tuple[State, type], Callable[[CheckIn, Any], list]] = {
     (_S.ENTER_NAME, Back): CheckIn._back,
     (_S.CONFIRM, DetailsConfirmed): CheckIn._details_confirmed,
     (_S.CONFIRM, DetailsWrong): CheckIn._details_wrong,
+    (_S.CONFIRM, CorrectDetails): CheckIn._correct_details,
+    (_S.CORRECT, DetailsCorrected): CheckIn._details_corrected,
+    (_S.CORRECT, DraftChanged): CheckIn._draft,
+    (_S.CORRECT, Back): CheckIn._back,
     (_S.CONFIRM, Back): CheckIn._back,
     (_S.QUESTIONS, Answered): CheckIn._answered,
     (_S.QUESTIONS, Back): CheckIn._back,

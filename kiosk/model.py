@@ -6,6 +6,7 @@ A person and a coverage travel in FHIR R4 shape (the ``read-card --json`` contra
 
 from __future__ import annotations
 
+import base64
 import enum
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -41,6 +42,7 @@ class Person:
     gender: str = "unknown"       # FHIR administrative gender
     identifiers: tuple[Identifier, ...] = ()
     address: Address | None = None
+    phone: str = ""               # as given (cards have none; the patient may add one at the kiosk)
 
     @property
     def display_name(self) -> str:
@@ -59,6 +61,7 @@ class Person:
             identifiers=tuple(Identifier(i["system"], i["value"]) for i in patient.get("identifier", ())),
             address=Address(tuple(addr.get("line", ())), addr.get("postalCode", ""), addr.get("city", ""),
                             addr.get("country", "")) if addr else None,
+            phone=next((t.get("value", "") for t in patient.get("telecom", ()) if t.get("system") == "phone"), ""),
         )
 
     def to_fhir(self) -> dict:
@@ -74,6 +77,10 @@ class Person:
         out["gender"] = self.gender
         if self.birth_date:
             out["birthDate"] = self.birth_date
+        if self.phone:
+            # "home": the number the patient gave for themselves (PID-13 in HL7 v2 is the home number too);
+            # whether it is a mobile the kiosk cannot tell.
+            out["telecom"] = [{"system": "phone", "value": self.phone, "use": "home"}]
         if self.address:
             out["address"] = [self.address.to_fhir()]
         return out
@@ -172,6 +179,9 @@ class Admission:
     consent: str = "accepted"           # accepted | declined
     queue_number: str = ""              # given by the store when it is saved
     appointment_id: str = ""            # the hospital's Appointment this check-in arrives for, if found
+    consent_text_id: str = ""           # which consent text was shown: kiosk.signature.text_id of it
+    consent_signature: bytes = field(default=b"", repr=False)   # PNG of the patient's signature, when asked for
+    patient_entered: tuple[str, ...] = ()   # fields the patient typed over the card's: address, phone
 
     def to_json(self) -> dict:
         return {
@@ -181,6 +191,9 @@ class Admission:
             "appointment_code": self.appointment_code,
             "answers": [asdict(a) for a in self.answers], "consent": self.consent,
             "queue_number": self.queue_number, "appointment_id": self.appointment_id,
+            "consent_text_id": self.consent_text_id,
+            "consent_signature": base64.b64encode(self.consent_signature).decode("ascii"),
+            "patient_entered": list(self.patient_entered),
         }
 
     @classmethod
@@ -188,7 +201,10 @@ class Admission:
         return cls(data["id"], data["kiosk_id"], data["created_at"], data["language"], data["identified_by"],
                    Person.from_fhir(data["patient"]), Coverage.from_fhir(data.get("coverage")),
                    data.get("appointment_code", ""), tuple(Answer(**a) for a in data.get("answers", ())),
-                   data.get("consent", "accepted"), data.get("queue_number", ""), data.get("appointment_id", ""))
+                   data.get("consent", "accepted"), data.get("queue_number", ""), data.get("appointment_id", ""),
+                   consent_text_id=data.get("consent_text_id", ""),
+                   consent_signature=base64.b64decode(data.get("consent_signature", "")),
+                   patient_entered=tuple(data.get("patient_entered", ())))
 
 
 class Severity(enum.Enum):
@@ -208,6 +224,7 @@ class IncidentKind(enum.Enum):
     COVERAGE_ENDED = "coverage_ended"
     IDENTITY_UNVERIFIED = "identity_unverified"
     DETAILS_WRONG = "details_wrong"
+    DETAILS_CORRECTED = "details_corrected"   # the patient changed address or phone: staff verify
     ANSWER_NEEDS_STAFF = "answer_needs_staff"  # an intake answer marked for staff (e.g. PHQ-9 self-harm item)
     PRINTER_FAULT = "printer_fault"
     PAPER_LOW = "paper_low"

@@ -69,6 +69,7 @@ def main(form: str, out: Path) -> None:
             seen.append({"question": q.link_id, "state": app.flow.state.value, "file": shot.name,
                          "notice": app.flow.session.notice, "texts": pilot.texts()})
         await pilot.wait_state(State.CONSENT)
+        await pilot.sign()                  # drawn with a finger, not a tap
         await pilot.tap("consent_accepted")
         await pilot.wait_for(lambda: app.flow.state is State.DONE, "the done screen")
         admission = app.store.last_admission()

@@ -1,6 +1,7 @@
 from kivy.clock import Clock
-from kivy.properties import BooleanProperty, StringProperty
+from kivy.properties import BooleanProperty, ObjectProperty, StringProperty
 
+from kiosk import keyboards
 from kiosk.events import Answered
 from kiosk.screens.common import KioskButton, KioskScreen
 
@@ -15,6 +16,8 @@ class QuestionsScreen(KioskScreen):
     typed = BooleanProperty(False)        # the question takes a typed answer
     several = BooleanProperty(False)      # the question repeats: its buttons tick, Continue answers
     hint = StringProperty("")
+    keyboard_layout = StringProperty("text")   # the on-screen keyboard for the question's type
+    input_filter = ObjectProperty(None, allownone=True)    # what the field accepts (None: any text)
     _shown = ""                           # the question the field was filled for
 
     def show(self, flow) -> None:
@@ -25,6 +28,8 @@ class QuestionsScreen(KioskScreen):
         self.group = flow.form.find(q.group).text(s.language) if q.group else ""
         self.question = q.text(s.language)
         self.typed = q.type not in ("boolean", "choice")
+        self.keyboard_layout = keyboards.FOR_QUESTION.get(q.type, "text")
+        self.input_filter = _ACCEPTS.get(q.type)
         self.hint = {"date": _("day.month.year"), "open-choice": _("Or type your answer")}.get(q.type, "")
         if q.type == "boolean":
             answers = [(True, _("Yes")), (False, _("No"))]
@@ -62,5 +67,7 @@ class QuestionsScreen(KioskScreen):
         typed = self.ids.typed.text
         return (*ticked, typed) if self.typed and typed.strip() else tuple(ticked)
 
+
+_ACCEPTS = {kind: keyboards.accepting(characters) for kind, characters in keyboards.ACCEPTS.items()}
 
 SCREEN = QuestionsScreen
