@@ -126,7 +126,12 @@ def cmd_demo(args) -> int:
         if scratch:
             shutil.rmtree(scratch)       # the demo's own store: what it held is in the output folder
     print(f"The demo checked in {len(summary['patients'])} patients and wrote to {out}/:")
-    print(f"  {len(summary['screens'])} screenshots: p<N>-<step>-<screen>.png")
+    print(f"  {len(summary['screens'])} screenshots: p<N>-<step>-<screen>.png, and every screen in every "
+          "language with normal and larger text: screens/<language>/<screen>[-large].png")
+    problems = [f"{shot['file']}: {problem}" for shot in summary["screens"] for problem in shot.get("problems", ())]
+    if problems:
+        print(f"  {len(problems)} layout problems (too small to touch or read, cut off, out of the screen):")
+        print("\n".join(f"    {line}" for line in problems))
     print("  printed tickets and wristbands: p<N>-ticket.png, p<N>-wristband.png; "
           "admissions as stored: p<N>-admission.json")
     print("  screens.json: what every screenshot shows, as text")

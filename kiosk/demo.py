@@ -100,10 +100,11 @@ class Pilot:
 
     async def shot(self, name: str) -> Path:
         await self.frames(2)
-        made = Path(self.window.screenshot(name=str(self.out / f"{name}.png")))
-        path = made.with_name(f"{name}.png")
+        path = self.out / f"{name}.png"
+        made = Path(self.window.screenshot(name=str(path)))
         made.replace(path)               # Kivy appends a counter to the name
-        self.shots.append({"file": path.name, "screen": self.app.flow.state.value, "texts": self.texts()})
+        self.shots.append({"file": path.relative_to(self.out).as_posix(), "screen": self.app.flow.state.value,
+                           "texts": self.texts()})
         return path
 
     def texts(self) -> list[str]:
@@ -199,10 +200,82 @@ async def walk_patients(app, pilot: Pilot, cards: Sequence[CardData]) -> list[di
     return results
 
 
+async def tour(app, pilot: Pilot, card: CardData) -> None:
+    """Every screen in every language the kiosk offers, with normal and with larger text, saved as
+    ``screens/<language>/<screen>[-large].png``. Each of these shots records what a person would find
+    wrong with it (too small to touch or read, cut off, out of the screen: kiosk.layout_check)."""
+    from kiosk import layout_check
+    from kiosk.events import IdleWarning
+
+    async def look(language: str, large: bool) -> None:
+        (pilot.out / "screens" / language).mkdir(parents=True, exist_ok=True)
+        await pilot.shot(f"screens/{language}/{app.flow.state.value}{'-large' if large else ''}")
+        pilot.shots[-1].update(language=language, large_text=large,
+                               problems=layout_check.problems(app.frame, tuple(pilot.window.size)))
+
+    for large in (False, True):
+        for language in app.settings.kiosk.languages:
+            await pilot.wait_state(State.WELCOME)
+            await pilot.tap(f"language:{language}")
+            if large:
+                await pilot.tap("large_text")
+            await look(language, large)
+            await pilot.tap("start")
+            await pilot.wait_state(State.IDENTIFY)
+            await look(language, large)
+            for choice, state in (("choose_code", State.ENTER_CODE), ("choose_name", State.ENTER_NAME)):
+                await pilot.tap(choice)
+                await pilot.wait_state(state)
+                await look(language, large)
+                await pilot.tap("back")
+                await pilot.wait_state(State.IDENTIFY)
+            app.reader.insert(card)
+            await pilot.wait_state(State.CONFIRM)
+            await look(language, large)
+            await pilot.tap("correct_details")
+            await pilot.wait_state(State.CORRECT)
+            await look(language, large)
+            await pilot.tap("back")
+            await pilot.wait_state(State.CONFIRM)
+            await pilot.tap("call_staff")
+            await pilot.wait_state(State.HELP)
+            await look(language, large)
+            await pilot.tap("back")
+            await pilot.wait_state(State.CONFIRM)
+            await pilot.tap("details_confirmed")
+            first = True
+            while app.flow.state is State.QUESTIONS:
+                if first:
+                    await look(language, large)
+                    first = False
+                await answer_question(app, pilot, app.flow.question)
+            await pilot.wait_state(State.CONSENT)
+            await look(language, large)
+            app.send(IdleWarning())
+            await pilot.wait_state(State.IDLE_WARNING)
+            await look(language, large)
+            await pilot.tap("still_here")
+            await pilot.wait_state(State.CONSENT)
+            if app.flow.consent_signature:
+                await pilot.sign()
+            await pilot.tap("consent_accepted")
+            await pilot.wait_for(lambda: app.flow.state is State.DONE and app.flow.session.print_status != "printing",
+                                 "the ticket to be printed")
+            await look(language, large)
+            await pilot.tap("finish")
+            await pilot.wait_state(State.WELCOME)
+
+
 def run_headless(app, out: Path, cards: Sequence[CardData]) -> dict:
-    """Walk ``cards`` through ``app`` (a built, not yet running KioskApp); returns the summary written
-    to ``out/screens.json``. Raises DemoError when a screen was not reached."""
-    return run_script(app, out, lambda app, pilot: walk_patients(app, pilot, cards))
+    """Walk ``cards`` through ``app`` (a built, not yet running KioskApp), then tour every screen in every
+    language (``tour``); returns the summary written to ``out/screens.json``. Raises DemoError when a
+    screen was not reached."""
+    async def script(app, pilot: Pilot) -> list[dict]:
+        patients = await walk_patients(app, pilot, cards)
+        await tour(app, pilot, cards[0])
+        return patients
+
+    return run_script(app, out, script)
 
 
 def run_script(app, out: Path, script) -> dict:

@@ -101,6 +101,60 @@ def test_demo_writes_the_admission_as_stored_the_ticket_and_the_wristband(demo):
     assert codes["QRCode"].splitlines()[:3] == ["PID:Q987654328", "NAME:Quixwater-Ybarra^Zebulon", "DOB:1933-02-11"]
 
 
+def test_demo_shows_every_screen_in_every_language_at_both_text_sizes_and_each_fits(demo):
+    from kiosk.flow import State
+    run, out, _ = demo
+    shots = {s["file"]: s for s in json.loads((out / "screens.json").read_text())["screens"]}
+    for language, welcome in (("de", "Willkommen"), ("en", "Welcome")):
+        for state in State:
+            for suffix in ("", "-large"):
+                name = f"screens/{language}/{state.value}{suffix}.png"
+                assert name in shots and visible(out / name), name
+                assert shots[name]["screen"] == state.value and shots[name]["language"] == language
+                assert shots[name]["problems"] == [], (name, shots[name]["problems"])
+        assert welcome in shots[f"screens/{language}/welcome.png"]["texts"]
+    assert "layout problems" not in run.stdout
+
+
+LAYOUT_FAULTS = """
+from kiosk import app
+from pathlib import Path
+import sys
+app.prepare_kivy(Path(sys.argv[1]), headless=True)
+from kivy.uix.button import Button
+from kivy.uix.label import Label
+from kivy.uix.widget import Widget
+from kiosk import layout_check
+root = Widget(size=(1280, 800))
+def add(widget, x, y, w, h, **text):
+    widget.size_hint, widget.pos, widget.size = (None, None), (x, y), (w, h)
+    widget.text_size = text.get("text_size", (None, None))
+    widget.texture_update()
+    root.add_widget(widget)
+add(Button(text="ok", font_size=30), 0, 700, 300, 96)
+add(Button(text="tiny", font_size=30), 0, 600, 300, 40)
+add(Label(text="small print", font_size=20), 0, 500, 300, 60)
+add(Label(text="one two three four five six", font_size=30), 0, 400, 200, 20, text_size=(200, None))
+add(Label(text="Patientenanmeldung", font_size=30), 400, 400, 120, 200, text_size=(120, None))
+add(Label(text="below", font_size=30), 600, -50, 200, 100)
+for problem in layout_check.problems(root, (1280, 800)):
+    print(problem)
+"""
+
+
+def test_the_layout_check_finds_what_a_person_would(tmp_path):
+    run = subprocess.run([sys.executable, "-c", LAYOUT_FAULTS, str(tmp_path)], capture_output=True, text=True,
+                         timeout=120, env=env())
+    assert run.returncode == 0, run.stderr
+    found = run.stdout.splitlines()
+    assert any(f.startswith("'tiny' is a touch target of 10.5 mm") for f in found), found
+    assert any(f.startswith("'small print' has 14.9 pt text") for f in found), found
+    assert any(f.startswith("'one two three four five six' is cut off") for f in found), found
+    assert any(f.startswith("'Patientenanmeldung' breaks the word 'Patientenanmeldung'") for f in found), found
+    assert any(f.startswith("'below' reaches out of the window") for f in found), found
+    assert not any(f.startswith("'ok'") for f in found), found
+
+
 def test_nothing_personal_in_the_logs(demo):
     run, _, _ = demo
     for word in PERSONAL:

@@ -11,6 +11,7 @@ from kivy.properties import (BooleanProperty, ColorProperty, ListProperty, Numer
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.button import Button
 from kivy.uix.screenmanager import Screen
+from kivy.uix.scrollview import ScrollView
 
 from kiosk.events import ChooseLanguage
 from kiosk.i18n import Catalogs
@@ -95,6 +96,16 @@ def spoken_texts(root, *, personal: bool = False) -> list[str]:
 
     visit(root)
     return texts
+
+
+class Scroller(ScrollView):
+    """What a screen says, above its buttons: it scrolls when larger text or a long translation needs more
+    room than the screen has, so that the buttons below stay in view. Its bar always shows (there is
+    more), and never fades: Kivy fades it with an Animation, which would hold the screen, and with it
+    the last patient's details, for a second after the screen was replaced."""
+
+    def _bind_inactive_bar_color(self, *_args) -> None:
+        pass
 
 
 class KioskScreen(Screen):
@@ -203,7 +214,8 @@ class KioskFrame(BoxLayout):
         box = self.ids.languages
         box.clear_widgets()
         for lang in self.languages:
-            button = KioskButton(text=LANGUAGE_NAMES.get(lang, lang), action=f"language:{lang}", base_font=26)
+            button = KioskButton(text=LANGUAGE_NAMES.get(lang, lang), action=f"language:{lang}", base_font=26,
+                                 size_hint_y=1)
             button.bind(on_release=lambda _b, lang=lang: self.send(ChooseLanguage(lang)))
             box.add_widget(button)
         self.on_language()
