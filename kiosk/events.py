@@ -136,6 +136,12 @@ class PrintFinished:
 
 
 @dataclass(frozen=True)
+class Ticked:
+    """The patient ticked (or unticked) an answer of a question that takes several; Continue answers."""
+    value: Any
+
+
+@dataclass(frozen=True)
 class DraftChanged:
     """The patient typed into a field; kept so that help or the idle warning does not lose it."""
     field: str

@@ -19,7 +19,7 @@ from kiosk.events import (AdmissionFailed, AdmissionStored, Answered, Appointmen
                           CardRead, CardRemoved, ChooseCode, ChooseLanguage, ChooseName, CodeEntered, ConsentGiven,
                           DetailsConfirmed, DetailsWrong, DraftChanged, Finish, IdleTimeout, IdleWarning,
                           NameEntered, PrintFinished, Print, RaiseIncident, ReaderFault, SaveAdmission, Start,
-                          StillHere, Wipe)
+                          StillHere, Ticked, Wipe)
 from kiosk import corrections, forms
 from kiosk.events import CorrectDetails, DetailsCorrected
 from kiosk import signature as signatures
@@ -59,6 +59,7 @@ class Session:
     correction: corrections.Correction | None = None    # address/phone the patient changed on confirm
     answers: dict[str, Any] = field(default_factory=dict)
     draft: dict[str, str] = field(default_factory=dict)     # what is typed into the fields on screen
+    ticked: tuple = ()                    # the answers ticked so far on a question that takes several
     question_index: int = 0
     reading: bool = False
     saving: bool = False
@@ -90,30 +91,6 @@ def is_partial_date(iso: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-def _button_values(question) -> set:
-    return {True, False} if question.type == "boolean" else {o.code for o in question.options}
-
-
-def _several(question, picked) -> tuple:
-    """The answers to a question that repeats (options ticked, and for an open choice one typed text)
-    as a tuple, or a message saying what to fix; ``(None, None)`` for none to an optional question."""
-    values = []
-    for value in picked if isinstance(picked, (list, tuple)) else (picked,):
-        if value in _button_values(question):
-            values.append(value)
-        elif question.type == "choice" or not isinstance(value, str):
-            return None, forms.MSG_CHOOSE
-        elif value.strip():
-            typed, problem = forms.check(question, value)
-            if problem:
-                return None, problem
-            if typed is not None:
-                values.append(typed)
-    if not values:
-        return (None, forms.MSG_CHOOSE_SOME) if question.required else (None, None)
-    return tuple(dict.fromkeys(values)), None
 
 
 def parse_birth_date(text: str, today: date) -> str | None:
@@ -367,14 +344,21 @@ class CheckIn:
         self.session.notice = ""
         self.state = State.CONFIRM
 
+    def _tick(self, event: Ticked) -> list:
+        s, q = self.session, self.question
+        if q.repeats and event.value in forms.choices(q):
+            s.ticked = tuple(v for v in s.ticked if v != event.value) if event.value in s.ticked \
+                else (*s.ticked, event.value)
+        return []
+
     def _answered(self, event: Answered) -> list:
         """A button (boolean, choice) or what was typed (other types): checked, kept, and on to the
         next question enabled by the answers so far."""
         s, q = self.session, self.question
         if q.repeats and q.options:
-            value, problem = _several(q, event.value)
+            value, problem = forms.check_several(q, event.value)
         elif q.type in ("boolean", "choice"):
-            value, problem = (event.value, None) if event.value in _button_values(q) else (None, forms.MSG_CHOOSE)
+            value, problem = (event.value, None) if event.value in forms.choices(q) else (None, forms.MSG_CHOOSE)
         else:
             value, problem = forms.check(q, "" if event.value is None else str(event.value))
         if problem:
@@ -494,8 +478,11 @@ class CheckIn:
         return []
 
     def _go_to_question(self, index: int) -> None:
-        self.session.question_index = index
+        s = self.session
+        s.question_index = index
         self.state = State.QUESTIONS if index < len(self.questions()) else State.CONSENT
+        answer = s.answers.get(self.question.link_id) if self.state is State.QUESTIONS else None
+        s.ticked = tuple(v for v in answer if v in forms.choices(self.question)) if isinstance(answer, tuple) else ()
 
     def _resume_state(self) -> State:
         return self.session.idle_resume if self.state is State.IDLE_WARNING else self.state
@@ -512,9 +499,16 @@ class CheckIn:
         return [RaiseIncident(incident)]
 
     def _wipe(self) -> list:
+        effects = []
+        stored = self.session.admission is not None and self.session.admission.queue_number
+        if not stored and forms.alerts(self.form, self.session.answers):
+            # The patient who most needs someone may be the one who walks away: staff hear of it all the same.
+            effects.append(RaiseIncident(Incident(
+                IncidentKind.ANSWER_NEEDS_STAFF, Severity.HIGH,
+                "an intake answer asks staff to speak to the patient, who left the kiosk before finishing")))
         self.state = State.WELCOME
         self.session = Session(language=self.languages[0])
-        return [Wipe()]
+        return [*effects, Wipe()]
 
 
 _ANYWHERE: dict[type, Callable[[CheckIn, Any], list]] = {
@@ -553,6 +547,7 @@ _TRANSITIONS: dict[tuple[State, type], Callable[[CheckIn, Any], list]] = {
     (_S.CORRECT, Back): CheckIn._back,
     (_S.CONFIRM, Back): CheckIn._back,
     (_S.QUESTIONS, Answered): CheckIn._answered,
+    (_S.QUESTIONS, Ticked): CheckIn._tick,
     (_S.QUESTIONS, Back): CheckIn._back,
     (_S.CONSENT, ConsentGiven): CheckIn._consent,
     (_S.CONSENT, AdmissionStored): CheckIn._stored,

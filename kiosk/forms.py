@@ -408,7 +408,7 @@ def check(question: Question, raw: str) -> tuple[Any, None] | tuple[None, str | 
 
     ``(value, None)`` for a usable answer; ``(None, msgid)`` otherwise (an English sentence, marked for
     translation: show ``_(msgid)`` next to the field); ``(None, None)`` for an empty answer to a question
-    that is not required. For a question that repeats, check each answer and store the list.
+    that is not required. A question that repeats takes several answers: ``check_several``.
     """
     text = raw.strip() if isinstance(raw, str) else str(raw)
     if not text:
@@ -442,6 +442,32 @@ def check(question: Question, raw: str) -> tuple[Any, None] | tuple[None, str | 
     if question.max_length is not None and len(text) > question.max_length:
         return None, MSG_TOO_LONG
     return text, None
+
+
+
+def choices(question: Question) -> set:
+    """What a question's buttons answer: True and False for a boolean, else its options' codes."""
+    return {True, False} if question.type == "boolean" else {o.code for o in question.options}
+
+
+def check_several(question: Question, picked) -> tuple[tuple, None] | tuple[None, str | None]:
+    """The answers to a question that repeats (options ticked, and for an open choice a typed text) as a
+    tuple without repeats, or a message saying what to fix; ``(None, None)`` for none to an optional
+    question. Blank typed text is no answer."""
+    values = []
+    for value in picked if isinstance(picked, (list, tuple)) else (picked,):
+        if value in choices(question):
+            values.append(value)
+        elif question.type == "choice" or not isinstance(value, str):
+            return None, MSG_CHOOSE
+        elif value.strip():
+            typed, problem = check(question, value)
+            if problem:
+                return None, problem
+            values.append(typed)
+    if not values:
+        return (None, MSG_CHOOSE_SOME) if question.required else (None, None)
+    return tuple(dict.fromkeys(values)), None
 
 
 # --- the QuestionnaireResponse ---

@@ -533,3 +533,46 @@ def test_a_repeating_answer_enables_follow_ups_and_an_optional_one_may_stay_empt
     optional.handle(Answered(()))
     assert optional.session.notice == "" and "why" not in optional.session.answers
     assert [i["linkId"] for i in forms.response_items(kiosk.form, {"why": ("a", "typed")})] == ["why"]
+
+
+@pytest.mark.parametrize("leave", ["idle", "back", "store_fails"])
+def test_an_alert_reaches_staff_when_the_patient_leaves_before_finishing(leave):
+    from kiosk.events import (AdmissionFailed, Answered, Back, CardInserted, CardRead, ConsentGiven, DetailsConfirmed,
+                              IdleTimeout, IdleWarning, RaiseIncident, Start, Wipe)
+    from kiosk.flow import CheckIn, State
+    from kiosk.model import CardData, IncidentKind, Severity
+    kiosk = CheckIn(kiosk_id="k", languages=("de",), form=forms.load("phq-9"), consent_signature=False)
+    for event in (Start(), CardInserted(), CardRead(CardData(card="egk", atr="3B", person=Person(family="M"))),
+                  DetailsConfirmed()):
+        kiosk.handle(event)
+    while kiosk.question.link_id != "44260-8":
+        kiosk.handle(Answered("LA6568-5"))
+    kiosk.handle(Answered("LA6571-9"))
+    if leave == "idle":
+        kiosk.handle(IdleWarning())
+        effects = kiosk.handle(IdleTimeout())
+    elif leave == "back":
+        while kiosk.state is not State.WELCOME:
+            effects = kiosk.handle(Back())
+    else:
+        while kiosk.state is State.QUESTIONS:
+            kiosk.handle(Answered("LA6572-7"))
+        kiosk.handle(ConsentGiven(False))
+        kiosk.handle(AdmissionFailed("disk full"))
+        kiosk.handle(IdleWarning())
+        effects = kiosk.handle(IdleTimeout())
+    [alert] = [e.incident for e in effects if isinstance(e, RaiseIncident)]
+    assert (alert.kind, alert.severity) == (IncidentKind.ANSWER_NEEDS_STAFF, Severity.HIGH)
+    assert "left the kiosk" in alert.detail and isinstance(effects[-1], Wipe)
+
+
+def test_ticks_on_a_question_that_repeats_live_in_the_flow_and_come_back():
+    from kiosk.events import Answered, Back, Ticked
+    kiosk = _repeating_flow(required=True)
+    for value in ("a", "b", "a", "nope", True):
+        kiosk.handle(Ticked(value))
+    assert kiosk.session.ticked == ("b",), "a ticked twice is unticked; values not offered are ignored"
+    kiosk.handle(Answered((*kiosk.session.ticked, "typed")))
+    assert kiosk.question.link_id == "more" and kiosk.session.ticked == ()
+    kiosk.handle(Back())
+    assert kiosk.question.link_id == "why" and kiosk.session.ticked == ("b",), "back: the ticks are shown again"

@@ -1,6 +1,7 @@
 """The real app asks a questionnaire it did not write by hand: ``python tests/ui_forms.py FORM OUT_DIR``.
 
-intake-general: an open choice that repeats (two ticked, one unticked, one typed in), a follow-up question that appears and one that does not, a
+intake-general: an open choice that repeats (two ticked, one unticked, the language switched and back,
+one typed in), a follow-up question that appears and one that does not, a
 phone number too long (the sentence next to the field says what to fix), optional fields left empty.
 phq-9: all nine answered "not at all", so the tenth (enableWhen any) is never asked.
 Writes ``OUT_DIR/screens.json`` with what each step showed and the admission as stored.
@@ -16,7 +17,8 @@ from kiosk.flow import State
 
 STEPS = {   # form -> [(question linkId, what the patient does)]
     "intake-general": [("reason", "tap:other"), ("reason-other", "tick:certificate"), ("reason-other", "tick:results"),
-                       ("reason-other", "tick:results"), ("reason-other", "type:Sportverletzung, Knie"),
+                       ("reason-other", "tick:results"), ("reason-other", "switch:en"),
+                       ("reason-other", "switch:de"), ("reason-other", "type:Sportverletzung, Knie"),
                        ("allergies", "tap:False"), ("medication", "tap:True"), ("medication-which", "type:Ramipril 5 mg"),
                        ("pregnancy", "tap:not-applicable"), ("phone", "type:" + "0" * 31), ("phone", "clear"),
                        ("phone", "type:0151 2345678"), ("emergency-contact-name", "type:"),
@@ -52,6 +54,9 @@ def main(form: str, out: Path) -> None:
             elif what == "tick":             # a question that repeats: the button ticks (again: unticks)
                 await pilot.tap(f"answer:{value}")
                 assert app.flow.question.link_id == q.link_id, "ticking an answer does not move on"
+                continue
+            elif what == "switch":           # the screen is drawn again: what was ticked stays ticked
+                await pilot.tap(f"language:{value}")
                 continue
             elif what == "clear":
                 field.text = ""

@@ -2,7 +2,7 @@ from kivy.clock import Clock
 from kivy.properties import BooleanProperty, ObjectProperty, StringProperty
 
 from kiosk import keyboards
-from kiosk.events import Answered
+from kiosk.events import Answered, Ticked
 from kiosk.screens.common import KioskButton, KioskScreen
 
 
@@ -19,6 +19,7 @@ class QuestionsScreen(KioskScreen):
     keyboard_layout = StringProperty("text")   # the on-screen keyboard for the question's type
     input_filter = ObjectProperty(None, allownone=True)    # what the field accepts (None: any text)
     _shown = ""                           # the question the field was filled for
+    _ticked: tuple = ()                   # the flow's ticks on a question that takes several
 
     def show(self, flow) -> None:
         super().show(flow)
@@ -37,35 +38,29 @@ class QuestionsScreen(KioskScreen):
             answers = [(o.code, o.text(s.language)) for o in q.options]
         self.several = q.repeats and bool(q.options)
         answer = s.answers.get(q.link_id)
-        chosen = set(answer) if isinstance(answer, tuple) else {answer}
+        chosen = set(s.ticked) if self.several else {answer}
+        self._ticked = s.ticked
         box = self.ids.answers
         box.clear_widgets()
         for value, text in answers:
             button = KioskButton(text=text, action=f"answer:{value}",
                                  style="primary" if value in chosen else "secondary")
-            if self.several:
-                button.value = value
-                button.bind(on_release=self._tick)
-            else:
-                button.bind(on_release=lambda _b, value=value: self.send(Answered(value)))
+            event = Ticked(value) if self.several else Answered(value)
+            button.bind(on_release=lambda _b, event=event: self.send(event))
             box.add_widget(button)
         if q.link_id != self._shown:       # a new question: its field shows its own answer, if any
             self._shown = q.link_id
             field = self.ids.typed
             codes = {o.code for o in q.options}
-            field.text = next((str(a) for a in chosen if a is not None and a not in codes), "")
+            given = answer if isinstance(answer, tuple) else (answer,)
+            field.text = next((str(a) for a in given if a is not None and a not in codes), "")
             if self.typed and not q.options:   # the keyboard is up at once: no tap into the field first
                 Clock.schedule_once(lambda _dt: setattr(field, "focus", True))
 
-    @staticmethod
-    def _tick(button) -> None:
-        button.style = "secondary" if button.style == "primary" else "primary"
-
     def several_answer(self) -> tuple:
-        """A repeating question's answers: the options ticked, in the form's order, and what was typed."""
-        ticked = [b.value for b in reversed(self.ids.answers.children) if b.style == "primary"]
+        """A repeating question's answers: the options ticked (kept by the flow) and what was typed."""
         typed = self.ids.typed.text
-        return (*ticked, typed) if self.typed and typed.strip() else tuple(ticked)
+        return (*self._ticked, typed) if self.typed and typed.strip() else self._ticked
 
 
 _ACCEPTS = {kind: keyboards.accepting(characters) for kind, characters in keyboards.ACCEPTS.items()}
