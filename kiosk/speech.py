@@ -3,16 +3,18 @@
 The text goes to espeak-ng on its standard input, never on its command line: every process on the
 box can read another's argv (``/proc/<pid>/cmdline``), and a screen may hold a patient's name. The
 speaker never blocks the UI: each utterance is a subprocess fed and reaped by a short-lived thread.
-A new utterance stops the one before; ``stop`` (at every wipe and screen change) ends it. A kiosk
-without espeak-ng or without an audio device keeps working: it logs one warning, with nothing of
-what was to be spoken, and stays silent.
+A new utterance stops the one before; ``stop`` (at every wipe and screen change) ends it, with
+anything the program started, and returns at once. A kiosk without espeak-ng or without an audio
+device keeps working: it logs one warning, with nothing of what was to be spoken, and stays silent.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import shlex
 import shutil
+import signal
 import subprocess
 import threading
 from typing import IO
@@ -21,6 +23,8 @@ log = logging.getLogger("kiosk.speech")
 
 # espeak-ng voice per kiosk language (see `espeak-ng --voices`: en = British English, fr = fr-fr).
 VOICES = {"de": "de", "en": "en", "tr": "tr", "fr": "fr"}
+
+_POLL_S = 0.25      # how often the speech thread looks whether its utterance was stopped
 
 
 class Speaker:
@@ -64,11 +68,11 @@ class Speaker:
             self._warn(f"read aloud is unavailable: {self.argv[0] if self.argv else 'no command'} cannot be "
                        f"started ({type(e).__name__})")
             return False
+        thread = threading.Thread(target=self._feed, args=(process, text.encode("utf-8")), name="speech",
+                                  daemon=True)
         with self._lock:
-            self._process = process
-        self._thread = threading.Thread(target=self._feed, args=(process, text.encode("utf-8")),
-                                        name="speech", daemon=True)
-        self._thread.start()
+            self._process, self._thread = process, thread
+        thread.start()
         return True
 
     def speaking(self) -> bool:
@@ -83,31 +87,61 @@ class Speaker:
             thread.join()
 
     def stop(self) -> None:
-        """End the current utterance at once (nothing happens when there is none)."""
+        """End the current utterance at once (nothing happens when there is none); never waits for it.
+
+        The program runs in a session of its own (``start_new_session``), so the whole process group is
+        killed: a configured wrapper (``sh -c 'espeak-ng --stdout "$@" | aplay' --``) and espeak-ng under
+        it end together. The speech thread reaps it in the background."""
         with self._lock:
             process, self._process = self._process, None
-        if process is not None and process.poll() is None:
-            process.kill()
-        thread, self._thread = self._thread, None
-        if thread is not None:
-            thread.join(timeout=2)
+            thread, self._thread = self._thread, None
+        if process is not None and (process.returncode is None or (thread is not None and thread.is_alive())):
+            # While its thread runs, the group may still speak even when the program itself has ended.
+            _kill_group(process)
 
     def _feed(self, process: subprocess.Popen, data: bytes) -> None:
-        """Give the text to the program and wait for it to end (on the speech thread)."""
+        """Give the text to the program and wait for it to end (on the speech thread); after ``stop``,
+        reap it without waiting for its pipes (a process that left the group may still hold them)."""
+        errors, pending = b"", data
         try:
-            _, errors = process.communicate(data)
-        except (BrokenPipeError, OSError, ValueError):      # killed while reading its input
-            process.wait()
-            return
-        with self._lock:
-            stopped = self._process is not process
+            while True:
+                try:
+                    _, errors = process.communicate(pending, timeout=_POLL_S)
+                    break
+                except subprocess.TimeoutExpired:
+                    pending = None          # communicate keeps what it has not written yet
+                    if self._stopped(process):
+                        break
+        except (OSError, ValueError):       # killed while reading its input
+            pass
+        stopped = self._stopped(process)
+        if stopped:
+            for pipe in (process.stdin, process.stderr):
+                if pipe is not None:
+                    try:
+                        pipe.close()
+                    except OSError:
+                        pass
+        process.wait()
         # espeak-ng exits 0 without an audio device but says so on stderr; what it says is not logged,
         # only that it failed (it holds no text, but nothing spoken may reach the log).
-        if not stopped and (process.returncode or errors.strip()):
+        if not stopped and (process.returncode or (errors or b"").strip()):
             self._warn(f"read aloud failed: {self.argv[0]} ended with code {process.returncode} and an error "
                        "message (no audio device?)")
+
+    def _stopped(self, process: subprocess.Popen) -> bool:
+        with self._lock:
+            return self._process is not process
 
     def _warn(self, message: str) -> None:
         if not self._warned:
             self._warned = True
             log.warning(message)
+
+
+def _kill_group(process: subprocess.Popen) -> None:
+    """SIGKILL ``process``'s process group (its pid: it leads a session of its own)."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):   # the group has ended already
+        pass

@@ -5,6 +5,7 @@ import array
 import logging
 import os
 import shutil
+import time
 import wave
 from pathlib import Path
 
@@ -55,6 +56,41 @@ def children() -> dict[int, list[str]]:
     return found
 
 
+def descendants(pid: int) -> set[int]:
+    """The processes ``pid`` started, and theirs."""
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                continue
+    found, todo = set(), [pid]
+    while todo:
+        parent = todo.pop()
+        for child in [c for c, p in parents.items() if p == parent and c not in found]:
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def running(pid: int) -> bool:
+    """Whether ``pid`` still runs (a zombie waiting for its parent to reap it no longer does)."""
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def eventually(condition, seconds: float = 5.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
 @pytest.mark.parametrize("language", sorted(VOICES))
 def test_each_language_is_spoken_with_its_voice(tmp_path, language):
     sound = speak_to_file(tmp_path, SENTENCES[language], language)
@@ -91,16 +127,39 @@ def test_stop_ends_a_long_utterance_and_a_new_one_replaces_the_old(tmp_path):
         speaker.say(SENTENCES["en"] * 50, "en")
         [first] = children()
         speaker.say(SENTENCES["fr"] * 50, "fr")      # a new tap: the first stops
-        assert first not in children()
+        assert eventually(lambda: first not in children()), "killed and reaped (in the background)"
         [second] = children()
         assert speaker.speaking()
         speaker.stop()
         assert not speaker.speaking()
-        assert children() == {}, "killed and reaped"
+        assert eventually(lambda: children() == {}), "killed and reaped (in the background)"
         speaker.stop()      # nothing to stop: no error
     finally:
         os.close(read_end)
         os.close(write_end)
+
+
+def test_stop_ends_what_a_wrapper_script_started_without_waiting_for_it(tmp_path):
+    # A configured command that is a script: espeak-ng is its child (reading the text from the stdin it
+    # inherits), piped into a player, here one that never plays and never ends (sleep 30).
+    script = tmp_path / "speak"
+    script.write_text('#!/bin/sh\nespeak-ng --stdout "$@" | sleep 30\n')
+    script.chmod(0o755)
+    speaker = Speaker(str(script))
+    assert speaker.say(SENTENCES["de"] * 50, "de")
+    [wrapper] = children()
+    assert eventually(lambda: len(descendants(wrapper)) == 2), "sh started espeak-ng and the player"
+    started = descendants(wrapper)
+    assert all(running(pid) for pid in started)
+
+    begin = time.monotonic()
+    speaker.stop()
+    took = time.monotonic() - begin
+    assert took < 20, f"stop waited {took:.1f} s for the player to end by itself"
+    assert not speaker.speaking()
+    assert eventually(lambda: not any(running(pid) for pid in started)), "espeak-ng and the player were killed"
+    assert eventually(lambda: children() == {}), "the script was reaped in the background: no zombie"
+    print(f"stop() took {took * 1000:.1f} ms")
 
 
 def test_a_missing_program_logs_one_warning_without_the_text(caplog):
