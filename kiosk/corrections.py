@@ -43,28 +43,38 @@ def _clean(text: str) -> str:
     return " ".join(text.split())
 
 
+def _same_address(old: Address | None, lines: tuple[str, ...], postal_code: str, city: str) -> bool:
+    """Whether what was typed (cleaned) is the card's address as the correct screen showed it."""
+    if old is None:
+        return not (lines or postal_code or city)
+    old_lines = tuple(line for line in (_clean(x) for x in old.lines) if line)
+    return (", ".join(lines), postal_code, city) == (", ".join(old_lines), _clean(old.postal_code).upper(),
+                                                     _clean(old.city))
+
+
 def correct(person: Person, lines: tuple[str, ...], postal_code: str, city: str,
             phone: str) -> tuple[Correction | None, str]:
     """Check what was typed against ``person`` (as read): ``(correction, "")``, or ``(None, msgid)`` saying
-    what to fix. Unchanged values keep their original form (a card's several address lines, its country);
-    a correction whose ``fields`` is empty changes nothing."""
+    what to fix. Only what the patient changed is checked: a card's address or phone left as it was is
+    taken as it is, even when the checks would refuse it (a Postfach without a city, a foreign postal
+    code). Unchanged values keep their original form (a card's several address lines, its country); a
+    correction whose ``fields`` is empty changes nothing."""
     lines = tuple(line for line in (_clean(x) for x in lines) if line)
     postal_code, city, phone = _clean(postal_code).upper(), _clean(city), _clean(phone)
-    if lines or postal_code or city:
-        if not lines or not city:
-            return None, MSG_ADDRESS_INCOMPLETE
-        if not _POSTAL_CODE.fullmatch(postal_code):
-            return None, MSG_POSTAL_CODE
-    if phone and not (_PHONE.fullmatch(phone) and sum(c.isdigit() for c in phone) >= 6):
-        return None, MSG_PHONE
-
     old = person.address
-    if old and (", ".join(lines), postal_code, city) == (", ".join(old.lines), old.postal_code.upper(), old.city):
+    if _same_address(old, lines, postal_code, city):
         address = old
-    elif not lines and not (old and (old.lines or old.postal_code or old.city)):
-        address = old           # no address before, none now
     else:
+        if lines or postal_code or city:
+            if not lines or not city:
+                return None, MSG_ADDRESS_INCOMPLETE
+            if not _POSTAL_CODE.fullmatch(postal_code):
+                return None, MSG_POSTAL_CODE
         address = Address(lines, postal_code, city, old.country if old else "") if lines else None
+    if phone == _clean(person.phone):
+        phone = person.phone
+    elif phone and not (_PHONE.fullmatch(phone) and sum(c.isdigit() for c in phone) >= 6):
+        return None, MSG_PHONE
     fields = tuple(name for name, changed in (("address", address is not old),
                                                ("phone", phone != person.phone)) if changed)
     return Correction(address, phone, fields), ""

@@ -215,6 +215,49 @@ def test_several_card_address_lines_left_as_they_were_are_unchanged():
     assert correction.fields == () and correction.address is person.address
 
 
+# Card addresses the correct screen's checks would refuse: a Postfach without a city, an address without a
+# postal code, an Icelandic 3-digit postal code. Left as the card had them, they are not checked.
+CARD_ADDRESSES_THAT_FAIL_THE_CHECKS = [
+    Address(("Postfach 10 12 34",), "40002", "", "D"),
+    Address(("Hauptstraße 5",), "", "Musterstadt", "D"),
+    Address(("Laugavegur 1",), "101", "Reykjavík", "IS"),
+]
+
+
+@pytest.mark.parametrize("address", CARD_ADDRESSES_THAT_FAIL_THE_CHECKS)
+def test_only_a_phone_added_to_a_card_address_the_checks_would_refuse(kiosk, address):
+    card = replace(EGK, person=replace(EGK.person, address=address))
+    on_confirm(kiosk, card)
+    kiosk.handle(CorrectDetails())
+    draft = dict(kiosk.session.draft)
+    kiosk.handle(DetailsCorrected((draft["street"],), draft["postal_code"], draft["city"], "0151 2345678"))
+    assert kiosk.state is State.CONFIRM and kiosk.session.notice == ""
+    assert kiosk.session.correction.fields == ("phone",)
+    admission, [incident] = finish(kiosk)
+    assert admission.patient_entered == ("phone",) and incident.detail == "phone"
+    assert admission.person.address == address and admission.person.phone == "0151 2345678"
+
+
+@pytest.mark.parametrize("address", CARD_ADDRESSES_THAT_FAIL_THE_CHECKS)
+def test_a_changed_address_is_checked_even_when_the_card_address_was_not(address):
+    person = replace(EGK.person, address=address)
+    draft = corrections.draft(person)
+    _, problem = corrections.correct(person, ("Hafenstraße 3",), "2X", "Hamburg", "")
+    assert problem == corrections.MSG_POSTAL_CODE
+    _, problem = corrections.correct(person, (draft["street"] + " a",), draft["postal_code"], draft["city"], "")
+    assert problem in (corrections.MSG_POSTAL_CODE, corrections.MSG_ADDRESS_INCOMPLETE)
+    correction, problem = corrections.correct(person, (draft["street"],), draft["postal_code"], draft["city"], "")
+    assert problem == "" and correction.fields == () and correction.address is person.address
+
+
+def test_an_unchanged_phone_is_not_checked():
+    person = replace(EGK.person, phone="12345")        # too short for the check, but what the record had
+    correction, problem = corrections.correct(person, ("Königsallee 12",), "40212", "Düsseldorf", " 12345 ")
+    assert problem == "" and correction.fields == ()
+    _, problem = corrections.correct(person, ("Königsallee 12",), "40212", "Düsseldorf", "1234")
+    assert problem == corrections.MSG_PHONE
+
+
 def test_clearing_the_address_is_a_correction():
     correction, problem = corrections.correct(EGK.person, ("",), "", "", "")
     assert problem == "" and correction.fields == ("address",) and correction.address is None
