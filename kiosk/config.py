@@ -185,21 +185,22 @@ class SpeechSettings:
 CONSENT_FILE_PREFIX = "file:"
 
 
-def _consent_text(value: str) -> str | None:
+def _read_consent_text(value: str) -> tuple[str, str | None]:
+    """The text a consent setting stands for (a ``file:`` read now), or a problem in the words of ``_check``."""
     if not value.startswith(CONSENT_FILE_PREFIX):
-        return None
+        return value.strip(), None
     path = Path(value.removeprefix(CONSENT_FILE_PREFIX))
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
-        return f"names a file the kiosk cannot read as UTF-8 text: {path} ({getattr(e, 'strerror', None) or e})"
-    return None if text.strip() else f"names an empty file: {path}"
+        return "", f"names a file the kiosk cannot read as UTF-8 text: {path} ({getattr(e, 'strerror', None) or e})"
+    return (text.strip(), None) if text.strip() else ("", f"names an empty file: {path}")
 
 
 def _consent_text_setting(language: str) -> Any:
     return setting("", f"Consent text shown in {language}: empty = the kiosk's standard wording (translated), else the "
                    f"site's own text, shown as written, or file:/path/to/text.txt to read it from a UTF-8 file at "
-                   f"start-up (text).", check=_consent_text)
+                   f"start-up (text).")
 
 
 @dataclass(frozen=True)
@@ -211,16 +212,22 @@ class ConsentSettings:
     signature: bool = setting(True, "Ask patients who agree to sign with a finger on the screen; the signature is stored "
                               "as a PNG with the admission and sent with the FHIR Consent (true/false).")
 
-    def texts(self) -> dict[str, str]:
-        """The site's own consent texts by language (files read now); languages without one are left out."""
-        out = {}
+    def __post_init__(self) -> None:
+        # The files are read once, here (while the config is loaded and checked), and their text kept: a
+        # file removed or changed later changes nothing until the next start. Kept outside the fields, so
+        # no TOML key can set it.
+        texts = {}
         for language in SUPPORTED_LANGUAGES:
-            value = getattr(self, f"text_{language}")
-            if value.startswith(CONSENT_FILE_PREFIX):
-                value = Path(value.removeprefix(CONSENT_FILE_PREFIX)).read_text(encoding="utf-8")
-            if value.strip():
-                out[language] = value.strip()
-        return out
+            text, problem = _read_consent_text(getattr(self, f"text_{language}"))
+            if problem:
+                raise ConfigError(f"'consent.text_{language}' {problem}.")
+            if text:
+                texts[language] = text
+        object.__setattr__(self, "_texts", texts)
+
+    def texts(self) -> dict[str, str]:
+        """The site's own consent texts by language, as read at start-up; languages without one are left out."""
+        return dict(self._texts)
 
 
 @dataclass(frozen=True)

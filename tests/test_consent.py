@@ -165,6 +165,23 @@ def test_config_reads_site_texts_inline_and_from_files(tmp_path):
     assert config.Settings().consent.signature is True and config.Settings().consent.texts() == {}
 
 
+def test_a_text_file_is_read_once_when_the_config_is_loaded(tmp_path):
+    # Checked at load, then removed (or replaced) before the app is built: the kiosk starts with what it read.
+    text = tmp_path / "consent-de.txt"
+    text.write_text(SHOWN + "\n", encoding="utf-8")
+    cfg = tmp_path / "kiosk.toml"
+    cfg.write_text(f'[consent]\ntext_de = "file:{text}"\n', encoding="utf-8")
+    settings = config.load(cfg)
+    text.unlink()
+    assert settings.consent.texts() == {"de": SHOWN}
+    assert settings.consent.texts() == {"de": SHOWN}, "asked again: the same text, no file needed"
+
+
+def test_settings_made_in_code_name_a_missing_text_file_like_the_config_file_does(tmp_path):
+    with pytest.raises(config.ConfigError, match="'consent.text_tr' names a file the kiosk cannot read"):
+        config.ConsentSettings(text_tr=f"file:{tmp_path / 'missing.txt'}")
+
+
 @pytest.mark.parametrize("line, message", [
     ('text_en = "file:/nonexistent/consent.txt"', "consent.text_en' names a file the kiosk cannot read"),
     ('signature = "yes"', "consent.signature' must be true or false"),
