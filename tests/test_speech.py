@@ -40,7 +40,9 @@ def speak_to_file(tmp_path: Path, text: str, language: str, name: str = "out.wav
 
 
 def children() -> dict[int, list[str]]:
-    """This process's child processes and their argv, as any process on the box can read them."""
+    """This process's child processes the Speaker started and their argv, as any process on the box can
+    read them (espeak-ng, or the test's wrapper script; other tests' children, such as a pcscd, are not
+    counted)."""
     found = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -51,8 +53,9 @@ def children() -> dict[int, list[str]]:
         except OSError:
             continue
         ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        if ppid == os.getpid():
-            found[int(entry.name)] = [a.decode() for a in cmdline.split(b"\0") if a]
+        argv = [a.decode() for a in cmdline.split(b"\0") if a]
+        if ppid == os.getpid() and argv and Path(argv[0]).name in ("espeak-ng", "sh", "speak"):
+            found[int(entry.name)] = argv
     return found
 
 
