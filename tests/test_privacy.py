@@ -8,13 +8,10 @@ typing an answer (``typed-idle``: the idle warning, then the wipe). The same pro
 still there, must find A: that is what shows they can see a leak.
 """
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-
+import uirun
 from ui_privacy import NEEDLES
 
 HERE = Path(__file__).parent
@@ -22,20 +19,10 @@ MODES = ("card-finish", "typed-idle")
 PLACES = ("widgets", "screens", "flow", "cache", "textinputs", "keyboards", "signature_pads", "gc")
 
 
-def env():
-    import os
-    e = dict(os.environ)
-    e.pop("DISPLAY", None)
-    return e
-
-
 @pytest.fixture(scope="module", params=MODES)
 def run(request, tmp_path_factory):
     out = tmp_path_factory.mktemp(request.param)
-    done = subprocess.run([sys.executable, str(HERE / "ui_privacy.py"), request.param, str(out)],
-                          capture_output=True, text=True, timeout=300, env=env(), cwd=HERE)
-    assert done.returncode == 0, done.stderr
-    [result] = json.loads((out / "screens.json").read_text(encoding="utf-8"))["patients"]
+    done, [result] = uirun.run("ui_privacy.py", out, request.param)
     return request.param, result, done, out
 
 

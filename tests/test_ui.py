@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+import uirun
 from PIL import Image
 
 HERE = Path(__file__).parent
@@ -349,10 +350,7 @@ def test_the_app_delivers_while_patients_check_in_and_finds_their_appointment(tm
 
 
 def run_form(tmp_path, form):
-    run = subprocess.run([sys.executable, str(HERE / "ui_forms.py"), form, str(tmp_path)], capture_output=True,
-                         text=True, timeout=300, env=env(), cwd=HERE)
-    assert run.returncode == 0, run.stderr
-    [result] = json.loads((tmp_path / "screens.json").read_text(encoding="utf-8"))["patients"]
+    run, [result] = uirun.run("ui_forms.py", tmp_path, form)
     return result, run
 
 
@@ -380,6 +378,7 @@ def test_the_general_intake_form_is_asked_typed_checked_and_stored_with_enabled_
 
 def test_phq9_is_asked_and_its_response_validates_as_fhir(tmp_path):
     from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
+
     from kiosk import fhir, forms
     from kiosk.model import Admission
     result, _ = run_form(tmp_path, "phq-9")

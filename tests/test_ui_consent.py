@@ -5,13 +5,10 @@ admission, and a decline without one."""
 import base64
 import io
 import itertools
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+import uirun
 from PIL import Image
 from ui_consent import SITE_TEXT_DE, STROKES
 
@@ -26,12 +23,7 @@ STANDARD_EN = ("I agree that the hospital stores and uses my details and my answ
 @pytest.fixture(scope="module")
 def walked(tmp_path_factory):
     out = tmp_path_factory.mktemp("consent")
-    env = dict(os.environ)
-    env.pop("DISPLAY", None)
-    run = subprocess.run([sys.executable, str(HERE / "ui_consent.py"), str(out)], capture_output=True, text=True,
-                         timeout=300, env=env)
-    assert run.returncode == 0, run.stderr
-    [results] = json.loads((out / "screens.json").read_text(encoding="utf-8"))["patients"]
+    run, [results] = uirun.run("ui_consent.py", out)
     return results, run, out
 
 

@@ -1,11 +1,9 @@
 """The real app on a virtual display: the patient corrects address and phone on the confirm screen
 (tests/ui_correct.py, one Kivy App in a process of its own)."""
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
+
+import uirun
 
 HERE = Path(__file__).parent
 
@@ -14,11 +12,7 @@ def test_the_patient_corrects_address_and_phone_and_staff_are_asked_to_verify(tm
     from kiosk import corrections, fhir, forms
     from kiosk.i18n import Catalogs
     from kiosk.model import Admission
-    env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
-    run = subprocess.run([sys.executable, str(HERE / "ui_correct.py"), str(tmp_path)], capture_output=True,
-                         text=True, timeout=300, env=env, cwd=HERE)
-    assert run.returncode == 0, run.stderr
-    [result] = json.loads((tmp_path / "screens.json").read_text(encoding="utf-8"))["patients"]
+    run, [result] = uirun.run("ui_correct.py", tmp_path)
     steps = {s["step"]: s for s in result["steps"]}
     de = Catalogs(["de"])
 

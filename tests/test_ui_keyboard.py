@@ -1,12 +1,9 @@
 """The on-screen keyboard in the real app: patients type names and birth dates key by key (tests/ui_keyboard.py)."""
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+import uirun
 
 from kiosk import keyboards
 
@@ -16,13 +13,8 @@ HERE = Path(__file__).parent
 @pytest.fixture(scope="module")
 def typed(tmp_path_factory):
     out = tmp_path_factory.mktemp("keyboard")
-    env = dict(os.environ)
-    env.pop("DISPLAY", None)
-    run = subprocess.run([sys.executable, str(HERE / "ui_keyboard.py"), str(out)], capture_output=True, text=True,
-                         timeout=300, env=env)
-    assert run.returncode == 0, run.stderr[-3000:]
-    summary = json.loads((out / "screens.json").read_text(encoding="utf-8"))
-    return summary["patients"], run
+    run, patients = uirun.run("ui_keyboard.py", out)
+    return patients, run
 
 
 def test_names_and_birth_dates_typed_on_the_keys_are_stored_exactly(typed):

@@ -1,13 +1,10 @@
 """Read aloud in the real app, driven by touch (tests/ui_speech.py, in a process of its own)."""
 
-import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+import uirun
 
 from kiosk.flow import State
 from kiosk.i18n import Catalogs
@@ -21,12 +18,7 @@ pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espea
 @pytest.fixture(scope="module")
 def speech(tmp_path_factory):
     out = tmp_path_factory.mktemp("speech")
-    env = dict(os.environ)
-    env.pop("DISPLAY", None)
-    run = subprocess.run([sys.executable, str(HERE / "ui_speech.py"), str(out)], capture_output=True, text=True,
-                         timeout=300, env=env, cwd=HERE)
-    assert run.returncode == 0, run.stderr
-    [result] = json.loads((out / "screens.json").read_text(encoding="utf-8"))["patients"]
+    run, [result] = uirun.run("ui_speech.py", out)
     return result, run
 
 

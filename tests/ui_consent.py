@@ -10,8 +10,10 @@ Writes ``OUT_DIR/screens.json``: what each consent screen showed and the admissi
 import sys
 from pathlib import Path
 
+from uirun import app_for, settings_for
+
 from kiosk import app as kiosk_app
-from kiosk.config import ConsentSettings, KioskSettings, ReaderSettings, Settings
+from kiosk.config import ConsentSettings
 from kiosk.demo import DemoError, answer_question, run_script
 from kiosk.flow import State
 
@@ -23,13 +25,7 @@ STROKES = [[(0.10, 0.40), (0.20, 0.75), (0.30, 0.40), (0.40, 0.75), (0.50, 0.40)
 
 
 def main(out: Path) -> None:
-    data = out / "data"
-    settings = Settings(kiosk=KioskSettings(data_dir=str(data), languages=("de", "en")),
-                        reader=ReaderSettings(kind="simulated"),
-                        consent=ConsentSettings(text_de=SITE_TEXT_DE, signature=True))
-    kiosk_app.prepare_kivy(data / "kivy", headless=True)
-    reader, printers = kiosk_app.open_devices(settings)
-    app = kiosk_app.build_app(settings, store=kiosk_app.open_store(settings), reader=reader, printers=printers)
+    app = app_for(settings_for(out, consent=ConsentSettings(text_de=SITE_TEXT_DE, signature=True)))
 
     def agree_enabled(pilot) -> bool:
         try:

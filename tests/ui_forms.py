@@ -10,8 +10,10 @@ Writes ``OUT_DIR/screens.json`` with what each step showed and the admission as 
 import sys
 from pathlib import Path
 
+from uirun import app_for, settings_for
+
 from kiosk import app as kiosk_app
-from kiosk.config import FormsSettings, KioskSettings, ReaderSettings, Settings
+from kiosk.config import FormsSettings
 from kiosk.demo import run_script
 from kiosk.flow import State
 
@@ -28,12 +30,7 @@ STEPS = {   # form -> [(question linkId, what the patient does)]
 
 
 def main(form: str, out: Path) -> None:
-    data = out / "data"
-    settings = Settings(kiosk=KioskSettings(data_dir=str(data), languages=("de", "en")),
-                        reader=ReaderSettings(kind="simulated"), forms=FormsSettings(intake=form))
-    kiosk_app.prepare_kivy(data / "kivy", headless=True)
-    reader, printers = kiosk_app.open_devices(settings)
-    app = kiosk_app.build_app(settings, store=kiosk_app.open_store(settings), reader=reader, printers=printers)
+    app = app_for(settings_for(out, forms=FormsSettings(intake=form)))
 
     async def script(app, pilot):
         seen = []

@@ -10,8 +10,9 @@ as stored.
 import sys
 from pathlib import Path
 
-from kiosk import app as kiosk_app
-from kiosk.config import FormsSettings, KioskSettings, ReaderSettings, Settings
+from uirun import app_for, settings_for
+
+from kiosk.config import FormsSettings
 from kiosk.demo import DemoError, run_script
 from kiosk.flow import State
 
@@ -24,12 +25,7 @@ PATIENTS = [   # what each patient types; "\b" is the backspace key
 
 
 def main(out: Path) -> None:
-    data = out / "data"
-    settings = Settings(kiosk=KioskSettings(data_dir=str(data), languages=("de", "en")),
-                        reader=ReaderSettings(kind="simulated"), forms=FormsSettings(intake="no-questions"))
-    kiosk_app.prepare_kivy(data / "kivy", headless=True)
-    reader, printers = kiosk_app.open_devices(settings)
-    app = kiosk_app.build_app(settings, store=kiosk_app.open_store(settings), reader=reader, printers=printers)
+    app = app_for(settings_for(out, forms=FormsSettings(intake="no-questions")))
 
     async def script(app, pilot):
         from kivy.core.window import Window

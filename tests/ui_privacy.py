@@ -23,9 +23,9 @@ import sys
 import time
 from pathlib import Path
 
-from kiosk import app as kiosk_app
-from kiosk.config import FormsSettings, KioskSettings, PrinterSettings, ReaderSettings, Settings, \
-    WristbandPrinterSettings
+from uirun import app_for, settings_for
+
+from kiosk.config import FormsSettings, PrinterSettings, WristbandPrinterSettings
 from kiosk.demo import DemoError
 from kiosk.flow import State
 
@@ -329,6 +329,7 @@ async def walk_a_by_name_and_leave(app, pilot) -> dict:
 async def sign(app, pilot) -> None:
     """A finger stroke across the signature pad, when the consent screen has one."""
     from kivy.base import EventLoop
+
     from kiosk.demo import _Touch
     screen = app.frame.manager.current_screen
     pad = screen.ids.get("pad")
@@ -387,19 +388,12 @@ async def answer_the_form(app, pilot, stop_at: str | None) -> None:
 
 
 def main(mode: str, out: Path) -> None:
-    data = out / "data"
-    data.mkdir(parents=True, exist_ok=True)
     logging.basicConfig(level=logging.DEBUG, filename=str(out / "kiosk.log"), encoding="utf-8",
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if mode == "typed-idle":     # short, so that A's session ends by itself
-        kiosk = KioskSettings(data_dir=str(data), languages=("de", "en"), idle_timeout_s=6.0, idle_warning_s=2.0)
-    else:
-        kiosk = KioskSettings(data_dir=str(data), languages=("de", "en"))
-    settings = Settings(kiosk=kiosk, reader=ReaderSettings(kind="simulated"), forms=FormsSettings(intake="intake-general"),
-                        printer=PrinterSettings(wristband=WristbandPrinterSettings(uri="preview:bands")))
-    kiosk_app.prepare_kivy(data / "kivy", headless=True)
-    reader, printers = kiosk_app.open_devices(settings)
-    app = kiosk_app.build_app(settings, store=kiosk_app.open_store(settings), reader=reader, printers=printers)
+    short = {"idle_timeout_s": 6.0, "idle_warning_s": 2.0}     # so that A's session ends by itself
+    app = app_for(settings_for(out, kiosk=short if mode == "typed-idle" else {},
+                               forms=FormsSettings(intake="intake-general"),
+                               printer=PrinterSettings(wristband=WristbandPrinterSettings(uri="preview:bands"))))
     from kiosk.demo import run_script
 
     async def script(app, pilot):

@@ -11,8 +11,9 @@ import os
 import sys
 from pathlib import Path
 
+from uirun import app_for, settings_for
+
 from kiosk import app as kiosk_app
-from kiosk.config import KioskSettings, ReaderSettings, Settings
 from kiosk.flow import State
 from kiosk.speech import Speaker
 
@@ -109,17 +110,11 @@ async def script(app, pilot) -> list[dict]:
 
 
 def main(out: Path) -> None:
-    data = out / "data"
-    settings = Settings(kiosk=KioskSettings(data_dir=str(data), languages=("en", "tr")),
-                        reader=ReaderSettings(kind="simulated"))
-    kiosk_app.prepare_kivy(data / "kivy", headless=True)
+    read_end, write_end = os.pipe()      # the "sound card": never read, so speech lasts until stopped
+    app = app_for(settings_for(out, ("en", "tr")), speaker=NotingSpeaker(write_end))
     from kiosk.demo import run_script
     global answer_question
     from kiosk.demo import answer_question
-    reader, printers = kiosk_app.open_devices(settings)
-    read_end, write_end = os.pipe()      # the "sound card": never read, so speech lasts until stopped
-    app = kiosk_app.build_app(settings, store=kiosk_app.open_store(settings), reader=reader, printers=printers,
-                              speaker=NotingSpeaker(write_end))
     try:
         run_script(app, out, script)
     finally:
