@@ -32,8 +32,7 @@ class Pcscd:
         """Stop the pcscd this session started and start a new one (as after a crash or an upgrade)."""
         assert self.started_here and self.process is not None, "only a pcscd started by the tests"
         _stop(self.process)
-        self.process = _start(self.log)
-        _wait_for_reader(self.process, self.log)
+        self.process = _launch(self.log)
 
 
 def _pcscd_running() -> bool:
@@ -105,6 +104,31 @@ def _wait_for_reader(process: subprocess.Popen | None, log_path: Path | None) ->
         time.sleep(0.1)
 
 
+PORT_BUSY_DEADLINE = 90.0            # a closed connection can hold the port in TIME_WAIT for 60 s
+
+
+def _launch(log_path: Path) -> subprocess.Popen:
+    """Start pcscd and wait for the vpcd reader. When the driver finds its port still held (a connection
+    that just closed, or an outgoing one the system gave that port number), start it again a little later."""
+    deadline = time.monotonic() + PORT_BUSY_DEADLINE
+    while True:
+        process = _start(log_path)
+        try:
+            _wait_for_reader(process, log_path)
+            return process
+        except pytest.fail.Exception:
+            _stop(process)
+            if "Address already in use" not in _tail(log_path, 5) or time.monotonic() > deadline:
+                raise
+            time.sleep(2)
+
+
+def pytest_collection_modifyitems(items):
+    """The tests with a pcscd first: its vpcd driver listens on a fixed port, which later tests' outgoing
+    connections might otherwise be given by the system while it is not yet taken."""
+    items.sort(key=lambda item: "pcscd" not in getattr(item, "fixturenames", ()))
+
+
 @pytest.fixture(scope="session")
 def pcscd(tmp_path_factory):
     """A pcscd with the vpcd reader driver: the one already running, else ``pcscd --foreground``
@@ -112,10 +136,11 @@ def pcscd(tmp_path_factory):
     service = Pcscd(VPCD_READER, VPCD_PORT, started_here=False)
     if not _pcscd_running():
         service.log = tmp_path_factory.mktemp("pcscd") / "pcscd.log"
-        service.process = _start(service.log)
+        service.process = _launch(service.log)
         service.started_here = True
     try:
-        _wait_for_reader(service.process, service.log)
+        if service.process is None:
+            _wait_for_reader(None, None)
         yield service
     finally:
         if service.process is not None:
