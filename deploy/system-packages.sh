@@ -10,8 +10,10 @@
 #   espeak-ng                                  "Read aloud": speaks the screen in the patient's language
 #   vsmartcard-vpcd                            virtual reader driver the tests play cards into (development
 #                                              and CI only: it listens on TCP 35963, never put it on a kiosk)
+#   chromium chromium-driver                   headless browser the desk page's tests drive (development and
+#                                              CI only: a kiosk does not need a browser for its desk page)
 set -eu
-PACKAGES="python3-venv python3-dev gcc pkg-config libpcsclite-dev swig libgl1 libegl1 libgles2 libgl1-mesa-dri libmtdev1 pcscd libusb-1.0-0 openssl espeak-ng vsmartcard-vpcd"
+PACKAGES="python3-venv python3-dev gcc pkg-config libpcsclite-dev swig libgl1 libegl1 libgles2 libgl1-mesa-dri libmtdev1 pcscd libusb-1.0-0 openssl espeak-ng vsmartcard-vpcd chromium chromium-driver"
 
 missing=""
 for p in $PACKAGES; do

@@ -11,6 +11,7 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 from collections import deque
 from datetime import datetime
 from pathlib import Path
@@ -19,20 +20,32 @@ from typing import Sequence
 from kiosk import forms, printing
 from kiosk.config import Settings
 from kiosk.events import (AdmissionFailed, AdmissionStored, AppointmentFound, CardFailed, CardInserted, CardRead,
-                          CardRemoved, LookUpAppointment, Print, PrintFinished, RaiseIncident, ReaderFault,
-                          SaveAdmission, StillHere, Wipe)
+                          CardRemoved, IdleTimeout, LookUpAppointment, Print, PrintFinished, RaiseIncident,
+                          ReaderFault, SaveAdmission, StillHere, Wipe)
 from kiosk.flow import CheckIn, State
 from kiosk.hardware.printer import Printer
 from kiosk.hardware.reader import CardReader, SimulatedReader
 from kiosk.i18n import Catalogs
+from kiosk.messages import N_
 from kiosk.model import CardData, Incident, IncidentKind, Severity
 from kiosk.paths import ASSETS
 from kiosk.speech import Speaker
+from kiosk.staff import Staff, StaffError
+from kiosk.staffmode import StaffMode
 from kiosk.store import PrintInProgress, Store
 
 log = logging.getLogger("kiosk")
 
 WINDOW_SIZE = (1280, 800)
+
+STAFF_ACTION_FAILED = N_("The kiosk could not do that just now. Please try again or call IT.")
+
+
+def staff_failure(error: Exception) -> StaffError:
+    """A staff action that failed on this side (the store, a file): logged by its class only, and told to
+    staff as one sentence they can act on, not as the name of an exception."""
+    log.error("staff action failed: %s", type(error).__name__)
+    return StaffError(STAFF_ACTION_FAILED)
 
 
 def prepare_kivy(kivy_home: Path, *, headless: bool) -> None:
@@ -89,6 +102,7 @@ def build_app(settings: Settings, *, store: Store, reader: CardReader, printers:
     from kivy.uix.screenmanager import NoTransition
 
     from kiosk import screens
+    from kiosk.screens import staff_screens
     from kiosk.screens.common import KioskFrame, Localizer, Look
     from kiosk.screens.keyboard import KioskKeyboard
 
@@ -132,6 +146,10 @@ def build_app(settings: Settings, *, store: Store, reader: CardReader, printers:
             else:
                 self.speaker = speaker
             self.can_speak = self.speaker is not None and self.speaker.available
+            self.staff = self._staff(store)
+            self.staff_mode = StaffMode(self.staff, kiosk_id=k.id, printers=tuple(printers),
+                                        idle_timeout_s=settings.staff.idle_timeout_s, runner=self._staff_runner)
+            self._idle_timer_is_staff = False
             if settings.speech.enabled and not self.can_speak:
                 log.warning("read aloud is off: %s is not installed", settings.speech.command.split()[0])
 
@@ -142,12 +160,14 @@ def build_app(settings: Settings, *, store: Store, reader: CardReader, printers:
             global_idmap["look"] = self.look
             for kv in screens.kv_files():
                 Builder.load_file(str(kv))
+            Builder.load_file(str(screens.HERE / "staff_screens.kv"))
             Window.clearcolor = (1, 1, 1, 1)
             # The docked on-screen keyboard: our layouts; the frame moves the screen up for it (not Kivy's
             # softinput_mode, whose "below_target" shifts touches without shifting the picture).
             Window.set_vkeyboard_class(KioskKeyboard)
             Window.bind(on_touch_down=self._on_touch)
-            self.frame = KioskFrame(send=self.send, speak=self.speak, can_speak=self.can_speak)
+            self.frame = KioskFrame(send=self.send, speak=self.speak, can_speak=self.can_speak,
+                                    corner_tap=self._corner_tap)
             self.frame.languages = list(settings.kiosk.languages)
             for job in self.store.interrupt_prints():     # a stopped kiosk's half-done jobs: staff judge
                 self.store.raise_incident(Incident(IncidentKind.PRINTER_FAULT, Severity.HIGH,
@@ -156,6 +176,7 @@ def build_app(settings: Settings, *, store: Store, reader: CardReader, printers:
             self.reader.start()
             if self.sync:
                 self.sync.start()
+            Clock.schedule_interval(self._staff_poll, 2.0)
             self._render()
             return self.frame
 
@@ -178,6 +199,9 @@ def build_app(settings: Settings, *, store: Store, reader: CardReader, printers:
 
         def send(self, event: object) -> None:
             """Handle an event on the Kivy thread, perform its effects, then redraw."""
+            if self._staff_gate(event):
+                self._render()
+                return
             queue = deque([event])
             while queue:
                 for effect in self.flow.handle(queue.popleft()):
@@ -265,6 +289,109 @@ def build_app(settings: Settings, *, store: Store, reader: CardReader, printers:
             r.on_card_failed = lambda reason: self.post(CardFailed(reason))
             r.on_fault = lambda reason: self.post(ReaderFault(reason))
 
+        # --- staff mode (kiosk.staffmode: the rules; here: the patient's session and the screens) ---
+
+        def _staff(self, store: Store) -> Staff:
+            return Staff(store, printers=self.printers, reader_state=lambda: self.reader.state.value,
+                         layout_for=lambda kind, admission: printing.layout_for(kind, admission, self.catalogs,
+                                                                                settings),
+                         wake=self.sync.wake if self.sync else lambda: None)
+
+        def _staff_runner(self, job, done) -> None:
+            """A staff action that may wait for a printer, on a thread with a Store of its own (one per
+            thread); ``done(result, error)`` then runs on the Kivy thread and the staff screen is redrawn."""
+            def work() -> None:
+                result = error = None
+                try:
+                    store = Store(self.store.path, kiosk_id=self.store.kiosk_id)
+                    try:
+                        result = job(self._staff(store))
+                    finally:
+                        store.close()
+                except StaffError as e:
+                    error = e
+                except (sqlite3.Error, OSError) as e:
+                    error = staff_failure(e)
+                Clock.schedule_once(lambda _dt: self._staff_done(done, result, error))
+            threading.Thread(target=work, name="staff-action", daemon=True).start()
+
+        def _staff_done(self, done, result, error) -> None:
+            done(result, error)
+            screen = self.frame.manager.current_screen
+            if self.staff_mode.active and screen is not None:
+                if self.staff_mode.screen.value != self._shown_state:
+                    self._render()
+                else:
+                    screen.show(self.flow)
+
+        def _patient_active(self) -> bool:
+            """A patient's session worth keeping under staff mode: past welcome and identify."""
+            return self.flow.state not in (State.WELCOME, State.IDENTIFY)
+
+        def _staff_gate(self, event: object) -> bool:
+            """True when staff mode takes ``event`` (a badge) or holds it back from the patient flow."""
+            mode = self.staff_mode
+            if isinstance(event, CardRead) and not mode.signed_in:
+                was_active = mode.active
+                try:
+                    badge = mode.badge(event.card, patient_active=self._patient_active())
+                except (sqlite3.Error, OSError) as e:     # the patient checks in all the same
+                    log.error("badge not checked: %s", type(e).__name__)
+                    badge = False
+                if badge:
+                    if not was_active:
+                        self._staff_entered()
+                    return True
+            return mode.holds_back(event, at_welcome=self.flow.state is State.WELCOME)
+
+        def _corner_tap(self) -> None:
+            if self.staff_mode.corner_tap(time.monotonic(), patient_active=self._patient_active()):
+                self._staff_entered()
+                self._render()
+
+        def _staff_entered(self) -> None:
+            """Staff mode has just begun: a patient's session is paused, or (none yet) the kiosk starts over."""
+            self.stop_speaking()
+            if not self.staff_mode.keeps_patient:
+                self._wipe_patient()
+            self.flow.session.reading = False     # a badge's read is over; no patient waits for it
+            self.frame.staff_mode = True
+
+        def _wipe_patient(self) -> None:
+            if self.flow.state is not State.WELCOME:
+                for effect in self.flow.handle(IdleTimeout()):
+                    self._perform(effect)
+
+        def staff_do(self, action: str, *args) -> None:
+            """A tap on a staff screen: the staff mode method ``action``, then the screen again."""
+            mode = self.staff_mode
+            if action == "leave":
+                self._leave_staff()
+                return
+            if not mode.active:
+                return
+            getattr(mode, action)(*args)
+            self._render()
+
+        def _leave_staff(self, *, idle: bool = False) -> None:
+            if not self.staff_mode.leave(idle=idle):
+                self._wipe_patient()           # out of service now, or no patient was waiting
+            self.frame.staff_mode = False
+            self._render()
+
+        def _staff_poll(self, _dt) -> None:
+            """What the desk page or another thread changed: out of service, new incidents, devices."""
+            mode = self.staff_mode
+            try:
+                changed = mode.refresh_out_of_service()
+                mode.refresh_status()
+                if mode.active and self.frame.manager.current_screen is not None:
+                    self.frame.manager.current_screen.show(self.flow)    # not _render: no touch, no more time
+                elif changed and self.flow.state is State.WELCOME:
+                    self._render()
+            except (sqlite3.Error, OSError) as e:
+                log.error("staff mode not refreshed: %s", type(e).__name__)
+
         # --- read aloud ---
 
         def speak(self, text: str) -> None:
@@ -283,9 +410,22 @@ def build_app(settings: Settings, *, store: Store, reader: CardReader, printers:
             self.tr.language = flow.session.language
             self.frame.language = flow.session.language
             manager = self.frame.manager
-            if flow.state is not self._shown_state:
+            mode = self.staff_mode
+            if mode.active:
+                key = mode.screen.value
+            elif flow.state is State.WELCOME and mode.out_of_service:
+                key = "staff_out_of_service"
+            else:
+                key = flow.state
+            if key != self._shown_state:
                 # A new screen for every state: nothing of the previous patient survives on a reused one.
-                screen = screens.screen_class(flow.state)(send=self.send, tr=self.tr, name=flow.state.value)
+                if mode.active:
+                    screen = staff_screens.SCREENS[mode.screen](mode=mode, do=self.staff_do, send=self.send,
+                                                                tr=self.tr, name=key)
+                elif key == "staff_out_of_service":
+                    screen = staff_screens.StaffOutOfServiceScreen(send=self.send, tr=self.tr, name=key)
+                else:
+                    screen = screens.screen_class(flow.state)(send=self.send, tr=self.tr, name=flow.state.value)
                 screen.sample_card_button = sample_card_button
                 screen.can_speak, screen.speak = self.can_speak, self.speak
                 self.stop_speaking()              # what the last screen said is over
@@ -295,20 +435,28 @@ def build_app(settings: Settings, *, store: Store, reader: CardReader, printers:
                     manager.current_screen.forget()   # no text, undo history or keyboard of it stays behind
                 Window.release_all_keyboards()    # the old screen's field lets go of the on-screen keyboard
                 manager.switch_to(screen, transition=NoTransition())
-                self._shown_state = flow.state
+                self._shown_state = key
             manager.current_screen.show(flow)
             self._arm_idle_timer()
 
         def _on_touch(self, *_args) -> bool:
-            if self.flow.state is State.IDLE_WARNING:
+            if self.flow.state is State.IDLE_WARNING and not self.staff_mode.active:
                 self.post(StillHere())        # any touch on the warning means someone is there
-            self._arm_idle_timer()
+            self._arm_idle_timer(touched=True)
             return False
 
-        def _arm_idle_timer(self) -> None:
+        def _arm_idle_timer(self, *, touched: bool = False) -> None:
+            staff = self.staff_mode.active
+            if staff and self._idle_timer is not None and self._idle_timer_is_staff and not touched:
+                return       # only a touch keeps staff mode on: a printer or reader event is no one there
             if self._idle_timer is not None:
                 self._idle_timer.cancel()
                 self._idle_timer = None
+            self._idle_timer_is_staff = staff
+            if staff:        # the patient's timer is off meanwhile
+                self._idle_timer = Clock.schedule_once(lambda _dt: self._leave_staff(idle=True),
+                                                       self.staff_mode.timer())
+                return
             timer = self.flow.timer()
             if timer:
                 event, seconds = timer

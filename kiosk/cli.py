@@ -67,8 +67,50 @@ def cmd_run(args) -> int:
         app = kiosk_app.build_app(settings, store=store, reader=reader, printers=printers)
     except FormError as e:
         raise CommandError(f"The intake form cannot be used: {e}.") from None
-    app.run()
+    desk = None
+    if settings.desk.enabled:
+        desk = _start_desk(settings, printers, reader_state=lambda: reader.state.value,
+                           wake=lambda: app.sync and app.sync.wake())
+    try:
+        app.run()
+    finally:
+        if desk is not None:
+            desk.stop()
     return EXIT_OK
+
+
+def cmd_desk(args) -> int:
+    """The desk web page on its own, without the kiosk screen, until stopped (SIGTERM or Ctrl-C)."""
+    import signal
+    import threading
+
+    from kiosk.hardware.reader import DeviceUnavailable
+    from kiosk.printing import open_printers
+    settings = _settings(args)
+    _open_store(settings).close()          # the store exists and opens (migrations) before serving
+    try:
+        printers = open_printers(settings)
+    except DeviceUnavailable as e:
+        raise CommandError(str(e)) from None
+    desk = _start_desk(settings, printers)
+    print(f"The desk page is at {desk.url}/ (stop with Ctrl-C).")
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    try:
+        stop.wait()
+    finally:
+        desk.stop()
+    return EXIT_OK
+
+
+def _start_desk(settings: config.Settings, printers: dict, **staff_options):
+    from kiosk import desk
+    try:
+        return desk.serve(settings, desk.staff_factory(settings, printers=printers, **staff_options),
+                          reprint_kinds=tuple(printers))
+    except desk.DeskUnavailable as e:
+        raise CommandError(f"{e}.", EXIT_NO_DEVICE) from None
 
 
 def cmd_demo(args) -> int:
@@ -302,6 +344,83 @@ def _sync(args, settings: config.Settings, store, form) -> int:
     return EXIT_OK
 
 
+def cmd_staff_add(args) -> int:
+    """Add a member of staff: the PIN is read from the terminal twice (or one line of stdin), and each
+    badge given as "--badge -" is read the same way after it (asked at the terminal without echo, or the
+    next line of stdin)."""
+    from kiosk.staff import Staff, StaffError
+    store = _open_store(_settings(args))
+    try:
+        pin = _read_pin()
+        badges = tuple(_read_badge() if badge == "-" else badge for badge in args.badge)
+        Staff(store).add_member(args.name, pin, badges, actor="it")
+    except StaffError as e:
+        raise CommandError(str(e)) from None
+    finally:
+        store.close()
+    print(f"Added {args.name.strip()} to the staff ({len(badges)} badge(s)).")
+    return EXIT_OK
+
+
+def _read_badge() -> str:
+    """A badge identifier (a staff member's own card number, e.g. the KVNR of their eGK), never from
+    argv: asked without echo at a terminal, else the next line of stdin."""
+    if sys.stdin.isatty():
+        import getpass
+        badge = getpass.getpass("Badge (the card identifier): ").strip()
+    else:
+        badge = sys.stdin.readline().strip()
+    if not badge:
+        raise CommandError("No badge identifier was given; nothing was added.")
+    return badge
+
+
+def _read_pin() -> str:
+    """The PIN, never from argv: typed twice without echo at a terminal, else the first line of stdin
+    (for IT's scripts)."""
+    if sys.stdin.isatty():
+        import getpass
+        pin = getpass.getpass("PIN (4 to 12 digits): ")
+        if getpass.getpass("The same PIN again: ") != pin:
+            raise CommandError("The two PINs differ; nothing was added.")
+        return pin
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+def cmd_staff_list(args) -> int:
+    """The members of staff: name, how many badges, and whether wrong PINs have locked them."""
+    from kiosk.staff import Staff
+    store = _open_store(_settings(args))
+    try:
+        # Badges are staff members' own card numbers: only how many there are is shown.
+        members = [{"name": m["name"], "badges": len(m["badges"]), "locked_until": m["locked_until"]}
+                   for m in Staff(store).members()]
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps(members, ensure_ascii=False, indent=2))
+    elif not members:
+        print("There are no members of staff yet (kiosk staff add NAME).")
+    for m in members if not args.json else ():
+        locked = f", locked until {m['locked_until']}" if m["locked_until"] else ""
+        print(f"{m['name']}: {m['badges']} badge(s){locked}")
+    return EXIT_OK
+
+
+def cmd_staff_remove(args) -> int:
+    """Remove a member of staff; what they did stays in the audit trail."""
+    from kiosk.staff import Staff, StaffError
+    store = _open_store(_settings(args))
+    try:
+        Staff(store).remove_member(args.name, actor="it")
+    except StaffError as e:
+        raise CommandError(str(e)) from None
+    finally:
+        store.close()
+    print(f"Removed {args.name.strip()} from the staff.")
+    return EXIT_OK
+
+
 def _open_store(settings: config.Settings, **options):
     from kiosk.app import open_store
     try:
@@ -378,6 +497,33 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--retry-refused", action="store_true",
                    help="first queue the admissions the hospital system refused again (once the cause is fixed)")
     p.set_defaults(func=cmd_sync)
+
+    p = sub.add_parser("desk", parents=[common], help="serve the desk web page for front-desk staff",
+                       description=cmd_desk.__doc__ + " Listens where [desk] says (desk.bind, desk.port, TLS with "
+                                   "desk.tls_cert); `kiosk run` serves it itself when desk.enabled is true.")
+    p.set_defaults(func=cmd_desk)
+
+    p = sub.add_parser("staff", parents=[common], help="add, list or remove the staff who may use staff mode",
+                       description="Members of staff sign in to staff mode on the kiosk and to the desk page with "
+                                   "their name and PIN, or with a badge (their own card). PINs are stored only as "
+                                   "salted scrypt hashes; five wrong PINs lock a name for five minutes.")
+    actions = p.add_subparsers(dest="staff_command", metavar="ACTION", required=True,
+                               help="add, list or remove")
+    q = actions.add_parser("add", parents=[common], help="add a member; the PIN is asked twice (or read from stdin)",
+                           description=cmd_staff_add.__doc__ + " Never give the PIN on the command line.")
+    q.add_argument("name", help="the name shown in the audit trail, e.g. Dana K.")
+    q.add_argument("--badge", action="append", default=[], metavar="ID",
+                   help="a card identifier that signs this member in (e.g. the KVNR of their own eGK); "
+                        "repeatable. Give '-' to have it read like the PIN (asked without echo, or the next "
+                        "line of stdin), so that the card number stays out of the process list and the "
+                        "shell history")
+    q.set_defaults(func=cmd_staff_add)
+    q = actions.add_parser("list", parents=[common], help="list the members", description=cmd_staff_list.__doc__)
+    q.add_argument("--json", action="store_true", help="print the members as JSON")
+    q.set_defaults(func=cmd_staff_list)
+    q = actions.add_parser("remove", parents=[common], help="remove a member", description=cmd_staff_remove.__doc__)
+    q.add_argument("name", help="the member's name as listed")
+    q.set_defaults(func=cmd_staff_remove)
 
     p = sub.add_parser("doctor", parents=[common],
                        help="check config, store, card readers, printers, hospital endpoint, disk and clock",

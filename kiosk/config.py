@@ -230,6 +230,82 @@ class ConsentSettings:
         return dict(self._texts)
 
 
+def _port(port: int) -> str | None:
+    return None if 1 <= port <= 65535 else "must be between 1 and 65535"
+
+
+PEER_SECRET_MIN = 32
+
+
+def _peer_urls(urls: tuple) -> str | None:
+    for url in urls:
+        parts = urlsplit(url)
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            return f"has {url!r}, which is not an https:// URL of a kiosk's desk page"
+        if parts.username or parts.password or parts.query or parts.fragment:
+            return f"has {url!r}: give only scheme, host, port and path"
+        if parts.scheme == "http" and not is_loopback(parts.hostname):
+            return (f"has {url!r} without TLS, which is allowed only for 127.0.0.1 or localhost; use https:// for "
+                    f"{parts.hostname}")
+    return None
+
+
+def read_peer_secret(path: str) -> str:
+    """The shared secret in ``path``, stripped. :raises ConfigError: without the key's name (the caller adds it)"""
+    try:
+        mode = os.stat(path).st_mode
+        if mode & 0o077:
+            raise ConfigError(f"can be read or changed by other users (mode {mode & 0o777:04o}): chmod 600 {path}")
+        secret = Path(path).read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"names a file the kiosk cannot read: {path} ({getattr(e, 'strerror', None) or e})") from None
+    if len(secret) < PEER_SECRET_MIN or not all(c.isascii() and c.isprintable() and not c.isspace() for c in secret):
+        raise ConfigError(f"names a file without a usable secret: {path} needs at least {PEER_SECRET_MIN} letters and "
+                          "digits on one line (e.g. `openssl rand -hex 32`)")
+    return secret
+
+
+def _peer_secret_file(path: str) -> str | None:
+    if not path:
+        return None
+    try:
+        read_peer_secret(path)
+    except ConfigError as e:
+        return str(e)
+    return None
+
+
+@dataclass(frozen=True)
+class DeskSettings:
+    enabled: bool = setting(False, "Serve the desk web page (open incidents, live, with staff actions) while `kiosk run` "
+                            "runs (true/false; `kiosk desk` serves it on its own).")
+    bind: str = setting("127.0.0.1", "Address the desk page listens on: 127.0.0.1 for this machine only, or an address of "
+                        "the hospital network, which needs tls_cert (IP address).")
+    port: int = setting(8043, "TCP port of the desk page (number).", check=_port)
+    tls_cert: str = setting("", "Certificate of the desk page, PEM, with its key in the same file or in tls_key; set, the "
+                            "page is served over HTTPS only (path; empty = plain HTTP, allowed on 127.0.0.1 only).",
+                            check=_file)
+    tls_key: str = setting("", "Key of tls_cert when it is a file of its own (path; empty = none).", check=_file)
+    session_h: float = setting(8.0, "A desk sign-in lasts this long, a shift, then staff sign in again (hours).",
+                               check=_positive)
+    peers: tuple = setting((), "Desk base URLs of the site's other kiosks whose incidents this page lists too, e.g. "
+                           "https://lobby-2.example:8043 (URLs: https, or http to 127.0.0.1/localhost only; empty = "
+                           "this kiosk's own incidents only; needs peer_secret_file).", check=_peer_urls)
+    peer_secret_file: str = setting("", "File holding the site's shared secret for the desk pages' peer API, the same on "
+                                    "every kiosk, mode 0600 (path; empty = this kiosk neither serves nor calls the peer API).",
+                                    check=_peer_secret_file)
+    peer_ca_file: str = setting("", "CA certificates to verify the peers' desk TLS certificates with (path; empty = the "
+                                "system's).", check=_file)
+    peer_timeout_s: float = setting(2.0, "Longest wait for a peer kiosk's list of incidents; one that takes longer is shown "
+                                    "as not answering (seconds).", check=_positive)
+
+
+@dataclass(frozen=True)
+class StaffSettings:
+    idle_timeout_s: float = setting(120.0, "Time without a touch before staff mode on the kiosk screen signs the staff "
+                                    "member out (seconds).", check=_positive)
+
+
 @dataclass(frozen=True)
 class Settings:
     kiosk: KioskSettings = field(default_factory=KioskSettings, metadata={"description": "This kiosk (section)."})
@@ -241,6 +317,10 @@ class Settings:
     consent: ConsentSettings = field(default_factory=ConsentSettings,
                                      metadata={"description": "The consent screen (section)."})
     speech: SpeechSettings = field(default_factory=SpeechSettings, metadata={"description": "Read aloud (section)."})
+    staff: StaffSettings = field(default_factory=StaffSettings,
+                                 metadata={"description": "Staff mode on the kiosk screen (section)."})
+    desk: DeskSettings = field(default_factory=DeskSettings,
+                               metadata={"description": "The desk web page for front-desk staff (section)."})
 
     @property
     def data_path(self) -> Path:
@@ -277,6 +357,7 @@ def load(path: str | os.PathLike | None) -> Settings:
     try:
         settings = _build(Settings, raw, "")
         _check_hospital(settings.hospital)
+        _check_desk(settings.desk)
         if settings.kiosk.idle_warning_s >= settings.kiosk.idle_timeout_s:
             raise ConfigError("'kiosk.idle_warning_s' must be shorter than kiosk.idle_timeout_s "
                               f"({settings.kiosk.idle_timeout_s:g} s).")
@@ -368,6 +449,17 @@ def _check_hospital(h: HospitalSettings) -> None:
     if parts.scheme in ("http", "mllp") and not is_loopback(parts.hostname):
         raise ConfigError(f"'hospital.url' uses {parts.scheme}:// without TLS, which is allowed only for 127.0.0.1 or "
                           f"localhost; use {allowed[0]}:// for {parts.hostname}.")
+
+
+def _check_desk(d: DeskSettings) -> None:
+    """The desk page without TLS only on loopback: staff PINs and sessions must not cross the network in clear."""
+    if d.tls_key and not d.tls_cert:
+        raise ConfigError("'desk.tls_key' is set but desk.tls_cert is not; give the certificate too.")
+    if not d.tls_cert and not is_loopback(d.bind):
+        raise ConfigError(f"'desk.bind' is {d.bind}, which other machines can reach, but desk.tls_cert is not set; "
+                          "serve the desk page over TLS (desk.tls_cert) or bind it to 127.0.0.1.")
+    if d.peers and not d.peer_secret_file:
+        raise ConfigError("'desk.peers' is set but desk.peer_secret_file is not; give the site's shared secret too.")
 
 
 def describe(cls: type = Settings, prefix: str = "") -> list[tuple[str, Any, str]]:

@@ -10,13 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
+from kiosk.messages import N_
 from kiosk.model import Address, Person
-
-
-def N_(message: str) -> str:
-    """Marks a message for the translation catalogs; screens translate it when they show it."""
-    return message
-
 
 MSG_ADDRESS_INCOMPLETE = N_("Please enter the street with the house number and the city, "
                             "or leave all the address fields empty.")

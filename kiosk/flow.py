@@ -15,21 +15,16 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timezone
 from typing import Any, Callable
 
-from kiosk.events import (AdmissionFailed, AdmissionStored, Answered, AppointmentFound, LookUpAppointment, Back, CallStaff, CardFailed, CardInserted,
-                          CardRead, CardRemoved, ChooseCode, ChooseLanguage, ChooseName, CodeEntered, ConsentGiven,
-                          DetailsConfirmed, DetailsWrong, DraftChanged, Finish, IdleTimeout, IdleWarning,
-                          NameEntered, PrintFinished, Print, RaiseIncident, ReaderFault, SaveAdmission, Start,
-                          StillHere, Ticked, Wipe)
 from kiosk import corrections, forms
-from kiosk.events import CorrectDetails, DetailsCorrected
 from kiosk import signature as signatures
+from kiosk.events import (AdmissionFailed, AdmissionStored, Answered, AppointmentFound, Back, CallStaff, CardFailed,
+                          CardInserted, CardRead, CardRemoved, ChooseCode, ChooseLanguage, ChooseName, CodeEntered,
+                          ConsentGiven, CorrectDetails, DetailsConfirmed, DetailsCorrected, DetailsWrong,
+                          DraftChanged, Finish, IdleTimeout, IdleWarning, LookUpAppointment, NameEntered, Print,
+                          PrintFinished, RaiseIncident, ReaderFault, SaveAdmission, Start, StillHere, Ticked, Wipe)
 from kiosk.forms import Form
+from kiosk.messages import N_
 from kiosk.model import Admission, Answer, Appointment, Coverage, Incident, IncidentKind, Person, Severity
-
-
-def N_(message: str) -> str:
-    """Marks a message for the translation catalogs; screens translate it when they show it."""
-    return message
 
 
 class State(enum.Enum):

@@ -20,6 +20,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from kiosk.messages import N_
 from kiosk.paths import ASSETS
 
 TRANSLATION = "http://hl7.org/fhir/StructureDefinition/translation"
@@ -42,10 +43,6 @@ _CONDITION_ANSWERS = {
 }
 _ORDERED = ("answerInteger", "answerDecimal", "answerString", "answerDate")    # may take > < >= <=
 
-
-def N_(message: str) -> str:
-    """Marks a message for translation (kiosk.i18n.extract_messages finds it); it is translated on screen."""
-    return message
 
 
 class FormError(ValueError):

@@ -232,6 +232,7 @@ class IncidentKind(enum.Enum):
     SYNC_REJECTED = "sync_rejected"             # the hospital system refused an admission: staff enter it
     DUPLICATE_PATIENT = "duplicate_patient"     # the hospital system holds this person twice
     HOSPITAL_UNREACHABLE = "hospital_unreachable"   # admissions wait in the outbox
+    CANCEL_IN_HOSPITAL = "cancel_in_hospital"   # cancelled here after it reached the hospital system
 
     @property
     def about_the_kiosk(self) -> bool:

@@ -112,5 +112,6 @@ def reprint(store: Store, printer: Printer, layout: Layout, kind: str, *, actor:
         raise
     store.print_finished(job, outcome.status, outcome.reason)
     if outcome.status != "failed":
-        store.resolve_incidents(layout.admission_id, IncidentKind.PRINTER_FAULT, actor, about=f"{kind}:")
+        store.resolve_incidents(layout.admission_id, IncidentKind.PRINTER_FAULT, actor, about=f"{kind}:",
+                                how="reprinted")
     return outcome

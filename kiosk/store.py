@@ -8,7 +8,10 @@ transaction: all of them or none.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
+import secrets
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timezone
@@ -19,7 +22,7 @@ from sqlite_utils import Database
 from sqlite_utils.db import NotFoundError
 from sqlite_utils.migrations import Migrations
 
-from kiosk.model import Admission, Incident, IncidentKind
+from kiosk.model import Admission, Incident, IncidentKind, Severity
 
 migrations = Migrations("kiosk")
 
@@ -58,6 +61,20 @@ def m003_outbox_outcome(db: Database) -> None:
     db["outbox"].add_column("response", str)         # what the hospital system answered last (kept for staff)
     db["outbox"].add_column("delivered_at", str)
     db["outbox"].add_column("refusals", int, not_null_default=0)   # answers that said "not now"
+
+
+@migrations()
+def m004_staff(db: Database) -> None:
+    # The incident life cycle: open -> taken -> resolved, each step by a named member of staff.
+    for column in ("taken_by", "taken_at", "resolved_by", "resolved_at", "resolution", "note"):
+        db["incidents"].add_column(column, str)
+    db["staff"].create({"name": str, "pin_hash": str, "badges": str, "wrong_pins": int, "locked_until": str,
+                        "created_at": str}, pk="name", not_null={"wrong_pins"}, defaults={"wrong_pins": 0})
+    # A cancelled admission stays stored whole (the record of what happened); its undelivered
+    # messages are withdrawn from the outbox.
+    db["admissions"].add_column("cancelled_at", str)
+    db["admissions"].add_column("cancelled_by", str)
+    db["kiosk_state"].create({"key": str, "value": str}, pk="key")
 
 
 class PrintInProgress(RuntimeError):
@@ -157,17 +174,25 @@ class Store:
 
     def undelivered_elsewhere(self, destination: str) -> int:
         """Pending or refused messages for a destination other than ``destination``."""
-        return self.db.execute("SELECT count(*) FROM outbox WHERE status != 'delivered' AND destination != ?",
+        return self.db.execute("SELECT count(*) FROM outbox WHERE status IN ('pending', 'dead') AND destination != ?",
                                [destination]).fetchone()[0]
 
     def outbox_delivered(self, row_id: int, response: str = "") -> None:
+        """The hospital system took the message. One that staff withdrew (cancelled the admission) while
+        it was on its way is delivered all the same: it is marked so, with an incident telling staff to
+        cancel it in the hospital system too."""
         with self._write():
             done = self.db.execute(
                 "UPDATE outbox SET status = 'delivered', delivered_at = ?, response = ?, last_error = '' "
-                "WHERE id = ? AND status = 'pending' RETURNING admission_id, destination",
+                "WHERE id = ? AND status IN ('pending', 'withdrawn') "
+                "RETURNING admission_id, destination, (SELECT cancelled_at FROM admissions a "
+                "WHERE a.id = outbox.admission_id)",
                 [_now(), response, row_id]).fetchone()
             if done:
-                self._audit("sync", "outbox.delivered", *done)
+                self._audit("sync", "outbox.delivered", done[0], done[1])
+                if done[2]:
+                    self._insert_incident(Incident(IncidentKind.CANCEL_IN_HOSPITAL, Severity.MEDIUM,
+                                                   f"{done[1]}: delivered_after_cancel", admission_id=done[0]))
 
     def outbox_retry(self, row_id: int, error: str, next_attempt_at: str, *, refused: bool = False) -> int:
         """Count a failed attempt (and a refusal: the system said "not now" to this message) and when
@@ -213,7 +238,7 @@ class Store:
     def _insert_incident(self, incident: Incident) -> int:
         if incident.kind.about_the_kiosk:
             rows = self.db.execute(
-                "SELECT id FROM incidents WHERE status = 'open' AND admission_id IS NULL AND kind = ? "
+                "SELECT id FROM incidents WHERE status != 'resolved' AND admission_id IS NULL AND kind = ? "
                 "AND detail = ?", [incident.kind.value, incident.detail]).fetchall()
             if rows:
                 return rows[0][0]
@@ -225,29 +250,66 @@ class Store:
         self._audit("kiosk", "incident.raised", str(row_id), incident.kind.value)
         return row_id
 
-    def resolve_kiosk_incidents(self, kind: IncidentKind, actor: str) -> int:
-        """Close the open incidents of one kind about the kiosk itself (e.g. the hospital system being
-        unreachable, once it answers again); returns how many."""
+    def kiosk_incident_open(self, kind: IncidentKind) -> bool:
+        """Whether an incident of this kind about the kiosk itself is open or taken (not resolved)."""
+        return self.db.execute("SELECT 1 FROM incidents WHERE status != 'resolved' AND admission_id IS NULL "
+                               "AND kind = ? LIMIT 1", [kind.value]).fetchone() is not None
+
+    def resolve_kiosk_incidents(self, kind: IncidentKind, actor: str, *, how: str = "done", note: str = "") -> int:
+        """Close the open (or taken) incidents of one kind about the kiosk itself (e.g. the hospital
+        system being unreachable, once it answers again); returns how many."""
         with self._write():
             ids = [r[0] for r in self.db.execute(
-                "SELECT id FROM incidents WHERE status = 'open' AND admission_id IS NULL AND kind = ?",
+                "SELECT id FROM incidents WHERE status != 'resolved' AND admission_id IS NULL AND kind = ?",
                 [kind.value]).fetchall()]
             for row_id in ids:
-                self.db["incidents"].update(row_id, {"status": "resolved"})
-                self._audit(actor, "incident.resolved", str(row_id), kind.value)
+                self._resolve(row_id, actor, how, note)
         return len(ids)
 
-    def resolve_incidents(self, admission_id: str, kind: IncidentKind, actor: str, *, about: str = "") -> int:
-        """Close the open incidents of one kind for an admission whose detail starts with ``about``
-        (e.g. its ticket's printer fault, once the ticket is reprinted); returns how many."""
+    def resolve_incidents(self, admission_id: str, kind: IncidentKind, actor: str, *, about: str = "",
+                          how: str = "done", note: str = "") -> int:
+        """Close the open (or taken) incidents of one kind for an admission whose detail starts with
+        ``about`` (e.g. its ticket's printer fault, once the ticket is reprinted); returns how many."""
         with self._write():
             ids = [r[0] for r in self.db.execute(
-                "SELECT id FROM incidents WHERE status = 'open' AND admission_id = ? AND kind = ? "
+                "SELECT id FROM incidents WHERE status != 'resolved' AND admission_id = ? AND kind = ? "
                 "AND substr(detail, 1, ?) = ?", [admission_id, kind.value, len(about), about]).fetchall()]
             for row_id in ids:
-                self.db["incidents"].update(row_id, {"status": "resolved"})
-                self._audit(actor, "incident.resolved", str(row_id), kind.value)
+                self._resolve(row_id, actor, how, note)
         return len(ids)
+
+    def take_incident(self, incident_id: int, actor: str) -> dict | None:
+        """Mark an incident as being seen to by ``actor`` (again, when someone else had taken it).
+        Returns the incident as it was, or None when there is none (or it is resolved)."""
+        with self._write():
+            row = self._incident(incident_id)
+            if row is None or row["status"] == "resolved":
+                return row
+            self.db.execute("UPDATE incidents SET status = 'taken', taken_by = ?, taken_at = ? WHERE id = ?",
+                            [actor, _now(), incident_id])
+            self._audit(actor, "incident.taken", str(incident_id), row["kind"])
+        return row
+
+    def resolve_incident(self, incident_id: int, actor: str, how: str, note: str = "") -> dict | None:
+        """Close one incident: by whom, how (a word from kiosk.staff.RESOLUTIONS) and a note. Returns
+        the incident as it was, or None when there is none; a resolved one is left as it is."""
+        with self._write():
+            row = self._incident(incident_id)
+            if row is not None and row["status"] != "resolved":
+                self._resolve(incident_id, actor, how, note)
+        return row
+
+    def _incident(self, incident_id: int) -> dict | None:
+        cursor = self.db.execute("SELECT * FROM incidents WHERE id = ?", [incident_id])
+        row = cursor.fetchone()
+        return dict(zip((c[0] for c in cursor.description), row)) if row else None
+
+    def _resolve(self, incident_id: int, actor: str, how: str, note: str) -> None:
+        kind = self.db.execute(
+            "UPDATE incidents SET status = 'resolved', resolved_by = ?, resolved_at = ?, resolution = ?, note = ? "
+            "WHERE id = ? RETURNING kind", [actor, _now(), how, note, incident_id]).fetchone()[0]
+        # The note is free text typed by staff (it may name the patient): it stays on the incident row.
+        self._audit(actor, "incident.resolved", str(incident_id), f"{kind} {how}")
 
     # --- print jobs ---
 
@@ -289,8 +351,205 @@ class Store:
         return list(self.db["prints"].rows_where(where, args, order_by="id"))
 
     def incidents(self, status: str | None = "open") -> list[dict]:
-        where, args = ("status = ?", [status]) if status else (None, None)
+        """Incidents of one status (open, taken, resolved; "unresolved": open or taken), or all, oldest first."""
+        if status == "unresolved":
+            where, args = "status != 'resolved'", None
+        else:
+            where, args = ("status = ?", [status]) if status else (None, None)
         return list(self.db["incidents"].rows_where(where, args, order_by="id"))
+
+    def incidents_for_staff(self, include_resolved: bool = False) -> list[dict]:
+        """Unresolved incidents (and resolved ones when asked), newest first, with their admission's
+        queue number ("" when none) and whether it is cancelled (``admission_cancelled``, 0 or 1)."""
+        where = "" if include_resolved else "WHERE i.status != 'resolved' "
+        cursor = self.db.execute(
+            "SELECT i.*, coalesce(a.queue_number, '') AS queue_number, "
+            "coalesce(a.cancelled_at, '') != '' AS admission_cancelled FROM incidents i "
+            f"LEFT JOIN admissions a ON a.id = i.admission_id {where}ORDER BY i.id DESC")
+        names = [c[0] for c in cursor.description]
+        return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+    # --- staff ---
+
+    def add_staff(self, name: str, pin_hash: str, badges: tuple[str, ...], actor: str) -> bool:
+        """Add a member of staff; False when the name is taken."""
+        with self._write():
+            if self.db.execute("SELECT 1 FROM staff WHERE name = ?", [name]).fetchone():
+                return False
+            self.db["staff"].insert({"name": name, "pin_hash": pin_hash, "badges": json.dumps(list(badges)),
+                                     "wrong_pins": 0, "locked_until": "", "created_at": _now()})
+            self._audit(actor, "staff.added", name, f"{len(badges)} badge(s)")
+        return True
+
+    def remove_staff(self, name: str, actor: str) -> bool:
+        """False when there is no such member."""
+        with self._write():
+            gone = self.db.execute("DELETE FROM staff WHERE name = ? RETURNING name", [name]).fetchone()
+            if gone:
+                self._audit(actor, "staff.removed", name)
+        return bool(gone)
+
+    def staff(self) -> list[dict]:
+        """Every member (with the PIN hash: for kiosk.staff only), by name; badges as a list."""
+        return [{**row, "badges": json.loads(row["badges"] or "[]")}
+                for row in self.db["staff"].rows_where(order_by="name")]
+
+    def staff_member(self, name: str) -> dict | None:
+        row = next(iter(self.db["staff"].rows_where("name = ?", [name])), None)
+        return {**row, "badges": json.loads(row["badges"] or "[]")} if row else None
+
+    def staff_signed_in(self, name: str, where: str, how: str = "pin") -> None:
+        """A right PIN (or badge): the count of wrong ones starts again."""
+        with self._write():
+            self.db.execute("UPDATE staff SET wrong_pins = 0, locked_until = '' WHERE name = ?", [name])
+            self._audit(name, "staff.signed_in", name, f"{how} {where}")
+
+    def staff_signed_out(self, name: str, where: str, how: str) -> None:
+        """A member left staff mode (``how``: tap or idle)."""
+        with self._write():
+            self._audit(name, "staff.signed_out", name, f"{how} {where}")
+
+    def staff_pin_try(self, name: str, where: str, max_wrong: int, now: datetime, lock_until: str) -> dict:
+        """Reserve one PIN check for the name typed, in one write transaction, before the PIN is looked at:
+        a locked name is refused (audited, actor ``where``); else the try is counted as wrong already, and
+        the ``max_wrong``-th in a row locks the name until ``lock_until`` (the count starts again), so that
+        no more than ``max_wrong`` checks happen per name and lock, however many come at once. A right PIN
+        then clears count and lock (``staff_signed_in``).
+
+        Names that are no member count the same way, under a keyed hash of the name (in ``kiosk_state``):
+        a name typed that is no member is never written down.
+
+        Returns ``{"refused": lock time or "", "pin_hash": the member's or "", "subject": the member's name
+        or "name#<hash>", "locks": lock time if this try locked the name, else ""}``.
+        """
+        with self._write():
+            row = self.db.execute("SELECT pin_hash, wrong_pins, locked_until FROM staff WHERE name = ?",
+                                  [name]).fetchone()
+            if row:
+                pin_hash, wrong, until = row
+                subject, state_key = name, ""
+            else:
+                digest = self._name_digest(name)
+                pin_hash, subject, state_key = "", f"name#{digest[:16]}", f"sign_in_tries:{digest}"
+                stored = self.db.execute("SELECT value FROM kiosk_state WHERE key = ?", [state_key]).fetchone()
+                count, _, until = (stored[0] if stored else "0 ").partition(" ")
+                wrong = int(count or 0)
+            if until and _moment(until) > now:
+                self._audit(where, "staff.refused_locked", subject)
+                return {"refused": until, "pin_hash": "", "subject": subject, "locks": ""}
+            wrong, until = wrong + 1, ""
+            if wrong >= max_wrong:
+                wrong, until = 0, lock_until
+            if state_key:
+                self.db.execute("INSERT INTO kiosk_state (key, value) VALUES (?, ?) "
+                                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                                [state_key, f"{wrong} {until}"])
+            else:
+                self.db.execute("UPDATE staff SET wrong_pins = ?, locked_until = ? WHERE name = ?",
+                                [wrong, until, name])
+        return {"refused": "", "pin_hash": pin_hash or "", "subject": subject, "locks": until}
+
+    def staff_pin_wrong(self, subject: str, where: str, locked_until: str = "") -> None:
+        """Audit a wrong PIN (counted already by ``staff_pin_try``): the actor is the place it was typed at,
+        the subject the member (or "name#<hash>"); and the lock it set, if any."""
+        with self._write():
+            self._audit(where, "staff.pin_wrong", subject, "" if not subject.startswith("name#") else "no such name")
+            if locked_until:
+                self._audit(where, "staff.locked", subject, locked_until)
+
+    def _name_digest(self, name: str) -> str:
+        """A keyed hash of a name (the key is the kiosk's own, made on first use): the same name gives the
+        same digest on this kiosk, and a list of names does not turn it back into one. Within a write."""
+        row = self.db.execute("SELECT value FROM kiosk_state WHERE key = 'sign_in_name_key'").fetchone()
+        key = row[0] if row else secrets.token_hex(32)
+        if not row:
+            self.db.execute("INSERT INTO kiosk_state (key, value) VALUES ('sign_in_name_key', ?)", [key])
+        return hmac.new(bytes.fromhex(key), name.encode("utf-8"), hashlib.sha256).hexdigest()
+
+    def staff_refused(self, name: str, where: str, why: str) -> None:
+        """A sign-in refused without looking at the PIN: an unknown badge."""
+        with self._write():
+            self._audit(name or "unknown", f"staff.refused_{why}", name, where)
+
+    # --- admissions for staff ---
+
+    def admission_state(self, admission_id: str) -> dict | None:
+        """The staff-facing columns of an admission (no personal data): queue number, cancelled_at/by, and
+        its outbox rows' statuses; None when there is no such admission."""
+        cursor = self.db.execute("SELECT id, queue_number, cancelled_at, cancelled_by FROM admissions WHERE id = ?",
+                                 [admission_id])
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        state = dict(zip((c[0] for c in cursor.description), row))
+        state["outbox"] = [r[0] for r in self.db.execute("SELECT status FROM outbox WHERE admission_id = ? ORDER BY id",
+                                                         [admission_id]).fetchall()]
+        return state
+
+    def requeue_admission(self, admission_id: str, actor: str) -> int:
+        """Send an admission's refused (dead) messages again, and close its sync_rejected incidents as
+        resent, in one transaction; returns how many messages."""
+        with self._write():
+            rows = self.db.execute(
+                "UPDATE outbox SET status = 'pending', refusals = 0, next_attempt_at = ? "
+                "WHERE admission_id = ? AND status = 'dead' RETURNING destination", [_now(), admission_id]).fetchall()
+            for (destination,) in rows:
+                self._audit(actor, "outbox.requeued", admission_id, destination)
+            if rows:
+                for (row_id,) in self.db.execute(
+                        "SELECT id FROM incidents WHERE status != 'resolved' AND admission_id = ? AND kind = ?",
+                        [admission_id, IncidentKind.SYNC_REJECTED.value]).fetchall():
+                    self._resolve(row_id, actor, "resent", "")
+        return len(rows)
+
+    def cancel_admission(self, admission_id: str, actor: str, note: str = "") -> tuple[int, int] | None:
+        """Mark an admission cancelled, withdraw its undelivered (pending or refused) messages and close its
+        incidents as cancelled, in one transaction. Returns (withdrawn, delivered) message counts, or None
+        when it was cancelled already.
+
+        :raises sqlite_utils.db.NotFoundError: no such admission
+        """
+        with self._write():
+            row = self.db.execute("SELECT cancelled_at FROM admissions WHERE id = ?", [admission_id]).fetchone()
+            if row is None:
+                raise NotFoundError(admission_id)
+            if row[0]:
+                return None
+            self.db.execute("UPDATE admissions SET cancelled_at = ?, cancelled_by = ? WHERE id = ?",
+                            [_now(), actor, admission_id])
+            withdrawn = self.db.execute(
+                "UPDATE outbox SET status = 'withdrawn', last_error = 'cancelled' "
+                "WHERE admission_id = ? AND status IN ('pending', 'dead') RETURNING destination",
+                [admission_id]).fetchall()
+            delivered = self.db.execute("SELECT count(*) FROM outbox WHERE admission_id = ? AND status = 'delivered'",
+                                        [admission_id]).fetchone()[0]
+            self._audit(actor, "admission.cancelled", admission_id,
+                        f"{len(withdrawn)} withdrawn, {delivered} delivered")
+            for (row_id,) in self.db.execute("SELECT id FROM incidents WHERE status != 'resolved' AND admission_id = ?",
+                                             [admission_id]).fetchall():
+                self._resolve(row_id, actor, "cancelled", note)
+        return len(withdrawn), delivered
+
+    # --- the kiosk's own state ---
+
+    def kiosk_state(self, key: str, default: str = "") -> str:
+        row = self.db.execute("SELECT value FROM kiosk_state WHERE key = ?", [key]).fetchone()
+        return row[0] if row else default
+
+    def set_kiosk_state(self, key: str, value: str, actor: str, note: str = "") -> None:
+        with self._write():
+            self.db.execute("INSERT INTO kiosk_state (key, value) VALUES (?, ?) "
+                            "ON CONFLICT(key) DO UPDATE SET value = excluded.value", [key, value])
+            self._audit(actor, f"kiosk.{key}", value, note)
+
+    def outbox_figures(self) -> dict:
+        """For the device status: pending and refused (dead) counts, the creation time of the oldest
+        pending message ("" when none) and the time of the last delivery ("" when never)."""
+        pending, dead, oldest, last = self.db.execute(
+            "SELECT count(*) FILTER (WHERE status = 'pending'), count(*) FILTER (WHERE status = 'dead'), "
+            "coalesce(min(created_at) FILTER (WHERE status = 'pending'), ''), coalesce(max(delivered_at), '') "
+            "FROM outbox").fetchone()
+        return {"pending": pending, "dead": dead, "oldest_pending_at": oldest, "last_delivered_at": last}
 
     def audit_trail(self) -> list[dict]:
         return list(self.db["audit"].rows_where(order_by="id"))
@@ -314,5 +573,10 @@ class Store:
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _moment(text: str) -> datetime:
+    value = datetime.fromisoformat(text)
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 

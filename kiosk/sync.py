@@ -290,7 +290,6 @@ class Sync:
         self.retry_max_s = retry_max_s
         self._now, self._jitter = now, jitter
         self._lock_path = store.path.with_name(store.path.name + ".sync-lock")
-        self._unreachable = None            # whether a hospital_unreachable incident is open (looked up once)
 
     def run_once(self, *, now_or_never: bool = False) -> Progress:
         """Deliver every message that is due now, in order; stop at the first one that must wait.
@@ -342,9 +341,11 @@ class Sync:
                                                    refused=attempt.refused)
                 log.warning("%s: %s; queue=%s tried again in %.0f s (attempt %d)", destination, attempt.reason,
                             queue_number, pause, attempts)
-                if attempts >= UNREACHABLE_AFTER and not self._unreachable:
+                # Asked of the store, not remembered: staff may have resolved it by hand meanwhile, and
+                # while the system stays away they hear of it again.
+                unreachable = IncidentKind.HOSPITAL_UNREACHABLE
+                if attempts >= UNREACHABLE_AFTER and not self.store.kiosk_incident_open(unreachable):
                     self.store.raise_incident(Incident(IncidentKind.HOSPITAL_UNREACHABLE, Severity.HIGH, destination))
-                    self._unreachable = True
                 progress.next_due, progress.last_reason = due, attempt.reason
                 break
         progress.waiting = self.store.outbox_count(destination, "pending")
@@ -367,11 +368,9 @@ class Sync:
             return Attempt("retry", f"internal_{type(e).__name__}"), admission
 
     def _hospital_answers(self) -> None:
-        if self._unreachable is None:
-            self._unreachable = any(i["kind"] == IncidentKind.HOSPITAL_UNREACHABLE.value for i in self.store.incidents())
-        if self._unreachable:
-            self.store.resolve_kiosk_incidents(IncidentKind.HOSPITAL_UNREACHABLE, "sync")
-            self._unreachable = False
+        if self.store.kiosk_incident_open(IncidentKind.HOSPITAL_UNREACHABLE):
+            self.store.resolve_kiosk_incidents(IncidentKind.HOSPITAL_UNREACHABLE, "sync",
+                                               note="the hospital system answers again")
 
     def _set_aside_note(self, row: dict, note: str) -> None:
         """The admission is in, but one part of it needs staff (e.g. the appointment could not be marked)."""

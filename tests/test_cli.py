@@ -3,6 +3,7 @@
 ``kiosk run`` and ``kiosk demo`` start Kivy and are covered elsewhere; here they only show their help.
 """
 
+import json
 import os
 import subprocess
 import sys
@@ -26,6 +27,8 @@ SUBCOMMANDS = [
     ("print", "ticket"),
     ("sync", "hospital system"),
     ("doctor", "exit 0 only when all pass"),
+    ("desk", "desk web page"),
+    ("staff", "salted scrypt hashes"),
 ]
 
 
@@ -353,3 +356,121 @@ def test_run_with_a_printer_address_that_names_no_printer_exits_2(capsys, monkey
                     encoding="utf-8")
     code, _, err = run(capsys, "run", "--config", path)
     assert code == 2 and "'printer.ticket.uri'" in err and "tcp://host:9100" in err
+
+
+# --- kiosk staff ---------------------------------------------------------------------------------------
+
+def staff_cmd(capsys, monkeypatch, config_file, *argv, stdin=""):
+    import io
+    monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+    return run(capsys, "staff", *argv, "--config", config_file)
+
+
+def test_staff_are_added_from_stdin_listed_and_removed(capsys, monkeypatch, config_file, data_dir):
+    code, out, err = staff_cmd(capsys, monkeypatch, config_file, "add", "Dana K.", "--badge", "X110411675",
+                               stdin="482913\n")
+    assert (code, err) == (0, "") and out == "Added Dana K. to the staff (1 badge(s)).\n"
+    assert staff_cmd(capsys, monkeypatch, config_file, "add", "Mehmet", stdin="1234")[0] == 0
+    code, out, _ = staff_cmd(capsys, monkeypatch, config_file, "list")
+    assert (code, out) == (0, "Dana K.: 1 badge(s)\nMehmet: 0 badge(s)\n")
+    code, out, _ = staff_cmd(capsys, monkeypatch, config_file, "list", "--json")
+    assert json.loads(out) == [{"name": "Dana K.", "badges": 1, "locked_until": ""},
+                               {"name": "Mehmet", "badges": 0, "locked_until": ""}]
+    store = Store(data_dir / "kiosk.db")
+    try:
+        from kiosk.staff import Staff
+        assert Staff(store).sign_in("Dana K.", "482913", where="test") == "Dana K."
+    finally:
+        store.close()
+    assert staff_cmd(capsys, monkeypatch, config_file, "remove", "Mehmet")[:2] == (0, "Removed Mehmet from the staff.\n")
+    code, out, err = staff_cmd(capsys, monkeypatch, config_file, "remove", "Mehmet")
+    assert (code, out) == (2, "")
+    assert_one_sentence(err)
+    assert staff_cmd(capsys, monkeypatch, config_file, "list")[1] == "Dana K.: 1 badge(s)\n"
+
+
+@pytest.mark.parametrize("argv,stdin,words", [
+    (["add", "Lea"], "98\n", "4 to 12 digits"),
+    (["add", "Lea"], "", "4 to 12 digits"),
+    (["add", "Lea"], "97 31\n", "4 to 12 digits"),
+    (["add", " "], "1234\n", "name"),
+    (["add", "Dana"], "5678\n", "already"),
+])
+def test_staff_add_with_bad_input_exits_2_with_one_sentence(capsys, monkeypatch, config_file, argv, stdin, words):
+    assert staff_cmd(capsys, monkeypatch, config_file, "add", "Dana", stdin="1234\n")[0] == 0
+    code, out, err = staff_cmd(capsys, monkeypatch, config_file, *argv, stdin=stdin)
+    assert (code, out) == (2, "")
+    assert_one_sentence(err)
+    assert words in err and (not stdin.strip() or stdin.strip() not in err)
+
+
+def test_badges_are_read_like_the_pin_and_stay_out_of_argv(capsys, monkeypatch, config_file, data_dir):
+    code, out, err = staff_cmd(capsys, monkeypatch, config_file, "add", "Dana K.", "--badge", "-", "--badge", "-",
+                               stdin="482913\nX110411675\n 56001012345 \n")
+    assert (code, err) == (0, "") and out == "Added Dana K. to the staff (2 badge(s)).\n"
+    assert "X110411675" not in out
+    store = Store(data_dir / "kiosk.db")
+    try:
+        from kiosk.staff import Staff
+        assert Staff(store).members()[0]["badges"] == ["X110411675", "56001012345"]
+        assert Staff(store).sign_in_badge("56001012345", where="test") == "Dana K."
+    finally:
+        store.close()
+    code, out, err = staff_cmd(capsys, monkeypatch, config_file, "add", "Mehmet", "--badge", "-", stdin="1234\n")
+    assert (code, out) == (2, "") and "No badge identifier" in err
+    assert_one_sentence(err)
+
+
+def test_a_pin_is_never_taken_from_the_command_line(capsys, config_file):
+    with pytest.raises(SystemExit) as e:
+        cli.main(["staff", "add", "Dana", "482913", "--config", str(config_file)])
+    assert e.value.code == 2
+
+
+def test_staff_list_of_an_empty_store(capsys, monkeypatch, config_file):
+    assert staff_cmd(capsys, monkeypatch, config_file, "list")[:2] == (
+        0, "There are no members of staff yet (kiosk staff add NAME).\n")
+    assert json.loads(staff_cmd(capsys, monkeypatch, config_file, "list", "--json")[1]) == []
+
+
+def at_a_terminal(config_file, typed: list[str]):
+    """`kiosk staff add` in a process whose controlling terminal is a pseudo-terminal we type into."""
+    import pty
+    import select
+
+    master, slave = pty.openpty()
+    # setsid --ctty (util-linux): a session of its own whose controlling terminal is the pty on stdin.
+    process = subprocess.Popen(["setsid", "--ctty", "--wait", KIOSK, "staff", "add", "Dana", "--config",
+                                str(config_file)], stdin=slave, stdout=slave, stderr=slave, env=script_env())
+    os.close(slave)
+    output = b""
+    try:
+        for line in typed:
+            while b"PIN" not in output.split(b"\n")[-1]:         # wait for the prompt, then type
+                assert select.select([master], [], [], 30)[0], f"no PIN prompt: {output!r}"
+                output += os.read(master, 1024)
+            os.write(master, line.encode() + b"\n")
+            output = output.rsplit(b"\n", 1)[0] + b"\n"
+        while True:
+            try:
+                chunk = os.read(master, 1024)
+            except OSError:                                       # EIO: the process closed the terminal
+                break
+            if not chunk:
+                break
+            output += chunk
+        return process.wait(timeout=60), output.decode(errors="replace")
+    finally:
+        os.close(master)
+
+
+def test_staff_add_at_a_terminal_asks_for_the_pin_twice_without_echo(config_file):
+    code, output = at_a_terminal(config_file, ["482913", "482913"])
+    assert code == 0, output
+    assert "Added Dana to the staff" in output and "482913" not in output
+
+
+def test_staff_add_at_a_terminal_refuses_two_different_pins(config_file):
+    code, output = at_a_terminal(config_file, ["482913", "482914"])
+    assert code == 2
+    assert "The two PINs differ" in output and "48291" not in output

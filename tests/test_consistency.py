@@ -53,7 +53,7 @@ def test_translations_keep_their_placeholders():
 def test_every_cli_command_has_help_text():
     top = cli.parser()
     [subs] = [a for a in top._actions if isinstance(a, argparse._SubParsersAction)]
-    assert set(subs.choices) == {"run", "demo", "read-card", "print", "sync", "doctor"}
+    assert set(subs.choices) == {"run", "demo", "read-card", "print", "sync", "doctor", "desk", "staff"}
     helps = {a.dest: a.help for a in subs._choices_actions}
     for name, parser in subs.choices.items():
         assert helps[name], name

@@ -2,6 +2,7 @@
 
 import sqlite3
 from dataclasses import replace
+from datetime import datetime, timedelta, timezone
 
 import pytest
 import sqlite_utils
@@ -10,7 +11,8 @@ from kiosk import store as store_module
 from kiosk.model import Address, Admission, Answer, Coverage, Identifier, Incident, IncidentKind, Person, Severity
 from kiosk.store import Store
 
-TABLES = {"admissions", "outbox", "incidents", "audit", "prints"}
+TABLES = {"admissions", "outbox", "incidents", "audit", "prints", "staff", "kiosk_state"}
+MIGRATIONS = ["m001_create_tables", "m002_create_prints", "m003_outbox_outcome", "m004_staff"]
 
 # A German eGK holder, in the shape DESIGN.md gives for read-card --json (KVNR and IK systems from there).
 PERSON = Person(
@@ -52,7 +54,7 @@ def test_new_file_gets_every_table(tmp_path):
     try:
         assert path.exists()
         assert TABLES <= set(s.db.table_names())
-        assert s.applied_migrations() == ["m001_create_tables", "m002_create_prints", "m003_outbox_outcome"]
+        assert s.applied_migrations() == MIGRATIONS
         assert store_module.migrations.pending(s.db) == []
     finally:
         s.close()
@@ -63,8 +65,8 @@ def test_reopening_applies_nothing_twice(tmp_path):
     Store(path).close()
     s = Store(path)
     try:
-        assert s.applied_migrations() == ["m001_create_tables", "m002_create_prints", "m003_outbox_outcome"]
-        assert s.db["_sqlite_migrations"].count == 3
+        assert s.applied_migrations() == MIGRATIONS
+        assert s.db["_sqlite_migrations"].count == len(MIGRATIONS)
         assert store_module.migrations.pending(s.db) == []
     finally:
         s.close()
@@ -371,3 +373,78 @@ def test_resolving_a_printer_fault_touches_only_that_admission_and_print(store):
     assert [(r["admission_id"], r["detail"]) for r in store.incidents()] == [
         (one.id, "wristband: paper_out"), (two.id, "ticket: paper_out")]
     assert store.audit_trail()[-1]["action"] == "incident.resolved"
+
+
+# --- m004: staff, the incident life cycle, cancelled admissions -----------------------------------------
+
+def test_m004_upgrades_a_store_that_has_incidents_and_keeps_their_status(tmp_path):
+    path = tmp_path / "kiosk.db"
+    db = sqlite_utils.Database(path)
+    store_module.migrations.apply(db, stop_before="m004_staff")
+    db["incidents"].insert_all([
+        {"kiosk_id": "lobby-1", "created_at": "2024-03-01T08:00:00+00:00", "kind": "help_requested",
+         "severity": "medium", "status": "open", "admission_id": None, "detail": ""},
+        {"kiosk_id": "lobby-1", "created_at": "2024-03-01T08:01:00+00:00", "kind": "paper_low",
+         "severity": "low", "status": "resolved", "admission_id": None, "detail": "ticket printer"}])
+    db.close()
+    s = Store(path)
+    try:
+        assert s.applied_migrations() == MIGRATIONS
+        assert [(r["kind"], r["status"], r["resolved_by"], r["resolution"]) for r in s.incidents(None)] == [
+            ("help_requested", "open", None, None), ("paper_low", "resolved", None, None)]
+        assert {"taken_by", "taken_at", "resolved_by", "resolved_at", "resolution", "note"} <= set(
+            s.db["incidents"].columns_dict)
+        assert {"cancelled_at", "cancelled_by"} <= set(s.db["admissions"].columns_dict)
+        assert s.db["staff"].pks == ["name"] and s.db["kiosk_state"].pks == ["key"]
+    finally:
+        s.close()
+
+
+def test_the_kiosk_resolving_incidents_says_who_and_how(store):
+    stored = store.save_admission(admission())
+    store.raise_incident(Incident(IncidentKind.PRINTER_FAULT, Severity.HIGH, "ticket: paper_out", admission_id=stored.id))
+    store.raise_incident(Incident(IncidentKind.HOSPITAL_UNREACHABLE, Severity.HIGH, "fhir"))
+    assert store.resolve_incidents(stored.id, IncidentKind.PRINTER_FAULT, "cli", about="ticket:", how="reprinted") == 1
+    assert store.resolve_kiosk_incidents(IncidentKind.HOSPITAL_UNREACHABLE, "sync", note="answers again") == 1
+    assert [(r["status"], r["resolved_by"], r["resolution"], r["note"], bool(r["resolved_at"]))
+            for r in store.incidents(None)] == [("resolved", "cli", "reprinted", "", True),
+                                                ("resolved", "sync", "done", "answers again", True)]
+    assert [(a["actor"], a["detail"]) for a in store.audit_trail()][-2:] == [
+        ("cli", "printer_fault reprinted"), ("sync", "hospital_unreachable done")]
+
+
+def test_unresolved_incidents_are_open_and_taken_ones(store):
+    first = store.raise_incident(Incident(IncidentKind.HELP_REQUESTED, Severity.MEDIUM))
+    second = store.raise_incident(Incident(IncidentKind.HELP_REQUESTED, Severity.MEDIUM))
+    third = store.raise_incident(Incident(IncidentKind.HELP_REQUESTED, Severity.MEDIUM))
+    store.take_incident(second, "Dana")
+    store.resolve_incident(third, "Dana", "done")
+    assert [r["id"] for r in store.incidents("unresolved")] == [first, second]
+    assert [r["id"] for r in store.incidents_for_staff()] == [second, first]
+    assert [r["id"] for r in store.incidents_for_staff(include_resolved=True)] == [third, second, first]
+
+
+def test_a_cancel_is_all_or_nothing(store):
+    stored = store.save_admission(admission(), destinations=("fhir",))
+    store.db.execute("CREATE TRIGGER fail_audit BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'write failed'); END")
+    with pytest.raises(sqlite3.DatabaseError, match="write failed"):
+        store.cancel_admission(stored.id, "Dana")
+    assert store.admission_state(stored.id) == {"id": stored.id, "queue_number": "A-001", "cancelled_at": None,
+                                                "cancelled_by": None, "outbox": ["pending"]}
+    assert not store.db.conn.in_transaction
+
+
+def test_the_staff_table_keeps_badges_and_counts_wrong_pins(store):
+    assert store.add_staff("Dana", "scrypt$x", ("X110411675",), "it") is True
+    assert store.add_staff("Dana", "scrypt$y", (), "it") is False
+    assert store.staff_member("Dana")["badges"] == ["X110411675"]
+    now, until = datetime(2024, 3, 1, 8, 0, tzinfo=timezone.utc), "2024-03-01T08:05:00+00:00"
+    tries = [store.staff_pin_try("Dana", "kiosk", 3, now, until) for _ in range(4)]
+    assert [(t["refused"], t["locks"], t["pin_hash"]) for t in tries] == [
+        ("", "", "scrypt$x"), ("", "", "scrypt$x"), ("", until, "scrypt$x"), (until, "", "")]
+    assert (store.staff_member("Dana")["wrong_pins"], store.staff_member("Dana")["locked_until"]) == (0, until)
+    assert store.staff_pin_try("Dana", "kiosk", 3, now + timedelta(minutes=6), until)["refused"] == ""
+    assert store.staff_member("Dana")["wrong_pins"] == 1
+    store.staff_signed_in("Dana", "kiosk")
+    assert (store.staff_member("Dana")["wrong_pins"], store.staff_member("Dana")["locked_until"]) == (0, "")
+    assert store.remove_staff("Dana", "it") and store.staff() == [] and not store.remove_staff("Dana", "it")

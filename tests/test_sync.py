@@ -133,6 +133,35 @@ def test_a_long_outage_is_one_incident_that_ends_when_the_hospital_answers(store
     assert store.incidents() == []
 
 
+def test_an_outage_resolved_by_hand_while_it_lasts_is_raised_again(store):
+    """Staff resolve hospital_unreachable by hand, the hospital system is still away: they hear of it
+    again at the next failed attempt, from the same worker (not only after a restart)."""
+    from kiosk.staff import Staff
+    queue(store, "fhir", 1)
+    clock = Clock()
+    worker = sync.Sync(store, Scripted(*[sync.Attempt("retry", "unreachable")] * 7), now=clock)
+    for _ in range(5):
+        clock.now = worker.run_once().next_due
+    [incident] = store.incidents()
+    Staff(store).resolve(incident["id"], "Dana", "not_needed")
+    assert store.incidents() == []
+    clock.now = worker.run_once().next_due
+    assert [(i["kind"], i["status"]) for i in store.incidents()] == [("hospital_unreachable", "open")]
+    clock.now = worker.run_once().next_due
+    assert len(store.incidents("unresolved")) == 1, "one at a time"
+
+
+def test_an_outage_raised_by_another_worker_ends_when_the_hospital_answers(store):
+    queue(store, "fhir", 1)
+    clock = Clock()
+    worker = sync.Sync(store, Scripted(sync.Attempt("retry", "unreachable")), now=clock)
+    clock.now = worker.run_once().next_due           # this worker has seen the outage begin
+    from kiosk.model import Incident, Severity
+    store.raise_incident(Incident(IncidentKind.HOSPITAL_UNREACHABLE, Severity.HIGH, "fhir"))  # kiosk sync did
+    assert worker.run_once().delivered == 1
+    assert store.incidents("unresolved") == []
+
+
 def test_an_admission_that_cannot_be_written_as_a_message_is_set_aside(store):
     class Unwritable(Scripted):
         def send(self, admission, row):

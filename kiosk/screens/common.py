@@ -17,6 +17,7 @@ from kiosk.events import ChooseLanguage
 from kiosk.i18n import Catalogs
 from kiosk.screens.theme import LARGE_TEXT_SCALE, THEMES, colour_names
 
+CORNER_DP = 60          # the staff gesture's corner: the top bar's left padding keeps it empty
 LANGUAGE_NAMES = {"de": "Deutsch", "en": "English", "tr": "Türkçe", "fr": "Français"}  # endonyms: not translated
 
 
@@ -191,6 +192,16 @@ class KioskFrame(BoxLayout):
     can_speak = BooleanProperty(False)
     manager = ObjectProperty(None)
     keyboard_room = NumericProperty(0)            # px at the bottom kept free for the on-screen keyboard
+    corner_tap = ObjectProperty(lambda: None)     # a tap in the empty top-left corner (staff sign-in gesture)
+    staff_mode = BooleanProperty(False)           # staff are at the screen: no "Call staff"
+
+    def on_touch_down(self, touch) -> bool:
+        """The top-left corner of the top bar (CORNER_DP square, kept empty by the bar's padding) counts
+        taps for the staff sign-in (kiosk.staffmode.CornerGesture); nothing else is there to touch."""
+        if touch.x <= self.x + dp(CORNER_DP) and touch.y >= self.top - dp(CORNER_DP):
+            self.corner_tap()
+            return True
+        return super().on_touch_down(touch)
 
     def make_room_for_keyboard(self, height: float, field=None) -> None:
         """Keep ``height`` px at the bottom free (0: none) and move the screen up just enough for ``field``

@@ -1,6 +1,6 @@
 from kivy.properties import StringProperty
 
-from kiosk.flow import N_
+from kiosk.messages import N_
 from kiosk.screens.common import KioskScreen
 
 # What the patient reads under the number: (outcome, what the site prints) -> msgid.

@@ -1,0 +1,131 @@
+// The desk page: asks for the open incidents every second, redraws when they change, and sends the
+// staff actions as POSTs with the session's CSRF token. All text comes translated from the server;
+// incident fields are set as text, never as HTML.
+"use strict";
+(function () {
+  const config = JSON.parse(document.getElementById("desk-config").textContent);
+  const t = config.t;
+  const list = document.getElementById("incidents");
+  const status = document.getElementById("status");
+  const dialog = document.getElementById("dialog");
+  const labels = {
+    take: t.take, resolve: t.resolve, reprint_ticket: t.reprint_ticket,
+    reprint_wristband: t.reprint_wristband, resend: t.resend, cancel: t.cancel,
+  };
+  let shown = "";
+  let pending = null;     // {incident, action} waiting for the dialog's answer
+  let unreachableShown = "";
+
+  function element(tag, className, text) {
+    const e = document.createElement(tag);
+    if (className) e.className = className;
+    if (text !== undefined) e.textContent = text;
+    return e;
+  }
+
+  // Kiosks of the site that did not answer: one line each, the others are listed all the same.
+  function drawUnreachable(lines) {
+    const json = JSON.stringify(lines);
+    if (json === unreachableShown) return;
+    unreachableShown = json;
+    document.getElementById("unreachable").replaceChildren(...lines.map(function (line) {
+      return element("li", "peer-down", line);
+    }));
+  }
+
+  function draw(incidents) {
+    const json = JSON.stringify(incidents);
+    if (json === shown) return;
+    shown = json;
+    document.getElementById("none").hidden = incidents.length > 0;
+    list.replaceChildren(...incidents.map(function (incident) {
+      const item = element("li", "incident " + incident.severity);
+      item.dataset.incidentId = incident.id;
+      item.dataset.kiosk = incident.kiosk_id;
+      item.dataset.kind = incident.kind;
+      item.dataset.status = incident.status;
+      item.append(element("p", "what", incident.text));
+      const facts = element("p", "facts");
+      facts.append(element("span", "severity", incident.severity_text), element("span", "time", incident.time),
+                   element("span", "kiosk", incident.kiosk), element("span", "state", incident.status_text));
+      if (incident.queue) facts.append(element("span", "queue", incident.queue));
+      if (incident.detail) facts.append(element("span", "detail", incident.detail));
+      item.append(facts);
+      const actions = element("div", "actions");
+      incident.actions.forEach(function (action) {
+        const button = element("button", "action", labels[action]);
+        button.type = "button";
+        button.dataset.action = action;
+        button.addEventListener("click", function () { ask(incident, action); });
+        actions.append(button);
+      });
+      item.append(actions);
+      return item;
+    }));
+  }
+
+  async function poll() {
+    try {
+      const response = await fetch("/api/incidents", {cache: "no-store", credentials: "same-origin"});
+      if (response.status === 401) { window.location.assign("/login"); return; }
+      if (!response.ok) throw new Error(response.status);
+      const answer = await response.json();
+      draw(answer.incidents);
+      drawUnreachable(answer.unreachable || []);
+      document.getElementById("offline").hidden = true;
+    } catch (e) {
+      document.getElementById("offline").hidden = false;
+    }
+  }
+
+  function say(text, isError) {
+    status.textContent = text || "";
+    status.classList.toggle("error", Boolean(isError));
+  }
+
+  function ask(incident, action) {
+    if (action !== "resolve" && action !== "cancel") { send(incident, action, {}); return; }
+    pending = {incident: incident, action: action};
+    const resolving = action === "resolve";
+    document.getElementById("dialog-question").textContent = resolving ? t.how : t.cancel_question;
+    document.getElementById("how").hidden = !resolving;
+    document.getElementById("how-label").hidden = true;
+    document.getElementById("how").value = "done";
+    document.getElementById("note").value = "";
+    dialog.showModal();
+  }
+
+  // Every action goes to this kiosk's server, which does it or forwards it to the kiosk of the incident.
+  async function send(incident, action, fields) {
+    const body = new URLSearchParams(fields);
+    const url = "/api/kiosks/" + encodeURIComponent(incident.kiosk_id) + "/incidents/" +
+                encodeURIComponent(incident.id) + "/" + encodeURIComponent(action);
+    try {
+      const response = await fetch(url, {
+        method: "POST", body: body, credentials: "same-origin",
+        headers: {"X-CSRF-Token": config.csrf},
+      });
+      if (response.status === 401) { window.location.assign("/login"); return; }
+      const answer = await response.json();
+      say(answer.message || answer.error, !response.ok);
+    } catch (e) {
+      say(t.offline, true);
+    }
+    poll();
+  }
+
+  document.getElementById("dialog-form").addEventListener("submit", function () {
+    if (pending === null) return;
+    const fields = {note: document.getElementById("note").value};
+    if (pending.action === "resolve") fields.how = document.getElementById("how").value;
+    send(pending.incident, pending.action, fields);
+    pending = null;
+  });
+  document.getElementById("dialog-back").addEventListener("click", function () {
+    pending = null;
+    dialog.close();
+  });
+
+  poll();
+  window.setInterval(poll, config.poll_ms);
+})();

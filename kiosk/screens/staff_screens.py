@@ -1,0 +1,119 @@
+"""The staff mode screens (kiosk.staffmode) and the out-of-service screen. Thin views like the patient
+screens: ``show`` copies from the staff mode controller, taps go to ``do(action, *args)``, which the app
+forwards to the controller's method of that name and then redraws. Queue numbers only, no patient names."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from kivy.properties import BooleanProperty, NumericProperty, StringProperty
+
+from kiosk.screens.common import KioskButton, KioskScreen
+from kiosk.staffmode import Screen, StaffMode
+
+
+class StaffScreen(KioskScreen):
+    """Base of the staff screens: ``mode`` is the controller, ``do`` acts and redraws."""
+
+    def __init__(self, mode: StaffMode, do: Callable[..., None], **kwargs):
+        self.mode = mode
+        self.do = do
+        super().__init__(**kwargs)
+
+    def show(self, flow) -> None:
+        self.notice = self.mode.notice.render(self.tr._)
+
+    def forget(self) -> None:
+        super().forget()
+        self.do = lambda *_args: None
+
+
+class StaffSignInScreen(StaffScreen):
+    def submit(self) -> None:
+        name, pin = self.ids.name.text, self.ids.pin.text
+        self.ids.pin.text = ""            # a PIN is typed again after every try, and never kept
+        self.ids.pin.reset_undo()
+        self.do("sign_in", name, pin)
+
+
+class StaffIncidentsScreen(StaffScreen):
+    member = StringProperty("")
+    status = StringProperty("")
+    count = NumericProperty(0)
+    out_of_service = BooleanProperty(False)
+
+    def show(self, flow) -> None:
+        super().show(flow)
+        mode, _ = self.mode, self.tr._
+        self.member = mode.member
+        self.out_of_service = mode.out_of_service
+        self.status = "\n".join(m.render(_) for m in mode.status)
+        rows = mode.rows()
+        shown = (self.tr.language, tuple((r["id"], r["status"], r["taken_by"]) for r in rows))
+        if shown == getattr(self, "_shown", None):
+            return                         # the same list: no rebuild under a finger
+        self._shown = shown
+        self.count = len(rows)
+        box = self.ids.incidents
+        box.clear_widgets()
+        for row in rows:
+            button = KioskButton(action=f"incident:{row['id']}", style="secondary", base_font=26,
+                                 text=f"{_headline(row, _)}\n{_(row['sentence'])}")
+            button.bind(on_release=lambda _b, i=row["id"]: self.do("open_incident", i))
+            box.add_widget(button)
+
+
+class StaffIncidentScreen(StaffScreen):
+    sentence = StringProperty("")
+    facts = StringProperty("")
+
+    def show(self, flow) -> None:
+        super().show(flow)
+        _ = self.tr._
+        row = self.mode.selected_row()
+        if row is None:
+            self.sentence, self.facts = _("This incident is resolved."), ""
+            self.ids.actions.clear_widgets()
+            return
+        self.sentence = _(row["sentence"])
+        self.facts = _headline(row, _)
+        # What may be done about it: kiosk.incidents.actions (the same rules as the desk page); resolving
+        # has its own buttons below, with the note.
+        actions: list[tuple[str, str, Callable[[], tuple]]] = []
+        for allowed in row["actions"]:
+            if allowed == "take":
+                actions.append(("staff_take", _("Take"), lambda: ("take",)))
+            elif allowed.startswith("reprint:"):
+                kind = allowed.split(":", 1)[1]
+                label = _("Reprint ticket") if kind == "ticket" else _("Reprint wristband")
+                actions.append((f"staff_reprint:{kind}", label, lambda kind=kind: ("reprint", kind)))
+            elif allowed == "resend":
+                actions.append(("staff_resend", _("Send again"), lambda: ("resend",)))
+            elif allowed == "cancel":   # the note typed goes with it (onto the incidents it resolves)
+                actions.append(("staff_cancel_admission", _("Cancel admission"),
+                                lambda: ("cancel", self.ids.note.text)))
+        shown = (self.tr.language, tuple(a[0] for a in actions))
+        if shown == getattr(self, "_shown", None):
+            return
+        self._shown = shown
+        box = self.ids.actions
+        box.clear_widgets()
+        for action, label, call in actions:
+            button = KioskButton(action=action, style="secondary", base_font=26, text=label)
+            button.bind(on_release=lambda _b, call=call: self.do(*call()))
+            box.add_widget(button)
+
+
+class StaffOutOfServiceScreen(KioskScreen):
+    """Instead of the welcome screen while the kiosk is out of service: no Start, no card."""
+
+
+def _headline(row: dict, _) -> str:
+    parts = [row["queue_number"], _(row["severity"]), row["time"]]
+    if row["status"] == "taken":
+        parts.append(_("taken by {name}").format(name=row["taken_by"]))
+    return " · ".join(p for p in parts if p)
+
+
+SCREENS = {Screen.SIGN_IN: StaffSignInScreen, Screen.INCIDENTS: StaffIncidentsScreen,
+           Screen.INCIDENT: StaffIncidentScreen}
