@@ -326,9 +326,21 @@ def browser(tmp_path_factory):
     for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
                      "--disable-background-networking", "--disable-component-update", "--disable-sync",
                      "--disable-default-apps", "--disable-extensions", "--ignore-certificate-errors",
+                         "--remote-debugging-pipe",    # chromedriver talks to chromium over a pipe, not "localhost"
                      f"--user-data-dir={tmp_path_factory.mktemp('chromium')}", "--window-size=1280,900"):
         options.add_argument(argument)
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    class Chromedriver(Service):
+        """chromedriver asked at 127.0.0.1, not "localhost": a minimal Debian may have no /etc/hosts."""
+
+        @property
+        def service_url(self) -> str:
+            return f"http://127.0.0.1:{self.port}"
+
+        def is_connectable(self) -> bool:
+            from selenium.webdriver.common.utils import is_url_connectable
+            return is_url_connectable(self.port, host="127.0.0.1")
+
+    driver = webdriver.Chrome(service=Chromedriver(executable_path=CHROMEDRIVER), options=options)
     yield driver
     driver.quit()
 
