@@ -8,6 +8,7 @@ Exit codes: 0 ok, 2 usage or config error, 3 device not found, 4 timed out waiti
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import logging
@@ -348,18 +349,25 @@ def cmd_staff_add(args) -> int:
     """Add a member of staff: the PIN is read from the terminal twice (or one line of stdin), and each
     badge given as "--badge -" is read the same way after it (asked at the terminal without echo, or the
     next line of stdin)."""
+    with _staff(args) as staff:
+        pin = _read_pin()
+        badges = tuple(_read_badge() if badge == "-" else badge for badge in args.badge)
+        staff.add_member(args.name, pin, badges, actor="it")
+    print(f"Added {args.name.strip()} to the staff ({len(badges)} badge(s)).")
+    return EXIT_OK
+
+
+@contextlib.contextmanager
+def _staff(args):
+    """The staff actions on the configured store, closed afterwards; what staff cannot do is one sentence."""
     from kiosk.staff import Staff, StaffError
     store = _open_store(_settings(args))
     try:
-        pin = _read_pin()
-        badges = tuple(_read_badge() if badge == "-" else badge for badge in args.badge)
-        Staff(store).add_member(args.name, pin, badges, actor="it")
+        yield Staff(store)
     except StaffError as e:
         raise CommandError(str(e)) from None
     finally:
         store.close()
-    print(f"Added {args.name.strip()} to the staff ({len(badges)} badge(s)).")
-    return EXIT_OK
 
 
 def _read_badge() -> str:
@@ -389,14 +397,10 @@ def _read_pin() -> str:
 
 def cmd_staff_list(args) -> int:
     """The members of staff: name, how many badges, and whether wrong PINs have locked them."""
-    from kiosk.staff import Staff
-    store = _open_store(_settings(args))
-    try:
+    with _staff(args) as staff:
         # Badges are staff members' own card numbers: only how many there are is shown.
         members = [{"name": m["name"], "badges": len(m["badges"]), "locked_until": m["locked_until"]}
-                   for m in Staff(store).members()]
-    finally:
-        store.close()
+                   for m in staff.members()]
     if args.json:
         print(json.dumps(members, ensure_ascii=False, indent=2))
     elif not members:
@@ -409,14 +413,8 @@ def cmd_staff_list(args) -> int:
 
 def cmd_staff_remove(args) -> int:
     """Remove a member of staff; what they did stays in the audit trail."""
-    from kiosk.staff import Staff, StaffError
-    store = _open_store(_settings(args))
-    try:
-        Staff(store).remove_member(args.name, actor="it")
-    except StaffError as e:
-        raise CommandError(str(e)) from None
-    finally:
-        store.close()
+    with _staff(args) as staff:
+        staff.remove_member(args.name, actor="it")
     print(f"Removed {args.name.strip()} from the staff.")
     return EXIT_OK
 

@@ -220,12 +220,17 @@ class Store:
     def outbox_requeue(self, destination: str, actor: str) -> int:
         """Send the set-aside messages again (after the cause was fixed), oldest first; returns how many."""
         with self._write():
-            rows = self.db.execute(
-                "UPDATE outbox SET status = 'pending', refusals = 0, next_attempt_at = ? "
-                "WHERE destination = ? AND status = 'dead' RETURNING admission_id", [_now(), destination]).fetchall()
-            for (admission_id,) in rows:
-                self._audit(actor, "outbox.requeued", admission_id, destination)
-        return len(rows)
+            return len(self._requeue_dead("destination", destination, actor))
+
+    def _requeue_dead(self, column: str, value: str, actor: str) -> list:
+        """Set the refused (dead) messages whose ``column`` (destination or admission_id) is ``value``
+        pending again, each audited; inside a write transaction. Returns their rows."""
+        rows = self.db.execute(
+            "UPDATE outbox SET status = 'pending', refusals = 0, next_attempt_at = ? "
+            f"WHERE {column} = ? AND status = 'dead' RETURNING admission_id, destination", [_now(), value]).fetchall()
+        for admission_id, destination in rows:
+            self._audit(actor, "outbox.requeued", admission_id, destination)
+        return rows
 
     # --- incidents and audit ---
 
@@ -490,11 +495,7 @@ class Store:
         """Send an admission's refused (dead) messages again, and close its sync_rejected incidents as
         resent, in one transaction; returns how many messages."""
         with self._write():
-            rows = self.db.execute(
-                "UPDATE outbox SET status = 'pending', refusals = 0, next_attempt_at = ? "
-                "WHERE admission_id = ? AND status = 'dead' RETURNING destination", [_now(), admission_id]).fetchall()
-            for (destination,) in rows:
-                self._audit(actor, "outbox.requeued", admission_id, destination)
+            rows = self._requeue_dead("admission_id", admission_id, actor)
             if rows:
                 for (row_id,) in self.db.execute(
                         "SELECT id FROM incidents WHERE status != 'resolved' AND admission_id = ? AND kind = ?",
