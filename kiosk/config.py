@@ -306,6 +306,48 @@ class StaffSettings:
                                     "member out (seconds).", check=_positive)
 
 
+def _rotation(value: int) -> str | None:
+    return None if value in (0, 90, 180, 270) else "must be 0, 90, 180 or 270"
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    encryption: str = setting("sqlcipher", "How the store file is kept on disk: sqlcipher (encrypted, AES-256, with the key "
+                              "below) or none (plain SQLite, readable by anyone holding the disk; `kiosk doctor` warns).",
+                              choices=("sqlcipher", "none"))
+    key_file: str = setting("/etc/kiosk/store.key", "File holding the store's key, one line, readable by root only; the "
+                            "environment variable KIOSK_STORE_KEY and the systemd credential store-key come first (path).")
+    retention_h: float = setting(24.0, "Personal data of an admission with nothing left to deliver or resolve is wiped "
+                                 "this long after check-in; the queue number and times stay (hours).", check=_positive)
+
+
+@dataclass(frozen=True)
+class DisplaySettings:
+    rotation: int = setting(0, "Turn the picture and the touches with it, for a screen mounted on its side or upside down "
+                            "(degrees: 0, 90, 180 or 270).", check=_rotation)
+    touch_x_scale: float = setting(1.0, "Touch calibration: a touch's horizontal position is multiplied by this (-1 with "
+                                   "touch_x_offset 1 mirrors it) (factor).")
+    touch_x_offset: float = setting(0.0, "Touch calibration: then this is added, as a share of the screen's width (-1 to 1).")
+    touch_y_scale: float = setting(1.0, "Touch calibration: a touch's vertical position is multiplied by this (factor).")
+    touch_y_offset: float = setting(0.0, "Touch calibration: then this is added, as a share of the screen's height (-1 to 1).")
+
+
+@dataclass(frozen=True)
+class LogSettings:
+    level: str = setting("info", "How much the kiosk logs, to the journal (or stderr): debug, info, warning or error; "
+                         "never personal data at any level (level).", choices=("debug", "info", "warning", "error"))
+
+
+@dataclass(frozen=True)
+class MetricsSettings:
+    textfile: str = setting("/var/lib/prometheus/node-exporter/kiosk.prom", "File the kiosk's figures are written to "
+                            "for the Prometheus node exporter's textfile collector, when its folder exists (path; empty "
+                            "= none).")
+    port: int = setting(0, "Serve the same figures at http://127.0.0.1:PORT/metrics for a local Prometheus agent "
+                        "(number; 0 = off).", check=lambda p: None if p == 0 else _port(p))
+    interval_s: float = setting(15.0, "How often the figures are brought up to date (seconds).", check=_positive)
+
+
 @dataclass(frozen=True)
 class Settings:
     kiosk: KioskSettings = field(default_factory=KioskSettings, metadata={"description": "This kiosk (section)."})
@@ -321,6 +363,13 @@ class Settings:
                                  metadata={"description": "Staff mode on the kiosk screen (section)."})
     desk: DeskSettings = field(default_factory=DeskSettings,
                                metadata={"description": "The desk web page for front-desk staff (section)."})
+    store: StoreSettings = field(default_factory=StoreSettings,
+                                 metadata={"description": "The local store of admissions (section)."})
+    display: DisplaySettings = field(default_factory=DisplaySettings,
+                                     metadata={"description": "The touchscreen (section)."})
+    log: LogSettings = field(default_factory=LogSettings, metadata={"description": "Logging (section)."})
+    metrics: MetricsSettings = field(default_factory=MetricsSettings,
+                                     metadata={"description": "Figures for Prometheus (section)."})
 
     @property
     def data_path(self) -> Path:
