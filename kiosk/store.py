@@ -4,6 +4,11 @@ Tables: ``admissions`` (each stored whole, as JSON beside the columns staff filt
 (what still has to reach the hospital system), ``incidents`` (what staff must look at), ``prints``
 (every ticket and wristband job and how it ended) and ``audit`` (who did what, when). An admission, its outbox rows and its audit line are written in one
 transaction: all of them or none.
+
+The file is encrypted at rest with SQLCipher (AES-256) when the store is opened with a key (``read_key``:
+the environment, a systemd credential or a root-only key file); without one it is plain SQLite, which the
+config must ask for (``store.encryption = "none"``). Either way deleted data is overwritten
+(``secure_delete``), and the personal data of old admissions is wiped (``purge_personal_data``).
 """
 
 from __future__ import annotations
@@ -11,20 +16,35 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
+import re
 import secrets
+import sqlite3
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
+import sqlcipher3
 from sqlite_utils import Database
 from sqlite_utils.db import NotFoundError
 from sqlite_utils.migrations import Migrations
 
 from kiosk.model import Admission, Incident, IncidentKind, Severity
 
+if TYPE_CHECKING:
+    from kiosk.config import StoreSettings
+
 migrations = Migrations("kiosk")
+
+# What a store connection raises: the plain one (sqlite3) and the encrypted one (sqlcipher3) each have
+# their own exception classes.
+DB_ERRORS = (sqlite3.Error, sqlcipher3.Error)
+KEY_ENV = "KIOSK_STORE_KEY"
+KEY_CREDENTIAL = "store-key"          # systemd LoadCredential= name, read from $CREDENTIALS_DIRECTORY
+_KEY = re.compile(r"[0-9a-fA-F]{64}")   # a raw 256-bit key: SQLCipher uses it as it is, no PBKDF2 at each open
+_SQLITE_HEADER = b"SQLite format 3\x00"   # how a plain SQLite file starts; an encrypted one starts with its salt
 
 
 @migrations()
@@ -77,31 +97,135 @@ def m004_staff(db: Database) -> None:
     db["kiosk_state"].create({"key": str, "value": str}, pk="key")
 
 
+@migrations()
+def m005_retention(db: Database) -> None:
+    # When the admission's personal data was wiped (purge_personal_data); its row stays for staff and figures.
+    db["admissions"].add_column("wiped_at", str)
+
+
+# What a wiped admission's JSON keeps (Admission.to_json keys); "patient" becomes an empty Patient.
+_KEPT = frozenset({"id", "kiosk_id", "created_at", "language", "identified_by", "consent", "consent_text_id",
+                   "queue_number"})
+
+
 class PrintInProgress(RuntimeError):
     """That admission's ticket or wristband is being printed right now: a second tap prints nothing."""
+
+
+class StoreLocked(Exception):
+    """The store cannot be opened with the key at hand (none, a wrong one, or one for a plain file); the
+    message is one sentence for IT."""
+
+
+def _checked_key(key: str, where: str) -> str:
+    key = key.strip()
+    if not _KEY.fullmatch(key):
+        raise StoreLocked(f"The store key {where} is not 64 hexadecimal digits (a 256-bit key); make one with "
+                          "`openssl rand -hex 32`.")
+    return key
+
+
+def read_key(settings: StoreSettings) -> str | None:
+    """The store's key: None when ``settings.encryption`` is "none"; else the first of the environment
+    variable KIOSK_STORE_KEY, the systemd credential ``store-key`` ($CREDENTIALS_DIRECTORY, which
+    LoadCredential= fills from a root-only file for the service user) and ``settings.key_file``.
+
+    :raises StoreLocked: none of the three has a key, or the one found cannot be read or is no key
+    """
+    if settings.encryption == "none":
+        return None
+    if os.environ.get(KEY_ENV, "").strip():
+        return _checked_key(os.environ[KEY_ENV], f"in {KEY_ENV}")
+    places = [Path(settings.key_file)]
+    if os.environ.get("CREDENTIALS_DIRECTORY"):
+        places.insert(0, Path(os.environ["CREDENTIALS_DIRECTORY"]) / KEY_CREDENTIAL)
+    for place in places:
+        try:
+            return _checked_key(place.read_text(encoding="ascii", errors="replace"), f"in {place}")
+        except FileNotFoundError:
+            continue
+        except OSError as e:
+            raise StoreLocked(f"The store key file {place} cannot be read: {e.strerror or e} (run the kiosk with "
+                              "the key as the systemd credential store-key, or as a user who may read the file)."
+                              ) from None
+    raise StoreLocked(f"The store is encrypted (store.encryption = sqlcipher) but there is no key: none in {KEY_ENV}, "
+                      f"in the systemd credential {KEY_CREDENTIAL}, or in {settings.key_file}; make one with "
+                      f"`openssl rand -hex 32 > {settings.key_file}; chmod 600 {settings.key_file}` (the installer "
+                      "does), or set store.encryption = none for a plain store.")
 
 
 class Store:
     """The kiosk's SQLite file. Open one per thread; every write is its own transaction."""
 
-    def __init__(self, path: str | Path, *, kiosk_id: str = "lobby-1", power_safe: bool = True):
+    def __init__(self, path: str | Path, *, key: str | None = None, kiosk_id: str = "lobby-1",
+                 power_safe: bool = True):
         """
-        :param path: the SQLite file; its folder is created when missing
+        :param path: the SQLite file; its folder is created when missing (0700), and the file (0600)
+        :param key: the SQLCipher key, 64 hexadecimal digits (``read_key``); None: a plain SQLite file
         :param kiosk_id: written on every admission and incident
         :param power_safe: every commit survives a power cut (synchronous=FULL). The sync worker's
             connection does without (NORMAL: a crash loses nothing, a power cut the last few commits):
             what it writes is how deliveries went, and a delivery whose record is lost is sent again,
             which the receiver takes as the same message.
+        :raises StoreLocked: the key is missing, wrong, or given for a plain file
         """
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.kiosk_id = kiosk_id
-        self.db = Database(self.path)
+        self.kiosk_id, self.power_safe = kiosk_id, power_safe
+        self._key = None if key is None else _checked_key(key, "given")
+        _make_private_folder(self.path.parent)
+        if not self.path.exists():
+            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))    # SQLite gives -wal and -shm its mode
+        self.db = Database(self._connect())
         self.db.enable_wal()
+        for name in (self.path, *(self.path.with_name(self.path.name + end) for end in ("-wal", "-shm"))):
+            _make_private(name)
         # FULL: a committed admission survives a power cut, not only a crash of the process.
         self.db.execute(f"PRAGMA synchronous={'FULL' if power_safe else 'NORMAL'}")
         self.db.execute("PRAGMA foreign_keys=ON")
         migrations.apply(self.db)
+
+    def _connect(self) -> sqlite3.Connection:
+        """A connection that has read the file: with the key when there is one; deleted data is overwritten."""
+        with self.path.open("rb") as f:
+            plain = f.read(len(_SQLITE_HEADER)) in (_SQLITE_HEADER, b"")    # empty: a new store
+        if self._key is None:
+            conn = sqlite3.connect(self.path)
+        else:
+            if plain and self.path.stat().st_size:
+                raise StoreLocked(f"The store {self.path} is a plain SQLite file, but it was opened with a key "
+                                  "(store.encryption = sqlcipher): set store.encryption = none, or encrypt the file "
+                                  "(sqlcipher_export, see the operations notes).")
+            conn = sqlcipher3.connect(str(self.path))
+            # SQLCipher's own log goes to stderr ("hmac check failed" for a wrong key): StoreLocked says it.
+            conn.execute("PRAGMA cipher_log_level = NONE")
+            conn.execute(f"PRAGMA key = \"x'{self._key}'\"")
+        try:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            conn.execute("PRAGMA secure_delete = ON")
+        except DB_ERRORS as e:
+            conn.close()
+            if getattr(e, "sqlite_errorname", "") != "SQLITE_NOTADB":
+                raise
+            if self._key is not None:
+                raise StoreLocked(f"The store {self.path} does not open with the key given: the key is not this "
+                                  "store's, or the file is not an encrypted kiosk store.") from None
+            if not plain:
+                raise StoreLocked(f"The store {self.path} is encrypted (or is not an SQLite file at all), but it "
+                                  "was opened without a key (store.encryption = none): set store.encryption = "
+                                  "sqlcipher and give the store's key.") from None
+            raise
+        return conn
+
+    @property
+    def encrypted(self) -> bool:
+        """Whether the file is encrypted (SQLCipher) rather than plain SQLite."""
+        return self._key is not None
+
+    def reopen(self, **options) -> "Store":
+        """Another connection to the same file, with the same key (one connection per thread); ``options``
+        (kiosk_id, power_safe) differ from this one's where given."""
+        return Store(self.path, key=self._key, **{"kiosk_id": self.kiosk_id, "power_safe": self.power_safe,
+                                                   **options})
 
     def close(self) -> None:
         self.db.close()
@@ -116,7 +240,7 @@ class Store:
         """Store an admission whole, give it the next queue number of its day, and queue it for
         each destination (hospital transport). Returns the admission with its queue number.
 
-        :raises sqlite3.Error: nothing was stored (disk full, file unwritable...)
+        :raises DB_ERRORS: nothing was stored (disk full, file unwritable...)
         """
         # Queue numbers start again at the kiosk's local midnight, not at midnight UTC.
         day = datetime.fromisoformat(admission.created_at).astimezone().date().isoformat()
@@ -421,8 +545,8 @@ class Store:
         no more than ``max_wrong`` checks happen per name and lock, however many come at once. A right PIN
         then clears count and lock (``staff_signed_in``).
 
-        Names that are no member count the same way, under a keyed hash of the name (in ``kiosk_state``):
-        a name typed that is no member is never written down.
+        Names that are no member count the same way, under a keyed hash of the name (in ``kiosk_state``,
+        with the time of the last try): a name typed that is no member is never written down.
 
         Returns ``{"refused": lock time or "", "pin_hash": the member's or "", "subject": the member's name
         or "name#<hash>", "locks": lock time if this try locked the name, else ""}``.
@@ -437,18 +561,17 @@ class Store:
                 digest = self._name_digest(name)
                 pin_hash, subject, state_key = "", f"name#{digest[:16]}", f"sign_in_tries:{digest}"
                 stored = self.db.execute("SELECT value FROM kiosk_state WHERE key = ?", [state_key]).fetchone()
-                count, _, until = (stored[0] if stored else "0 ").partition(" ")
-                wrong = int(count or 0)
+                wrong, until, _ = _tries(stored[0] if stored else "")
             if until and _moment(until) > now:
                 self._audit(where, "staff.refused_locked", subject)
                 return {"refused": until, "pin_hash": "", "subject": subject, "locks": ""}
             wrong, until = wrong + 1, ""
             if wrong >= max_wrong:
                 wrong, until = 0, lock_until
-            if state_key:
+            if state_key:     # "<count> <locked until> <last try>" (purge_personal_data forgets old ones)
                 self.db.execute("INSERT INTO kiosk_state (key, value) VALUES (?, ?) "
                                 "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                                [state_key, f"{wrong} {until}"])
+                                [state_key, f"{wrong} {until} {now.isoformat(timespec='seconds')}"])
             else:
                 self.db.execute("UPDATE staff SET wrong_pins = ?, locked_until = ? WHERE name = ?",
                                 [wrong, until, name])
@@ -479,10 +602,11 @@ class Store:
     # --- admissions for staff ---
 
     def admission_state(self, admission_id: str) -> dict | None:
-        """The staff-facing columns of an admission (no personal data): queue number, cancelled_at/by, and
-        its outbox rows' statuses; None when there is no such admission."""
-        cursor = self.db.execute("SELECT id, queue_number, cancelled_at, cancelled_by FROM admissions WHERE id = ?",
-                                 [admission_id])
+        """The staff-facing columns of an admission (no personal data): queue number, cancelled_at/by,
+        wiped_at (when its personal data was purged, or None), and its outbox rows' statuses; None when there
+        is no such admission."""
+        cursor = self.db.execute("SELECT id, queue_number, cancelled_at, cancelled_by, wiped_at FROM admissions "
+                                 "WHERE id = ?", [admission_id])
         row = cursor.fetchone()
         if row is None:
             return None
@@ -555,6 +679,50 @@ class Store:
     def audit_trail(self) -> list[dict]:
         return list(self.db["audit"].rows_where(order_by="id"))
 
+    # --- retention ---
+
+    def purge_personal_data(self, older_than: datetime, actor: str = "retention") -> int:
+        """Wipe the personal data of the admissions checked in before ``older_than`` that have nothing
+        left to do: no message pending or refused (delivered, withdrawn or none at all) and no incident
+        open or taken. Returns how many were wiped (one audit line says so, every run).
+
+        A wiped admission keeps what staff and figures need (``_KEPT``: queue number, times, kiosk, how
+        the patient was identified, language, consent; cancelled and wiped_at in their columns) and loses
+        name, birth date, identifiers, address, phone, coverage, appointment, answers and signature. Its
+        messages lose what the hospital system answered (``response``; ``last_error`` keeps the reason
+        code), its incidents the note staff typed (``detail`` holds codes only). Wrong-PIN counts of names
+        that are no member are forgotten once a lock period has passed since their last try. Then the
+        WAL is checkpointed and emptied: with secure_delete, the old data is overwritten in the file and
+        gone from the WAL.
+        """
+        from kiosk.staff import LOCK_S  # the staff module owns the lock rules (and imports this one)
+        now = datetime.now(timezone.utc)
+        with self._write():
+            rows = self.db.execute(
+                "SELECT id, data FROM admissions a WHERE wiped_at IS NULL AND julianday(created_at) < julianday(?) "
+                "AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.admission_id = a.id "
+                "AND o.status IN ('pending', 'dead')) "
+                "AND NOT EXISTS (SELECT 1 FROM incidents i WHERE i.admission_id = a.id AND i.status != 'resolved')",
+                [_utc(older_than).isoformat()]).fetchall()
+            for admission_id, data in rows:
+                kept = {k: v for k, v in json.loads(data).items() if k in _KEPT}
+                kept["patient"] = {"resourceType": "Patient"}
+                self.db.execute("UPDATE admissions SET data = ?, wiped_at = ? WHERE id = ?",
+                                [json.dumps(kept, ensure_ascii=False), now.isoformat(timespec="seconds"), admission_id])
+                self.db.execute("UPDATE outbox SET response = '', last_error = CASE WHEN instr(last_error, ':') "
+                                "THEN substr(last_error, 1, instr(last_error, ':') - 1) ELSE last_error END "
+                                "WHERE admission_id = ?", [admission_id])
+                self.db.execute("UPDATE incidents SET note = '' WHERE admission_id = ?", [admission_id])
+            forget = now - timedelta(seconds=LOCK_S)
+            for key, value in self.db.execute("SELECT key, value FROM kiosk_state WHERE key LIKE 'sign_in_tries:%'"
+                                              ).fetchall():
+                _, until, last = _tries(value)
+                if not (until and _moment(until) > now) and (not last or _moment(last) < forget):
+                    self.db.execute("DELETE FROM kiosk_state WHERE key = ?", [key])
+            self._audit(actor, "retention.purged", "", f"{len(rows)} admission(s)")
+        self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return len(rows)
+
     @contextmanager
     def _write(self) -> Iterator[None]:
         """One write transaction, all or nothing. IMMEDIATE takes the write lock up front, so a second
@@ -576,8 +744,36 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+def _make_private_folder(folder: Path) -> None:
+    """Create ``folder`` and its missing parents for this user only (0700); existing ones stay as they are."""
+    missing = [p for p in (folder, *folder.parents) if not p.exists()]
+    for path in reversed(missing):
+        path.mkdir(mode=0o700, exist_ok=True)
+
+
+def _make_private(path: Path) -> None:
+    """Take group and others' access off one of this user's store files (a store made before 0600)."""
+    try:
+        status = path.stat()
+    except FileNotFoundError:
+        return
+    if status.st_uid == os.geteuid() and status.st_mode & 0o077:
+        path.chmod(0o600)
+
+
 def _moment(text: str) -> datetime:
-    value = datetime.fromisoformat(text)
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return _utc(datetime.fromisoformat(text))
+
+
+def _utc(value: datetime) -> datetime:
+    """A time in UTC; one without a time zone is taken as UTC already."""
+    return value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def _tries(value: str) -> tuple[int, str, str]:
+    """A kiosk_state wrong-PIN count of a name that is no member: (count, locked until, last try), the
+    times "" when not set (rows written before the last try was kept have two parts)."""
+    count, until, last = (value.split(" ") + ["", "", ""])[:3]
+    return int(count or 0), until, last
 
 

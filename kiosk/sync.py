@@ -439,8 +439,8 @@ class SyncThread:
 
     def _run(self) -> None:
         h = self.settings.hospital
-        store = Store(self.settings.data_path / "kiosk.db", kiosk_id=self.settings.kiosk.id,
-                      power_safe=h.transport != "fhir")       # see kiosk sync: only FHIR resends are free
+        from kiosk.app import open_store      # the one way to the store file and its key
+        store = open_store(self.settings, power_safe=h.transport != "fhir")   # see kiosk sync: only FHIR resends are free
         try:
             while not self.stop_event.is_set():
                 try:

@@ -1,8 +1,10 @@
-"""Shared fixtures: ``pcscd`` (does nothing until a test asks for it) and ``tls_certificate``."""
+"""Shared fixtures: ``pcscd`` (does nothing until a test asks for it) and ``tls_certificate``; and the
+store key of the session."""
 
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import subprocess
 import time
@@ -15,6 +17,11 @@ VPCD_READER = "Virtual PCD 00 00"    # slot 0 of the vsmartcard-vpcd driver (ref
 VPCD_PORT = 35963
 STARTUP_DEADLINE = 10.0              # seconds for pcscd to list the vpcd reader
 INSTALL_HINT = "`make test` installs the Debian packages pcscd and vsmartcard-vpcd"
+
+# Every store opened through the config (kiosk.app.open_store: the CLI, the UI tests' apps, the desk, the
+# sync worker, and the `kiosk` processes the tests start, which inherit it) is encrypted with this key,
+# as on a kiosk with store.encryption = sqlcipher; tests that open such a store themselves pass it.
+STORE_KEY = os.environ["KIOSK_STORE_KEY"] = secrets.token_hex(32)
 
 
 @dataclass
@@ -157,3 +164,9 @@ def tls_certificate(tmp_path_factory) -> tuple[Path, Path]:
                     "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert],
                    check=True, capture_output=True)
     return cert, key
+
+
+@pytest.fixture
+def store_key() -> str:
+    """The session's store key (64 hexadecimal digits): what ``kiosk.app.open_store`` reads in these tests."""
+    return STORE_KEY

@@ -18,11 +18,11 @@ import pytest
 import requests
 
 from kiosk import config, desk, incidents
+from kiosk.app import open_store
 from kiosk.hardware.printer import PreviewPrinter
 from kiosk.i18n import Catalogs
 from kiosk.model import Admission, Identifier, Incident, IncidentKind, Person, Severity
 from kiosk.staff import MAX_WRONG_PINS, RESOLUTIONS, Staff
-from kiosk.store import Store
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -37,7 +37,7 @@ def settings(tmp_path) -> config.Settings:
 
 @pytest.fixture
 def store(settings):
-    store = Store(settings.data_path / "kiosk.db", kiosk_id=settings.kiosk.id)
+    store = open_store(settings)          # as the desk opens it: with the key
     Staff(store).add_member(NAME, PIN)
     yield store
     store.close()
@@ -448,7 +448,7 @@ class _Kiosk:
         self.settings = config.Settings().replace(
             kiosk=config.KioskSettings(id=kiosk_id, data_dir=str(tmp_path / kiosk_id), languages=("en",)),
             desk=config.DeskSettings(port=0, peers=peers, peer_secret_file=str(secret_file), **desk_options))
-        self.store = Store(self.settings.data_path / "kiosk.db", kiosk_id=kiosk_id)
+        self.store = open_store(self.settings)
         self.printer = PreviewPrinter(tmp_path / kiosk_id / "prints")
         printers = {"ticket": self.printer}
         self.server = desk.serve(self.settings, desk.staff_factory(self.settings, printers=printers),

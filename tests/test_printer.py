@@ -427,8 +427,8 @@ def test_kiosk_print_exits_3_when_the_printer_is_not_there(tmp_path):
                                        f"(switched off, unplugged or wrong address) ({fake.uri})."]
 
 
-def test_kiosk_print_reprints_a_stored_admission_and_says_when_it_cannot_confirm(tmp_path):
-    store = Store(tmp_path / "data" / "kiosk.db")
+def test_kiosk_print_reprints_a_stored_admission_and_says_when_it_cannot_confirm(tmp_path, store_key):
+    store = Store(tmp_path / "data" / "kiosk.db", key=store_key)
     stored = store.save_admission(admission(queue_number=""), queue_prefix="B")
     with NetPrinter("no_gs_r") as fake:
         run = kiosk_print(tmp_path, fake.uri, "ticket", "--admission", stored.id)

@@ -1,18 +1,21 @@
-"""kiosk/store.py: the SQLite store (sqlite-utils, named migrations, WAL, one transaction per admission)."""
+"""kiosk/store.py: the SQLite store (sqlite-utils, named migrations, WAL, one transaction per admission).
+
+Every test that takes ``key`` runs twice: on an encrypted store (SQLCipher, the default) and on a plain one."""
 
 import sqlite3
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
+import sqlcipher3
 import sqlite_utils
 
 from kiosk import store as store_module
 from kiosk.model import Address, Admission, Answer, Coverage, Identifier, Incident, IncidentKind, Person, Severity
-from kiosk.store import Store
+from kiosk.store import DB_ERRORS, Store
 
 TABLES = {"admissions", "outbox", "incidents", "audit", "prints", "staff", "kiosk_state"}
-MIGRATIONS = ["m001_create_tables", "m002_create_prints", "m003_outbox_outcome", "m004_staff"]
+MIGRATIONS = ["m001_create_tables", "m002_create_prints", "m003_outbox_outcome", "m004_staff", "m005_retention"]
 
 # A German eGK holder, in the shape DESIGN.md gives for read-card --json (KVNR and IK systems from there).
 PERSON = Person(
@@ -41,16 +44,31 @@ def admission(admission_id: str = "0b6c7f2e-1d2a-4c57-9f0e-000000000001",
     return replace(base, **changes)
 
 
+@pytest.fixture(params=["sqlcipher", "plain"])
+def key(request, store_key):
+    """The key to open the test's stores with: the session's (encrypted) or None (plain SQLite)."""
+    return store_key if request.param == "sqlcipher" else None
+
+
+def connect(path, key):
+    """A raw connection to a store file, as another program would open it (with the key, if any)."""
+    if key is None:
+        return sqlite3.connect(path, check_same_thread=False)
+    conn = sqlcipher3.connect(str(path), check_same_thread=False)
+    conn.execute(f"PRAGMA key = \"x'{key}'\"")
+    return conn
+
+
 @pytest.fixture
-def store(tmp_path):
-    s = Store(tmp_path / "kiosk.db")
+def store(tmp_path, key):
+    s = Store(tmp_path / "kiosk.db", key=key)
     yield s
     s.close()
 
 
-def test_new_file_gets_every_table(tmp_path):
+def test_new_file_gets_every_table(tmp_path, key):
     path = tmp_path / "data" / "kiosk.db"
-    s = Store(path)
+    s = Store(path, key=key)
     try:
         assert path.exists()
         assert TABLES <= set(s.db.table_names())
@@ -60,10 +78,10 @@ def test_new_file_gets_every_table(tmp_path):
         s.close()
 
 
-def test_reopening_applies_nothing_twice(tmp_path):
+def test_reopening_applies_nothing_twice(tmp_path, key):
     path = tmp_path / "kiosk.db"
-    Store(path).close()
-    s = Store(path)
+    Store(path, key=key).close()
+    s = Store(path, key=key)
     try:
         assert s.applied_migrations() == MIGRATIONS
         assert s.db["_sqlite_migrations"].count == len(MIGRATIONS)
@@ -72,10 +90,10 @@ def test_reopening_applies_nothing_twice(tmp_path):
         s.close()
 
 
-def test_file_is_in_wal_mode(store, tmp_path):
+def test_file_is_in_wal_mode(store, tmp_path, key):
     assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     # WAL is a property of the file, not only of this connection.
-    other = sqlite_utils.Database(tmp_path / "kiosk.db")
+    other = sqlite_utils.Database(connect(tmp_path / "kiosk.db", key))
     try:
         assert other.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     finally:
@@ -83,19 +101,19 @@ def test_file_is_in_wal_mode(store, tmp_path):
 
 
 def test_foreign_keys_are_enforced(store):
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(DB_ERRORS, match="constraint failed"):
         store.db["outbox"].insert({"admission_id": "no-such-admission", "destination": "fhir", "status": "pending"})
 
 
-def test_admission_survives_close_and_reopen(tmp_path):
+def test_admission_survives_close_and_reopen(tmp_path, key):
     path = tmp_path / "kiosk.db"
-    s = Store(path)
+    s = Store(path, key=key)
     stored = s.save_admission(admission())
     s.close()
     assert stored.queue_number == "A-001"
     assert stored == replace(admission(), queue_number="A-001")
 
-    s = Store(path)
+    s = Store(path, key=key)
     try:
         again = s.get_admission(stored.id)
         assert again == stored
@@ -186,15 +204,15 @@ def test_queue_numbers_start_again_at_local_midnight(store, local_time):
     assert store.save_admission(admission("b2", "2024-03-02T08:00:00+00:00")).queue_number == "A-002"
 
 
-def test_a_save_waits_for_another_writer_instead_of_failing(tmp_path):
+def test_a_save_waits_for_another_writer_instead_of_failing(tmp_path, key):
     import threading
     path = tmp_path / "kiosk.db"
-    Store(path).close()
-    other = sqlite3.connect(path, check_same_thread=False)
+    Store(path, key=key).close()
+    other = connect(path, key)
     other.execute("BEGIN IMMEDIATE")                  # e.g. the sync worker writing the outbox
     other.execute("INSERT INTO audit (at, actor, action, subject, detail) VALUES ('t', 'sync', 'x', 'y', '')")
     threading.Timer(0.3, other.commit).start()
-    kiosk = Store(path)
+    kiosk = Store(path, key=key)
     try:
         assert kiosk.save_admission(admission("a1")).queue_number == "A-001"
         assert [r["actor"] for r in kiosk.audit_trail()] == ["sync", "kiosk"]
@@ -209,9 +227,9 @@ def test_queue_prefix_is_honoured(store):
     assert store.get_admission("a2").queue_number == "ER-002"
 
 
-def test_queue_numbers_are_per_kiosk(tmp_path):
+def test_queue_numbers_are_per_kiosk(tmp_path, key):
     path = tmp_path / "kiosk.db"
-    lobby, ward = Store(path, kiosk_id="lobby-1"), Store(path, kiosk_id="ward-3")
+    lobby, ward = Store(path, key=key, kiosk_id="lobby-1"), Store(path, key=key, kiosk_id="ward-3")
     try:
         assert lobby.save_admission(admission("a1")).queue_number == "A-001"
         assert ward.save_admission(admission("w1", kiosk_id="ward-3")).queue_number == "A-001"
@@ -262,7 +280,7 @@ def test_save_writes_an_audit_line(store):
 def test_saving_is_all_or_nothing(store):
     first = store.save_admission(admission(), destinations=("fhir",))
     clash = admission(person=Person(family="Someone Else"), created_at="2024-03-01T10:00:00+00:00")
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(DB_ERRORS, match="constraint failed"):
         store.save_admission(clash, destinations=("fhir",))
     assert len(store.outbox()) == 1
     assert [a["action"] for a in store.audit_trail()] == ["admission.stored"]
@@ -317,7 +335,7 @@ def test_failure_after_the_admission_row_rolls_it_back(store, table):
     # is already inserted when the outbox or audit insert fails.
     store.db.execute(f"CREATE TRIGGER fail_{table} BEFORE INSERT ON {table} "
                      "BEGIN SELECT RAISE(ABORT, 'write failed'); END")
-    with pytest.raises(sqlite3.DatabaseError, match="write failed"):
+    with pytest.raises(DB_ERRORS, match="write failed"):
         store.save_admission(admission(), destinations=("fhir",))
     assert store.db["admissions"].count == 0
     assert store.db["outbox"].count == 0
@@ -331,7 +349,7 @@ def test_failure_after_the_admission_row_rolls_it_back(store, table):
 
 def test_failed_incident_leaves_no_audit_line(store):
     store.db.execute("CREATE TRIGGER fail_audit BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'write failed'); END")
-    with pytest.raises(sqlite3.DatabaseError, match="write failed"):
+    with pytest.raises(DB_ERRORS, match="write failed"):
         store.raise_incident(Incident(IncidentKind.READER_FAULT, Severity.HIGH))
     assert store.incidents(None) == []
 
@@ -377,9 +395,9 @@ def test_resolving_a_printer_fault_touches_only_that_admission_and_print(store):
 
 # --- m004: staff, the incident life cycle, cancelled admissions -----------------------------------------
 
-def test_m004_upgrades_a_store_that_has_incidents_and_keeps_their_status(tmp_path):
+def test_m004_upgrades_a_store_that_has_incidents_and_keeps_their_status(tmp_path, key):
     path = tmp_path / "kiosk.db"
-    db = sqlite_utils.Database(path)
+    db = sqlite_utils.Database(connect(path, key))
     store_module.migrations.apply(db, stop_before="m004_staff")
     db["incidents"].insert_all([
         {"kiosk_id": "lobby-1", "created_at": "2024-03-01T08:00:00+00:00", "kind": "help_requested",
@@ -387,7 +405,7 @@ def test_m004_upgrades_a_store_that_has_incidents_and_keeps_their_status(tmp_pat
         {"kiosk_id": "lobby-1", "created_at": "2024-03-01T08:01:00+00:00", "kind": "paper_low",
          "severity": "low", "status": "resolved", "admission_id": None, "detail": "ticket printer"}])
     db.close()
-    s = Store(path)
+    s = Store(path, key=key)
     try:
         assert s.applied_migrations() == MIGRATIONS
         assert [(r["kind"], r["status"], r["resolved_by"], r["resolution"]) for r in s.incidents(None)] == [
@@ -427,10 +445,10 @@ def test_unresolved_incidents_are_open_and_taken_ones(store):
 def test_a_cancel_is_all_or_nothing(store):
     stored = store.save_admission(admission(), destinations=("fhir",))
     store.db.execute("CREATE TRIGGER fail_audit BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'write failed'); END")
-    with pytest.raises(sqlite3.DatabaseError, match="write failed"):
+    with pytest.raises(DB_ERRORS, match="write failed"):
         store.cancel_admission(stored.id, "Dana")
     assert store.admission_state(stored.id) == {"id": stored.id, "queue_number": "A-001", "cancelled_at": None,
-                                                "cancelled_by": None, "outbox": ["pending"]}
+                                                "cancelled_by": None, "wiped_at": None, "outbox": ["pending"]}
     assert not store.db.conn.in_transaction
 
 

@@ -444,7 +444,8 @@ def kiosk_sync(*args):
 
 
 def data_store(tmp_path):
-    return Store(tmp_path / "data" / "kiosk.db", kiosk_id="lobby-1")
+    """The store `kiosk sync` opens: with the session's key (tests/conftest.py), as the config says."""
+    return Store(tmp_path / "data" / "kiosk.db", kiosk_id="lobby-1", key=os.environ["KIOSK_STORE_KEY"])
 
 
 def test_sync_once_exits_0_only_when_nothing_is_left(tmp_path, server):

@@ -5,7 +5,6 @@ Each run is a process of its own: Kivy supports one App run per process.
 
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 import time
@@ -83,14 +82,19 @@ def test_screens_show_the_patient_in_their_language(demo):
     assert "A-001" in shots["p1-08-done.png"] and "A-002" in shots["p2-08-done.png"]
 
 
-def test_demo_writes_the_admission_as_stored_the_ticket_and_the_wristband(demo):
+def test_demo_writes_the_admission_as_stored_the_ticket_and_the_wristband(demo, store_key):
     _, out, data = demo
     admission = json.loads((out / "p1-admission.json").read_text(encoding="utf-8"))
     assert admission["patient"]["name"] == [{"family": "Quixwater-Ybarra", "given": ["Zebulon"]}]
     assert admission["kiosk_id"] == "lobby-test" and admission["queue_number"] == "A-001"
     assert admission["consent"] == "accepted" and len(admission["answers"]) == 3
-    with sqlite3.connect(data / "kiosk.db") as db:
-        stored = json.loads(db.execute("SELECT data FROM admissions WHERE id = ?", [admission["id"]]).fetchone()[0])
+    from kiosk.store import Store
+    store = Store(data / "kiosk.db", key=store_key)          # encrypted: the demo's config has no [store]
+    try:
+        stored = json.loads(store.db.execute("SELECT data FROM admissions WHERE id = ?",
+                                             [admission["id"]]).fetchone()[0])
+    finally:
+        store.close()
     assert stored == admission
     with Image.open(out / "p1-ticket.png") as ticket:
         assert ticket.width == 576 and ticket.height > 400
@@ -304,13 +308,13 @@ def test_printer_faults_log_no_personal_data(printing_faults):
         assert word not in run.stderr and word not in run.stdout
 
 
-def test_kiosk_run_starts_the_kiosk_with_the_configured_devices(tmp_path):
+def test_kiosk_run_starts_the_kiosk_with_the_configured_devices(tmp_path, store_key):
     # `kiosk run` on a screen (SDL's offscreen driver stands in for the X server). Proof that the app
     # was built and started: it marks a print job an earlier run left half-done as interrupted.
     from kiosk.model import Admission, Person
     from kiosk.store import Store
     data = tmp_path / "data"
-    store = Store(data / "kiosk.db")
+    store = Store(data / "kiosk.db", key=store_key)
     earlier = store.save_admission(Admission(id="00000000-0000-4000-8000-0000000000aa", kiosk_id="lobby-1",
                                              created_at="2026-11-27T07:00:00+00:00", language="en",
                                              identified_by="name", person=Person(family="Earlier")))
