@@ -1,0 +1,35 @@
+"""The kiosk as systemd runs it, watchdog and all: ``python tests/ui_sdnotify.py OUT_DIR``.
+
+Run with $NOTIFY_SOCKET and $WATCHDOG_USEC set. The app starts, shows its welcome screen for a while, then
+its Kivy thread hangs for a second between two marks the script sends on the same socket
+(``X_TEST=hang``, ``X_TEST=resume``): no watchdog ping may come in between. Writes ``OUT_DIR/screens.json``.
+"""
+
+import sys
+import time
+from pathlib import Path
+
+from uirun import app_for, settings_for
+
+from kiosk import sdnotify
+from kiosk.demo import run_script
+
+HANG_S = 1.0
+
+
+def main(out: Path) -> None:
+    app = app_for(settings_for(out))
+
+    async def script(app, pilot):
+        await pilot.frames(15)             # 0.5 s of welcome screen: a few pings
+        sdnotify.notify("X_TEST=hang")
+        time.sleep(HANG_S)                 # the Kivy thread (this one) stuck, as in a hung screen
+        sdnotify.notify("X_TEST=resume")
+        await pilot.frames(15)
+        return [{"state": app.flow.state.value}]
+
+    run_script(app, out, script)
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]))
