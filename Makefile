@@ -32,6 +32,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_print.py
 	$(BIN)/python benchmarks/bench_sync.py
 	$(BIN)/python benchmarks/bench_taps.py
+	$(BIN)/python benchmarks/bench_idle.py
+	$(BIN)/python benchmarks/bench_checkins.py
 
 # The config reference and example config, from kiosk/config.py.
 docs: $(STAMP)

@@ -12,8 +12,12 @@
 #                                              and CI only: it listens on TCP 35963, never put it on a kiosk)
 #   chromium chromium-driver                   headless browser the desk page's tests drive (development and
 #                                              CI only: a kiosk does not need a browser for its desk page)
+#   systemd                                    systemd-analyze and systemctl --root, which the tests run on
+#                                              deploy/'s units (a minimal Debian has no systemd)
+#   xvfb                                       a virtual X display for `make bench` (start-up and idle CPU
+#                                              of `kiosk run` beside a bare Kivy app; development only)
 set -eu
-PACKAGES="python3-venv python3-dev gcc pkg-config libpcsclite-dev swig libgl1 libegl1 libgles2 libgl1-mesa-dri libmtdev1 pcscd libusb-1.0-0 openssl espeak-ng vsmartcard-vpcd chromium chromium-driver"
+PACKAGES="python3-venv python3-dev gcc pkg-config libpcsclite-dev swig libgl1 libegl1 libgles2 libgl1-mesa-dri libmtdev1 pcscd libusb-1.0-0 openssl espeak-ng vsmartcard-vpcd chromium chromium-driver systemd xvfb"
 
 missing=""
 for p in $PACKAGES; do

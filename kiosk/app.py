@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import sqlite3
 import threading
 import time
 from collections import deque
@@ -17,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Sequence
 
-from kiosk import forms, printing
+from kiosk import forms, printing, sdnotify
 from kiosk.config import Settings
 from kiosk.events import (AdmissionFailed, AdmissionStored, AppointmentFound, CardFailed, CardInserted, CardRead,
                           CardRemoved, IdleTimeout, LookUpAppointment, Print, PrintFinished, RaiseIncident,
@@ -32,11 +31,12 @@ from kiosk.paths import ASSETS
 from kiosk.speech import Speaker
 from kiosk.staff import Staff, StaffError
 from kiosk.staffmode import StaffMode
-from kiosk.store import PrintInProgress, Store
+from kiosk.store import DB_ERRORS, PrintInProgress, Store, read_key
 
 log = logging.getLogger("kiosk")
 
 WINDOW_SIZE = (1280, 800)
+QUIET_AFTER_S = 5.0        # untouched this long, the welcome screen slows to display.idle_fps
 
 STAFF_ACTION_FAILED = N_("The kiosk could not do that just now. Please try again or call IT.")
 
@@ -93,6 +93,16 @@ def build_app(settings: Settings, *, store: Store, reader: CardReader, printers:
     for provider in Config.options("input"):
         Config.remove_option("input", provider)
     Config.set("input", "mouse", "mouse,disable_multitouch")
+    # The screen as mounted ([display]): Kivy turns the picture and the touches with it. The touch
+    # panel's calibration applies before that turn, to the pointer as the panel reports it; the settings
+    # count from the top left (like libinput's calibration matrix), Kivy's calibration from the bottom left.
+    display = settings.display
+    Config.set("graphics", "rotation", str(display.rotation))
+    if not Config.has_section("postproc:calibration"):
+        Config.add_section("postproc:calibration")
+    Config.set("postproc:calibration", "mouse",
+               f"xratio={display.touch_x_scale},xoffset={display.touch_x_offset},yratio={display.touch_y_scale},"
+               f"yoffset={1 - display.touch_y_scale - display.touch_y_offset}")
 
     from kivy.app import App
     from kivy.cache import Cache
@@ -128,6 +138,7 @@ def build_app(settings: Settings, *, store: Store, reader: CardReader, printers:
             self.look = Look()
             self.frame = None
             self._shown_state: State | None = None
+            self._status = ""                     # what systemd shows (STATUS=): never personal data
             self._idle_timer = None
             self.print_threads: list[threading.Thread] = []
             self.sync = self.lookup = None
@@ -150,6 +161,8 @@ def build_app(settings: Settings, *, store: Store, reader: CardReader, printers:
             self.staff_mode = StaffMode(self.staff, kiosk_id=k.id, printers=tuple(printers),
                                         idle_timeout_s=settings.staff.idle_timeout_s, runner=self._staff_runner)
             self._idle_timer_is_staff = False
+            self._full_fps = Config.getint("graphics", "maxfps")
+            self._slow_down = Clock.create_trigger(self._quiet, QUIET_AFTER_S)
             if settings.speech.enabled and not self.can_speak:
                 log.warning("read aloud is off: %s is not installed", settings.speech.command.split()[0])
 
@@ -166,6 +179,7 @@ def build_app(settings: Settings, *, store: Store, reader: CardReader, printers:
             # softinput_mode, whose "below_target" shifts touches without shifting the picture).
             Window.set_vkeyboard_class(KioskKeyboard)
             Window.bind(on_touch_down=self._on_touch)
+            Window.bind(on_flip=self._first_frame)
             self.frame = KioskFrame(send=self.send, speak=self.speak, can_speak=self.can_speak,
                                     corner_tap=self._corner_tap)
             self.frame.languages = list(settings.kiosk.languages)
@@ -183,7 +197,20 @@ def build_app(settings: Settings, *, store: Store, reader: CardReader, printers:
         def open_settings(self, *_args) -> bool:
             return False        # F1 must not open Kivy's settings panel on a kiosk
 
+        def _first_frame(self, *_args) -> None:
+            """The first screen is shown: systemd hears that the kiosk is up, and its watchdog hears from the
+            Kivy thread from now on, so that a screen that hangs stops the pings (and gets restarted)."""
+            Window.unbind(on_flip=self._first_frame)
+            sdnotify.notify("READY=1", f"STATUS={self._status}")
+            interval = sdnotify.watchdog_interval()
+            if interval:
+                Clock.schedule_interval(self._watchdog_ping, interval)
+
+        def _watchdog_ping(self, _dt) -> None:
+            sdnotify.notify("WATCHDOG=1")
+
         def on_stop(self) -> None:
+            sdnotify.notify("STOPPING=1")
             self.stop_speaking()
             self.reader.stop()
             if self.sync:
@@ -216,7 +243,7 @@ def build_app(settings: Settings, *, store: Store, reader: CardReader, printers:
                 try:
                     stored = self.store.save_admission(effect.admission, queue_prefix=settings.kiosk.queue_prefix,
                                                        destinations=destinations)
-                except (sqlite3.Error, OSError) as e:
+                except (*DB_ERRORS, OSError) as e:
                     log.error("admission not stored: %s", type(e).__name__)
                     return AdmissionFailed(type(e).__name__)
                 log.info("admission stored queue=%s", stored.queue_number)
@@ -233,7 +260,7 @@ def build_app(settings: Settings, *, store: Store, reader: CardReader, printers:
                 log.warning("incident %s severity=%s", incident.kind.value, incident.severity.value)
                 try:
                     self.store.raise_incident(incident)
-                except (sqlite3.Error, OSError) as e:
+                except (*DB_ERRORS, OSError) as e:
                     log.error("incident %s not stored: %s", incident.kind.value, type(e).__name__)
             elif isinstance(effect, Wipe):
                 self.stop_speaking()              # nothing of this patient is said to the next one
@@ -249,7 +276,7 @@ def build_app(settings: Settings, *, store: Store, reader: CardReader, printers:
                 job_id = self.store.print_started(admission.id, kind, "kiosk")
             except PrintInProgress:          # staff are printing it this very moment
                 return PrintFinished(admission.id, kind, "failed", "busy")
-            except (sqlite3.Error, OSError) as e:
+            except (*DB_ERRORS, OSError) as e:
                 log.error("print job not recorded: %s", type(e).__name__)
                 job_id = None
 
@@ -276,7 +303,7 @@ def build_app(settings: Settings, *, store: Store, reader: CardReader, printers:
             if job_id is not None:
                 try:
                     self.store.print_finished(job_id, outcome.status, outcome.reason)
-                except (sqlite3.Error, OSError) as e:
+                except (*DB_ERRORS, OSError) as e:
                     log.error("print job %s not recorded: %s", job_id, type(e).__name__)
             self.last_prints[kind] = outcome.path
             self.send(PrintFinished(admission_id, kind, outcome.status, outcome.reason, outcome.paper_low))
@@ -303,14 +330,14 @@ def build_app(settings: Settings, *, store: Store, reader: CardReader, printers:
             def work() -> None:
                 result = error = None
                 try:
-                    store = Store(self.store.path, kiosk_id=self.store.kiosk_id)
+                    store = self.store.reopen()
                     try:
                         result = job(self._staff(store))
                     finally:
                         store.close()
                 except StaffError as e:
                     error = e
-                except (sqlite3.Error, OSError) as e:
+                except (*DB_ERRORS, OSError) as e:
                     error = staff_failure(e)
                 Clock.schedule_once(lambda _dt: self._staff_done(done, result, error))
             threading.Thread(target=work, name="staff-action", daemon=True).start()
@@ -335,7 +362,7 @@ def build_app(settings: Settings, *, store: Store, reader: CardReader, printers:
                 was_active = mode.active
                 try:
                     badge = mode.badge(event.card, patient_active=self._patient_active())
-                except (sqlite3.Error, OSError) as e:     # the patient checks in all the same
+                except (*DB_ERRORS, OSError) as e:     # the patient checks in all the same
                     log.error("badge not checked: %s", type(e).__name__)
                     badge = False
                 if badge:
@@ -389,7 +416,7 @@ def build_app(settings: Settings, *, store: Store, reader: CardReader, printers:
                     self.frame.manager.current_screen.show(self.flow)    # not _render: no touch, no more time
                 elif changed and self.flow.state is State.WELCOME:
                     self._render()
-            except (sqlite3.Error, OSError) as e:
+            except (*DB_ERRORS, OSError) as e:
                 log.error("staff mode not refreshed: %s", type(e).__name__)
 
         # --- read aloud ---
@@ -417,6 +444,11 @@ def build_app(settings: Settings, *, store: Store, reader: CardReader, printers:
                 key = "staff_out_of_service"
             else:
                 key = flow.state
+            status = ("staff mode" if mode.active else "out of service" if key == "staff_out_of_service"
+                      else "welcome" if key is State.WELCOME else "serving a patient")
+            if status != self._status:
+                self._status = status
+                sdnotify.notify(f"STATUS={status}")
             if key != self._shown_state:
                 # A new screen for every state: nothing of the previous patient survives on a reused one.
                 if mode.active:
@@ -438,12 +470,30 @@ def build_app(settings: Settings, *, store: Store, reader: CardReader, printers:
                 self._shown_state = key
             manager.current_screen.show(flow)
             self._arm_idle_timer()
+            self._pace()
 
         def _on_touch(self, *_args) -> bool:
             if self.flow.state is State.IDLE_WARNING and not self.staff_mode.active:
                 self.post(StillHere())        # any touch on the warning means someone is there
             self._arm_idle_timer(touched=True)
+            self._pace(touched=True)
             return False
+
+        def _pace(self, *, touched: bool = False) -> None:
+            """The full frame rate while someone uses the screen; display.idle_fps once the welcome screen
+            has waited QUIET_AFTER_S untouched: an idle Kivy loop costs CPU every frame, all night."""
+            if self._full_fps <= 0:
+                return                                # no frame limit at all (a benchmark): leave it so
+            quiet = self.flow.state is State.WELCOME and not self.staff_mode.active
+            if touched or not quiet:
+                Clock._max_fps = self._full_fps       # Kivy reads it before every frame (it has no setter)
+            self._slow_down.cancel()
+            if quiet:
+                self._slow_down()
+
+        def _quiet(self, _dt) -> None:
+            if self.flow.state is State.WELCOME and not self.staff_mode.active:
+                Clock._max_fps = min(self._full_fps, settings.display.idle_fps)
 
         def _arm_idle_timer(self, *, touched: bool = False) -> None:
             staff = self.staff_mode.active
@@ -475,4 +525,10 @@ def open_devices(settings: Settings, *, cards: Sequence[CardData] = ()) -> tuple
 
 
 def open_store(settings: Settings, **options) -> Store:
+    """The kiosk's store (kiosk.db in data_dir), with the key ``read_key`` finds unless ``options`` give one.
+
+    :raises kiosk.store.StoreLocked: no key, or not the store's; ``DB_ERRORS``, OSError: it cannot be opened
+    """
+    if "key" not in options:
+        options["key"] = read_key(settings.store)
     return Store(settings.data_path / "kiosk.db", kiosk_id=settings.kiosk.id, **options)

@@ -13,13 +13,13 @@ import dataclasses
 import json
 import logging
 import os
+import secrets
 import shutil
-import sqlite3
 import sys
 import tempfile
 from pathlib import Path
 
-from kiosk import config
+from kiosk import config, logs
 from kiosk.forms import FormError
 
 EXIT_OK, EXIT_USAGE, EXIT_NO_DEVICE, EXIT_TIMEOUT, EXIT_PRINTER, EXIT_HOSPITAL = 0, 2, 3, 4, 8, 9
@@ -34,14 +34,10 @@ class CommandError(Exception):
         self.code = code
 
 
-def _later(issue: int, what: str):
-    def run(_args) -> int:
-        raise CommandError(f"{what} is not part of this version yet (issue {issue}).")
-    return run
-
-
 def _settings(args) -> config.Settings:
-    return config.load(config.config_path(args.config))
+    settings = config.load(config.config_path(args.config))
+    logs.set_level(settings.log.level, debug=args.debug)
+    return settings
 
 
 def _has_display() -> bool:
@@ -72,9 +68,12 @@ def cmd_run(args) -> int:
     if settings.desk.enabled:
         desk = _start_desk(settings, printers, reader_state=lambda: reader.state.value,
                            wake=lambda: app.sync and app.sync.wake())
+    housekeeping = _housekeeping(settings, store.reopen, printers=printers, reader_state=lambda: reader.state.value,
+                                 preferred=True)
     try:
         app.run()
     finally:
+        housekeeping.stop()
         if desk is not None:
             desk.stop()
     return EXIT_OK
@@ -98,11 +97,20 @@ def cmd_desk(args) -> int:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
+    housekeeping = _housekeeping(settings, lambda: _open_store(settings), printers=printers)
     try:
         stop.wait()
     finally:
+        housekeeping.stop()
         desk.stop()
     return EXIT_OK
+
+
+def _housekeeping(settings: config.Settings, open_store, **devices):
+    """The retention purge and the metrics, started on a thread of their own, which calls ``open_store`` for
+    its own store connection; ``devices`` as kiosk.housekeeping.Housekeeping takes them."""
+    from kiosk.housekeeping import Housekeeping
+    return Housekeeping(settings, open_store, **devices).start()
 
 
 def _start_desk(settings: config.Settings, printers: dict, **staff_options):
@@ -123,6 +131,7 @@ def cmd_demo(args) -> int:
 
     path = config.config_path(args.config)
     settings = config.load(path)
+    logs.set_level(settings.log.level, debug=args.debug)
     scratch = None
     if path is None:
         scratch = tempfile.mkdtemp(prefix="kiosk-demo-")
@@ -147,7 +156,8 @@ def cmd_demo(args) -> int:
         except OSError as e:
             raise CommandError(f"The output folder {out} cannot be created: {e.strerror}.") from None
     printer = PreviewPrinter(settings.data_path / "tickets")     # tickets and wristbands, as PNG files
-    store = _open_store(settings)
+    # The throwaway store is encrypted too, with a key of its own that only this process knows.
+    store = _open_store(settings, **({"key": secrets.token_hex(32)} if scratch else {}))
     kiosk_app.prepare_kivy(settings.data_path / "kivy", headless=headless)
     try:
         app = kiosk_app.build_app(settings, store=store, reader=SimulatedReader(cards),
@@ -242,12 +252,17 @@ def _stored_admission(store, admission_id: str | None):
     from sqlite_utils.db import NotFoundError
     if admission_id:
         try:
-            return store.get_admission(admission_id)
+            admission = store.get_admission(admission_id)
         except NotFoundError:
             raise CommandError(f"There is no admission {admission_id} in the store.") from None
-    admission = store.last_admission()
+    else:
+        admission = store.last_admission()
     if admission is None:
         raise CommandError("There is no admission in the store yet; use --sample to print a sample.")
+    wiped_at = store.admission_state(admission.id)["wiped_at"]
+    if wiped_at:
+        raise CommandError(f"The personal data of admission {admission.queue_number} was wiped at {wiped_at} "
+                           "(store.retention_h): there is nothing of it to print.")
     return admission
 
 
@@ -298,7 +313,7 @@ def _sync(args, settings: config.Settings, store, form) -> int:
     import signal
     import threading
 
-    from kiosk import sync
+    from kiosk import sdnotify, sync
 
     transport_name = settings.hospital.transport
     if transport_name != "none":
@@ -311,14 +326,26 @@ def _sync(args, settings: config.Settings, store, form) -> int:
         worker = sync.Sync(store, transport, retry_max_s=settings.hospital.retry_max_s)
         try:
             if not args.once:
-                stop, wake = threading.Event(), threading.Event()
+                class Heartbeat(threading.Event):
+                    """The worker's wake-up event: its loop waits on it once a round (at most POLL_S), and each
+                    wait tells systemd's watchdog that the worker still goes round (kiosk-sync.service)."""
+
+                    def wait(self, timeout=None):
+                        sdnotify.notify("WATCHDOG=1")
+                        return super().wait(timeout)
+                stop, wake = threading.Event(), Heartbeat() if sdnotify.watchdog_interval() else threading.Event()
 
                 def stop_now(*_):
                     stop.set()
                     wake.set()
                 for signum in (signal.SIGTERM, signal.SIGINT):
                     signal.signal(signum, stop_now)
-                worker.run_forever(stop, wake, poll_s=POLL_S)
+                housekeeping = _housekeeping(settings, store.reopen)
+                sdnotify.notify("READY=1", f"STATUS=delivering admissions ({transport_name})")
+                try:
+                    worker.run_forever(stop, wake, poll_s=POLL_S)
+                finally:
+                    housekeeping.stop()
                 return EXIT_OK
             if not args.debug:
                 logging.getLogger("kiosk.sync").setLevel(logging.CRITICAL)   # the sentences below say it
@@ -419,11 +446,28 @@ def cmd_staff_remove(args) -> int:
     return EXIT_OK
 
 
+def cmd_doctor(args) -> int:
+    """Checks everything the kiosk needs (config, store, card reader, printers, hospital system, disk,
+    clock) and prints a table; exit 0 only when all pass."""
+    from kiosk import doctor
+    rows = doctor.run(config.config_path(args.config))
+    if args.json:
+        print(json.dumps(doctor.report(rows), ensure_ascii=False, indent=2))
+    else:
+        tty = sys.stdout.isatty()
+        print(doctor.table(rows, width=shutil.get_terminal_size().columns if tty else None,
+                           colour=tty and not os.environ.get("NO_COLOR")))
+    return doctor.exit_code(rows)
+
+
 def _open_store(settings: config.Settings, **options):
     from kiosk.app import open_store
+    from kiosk.store import DB_ERRORS, StoreLocked
     try:
         return open_store(settings, **options)
-    except sqlite3.DatabaseError as e:
+    except StoreLocked as e:
+        raise CommandError(str(e)) from None
+    except DB_ERRORS as e:
         raise CommandError(f"The store {settings.data_path / 'kiosk.db'} cannot be used: {e}.") from None
     except OSError as e:
         raise CommandError(f"The store in {settings.kiosk.data_dir} cannot be opened: {e.strerror or e}; "
@@ -448,7 +492,9 @@ def parser() -> argparse.ArgumentParser:
         description="Self-service admission kiosk for hospital and clinic lobbies.",
         epilog="Exit codes: 0 ok, 2 usage or config error, 3 device not found, 4 timed out waiting, "
                "5 unsupported card, 6 card data invalid, 7 card removed during the read, 8 printer fault, "
-               "9 hospital system unreachable or refused.")
+               "9 hospital system unreachable or refused. Run as root (sudo), a command goes on as the owner of "
+               "kiosk.data_dir once it has read the config and the store key, so that the files it writes stay "
+               "the kiosk user's.")
     sub = top.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     p = sub.add_parser("run", parents=[common], help="run the kiosk fullscreen with the configured devices",
@@ -525,27 +571,76 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("doctor", parents=[common],
                        help="check config, store, card readers, printers, hospital endpoint, disk and clock",
-                       description="Checks everything the kiosk needs and prints a table; exit 0 only when all pass.")
-    p.add_argument("--json", action="store_true", help="print the checks as JSON")
-    p.set_defaults(func=_later(8, "kiosk doctor"))
+                       description=cmd_doctor.__doc__,
+                       epilog="Rows: config, permissions (config file and the secret files it names), store, "
+                              "card reader, each printer, hospital, outbox, disk, clock; each ok, warn or fail "
+                              "with what to do. The exit code is the first failing row's: 2 config, 3 card reader, "
+                              "pcscd or printer not there, 8 printer fault, 9 hospital system, 1 the kiosk itself "
+                              "(permissions, store, disk, clock); warnings keep exit 0.")
+    p.add_argument("--json", action="store_true",
+                   help='print one JSON object instead of the table: {"ok", "exit_code", "checks": '
+                        '[{"check", "status", "detail", "exit_code"}]}')
+    p.set_defaults(func=cmd_doctor)
     return top
+
+
+def _run_as_data_owner(args) -> None:
+    """Started as root (IT's `sudo kiosk staff add`, `doctor`, `sync --once`) with a data_dir that
+    belongs to another user (the kiosk's): go on as that user, with its groups, so that no file in data_dir
+    ends up root's and unreadable to the kiosk. The store key is read first, while root may still read a
+    root-only key file, and handed on in KIOSK_STORE_KEY. The demo without a config file stays as it is
+    (its store is a temporary folder)."""
+    if os.geteuid() != 0 or (args.func is cmd_demo and config.config_path(args.config) is None):
+        return
+    import pwd
+
+    from kiosk.store import KEY_ENV, StoreLocked, read_key
+    try:
+        settings = config.load(config.config_path(args.config))
+    except config.ConfigError:
+        return                   # the command itself says what is wrong with the config (doctor: in its table)
+    try:
+        owner = settings.data_path.stat()
+    except OSError:
+        return                   # not there yet: the command makes it (or says why it cannot)
+    if owner.st_uid == 0:
+        return
+    try:
+        key = read_key(settings.store)
+    except StoreLocked:
+        key = None               # the command says so if it needs the store
+    if key:
+        os.environ[KEY_ENV] = key
+    try:
+        try:
+            user = pwd.getpwuid(owner.st_uid)
+            os.initgroups(user.pw_name, user.pw_gid)
+            gid = user.pw_gid
+        except KeyError:         # no such user in /etc/passwd: its ids only
+            os.setgroups([])
+            gid = owner.st_gid
+        os.setgid(gid)
+        os.setuid(owner.st_uid)
+    except OSError as e:
+        raise CommandError(f"Started as root, the kiosk cannot go on as the owner of {settings.data_path} "
+                           f"(uid {owner.st_uid}): {e.strerror or e}.") from None
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     args.debug = bool(args.debug)
-    # The kiosk's own log at INFO; libraries (python-escpos logs every connection through the root
-    # logger) only from WARNING, unless --debug.
-    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("kiosk").setLevel(logging.DEBUG if args.debug else logging.INFO)
-    logging.getLogger("urllib3").setLevel(logging.WARNING)   # its debug lines carry search URLs (identifiers)
+    # INFO until the config is read (its errors come first), then settings.log.level (_settings).
+    logs.setup(debug=args.debug)
+    umask = os.umask(0o077)  # everything the kiosk writes is its user's only (the store: 0600, its folder 0700)
     try:
+        _run_as_data_owner(args)
         return args.func(args)
     except (CommandError, config.ConfigError) as e:
         if args.debug:
             logging.exception("command failed")
-        print(f"kiosk: {e}", file=sys.stderr)
+        print(f"{logs.priority_prefix(logging.ERROR)}kiosk: {e}", file=sys.stderr)
         return getattr(e, "code", EXIT_USAGE)
     except KeyboardInterrupt:
         return 130
+    finally:
+        os.umask(umask)      # for a caller that runs main() in its own process (the tests)

@@ -315,8 +315,9 @@ class StoreSettings:
     encryption: str = setting("sqlcipher", "How the store file is kept on disk: sqlcipher (encrypted, AES-256, with the key "
                               "below) or none (plain SQLite, readable by anyone holding the disk; `kiosk doctor` warns).",
                               choices=("sqlcipher", "none"))
-    key_file: str = setting("/etc/kiosk/store.key", "File holding the store's key, one line, readable by root only; the "
-                            "environment variable KIOSK_STORE_KEY and the systemd credential store-key come first (path).")
+    key_file: str = setting("/etc/kiosk/store.key", "File holding the store's key: 64 hexadecimal digits on one line "
+                            "(`openssl rand -hex 32`), readable by root only; the environment variable KIOSK_STORE_KEY "
+                            "and the systemd credential store-key come first (path).")
     retention_h: float = setting(24.0, "Personal data of an admission with nothing left to deliver or resolve is wiped "
                                  "this long after check-in; the queue number and times stay (hours).", check=_positive)
 
@@ -330,6 +331,10 @@ class DisplaySettings:
     touch_x_offset: float = setting(0.0, "Touch calibration: then this is added, as a share of the screen's width (-1 to 1).")
     touch_y_scale: float = setting(1.0, "Touch calibration: a touch's vertical position is multiplied by this (factor).")
     touch_y_offset: float = setting(0.0, "Touch calibration: then this is added, as a share of the screen's height (-1 to 1).")
+    idle_fps: float = setting(5.0, "Frames per second while the welcome screen has waited 5 s untouched (30 while in use): "
+                              "an idle kiosk then uses a fraction of the CPU; the first touch may take up to "
+                              "1/idle_fps s to show (frames per second, 1 to 30).",
+                              check=lambda v: None if 1 <= v <= 30 else "must be between 1 and 30")
 
 
 @dataclass(frozen=True)

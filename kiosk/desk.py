@@ -469,6 +469,7 @@ class DeskServer:
     def __init__(self, app, *, bind: str = "127.0.0.1", port: int = 8043, tls_cert: str = "", tls_key: str = ""):
         from cheroot import wsgi
         self.server = wsgi.Server((bind, port), app, numthreads=WORKER_THREADS, server_name="kiosk-desk")
+        self.server.error_log = _server_log
         self.peers = app.extensions.get("kiosk_peers") if hasattr(app, "extensions") else None
         self.tls = bool(tls_cert)
         if tls_cert:
@@ -499,6 +500,17 @@ class DeskServer:
             self.peers.close()
         if self._thread is not None:
             self._thread.join(timeout=5)
+
+
+def _server_log(msg: str = "", level: int = logging.INFO, traceback: bool = False) -> None:
+    """cheroot's errors through the kiosk's log (one line each) instead of raw on stderr. With a traceback
+    its message is the exception's repr, which may quote a request: then only the exception is logged
+    (class and where; all of it with --debug)."""
+    server_log = logging.getLogger("cheroot")
+    if traceback:
+        server_log.log(level, "request failed", exc_info=True)
+    else:
+        server_log.log(level, "%s", msg)
 
 
 class DeskUnavailable(RuntimeError):
@@ -537,7 +549,7 @@ def staff_factory(settings, *, printers: dict | None = None, reader_state: Calla
     """Builds the desk's ``Staff``: each on a store connection of its own, sharing the kiosk's printers
     (their locks keep one job at a time), reprinting in the patient's language as at check-in."""
     from kiosk import printing
-    from kiosk.store import Store
+    from kiosk.app import open_store
 
     catalogs = Catalogs(settings.kiosk.languages)
 
@@ -545,6 +557,6 @@ def staff_factory(settings, *, printers: dict | None = None, reader_state: Calla
         return printing.layout_for(kind, admission, catalogs, settings)
 
     def make() -> Staff:
-        store = Store(settings.data_path / "kiosk.db", kiosk_id=settings.kiosk.id)
+        store = open_store(settings)
         return Staff(store, printers=printers, layout_for=layout_for, reader_state=reader_state, wake=wake)
     return make

@@ -111,18 +111,6 @@ def test_unknown_subcommand_is_a_usage_error(capsys):
     assert "frobnicate" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("argv,issue", [
-    (["doctor"], "issue 8"),
-    (["doctor", "--json"], "issue 8"),
-])
-def test_later_capabilities_exit_2_naming_the_issue(capsys, config_file, argv, issue):
-    code, out, err = run(capsys, *argv, "--config", config_file)
-    assert code == 2
-    assert out == ""
-    assert issue in err
-    assert_one_sentence(err)
-
-
 def test_print_sample_ticket_to_preview(capsys, config_file, tmp_path):
     folder = tmp_path / "tickets"
     code, out, err = run(capsys, "print", "ticket", "--printer", f"preview:{folder}", "--sample",
@@ -143,9 +131,9 @@ def test_print_relative_preview_folder_is_inside_data_dir(capsys, config_file, d
     assert pngs[0].read_bytes()[:8] == PNG_SIGNATURE
 
 
-def test_print_last_admission(capsys, config_file, data_dir, tmp_path):
+def test_print_last_admission(capsys, config_file, data_dir, tmp_path, store_key):
     # The same file the kiosk opens (kiosk.app.open_store): kiosk.db in data_dir.
-    store = Store(data_dir / "kiosk.db", kiosk_id="test-kiosk")
+    store = Store(data_dir / "kiosk.db", key=store_key, kiosk_id="test-kiosk")
     try:
         stored = store.save_admission(Admission(
             id="7d0c1e9a-0000-4000-8000-000000000001", kiosk_id="test-kiosk",
@@ -366,7 +354,7 @@ def staff_cmd(capsys, monkeypatch, config_file, *argv, stdin=""):
     return run(capsys, "staff", *argv, "--config", config_file)
 
 
-def test_staff_are_added_from_stdin_listed_and_removed(capsys, monkeypatch, config_file, data_dir):
+def test_staff_are_added_from_stdin_listed_and_removed(capsys, monkeypatch, config_file, data_dir, store_key):
     code, out, err = staff_cmd(capsys, monkeypatch, config_file, "add", "Dana K.", "--badge", "X110411675",
                                stdin="482913\n")
     assert (code, err) == (0, "") and out == "Added Dana K. to the staff (1 badge(s)).\n"
@@ -376,7 +364,7 @@ def test_staff_are_added_from_stdin_listed_and_removed(capsys, monkeypatch, conf
     code, out, _ = staff_cmd(capsys, monkeypatch, config_file, "list", "--json")
     assert json.loads(out) == [{"name": "Dana K.", "badges": 1, "locked_until": ""},
                                {"name": "Mehmet", "badges": 0, "locked_until": ""}]
-    store = Store(data_dir / "kiosk.db")
+    store = Store(data_dir / "kiosk.db", key=store_key)
     try:
         from kiosk.staff import Staff
         assert Staff(store).sign_in("Dana K.", "482913", where="test") == "Dana K."
@@ -404,12 +392,12 @@ def test_staff_add_with_bad_input_exits_2_with_one_sentence(capsys, monkeypatch,
     assert words in err and (not stdin.strip() or stdin.strip() not in err)
 
 
-def test_badges_are_read_like_the_pin_and_stay_out_of_argv(capsys, monkeypatch, config_file, data_dir):
+def test_badges_are_read_like_the_pin_and_stay_out_of_argv(capsys, monkeypatch, config_file, data_dir, store_key):
     code, out, err = staff_cmd(capsys, monkeypatch, config_file, "add", "Dana K.", "--badge", "-", "--badge", "-",
                                stdin="482913\nX110411675\n 56001012345 \n")
     assert (code, err) == (0, "") and out == "Added Dana K. to the staff (2 badge(s)).\n"
     assert "X110411675" not in out
-    store = Store(data_dir / "kiosk.db")
+    store = Store(data_dir / "kiosk.db", key=store_key)
     try:
         from kiosk.staff import Staff
         assert Staff(store).members()[0]["badges"] == ["X110411675", "56001012345"]
