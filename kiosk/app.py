@@ -86,6 +86,10 @@ def build_app(settings: Settings, *, store: Store, reader: CardReader, printers:
     import kivy
     # No X cut buffer: selected patient text must not reach the X selection (nor need xclip/xsel).
     kivy.kivy_options["cutbuffer"] = ()
+    # Kivy then logs "Cutbuffer: Unable to find any valuable Cutbuffer provider" as CRITICAL at every
+    # start: intended here, and a critical line in the journal would wake whoever watches for them.
+    logging.getLogger("kivy").addFilter(
+        lambda record: not record.getMessage().startswith("Cutbuffer: Unable to find any valuable"))
     from kivy.config import Config
 
     # Touch arrives as pointer events (X, Xwayland): one input provider only, else every tap counts
@@ -108,7 +112,7 @@ def build_app(settings: Settings, *, store: Store, reader: CardReader, printers:
     from kivy.cache import Cache
     from kivy.clock import Clock
     from kivy.core.window import Window
-    from kivy.lang import Builder, global_idmap
+    from kivy.lang import global_idmap
     from kivy.uix.screenmanager import NoTransition
 
     from kiosk import screens
@@ -171,9 +175,7 @@ def build_app(settings: Settings, *, store: Store, reader: CardReader, printers:
         def build(self):
             global_idmap["tr"] = self.tr
             global_idmap["look"] = self.look
-            for kv in screens.kv_files():
-                Builder.load_file(str(kv))
-            Builder.load_file(str(screens.HERE / "staff_screens.kv"))
+            screens.load_rules("common")          # the rest as their screens are first made
             Window.clearcolor = (1, 1, 1, 1)
             # The docked on-screen keyboard: our layouts; the frame moves the screen up for it (not Kivy's
             # softinput_mode, whose "below_target" shifts touches without shifting the picture).
@@ -451,6 +453,8 @@ def build_app(settings: Settings, *, store: Store, reader: CardReader, printers:
                 sdnotify.notify(f"STATUS={status}")
             if key != self._shown_state:
                 # A new screen for every state: nothing of the previous patient survives on a reused one.
+                if mode.active or key == "staff_out_of_service":
+                    screens.load_rules("staff_screens")
                 if mode.active:
                     screen = staff_screens.SCREENS[mode.screen](mode=mode, do=self.staff_do, send=self.send,
                                                                 tr=self.tr, name=key)

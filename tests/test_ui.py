@@ -402,3 +402,14 @@ def _leaves(items):
         if "answer" in item:
             yield item
         yield from _leaves(item.get("item", ()))
+
+
+def test_an_untouched_welcome_screen_slows_down_and_a_touch_or_a_card_brings_the_full_rate_back(tmp_path):
+    _, [seen] = uirun.run("ui_pace.py", tmp_path)
+    full = 30.0                                       # the kiosk's rate (app.prepare_kivy)
+    for quiet in ("welcome_untouched", "welcome_untouched_again", "welcome_after_the_patient"):
+        assert seen[quiet]["state"] == "welcome" and seen[quiet]["max_fps"] == 4.0, seen
+        # An upper bound only: a busy machine runs fewer frames, never more than the limit allows.
+        assert seen[quiet]["frames_in_1s"] <= 8, seen
+    assert seen["welcome_touched"]["max_fps"] == full, "the touch itself brings the full rate back"
+    assert seen["confirm_untouched"] == {**seen["confirm_untouched"], "state": "confirm", "max_fps": full}

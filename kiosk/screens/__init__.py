@@ -14,11 +14,19 @@ from kiosk.flow import State
 HERE = Path(__file__).parent
 
 
-def kv_files() -> list[Path]:
-    """The .kv files in load order: the shared rules first, then one per state."""
-    return [HERE / "common.kv", *(HERE / f"{state.value}.kv" for state in State)]
+_loaded: set[str] = set()
+
+
+def load_rules(name: str) -> None:
+    """Load ``kiosk/screens/<name>.kv`` once, when its first screen is made: parsing every screen's rules
+    at start would keep the welcome screen waiting for screens most patients never see."""
+    if name not in _loaded:
+        from kivy.lang import Builder
+        Builder.load_file(str(HERE / f"{name}.kv"))
+        _loaded.add(name)
 
 
 def screen_class(state: State) -> type:
-    """The Screen class that shows ``state`` (``SCREEN`` in ``kiosk/screens/<state>.py``)."""
+    """The Screen class that shows ``state`` (``SCREEN`` in ``kiosk/screens/<state>.py``), its rules loaded."""
+    load_rules(state.value)
     return importlib.import_module(f"kiosk.screens.{state.value}").SCREEN
