@@ -61,7 +61,9 @@ class Housekeeping:
                     self.run_once(store)
                 except Exception:             # e.g. the store cannot be opened now: next round
                     log.exception("housekeeping round failed")
-                self._stop.wait(self.settings.metrics.interval_s)
+                # Without an export there is nothing to do before the next purge: no wake-ups meanwhile.
+                self._stop.wait(self.settings.metrics.interval_s if self.exporter.wanted
+                                else max(1.0, self._next_purge - time.monotonic()))
         finally:
             if store is not None:
                 store.close()

@@ -218,11 +218,12 @@ def test_the_limit_is_a_moment_in_any_time_zone(store):
 
 def test_counts_of_unknown_names_are_forgotten_a_lock_period_after_the_last_try(store):
     staff = Staff(store)
+    now = datetime.now(timezone.utc)     # the purge prunes by the clock, not by LIMIT: not module-import time
     lock = timedelta(seconds=LOCK_S)
-    for name, when in (("Old Guess", NOW - 2 * lock), ("Fresh Guess", NOW - lock / 2)):
+    for name, when in (("Old Guess", now - 2 * lock), ("Fresh Guess", now - lock / 2)):
         store.staff_pin_try(name, "kiosk", 5, when, "")
     for _ in range(5):                                   # locked, until a lock period from now
-        store.staff_pin_try("Locked Guess", "kiosk", 5, NOW - 2 * lock, (NOW + lock).isoformat())
+        store.staff_pin_try("Locked Guess", "kiosk", 5, now - 2 * lock, (now + lock).isoformat())
     store.set_kiosk_state("sign_in_tries:" + "0" * 64, "3 ", "test")   # written before the last try was kept
     tries = {r["key"]: r["value"] for r in store.db["kiosk_state"].rows_where("key LIKE 'sign_in_tries:%'")}
     assert len(tries) == 4
