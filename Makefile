@@ -8,15 +8,19 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_OUT ?= demo-out
 
-.PHONY: demo test bench docs install clean
+.PHONY: demo test bench docs install constraints clean
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml deploy/system-packages.sh
+$(STAMP): pyproject.toml deploy/system-packages.sh deploy/constraints.txt
 	sh deploy/system-packages.sh
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -c deploy/constraints.txt -e '.[test]'
+	# The wheels deploy/install.sh --wheelhouse takes, for tests/test_deploy.py's real installs (tests
+	# reach no package index): the pinned run-time packages, and setuptools to build the kiosk itself.
+	$(BIN)/pip wheel --quiet -w $(VENV)/wheelhouse -r deploy/constraints.txt
+	$(BIN)/pip download --quiet --no-deps -d $(VENV)/wheelhouse 'setuptools>=70.1'
 	touch $(STAMP)
 
 # Without a display, `kiosk demo` says so and runs the headless walk-through into DEMO_OUT.
@@ -38,6 +42,12 @@ bench: $(STAMP)
 # The config reference and example config, from kiosk/config.py.
 docs: $(STAMP)
 	$(BIN)/python -m kiosk.config
+
+# deploy/constraints.txt: the versions install.sh installs on a kiosk, those of this environment's run-time
+# packages (it reinstalls them first when pyproject.toml changed). Run it after changing dependencies there.
+constraints: $(STAMP)
+	$(BIN)/python -m kiosk.deploy constraints > deploy/constraints.txt.new
+	mv deploy/constraints.txt.new deploy/constraints.txt
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT)

@@ -1,8 +1,8 @@
 """The ``kiosk`` command: thin subcommands over the library (DESIGN.md, command-line contract).
 
-Exit codes: 0 ok, 2 usage or config error, 3 device not found, 4 timed out waiting for a card,
-5 unsupported card, 6 card data invalid, 7 card removed during the read, 8 printer fault,
-9 hospital system unreachable or refused.
+Exit codes: 0 ok, 1 the kiosk itself (doctor: permissions, store, disk, clock), 2 usage or config error,
+3 device not found, 4 timed out waiting for a card, 5 unsupported card, 6 card data invalid, 7 card removed
+during the read, 8 printer fault, 9 hospital system unreachable or refused.
 """
 
 from __future__ import annotations
@@ -323,17 +323,14 @@ def _sync(args, settings: config.Settings, store, form) -> int:
             transport = sync.open_transport(settings, form)
         except (OSError, ValueError) as e:
             raise CommandError(f"The connection to the hospital system cannot be set up: {e}.") from None
-        worker = sync.Sync(store, transport, retry_max_s=settings.hospital.retry_max_s)
+        # systemd's watchdog (kiosk-sync.service) hears from the worker after each message it tries, once a
+        # round (at most POLL_S apart), and while it waits for the app's worker to finish a round.
+        watched = not args.once and sdnotify.watchdog_interval() is not None
+        worker = sync.Sync(store, transport, retry_max_s=settings.hospital.retry_max_s,
+                           alive=(lambda: sdnotify.notify("WATCHDOG=1")) if watched else (lambda: None))
         try:
             if not args.once:
-                class Heartbeat(threading.Event):
-                    """The worker's wake-up event: its loop waits on it once a round (at most POLL_S), and each
-                    wait tells systemd's watchdog that the worker still goes round (kiosk-sync.service)."""
-
-                    def wait(self, timeout=None):
-                        sdnotify.notify("WATCHDOG=1")
-                        return super().wait(timeout)
-                stop, wake = threading.Event(), Heartbeat() if sdnotify.watchdog_interval() else threading.Event()
+                stop, wake = threading.Event(), threading.Event()
 
                 def stop_now(*_):
                     stop.set()
@@ -490,11 +487,11 @@ def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="kiosk", parents=[_common_options(None)],
         description="Self-service admission kiosk for hospital and clinic lobbies.",
-        epilog="Exit codes: 0 ok, 2 usage or config error, 3 device not found, 4 timed out waiting, "
-               "5 unsupported card, 6 card data invalid, 7 card removed during the read, 8 printer fault, "
-               "9 hospital system unreachable or refused. Run as root (sudo), a command goes on as the owner of "
-               "kiosk.data_dir once it has read the config and the store key, so that the files it writes stay "
-               "the kiosk user's.")
+        epilog="Exit codes: 0 ok, 1 the kiosk itself (doctor: permissions, store, disk, clock), 2 usage or config "
+               "error, 3 device not found, 4 timed out waiting, 5 unsupported card, 6 card data invalid, 7 card "
+               "removed during the read, 8 printer fault, 9 hospital system unreachable or refused. Run as root "
+               "(sudo), a command goes on as the owner of kiosk.data_dir once it has read the config and the store "
+               "key, so that the files it writes stay the kiosk user's.")
     sub = top.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     p = sub.add_parser("run", parents=[common], help="run the kiosk fullscreen with the configured devices",

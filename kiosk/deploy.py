@@ -2,26 +2,35 @@
 
 ``udev-rules`` prints the udev rules for the printers the kiosk drives itself over USB (``usb://VID:PID``);
 ``transport`` prints hospital.transport (the installer enables kiosk-sync.service only when it is not
-``none``). A config that does not load is one sentence on stderr and exit 2, as for ``kiosk``.
+``none``); ``key-file`` prints store.key_file (the services load it as their credential store-key), or an
+empty line for a plain store. A config that does not load is one sentence on stderr and exit 2, as for
+``kiosk``. ``constraints`` (no config: ``make constraints``) prints deploy/constraints.txt, the versions
+of every package the kiosk needs at run time as installed in this environment.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from kiosk import config
 
+PROJECT = "admission-kiosk"
+
 # The kiosk's own group gets the device; usblp is unbound as soon as it binds to one of its interfaces, so
 # no /dev/usb/lpN appears for a printer the kiosk talks to through pyusb (python-escpos would detach the
 # driver at every job by itself, but nothing else on the machine should be able to open the printer).
+# "change" as well: `udevadm trigger` (the installer's) sends change events, which carry DRIVER for an
+# interface usblp holds already, so a printer plugged in before the install is freed at once.
 RULES = """\
 # {where} = usb://{vendor}:{product}
 ACTION!="remove", SUBSYSTEM=="usb", ENV{{DEVTYPE}}=="usb_device", ATTR{{idVendor}}=="{vendor}", \
 ATTR{{idProduct}}=="{product}", GROUP="kiosk", MODE="0660"
-ACTION=="bind", SUBSYSTEM=="usb", ENV{{DEVTYPE}}=="usb_interface", DRIVER=="usblp", ATTRS{{idVendor}}=="{vendor}", \
-ATTRS{{idProduct}}=="{product}", RUN+="/bin/sh -c 'echo %k > /sys/bus/usb/drivers/usblp/unbind'"
+ACTION=="bind|change", SUBSYSTEM=="usb", ENV{{DEVTYPE}}=="usb_interface", DRIVER=="usblp", \
+ATTRS{{idVendor}}=="{vendor}", ATTRS{{idProduct}}=="{product}", \
+RUN+="/bin/sh -c 'echo %k > /sys/bus/usb/drivers/usblp/unbind'"
 """
 
 
@@ -47,22 +56,77 @@ def udev_rules(settings: config.Settings) -> str:
                    for (vendor, product), where in printers.items())
 
 
+def key_file(settings: config.Settings) -> str:
+    """store.key_file, for the services' LoadCredential=store-key:FILE; "" when the store is plain (no key).
+
+    :raises config.ConfigError: it is not an absolute path (systemd loads it, from no working folder)
+    """
+    if settings.store.encryption == "none":
+        return ""
+    if not Path(settings.store.key_file).is_absolute():
+        raise config.ConfigError(f"store.key_file {settings.store.key_file!r} must be an absolute path: the services "
+                                 "load the key as a systemd credential.")
+    return settings.store.key_file
+
+
+def runtime_requirements(project: str = PROJECT) -> dict[str, str]:
+    """{name: version} of every distribution ``project`` needs at run time, as installed here: its
+    dependencies with the extras it asks for, and theirs, with markers evaluated for this Python (the
+    ``test`` extra and the tools around it left out). The project itself is not among them."""
+    from importlib import metadata
+
+    # packaging comes with pytest: `make constraints` runs in the checkout's environment, not on a kiosk.
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+    found: dict[str, str] = {}
+    seen: set[tuple[str, str]] = set()                 # (distribution, extra) already followed
+    todo = [(project, "")]
+    while todo:
+        name, extra = todo.pop()
+        if (canonicalize_name(name), extra) in seen:
+            continue
+        seen.add((canonicalize_name(name), extra))
+        dist = metadata.distribution(name)
+        if canonicalize_name(name) != canonicalize_name(project):
+            found[dist.metadata["Name"]] = dist.version
+        for line in dist.requires or []:
+            wanted = Requirement(line)
+            if wanted.marker is None or wanted.marker.evaluate({"extra": extra}):
+                todo += [(wanted.name, "")] + [(wanted.name, more) for more in wanted.extras]
+    return dict(sorted(found.items(), key=lambda item: canonicalize_name(item[0])))
+
+
+def constraints() -> str:
+    """deploy/constraints.txt: ``runtime_requirements`` as pip constraints."""
+    return ("# What the kiosk needs at run time, at the versions it was tested with: deploy/install.sh installs\n"
+            "# with pip -c deploy/constraints.txt. Made by `make constraints` (python -m kiosk.deploy constraints)\n"
+            "# from the development environment; tests/test_deploy.py fails when pyproject.toml needs a package\n"
+            "# that is not pinned here.\n"
+            + "".join(f"{name}=={version}\n" for name, version in runtime_requirements().items()))
+
+
 def main(argv: list[str] | None = None) -> int:
     top = argparse.ArgumentParser(prog="python -m kiosk.deploy", description=__doc__.split("\n\n")[0])
-    top.add_argument("command", choices=["udev-rules", "transport"],
-                     help="udev-rules: the rules for usb:// printers; transport: hospital.transport")
+    top.add_argument("command", choices=["udev-rules", "transport", "key-file", "constraints"],
+                     help="udev-rules: the rules for usb:// printers; transport: hospital.transport; key-file: "
+                          "store.key_file (empty for a plain store); constraints: deploy/constraints.txt")
     top.add_argument("--config", metavar="FILE", help=f"settings file (default: ${config.CONFIG_ENV}, "
                                                       f"else {config.DEFAULT_CONFIG_PATH}, else built-in defaults)")
     args = top.parse_args(argv)
+    if args.command == "constraints":
+        sys.stdout.write(constraints())
+        return 0
     try:
         settings = config.load(config.config_path(args.config))
+        if args.command == "udev-rules":
+            sys.stdout.write(udev_rules(settings))
+        elif args.command == "key-file":
+            print(key_file(settings))
+        else:
+            print(settings.hospital.transport)
     except config.ConfigError as e:
         print(f"kiosk.deploy: {e}", file=sys.stderr)
         return 2
-    if args.command == "udev-rules":
-        sys.stdout.write(udev_rules(settings))
-    else:
-        print(settings.hospital.transport)
     return 0
 
 

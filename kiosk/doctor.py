@@ -34,6 +34,7 @@ log = logging.getLogger("kiosk.doctor")
 
 EXIT_KIOSK, EXIT_CONFIG, EXIT_NO_DEVICE, EXIT_PRINTER, EXIT_HOSPITAL = 1, 2, 3, 8, 9
 STORE_FILE = "kiosk.db"                 # in kiosk.data_dir (kiosk.app.open_store)
+ENVIRONMENT_FILE = Path("/etc/default/kiosk")   # EnvironmentFile= of both units: may hold KIOSK_STORE_KEY
 DISK_FAIL_BYTES = 1 << 30               # less free than this on data_dir's filesystem: fail
 DISK_WARN_BYTES = 4 << 30               # ... than this: warn
 OUTBOX_WARN_AGE_S = 3600.0              # an admission waiting longer than this for the hospital: warn
@@ -136,20 +137,30 @@ def exit_code(rows: list[Row]) -> int:
 
 # --- the checks -----------------------------------------------------------------------------------
 
-def check_permissions(settings: Settings, path: Path | None) -> Row:
-    """The config file changeable only by its owner, root or the user running doctor; every secret file
-    it names unreadable by others; no credential inside a config file that everybody can read."""
+def check_permissions(settings: Settings, path: Path | None, environment_file: Path = ENVIRONMENT_FILE) -> Row:
+    """The config file root's and changeable by root only, in a folder only root can change; every secret
+    file it names, and the services' environment file, unreadable by others; no credential inside a config
+    file that everybody can read."""
     problems, notes = [], []
     readable_by_all = False
     if path is not None:
         st = path.stat()
         readable_by_all = bool(st.st_mode & stat.S_IROTH)
         if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-            problems.append(f"The config file {path} can be changed by other users (mode {_mode(st)}): chmod go-w {path}.")
-        if st.st_uid not in (0, os.geteuid()):
+            problems.append(f"The config file {path} can be changed by other users (mode {_mode(st)}): "
+                            f"chmod go-w {path}.")
+        # Under sudo, doctor already runs as the owner of data_dir (the kiosk user): root, and only root, is
+        # the right owner whoever runs it. The folder too: whoever may write it may replace the file.
+        if st.st_uid != 0:
             problems.append(f"The config file {path} belongs to user id {st.st_uid}, who could change what the kiosk "
                             f"does: chown root {path}.")
-    for key, secret in _secret_files(settings):
+        folder = path.absolute().parent
+        st = folder.stat()
+        if st.st_uid != 0 or st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+            problems.append(f"The folder {folder} can be changed by a user other than root (user id {st.st_uid}, mode "
+                            f"{_mode(st)}), who could replace the config: chown root {folder}; chmod go-w {folder}.")
+    # The services' environment file may hold KIOSK_STORE_KEY; like the other files, checked when it exists.
+    for key, secret in [*_secret_files(settings), ("the services' environment file", str(environment_file))]:
         try:
             st = os.stat(secret)
         except FileNotFoundError:
@@ -207,7 +218,8 @@ def _inline_secrets(settings: Settings) -> list[str]:
 
 
 def check_store(settings: Settings) -> Row:
-    """The store opens with its key, is migrated, and takes a write transaction."""
+    """The store opens with its key, is migrated, and takes a write transaction. It is looked at, never
+    migrated: a kiosk of an older version may be running on it."""
     from kiosk.app import open_store
     from kiosk.store import DB_ERRORS, StoreLocked, migrations, read_key
     where = settings.data_path / STORE_FILE
@@ -216,7 +228,7 @@ def check_store(settings: Settings) -> Row:
             read_key(settings.store)            # the kiosk could not make it without
             return warn("store", f"There is no store yet ({where}): the kiosk makes it when it first starts; if it "
                                  "has run before, check kiosk.data_dir.")
-        store = open_store(settings)
+        store = open_store(settings, migrate=False)
     except StoreLocked as e:
         return fail("store", str(e), EXIT_KIOSK)
     except DB_ERRORS as e:
@@ -228,8 +240,9 @@ def check_store(settings: Settings) -> Row:
     try:
         pending = [m.name for m in migrations.pending(store.db)]
         if pending:
-            return fail("store", f"The store {where} lacks the migrations {', '.join(pending)}: start the kiosk once "
-                                 "as its own user to bring it up to date.", EXIT_KIOSK)
+            return fail("store", f"The store {where} lacks the migrations {', '.join(pending)} of this version: the "
+                                 "kiosk brings it up to date when it starts: systemctl restart kiosk (after an update, "
+                                 "once deploy/install.sh has finished).", EXIT_KIOSK)
         try:
             store.db.execute("BEGIN IMMEDIATE")     # takes the write lock, as every write of the kiosk does
             store.db.conn.rollback()
@@ -399,14 +412,16 @@ def _folder_writable(folder: Path) -> Row:
 def check_outbox(settings: Settings) -> Row:
     """How many admissions wait to be delivered, for how long, and how many the hospital refused."""
     from kiosk.app import open_store
-    from kiosk.store import DB_ERRORS, StoreLocked
+    from kiosk.store import DB_ERRORS, StoreLocked, migrations
     if not (settings.data_path / STORE_FILE).exists():
         return ok("outbox", "Nothing waits to be delivered (there is no store yet).")
     try:
-        store = open_store(settings)
+        store = open_store(settings, migrate=False)
     except (StoreLocked, OSError, *DB_ERRORS) as e:
         return warn("outbox", f"Not known: the store does not open ({type(e).__name__}; see the store row).")
     try:
+        if migrations.pending(store.db):
+            return warn("outbox", "Not known: the store is not up to date (see the store row).")
         figures = store.outbox_figures()
         transport = settings.hospital.transport
         elsewhere = store.undelivered_elsewhere(transport) if transport != "none" else 0

@@ -158,7 +158,7 @@ class Store:
     """The kiosk's SQLite file. Open one per thread; every write is its own transaction."""
 
     def __init__(self, path: str | Path, *, key: str | None = None, kiosk_id: str = "lobby-1",
-                 power_safe: bool = True):
+                 power_safe: bool = True, migrate: bool = True):
         """
         :param path: the SQLite file; its folder is created when missing (0700), and the file (0600)
         :param key: the SQLCipher key, 64 hexadecimal digits (``read_key``); None: a plain SQLite file
@@ -167,6 +167,8 @@ class Store:
             connection does without (NORMAL: a crash loses nothing, a power cut the last few commits):
             what it writes is how deliveries went, and a delivery whose record is lost is sent again,
             which the receiver takes as the same message.
+        :param migrate: apply the pending migrations (False: leave the schema as it is, for a look that must
+            not change it under a running kiosk of an older version: ``kiosk doctor``)
         :raises StoreLocked: the key is missing, wrong, or given for a plain file
         """
         self.path = Path(path)
@@ -182,7 +184,8 @@ class Store:
         # FULL: a committed admission survives a power cut, not only a crash of the process.
         self.db.execute(f"PRAGMA synchronous={'FULL' if power_safe else 'NORMAL'}")
         self.db.execute("PRAGMA foreign_keys=ON")
-        migrations.apply(self.db)
+        if migrate:
+            migrations.apply(self.db)
 
     def _connect(self) -> sqlite3.Connection:
         """A connection that has read the file: with the key when there is one; deleted data is overwritten."""

@@ -45,6 +45,7 @@ RETRY_AFTER_MAX_S = 3600.0     # the longest pause a server's Retry-After gets (
 UNREACHABLE_AFTER = 5          # failed attempts in a row before staff and IT get an incident
 REFUSALS = 5                   # answers that say "not now" to the same message (MLLP AR, an ACK for
                                # another message, FHIR 409) before it is set aside for staff
+LOCK_POLL_S = 1.0              # how often a worker waiting for the other one's round looks again
 
 
 @dataclass(frozen=True)
@@ -285,22 +286,37 @@ class Sync:
 
     def __init__(self, store: Store, transport, *, retry_max_s: float = 300.0,
                  now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
-                 jitter: Callable[[], float] = random.random):
+                 jitter: Callable[[], float] = random.random, alive: Callable[[], None] = lambda: None):
+        """
+        :param alive: called after each message tried, while waiting for the other worker's round, and
+            once a round: ``kiosk sync`` pings systemd's watchdog with it
+        """
         self.store, self.transport = store, transport
         self.retry_max_s = retry_max_s
-        self._now, self._jitter = now, jitter
+        self._now, self._jitter, self._alive = now, jitter, alive
         self._lock_path = store.path.with_name(store.path.name + ".sync-lock")
 
-    def run_once(self, *, now_or_never: bool = False) -> Progress:
+    def run_once(self, *, now_or_never: bool = False, stop: threading.Event | None = None) -> Progress:
         """Deliver every message that is due now, in order; stop at the first one that must wait.
         Only one worker per store delivers at a time (the app's thread and ``kiosk sync`` take turns),
         so no message is ever sent twice at once.
 
         :param now_or_never: try the first message at once even while it pauses after a failure
             (someone asked: ``kiosk sync --once``)
+        :param stop: when it is set while the other worker delivers, give up waiting for it (nothing done)
         """
         with open(self._lock_path, "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)          # released when the file closes, or the process dies
+            # The other worker may hold the lock for a whole round (a backlog after an outage): waited for
+            # in short sleeps, each one alive, rather than in one flock() nobody can see or stop. The lock
+            # is released when the file closes, or the process dies.
+            while True:
+                try:
+                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    self._alive()
+                    if (stop or threading.Event()).wait(LOCK_POLL_S):    # (a sleep when nobody can stop it)
+                        return Progress()
             return self._deliver(now_or_never)
 
     def _deliver(self, now_or_never: bool) -> Progress:
@@ -314,6 +330,7 @@ class Sync:
                 progress.next_due = due
                 break
             attempt, admission = self._attempt(row)
+            self._alive()
             queue_number = admission.queue_number if admission else "?"
             if attempt.answered:
                 self._hospital_answers()
@@ -396,10 +413,11 @@ class Sync:
         wake = wake or threading.Event()
         while not stop.is_set():
             try:
-                progress = self.run_once()
+                progress = self.run_once(stop=stop)
             except Exception as e:         # the store itself failed (disk, lock): try again later
                 log.error("sync round failed: %s", type(e).__name__)
                 progress = Progress(next_due=self._now() + timedelta(seconds=self.retry_max_s))
+            self._alive()
             wait = (progress.next_due - self._now()).total_seconds() if progress.next_due else 3600.0
             wake.wait(max(0.05, min(wait, poll_s or wait)))
             wake.clear()

@@ -14,6 +14,7 @@ import shutil
 import ssl
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -177,6 +178,8 @@ def test_doctor_help_names_the_rows_and_exit_codes():
     assert result.returncode == 0
     assert "exit 0 only when all pass" in result.stdout
     assert "--json" in result.stdout and "8 printer fault" in result.stdout
+    top = subprocess.run([KIOSK, "--help"], capture_output=True, text=True, timeout=60)
+    assert "1 the kiosk itself (doctor: permissions, store, disk, clock)" in " ".join(top.stdout.split())
 
 
 # --- config and permissions -------------------------------------------------------------------------------
@@ -236,6 +239,56 @@ def test_config_writable_by_others_fails(make_config):
     code, rows = doctor_json(make_config(mode=0o666))
     assert code == 1 and rows["permissions"]["status"] == "fail"
     assert "can be changed by other users" in rows["permissions"]["detail"]
+
+
+def test_config_must_be_roots_even_when_doctor_runs_as_the_kiosk_user():
+    """Under sudo, doctor goes on as the owner of data_dir (the kiosk user, kiosk.cli._run_as_data_owner)
+    before it checks: a config that user owns, and could change, must fail all the same. The check runs in a
+    process that has become uid 1000 (the interpreter here lives under root's home, out of that user's reach:
+    what it needs is imported before), on a config in a folder that user can reach."""
+    home = Path(tempfile.mkdtemp(prefix="kiosk-doctor-"))
+    check = ("import os, sys\nfrom pathlib import Path\nfrom kiosk import config, doctor\n"
+             "path = Path(sys.argv[1])\nsettings = config.load(path)\nos.setgid(1000)\nos.setuid(1000)\n"
+             "row = doctor.check_permissions(settings, path)\nprint(row.status, row.detail)\n")
+    try:
+        home.chmod(0o755)
+        path = home / "kiosk.toml"
+        path.write_text('[store]\nencryption = "none"\n')
+        path.chmod(0o600)
+        os.chown(path, 1000, 1000)
+        done = subprocess.run([sys.executable, "-c", check, str(path)], capture_output=True, text=True, timeout=60)
+    finally:
+        shutil.rmtree(home)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"fail The config file {path} belongs to user id 1000, who could change what the "
+                                  f"kiosk does: chown root {path}.")
+
+
+def test_config_folder_writable_by_others_fails(make_config, tmp_path):
+    path = make_config()
+    tmp_path.chmod(0o770)                                  # a group may replace the file
+    try:
+        code, rows = doctor_json(path)
+    finally:
+        tmp_path.chmod(0o700)
+    assert (rows["permissions"]["status"], code) == ("fail", 1)
+    assert f"The folder {tmp_path} can be changed by a user other than root" in rows["permissions"]["detail"]
+    assert doctor_json(path)[1]["permissions"]["status"] == "ok"
+
+
+def test_the_services_environment_file_must_not_be_readable_by_others(make_config, tmp_path):
+    """/etc/default/kiosk may hold KIOSK_STORE_KEY (install.sh writes it 0640 root:root)."""
+    path = make_config()
+    settings = config.load(path)
+    environment = tmp_path / "default-kiosk"
+    assert doctor.check_permissions(settings, path, environment).status == "ok"     # none: nothing to check
+    environment.write_text("KIOSK_STORE_KEY=" + "0" * 64 + "\n")
+    environment.chmod(0o644)
+    row = doctor.check_permissions(settings, path, environment)
+    assert row.status == "fail" and f"environment file {environment} can be read by every user" in row.detail
+    environment.chmod(0o640)
+    assert doctor.check_permissions(settings, path, environment).status == "ok"
+    assert doctor.ENVIRONMENT_FILE == Path("/etc/default/kiosk")
 
 
 @pytest.mark.parametrize("url,credential", [
@@ -303,6 +356,28 @@ def test_encrypted_store_passes_and_a_wrong_key_fails(make_config, tmp_path, mon
     assert (rows["store"]["status"], rows["store"]["exit_code"], code) == ("fail", 1, 1)
     assert "key" in rows["store"]["detail"]
     assert rows["outbox"]["status"] == "warn" and "store row" in rows["outbox"]["detail"]
+
+
+def test_a_store_of_an_older_version_fails_and_doctor_leaves_it_so(make_config):
+    """A kiosk of the version before may be running on it: doctor looks, it never migrates."""
+    from kiosk.store import migrations
+    path = make_config()
+    store = Store(config.load(path).data_path / "kiosk.db", kiosk_id="test-kiosk", migrate=False)
+    try:
+        migrations.apply(store.db, stop_before="m005_retention")   # what the version before made
+    finally:
+        store.close()
+    code, rows = doctor_json(path)
+    row = rows["store"]
+    assert (row["status"], row["exit_code"], code) == ("fail", 1, 1)
+    assert "lacks the migrations m005_retention of this version" in row["detail"]
+    assert "systemctl restart kiosk" in row["detail"]
+    assert rows["outbox"]["status"] == "warn" and "not up to date" in rows["outbox"]["detail"]
+    store = Store(config.load(path).data_path / "kiosk.db", migrate=False)
+    try:
+        assert [m.name for m in migrations.pending(store.db)] == ["m005_retention"]
+    finally:
+        store.close()
 
 
 def test_outbox_row_reports_waiting_and_refused_admissions(make_config, tmp_path):
