@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Sequence
 
-from kiosk import forms, printing, sdnotify
+from kiosk import forms, printing, sdnotify, wakeup
 from kiosk.config import Settings
 from kiosk.events import (AdmissionFailed, AdmissionStored, AppointmentFound, CardFailed, CardInserted, CardRead,
                           CardRemoved, IdleTimeout, LookUpAppointment, Print, PrintFinished, RaiseIncident,
@@ -167,6 +167,7 @@ def build_app(settings: Settings, *, store: Store, reader: CardReader, printers:
             self._idle_timer_is_staff = False
             self._full_fps = Config.getint("graphics", "maxfps")
             self._slow_down = Clock.create_trigger(self._quiet, QUIET_AFTER_S)
+            self._wake = None
             if settings.speech.enabled and not self.can_speak:
                 log.warning("read aloud is off: %s is not installed", settings.speech.command.split()[0])
 
@@ -181,6 +182,8 @@ def build_app(settings: Settings, *, store: Store, reader: CardReader, printers:
             # softinput_mode, whose "below_target" shifts touches without shifting the picture).
             Window.set_vkeyboard_class(KioskKeyboard)
             Window.bind(on_touch_down=self._on_touch)
+            self._wake = wakeup.install(Clock, quiet=lambda: 0 < Clock._max_fps < self._full_fps,
+                                        woken=lambda: self._pace(touched=True))
             Window.bind(on_flip=self._first_frame)
             self.frame = KioskFrame(send=self.send, speak=self.speak, can_speak=self.can_speak,
                                     corner_tap=self._corner_tap)
@@ -225,6 +228,8 @@ def build_app(settings: Settings, *, store: Store, reader: CardReader, printers:
         def post(self, event: object) -> None:
             """Thread-safe: deliver an event from a device thread on the Kivy thread (the bridge)."""
             Clock.schedule_once(lambda _dt: self.send(event))
+            if self._wake is not None:
+                self._wake()                          # a slow, quiet loop takes it now, not next frame
 
         def send(self, event: object) -> None:
             """Handle an event on the Kivy thread, perform its effects, then redraw."""

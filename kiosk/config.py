@@ -331,9 +331,10 @@ class DisplaySettings:
     touch_x_offset: float = setting(0.0, "Touch calibration: then this is added, as a share of the screen's width (-1 to 1).")
     touch_y_scale: float = setting(1.0, "Touch calibration: a touch's vertical position is multiplied by this (factor).")
     touch_y_offset: float = setting(0.0, "Touch calibration: then this is added, as a share of the screen's height (-1 to 1).")
-    idle_fps: float = setting(5.0, "Frames per second while the welcome screen has waited 5 s untouched (30 while in use): "
-                              "an idle kiosk then uses a fraction of the CPU; the first touch may take up to "
-                              "1/idle_fps s to show (frames per second, 1 to 30).",
+    idle_fps: float = setting(1.0, "Frames per second once the welcome screen has waited 5 s untouched (30 while in "
+                              "use): an idle kiosk then uses a fraction of the CPU. Under X (Xwayland in cage, as "
+                              "installed) a touch or a card ends the wait between two frames at once; on other "
+                              "displays the first touch may wait up to 1/idle_fps s (frames per second, 1 to 30).",
                               check=lambda v: None if 1 <= v <= 30 else "must be between 1 and 30")
 
 
