@@ -27,6 +27,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 BIN = Path(sys.executable).parent
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from xvfb import virtual_display  # noqa: E402
 
 BARE = r"""
 import os, socket
@@ -49,24 +52,6 @@ class Bare(App):
 
 Bare().run()
 """
-
-
-@contextmanager
-def xvfb():
-    """A virtual X display of its own; yields its DISPLAY value."""
-    number = next(n for n in range(90, 200) if not Path(f"/tmp/.X11-unix/X{n}").exists())
-    server = subprocess.Popen(["Xvfb", f":{number}", "-screen", "0", "1280x800x24", "+extension", "GLX",
-                               "-nolisten", "tcp"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 10
-        while not Path(f"/tmp/.X11-unix/X{number}").exists():
-            if time.monotonic() > deadline or server.poll() is not None:
-                sys.exit("Xvfb did not start (is the xvfb package installed?)")
-            time.sleep(0.05)
-        yield f":{number}"
-    finally:
-        server.terminate()
-        server.wait()
 
 
 def cpu_seconds(pid: int) -> float:
@@ -123,7 +108,7 @@ def main() -> None:
     parser.add_argument("--settle-s", type=float, default=5.0, help="wait before the idle time (default 5 s)")
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory() as tmp, xvfb() as display:
+    with tempfile.TemporaryDirectory() as tmp, virtual_display(first=90) as display:
         tmp = Path(tmp)
         config = tmp / "kiosk.toml"
         config.write_text(f"""

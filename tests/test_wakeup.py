@@ -6,28 +6,18 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from xvfb import virtual_display
 
 HERE = Path(__file__).parent
 
 
 @pytest.fixture
 def display():
-    number = next(n for n in range(120, 220) if not Path(f"/tmp/.X11-unix/X{n}").exists())
-    server = subprocess.Popen(["Xvfb", f":{number}", "-screen", "0", "1280x800x24", "+extension", "GLX",
-                               "-nolisten", "tcp"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 10
-        while not Path(f"/tmp/.X11-unix/X{number}").exists():
-            assert server.poll() is None and time.monotonic() < deadline, "Xvfb did not start"
-            time.sleep(0.05)
-        yield f":{number}"
-    finally:
-        server.terminate()
-        server.wait()
+    with virtual_display() as name:
+        yield name
 
 
 def test_a_click_ends_the_quiet_loops_sleep_and_brings_the_full_rate_back(tmp_path, display):
