@@ -68,8 +68,9 @@ def cmd_run(args) -> int:
     if settings.desk.enabled:
         desk = _start_desk(settings, printers, reader_state=lambda: reader.state.value,
                            wake=lambda: app.sync and app.sync.wake())
-    housekeeping = _housekeeping(settings, store.reopen, printers=printers, reader_state=lambda: reader.state.value,
-                                 preferred=True)
+    # Its first round (purge, figures) once the welcome screen is up: nothing competes with the start.
+    housekeeping = _housekeeping(settings, store.reopen, after_s=10.0, printers=printers,
+                                 reader_state=lambda: reader.state.value, preferred=True)
     try:
         app.run()
     finally:
@@ -106,11 +107,12 @@ def cmd_desk(args) -> int:
     return EXIT_OK
 
 
-def _housekeeping(settings: config.Settings, open_store, **devices):
+def _housekeeping(settings: config.Settings, open_store, after_s: float = 0.0, **devices):
     """The retention purge and the metrics, started on a thread of their own, which calls ``open_store`` for
-    its own store connection; ``devices`` as kiosk.housekeeping.Housekeeping takes them."""
+    its own store connection; its first round ``after_s`` from now; ``devices`` as
+    kiosk.housekeeping.Housekeeping takes them."""
     from kiosk.housekeeping import Housekeeping
-    return Housekeeping(settings, open_store, **devices).start()
+    return Housekeeping(settings, open_store, **devices).start(after_s=after_s)
 
 
 def _start_desk(settings: config.Settings, printers: dict, **staff_options):

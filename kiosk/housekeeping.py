@@ -15,7 +15,6 @@ import time
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
-from kiosk import metrics
 from kiosk.staff import Staff
 
 log = logging.getLogger("kiosk.housekeeping")
@@ -37,12 +36,16 @@ class Housekeeping:
         self._open_store = open_store
         self._printers = dict(printers or {})
         self._reader_state = reader_state
-        self.exporter = metrics.Exporter(settings, preferred=preferred)
+        self._preferred = preferred
+        self.exporter = None              # made on the thread: prometheus_client is imported there, not at start
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="housekeeping", daemon=True)
-        self._next_purge = 0.0            # time.monotonic() of the next purge: at once
+        self._next_purge = 0.0            # time.monotonic() of the next purge: at the first round
+        self._first_round_s = 0.0
 
-    def start(self) -> "Housekeeping":
+    def start(self, *, after_s: float = 0.0) -> "Housekeeping":
+        """Start the thread; its first round ``after_s`` from now (the kiosk lets its screen come up first)."""
+        self._first_round_s = after_s
         self._thread.start()
         return self
 
@@ -53,8 +56,11 @@ class Housekeeping:
             self._thread.join(timeout)
 
     def _run(self) -> None:
+        from kiosk import metrics
         store = None
         try:
+            self.exporter = metrics.Exporter(self.settings, preferred=self._preferred)
+            self._stop.wait(self._first_round_s)
             while not self._stop.is_set():
                 try:
                     store = store or self._open_store()
@@ -67,7 +73,8 @@ class Housekeeping:
         finally:
             if store is not None:
                 store.close()
-            self.exporter.close()
+            if self.exporter is not None:
+                self.exporter.close()
 
     def run_once(self, store) -> None:
         """One round on ``store``: the purge when it is due, then the figures; each failing on its own."""
@@ -79,6 +86,7 @@ class Housekeeping:
                 log.exception("retention purge failed")
         if self.exporter.wanted and self.exporter.may_export():
             try:
+                from kiosk import metrics
                 self.exporter.export(metrics.gather(store, self.device_status(store)))
             except Exception:
                 log.exception("metrics not updated")
