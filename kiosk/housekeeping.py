@@ -62,13 +62,16 @@ class Housekeeping:
             self.exporter = metrics.Exporter(self.settings, preferred=self._preferred)
             self._stop.wait(self._first_round_s)
             while not self._stop.is_set():
+                failed = False
                 try:
                     store = store or self._open_store()
                     self.run_once(store)
                 except Exception:             # e.g. the store cannot be opened now: next round
                     log.exception("housekeeping round failed")
-                # Without an export there is nothing to do before the next purge: no wake-ups meanwhile.
-                self._stop.wait(self.settings.metrics.interval_s if self.exporter.wanted
+                    failed = True
+                # Without an export there is nothing to do before the next purge: no wake-ups meanwhile
+                # (a failed round is tried again after interval_s, not every second).
+                self._stop.wait(self.settings.metrics.interval_s if self.exporter.wanted or failed
                                 else max(1.0, self._next_purge - time.monotonic()))
         finally:
             if store is not None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -226,9 +227,11 @@ def write_textfile(path: Path, registry) -> None:
     """prometheus_client.write_to_textfile (a temporary file renamed over ``path``: the node exporter never
     reads half a file), but mode 0644 whatever the kiosk's umask (0077): the node exporter runs as
     another user, and the figures hold nothing personal. The temporary name does not end in .prom."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    # A fresh name made with O_EXCL (mkstemp): whoever else may write to the node exporter's folder cannot
+    # plant a symlink there to make the kiosk truncate or chmod a file of its own.
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = Path(name)
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         with os.fdopen(fd, "wb") as f:
             os.fchmod(f.fileno(), 0o644)
             f.write(generate_latest(registry))

@@ -63,7 +63,8 @@ class Speaker:
             return False
         try:
             process = subprocess.Popen(self.command_line(language), stdin=subprocess.PIPE, stdout=self.stdout,
-                                       stderr=subprocess.PIPE, close_fds=True, start_new_session=True)
+                                       stderr=subprocess.PIPE, close_fds=True, start_new_session=True,
+                                       env=_without_secrets(os.environ))
         except OSError as e:
             self._warn(f"read aloud is unavailable: {self.argv[0] if self.argv else 'no command'} cannot be "
                        f"started ({type(e).__name__})")
@@ -145,3 +146,9 @@ def _kill_group(process: subprocess.Popen) -> None:
         os.killpg(process.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):   # the group has ended already
         pass
+
+
+def _without_secrets(environ) -> dict:
+    """The environment for the speech program: without the store's key (KIOSK_STORE_KEY, as `sudo kiosk run`
+    hands it on) or the folder of systemd credentials, which a program that only speaks has no use for."""
+    return {k: v for k, v in environ.items() if k not in ("KIOSK_STORE_KEY", "CREDENTIALS_DIRECTORY")}

@@ -28,6 +28,7 @@ def _sdl():
     sdl.SDL_GetCurrentVideoDriver.restype = ctypes.c_char_p
     sdl.SDL_WaitEventTimeout.argtypes = (ctypes.c_void_p, ctypes.c_int)
     sdl.SDL_PushEvent.argtypes = (ctypes.c_void_p,)
+    sdl.SDL_SetHint.argtypes = (ctypes.c_char_p, ctypes.c_char_p)
     return sdl
 
 
@@ -37,6 +38,10 @@ def install(clock, *, quiet: Callable[[], bool], woken: Callable[[], None]) -> C
     sdl = _sdl()
     if sdl is None or sdl.SDL_GetCurrentVideoDriver() != b"x11":
         return None
+    # SDL waits on the display's socket only while it need not poll devices: with a joystick (or a sensor)
+    # open it would poll every millisecond instead. The kiosk reads neither.
+    for hint in (b"SDL_AUTO_UPDATE_JOYSTICKS", b"SDL_AUTO_UPDATE_SENSORS"):
+        sdl.SDL_SetHint(hint, b"0")
     sleep, check_ready = clock.usleep, clock._check_ready
     state = {"input": False, "woken": 0}
 

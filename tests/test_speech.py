@@ -187,3 +187,21 @@ def test_no_audio_device_logs_one_warning_without_the_text(caplog, monkeypatch):
             speaker.wait()
     assert len(caplog.records) == 1, caplog.text
     assert "Zebulon" not in caplog.text and "Quaxmeier" not in caplog.text
+
+
+def test_the_speech_program_does_not_inherit_the_stores_key(tmp_path, monkeypatch):
+    monkeypatch.setenv("KIOSK_STORE_KEY", "ab" * 32)
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path))
+    seen = tmp_path / "env.txt"
+    script = tmp_path / "speak.sh"
+    script.write_text(f"#!/bin/sh\nenv > {seen}\ncat > /dev/null\n")
+    script.chmod(0o755)
+    speaker = Speaker(str(script))
+    assert speaker.say("Hallo", "de")
+    deadline = time.monotonic() + 10
+    while not (seen.exists() and "PATH=" in seen.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    speaker.stop()
+    env = seen.read_text()
+    assert "PATH=" in env, "the program ran"
+    assert "KIOSK_STORE_KEY" not in env and "CREDENTIALS_DIRECTORY" not in env

@@ -30,3 +30,6 @@ def test_a_click_ends_the_quiet_loops_sleep_and_brings_the_full_rate_back(tmp_pa
     assert result["after_click"] == "identify", result
     assert result["woken_after_click"] >= 1, "the click ended a sleep: it did not wait for the next frame"
     assert result["fps_after_click"] == 30.0, result
+    assert result["quiet_again"] == ["welcome", 1.0], result
+    assert result["after_card"] != "welcome", result
+    assert result["woken_by_card"] >= 1, "the reader's thread ended the sleep (SDL_PushEvent), not the next frame"

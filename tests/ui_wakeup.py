@@ -2,7 +2,7 @@
 
 The app runs as ``kiosk run`` does (``App.run``, SDL's x11 driver) at ``display.idle_fps`` 1 once its
 welcome screen is quiet. Another thread then clicks "Start" through the X server (XTest, as a touch panel's
-pointer emulation would arrive) and later inserts a card. Written to OUT_DIR/result.json: how many of the
+pointer emulation would arrive), clicks Back, and once quiet again inserts a card from the reader thread. Written to OUT_DIR/result.json: how many of the
 loop's sleeps input cut short, the frame limit before and after, and the states reached.
 """
 
@@ -59,6 +59,18 @@ def main(out: Path) -> None:
                 time.sleep(0.01)
             result.update(after_click=app.flow.state.value, woken_after_click=app._wake.woken(),
                           fps_after_click=Clock._max_fps)
+            time.sleep(0.5)                      # the identify screen drawn
+            button = next(w for w in app.frame.walk(restrict=True) if getattr(w, "action", None) == "back")
+            x, y = button.to_window(*button.center)
+            click(int(x), int(app.root_window.height - y))   # back to the welcome screen: quiet again
+            time.sleep(2.0)
+            woken = app._wake.woken()
+            result.update(quiet_again=(app.flow.state.value, Clock._max_fps))
+            app.reader.insert()                  # a card from the reader's thread: no X input at all
+            deadline = time.monotonic() + 10
+            while app.flow.state is State.WELCOME and time.monotonic() < deadline:
+                time.sleep(0.01)
+            result.update(after_card=app.flow.state.value, woken_by_card=app._wake.woken() - woken)
         finally:
             (out / "result.json").write_text(json.dumps(result), encoding="utf-8")
             Clock.schedule_once(lambda _dt: app.stop())
