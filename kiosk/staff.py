@@ -64,6 +64,8 @@ ALREADY_RESOLVED = N_("This incident is resolved already.")
 BAD_RESOLUTION = N_("Choose how the incident was resolved.")
 NO_ADMISSION = N_("There is no such admission.")
 CANCELLED = N_("This admission is cancelled.")
+WIPED = N_("The personal data of this admission was wiped after the retention time (store.retention_h): there is "
+           "nothing of it to print or send again.")
 NO_PRINTER = N_("There is no printer for this here.")
 PRINTING_NOW = N_("This is being printed right now: wait until it is out.")
 CANCELLED_NOTHING_SENT = N_("The admission is cancelled. Nothing of it had reached the hospital system.")
@@ -282,14 +284,16 @@ class Staff:
             raise StaffError(NO_ADMISSION)
         if state["cancelled_at"]:
             raise StaffError(CANCELLED)
+        if state["wiped_at"]:
+            raise StaffError(WIPED)
         return state
 
     def reprint(self, admission_id: str, kind: str, actor: str):
         """Print the admission's ticket or wristband again (kiosk.printing.reprint); returns its Outcome.
         Blocks while it prints: call it off the UI thread.
 
-        :raises StaffError: no such admission (or a cancelled one), no printer of that kind, or it is
-            printing right now
+        :raises StaffError: no such admission (or a cancelled or wiped one), no printer of that kind, or it
+            is printing right now
         """
         from kiosk import printing
         self._admission(admission_id)
@@ -306,7 +310,7 @@ class Staff:
         """Queue the admission's refused (dead) outbox messages again; returns how many. Its open
         sync_rejected incidents are resolved as resent when there was something to send.
 
-        :raises StaffError: no such admission, or a cancelled one
+        :raises StaffError: no such admission, or a cancelled or wiped one
         """
         self._admission(admission_id)
         count = self.store.requeue_admission(admission_id, actor)

@@ -16,10 +16,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import os
 import re
 import secrets
 import sqlite3
+import time
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
     from kiosk.config import StoreSettings
 
 migrations = Migrations("kiosk")
+log = logging.getLogger("kiosk.store")
 
 # What a store connection raises: the plain one (sqlite3) and the encrypted one (sqlcipher3) each have
 # their own exception classes.
@@ -45,6 +48,14 @@ KEY_ENV = "KIOSK_STORE_KEY"
 KEY_CREDENTIAL = "store-key"          # systemd LoadCredential= name, read from $CREDENTIALS_DIRECTORY
 _KEY = re.compile(r"[0-9a-fA-F]{64}")   # a raw 256-bit key: SQLCipher uses it as it is, no PBKDF2 at each open
 _SQLITE_HEADER = b"SQLite format 3\x00"   # how a plain SQLite file starts; an encrypted one starts with its salt
+# How long a connection waits for another one's write transaction (a purge batch, the sync worker) before
+# it gives up: well above the longest write the kiosk makes, so that a check-in does not fail for it.
+BUSY_TIMEOUT_MS = 15000
+PURGE_BATCH = 50                          # admissions wiped per write transaction (each one short)
+# The pause between two batches: a connection waiting for the lock retries at most every 100 ms (SQLite's
+# busy handler), so it gets in after one batch instead of missing every short gap between them.
+PURGE_PAUSE_S = 0.1
+WITHDRAWN_SETTLE = timedelta(hours=1)     # a withdrawn message may still be delivered (and answered) this long
 
 
 @migrations()
@@ -103,9 +114,27 @@ def m005_retention(db: Database) -> None:
     db["admissions"].add_column("wiped_at", str)
 
 
+@migrations()
+def m006_purge_indexes(db: Database) -> None:
+    # What purge_personal_data looks up for each admission (its open incidents, its undelivered messages),
+    # and its candidates: the admissions not yet wiped, by check-in time (the expression it compares).
+    db["incidents"].create_index(["admission_id", "status"])
+    db["outbox"].create_index(["admission_id", "status"])
+    db.execute("CREATE INDEX idx_admissions_unwiped_created ON admissions (julianday(created_at)) "
+               "WHERE wiped_at IS NULL")
+
+
 # What a wiped admission's JSON keeps (Admission.to_json keys); "patient" becomes an empty Patient.
 _KEPT = frozenset({"id", "kiosk_id", "created_at", "language", "identified_by", "consent", "consent_text_id",
                    "queue_number"})
+# An admission whose personal data may go (:limit, :settled: ISO times in UTC): checked in before the limit,
+# no message pending or refused, no incident open or taken, and no message withdrawn (cancelled) less than
+# WITHDRAWN_SETTLE ago: one that was on its way may still be delivered, and its answer stored.
+_WIPEABLE = ("a.wiped_at IS NULL AND julianday(a.created_at) < julianday(:limit) "
+             "AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.admission_id = a.id AND o.status IN ('pending', 'dead')) "
+             "AND NOT EXISTS (SELECT 1 FROM incidents i WHERE i.admission_id = a.id AND i.status IN ('open', 'taken')) "
+             "AND NOT (coalesce(julianday(a.cancelled_at), 0) >= julianday(:settled) AND EXISTS "
+             "(SELECT 1 FROM outbox o WHERE o.admission_id = a.id AND o.status = 'withdrawn'))")
 
 
 class PrintInProgress(RuntimeError):
@@ -202,9 +231,13 @@ class Store:
             # SQLCipher's own log goes to stderr ("hmac check failed" for a wrong key): StoreLocked says it.
             conn.execute("PRAGMA cipher_log_level = NONE")
             conn.execute(f"PRAGMA key = \"x'{self._key}'\"")
+            # SQLCipher 4's settings, whatever a later build's defaults: else its store reads as a wrong key.
+            conn.execute("PRAGMA cipher_compatibility = 4")
         try:
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
             conn.execute("PRAGMA secure_delete = ON")
+            conn.execute("PRAGMA temp_store = MEMORY")     # sorts and temporary tables: no spill files in $TMPDIR
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         except DB_ERRORS as e:
             conn.close()
             if getattr(e, "sqlite_errorname", "") != "SQLITE_NOTADB":
@@ -684,29 +717,71 @@ class Store:
 
     # --- retention ---
 
-    def purge_personal_data(self, older_than: datetime, actor: str = "retention") -> int:
+    def purge_personal_data(self, older_than: datetime, actor: str = "retention", *,
+                            batch_size: int = PURGE_BATCH) -> int:
         """Wipe the personal data of the admissions checked in before ``older_than`` that have nothing
-        left to do: no message pending or refused (delivered, withdrawn or none at all) and no incident
-        open or taken. Returns how many were wiped (one audit line says so, every run).
+        left to do: no message pending or refused (delivered, withdrawn or none at all; one withdrawn less
+        than an hour ago may still be delivered, so waits for a later run) and no incident open or taken.
+        Returns how many were wiped (one audit line says so, every run).
+
+        The candidates are looked up without the write lock, then wiped ``batch_size`` at a time, each batch
+        its own short write transaction that checks each admission again (one that got a message or an
+        incident since stays), with a pause between batches: a check-in on another connection waits for
+        one batch at most.
 
         A wiped admission keeps what staff and figures need (``_KEPT``: queue number, times, kiosk, how
         the patient was identified, language, consent; cancelled and wiped_at in their columns) and loses
         name, birth date, identifiers, address, phone, coverage, appointment, answers and signature. Its
         messages lose what the hospital system answered (``response``; ``last_error`` keeps the reason
-        code), its incidents the note staff typed (``detail`` holds codes only). Wrong-PIN counts of names
-        that are no member are forgotten once a lock period has passed since their last try. Then the
-        WAL is checkpointed and emptied: with secure_delete, the old data is overwritten in the file and
-        gone from the WAL.
+        code), its incidents the note staff typed (``detail`` holds codes only); so do incidents about no
+        admission resolved before ``older_than``. Wrong-PIN counts of names that are no member are
+        forgotten once a lock period has passed since their last try. Then the WAL is checkpointed and
+        emptied, unless another connection is using it right then (the purge does not wait: the next run
+        empties it): with secure_delete, the old data is overwritten in the file and gone from the WAL.
         """
         from kiosk.staff import LOCK_S  # the staff module owns the lock rules (and imports this one)
         now = datetime.now(timezone.utc)
+        candidates = self._purge_candidates(older_than, now)
+        wiped = 0
+        for start in range(0, len(candidates), batch_size):
+            if start:
+                time.sleep(PURGE_PAUSE_S)
+            wiped += self._wipe_batch(candidates[start:start + batch_size], older_than, now)
+        forget = now - timedelta(seconds=LOCK_S)
+        with self._write():
+            self.db.execute("UPDATE incidents SET note = '' WHERE admission_id IS NULL AND status = 'resolved' "
+                            "AND note != '' AND julianday(resolved_at) < julianday(?)", [_utc(older_than).isoformat()])
+            for key, value in self.db.execute("SELECT key, value FROM kiosk_state WHERE key LIKE 'sign_in_tries:%'"
+                                              ).fetchall():
+                _, until, last = _tries(value)
+                if not (until and _moment(until) > now) and (not last or _moment(last) < forget):
+                    self.db.execute("DELETE FROM kiosk_state WHERE key = ?", [key])
+            self._audit(actor, "retention.purged", "", f"{wiped} admission(s)")
+        self.db.execute("PRAGMA busy_timeout = 0")      # a connection reading or writing: do not wait for it
+        try:
+            busy = self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+        finally:
+            self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        if busy:
+            log.debug("retention: the WAL is in use by another connection; the next purge empties it")
+        return wiped
+
+    def _wipe_params(self, older_than: datetime, now: datetime) -> dict:
+        return {"limit": _utc(older_than).isoformat(), "settled": (now - WITHDRAWN_SETTLE).isoformat()}
+
+    def _purge_candidates(self, older_than: datetime, now: datetime) -> list[str]:
+        """The ids of the admissions ``purge_personal_data`` may wipe, oldest first; read only, no write lock."""
+        return [r[0] for r in self.db.execute(f"SELECT id FROM admissions a WHERE {_WIPEABLE} "
+                                              "ORDER BY julianday(a.created_at)",
+                                              self._wipe_params(older_than, now)).fetchall()]
+
+    def _wipe_batch(self, ids: list[str], older_than: datetime, now: datetime) -> int:
+        """Wipe those of ``ids`` that may still be wiped (checked again here), in one write transaction;
+        returns how many."""
         with self._write():
             rows = self.db.execute(
-                "SELECT id, data FROM admissions a WHERE wiped_at IS NULL AND julianday(created_at) < julianday(?) "
-                "AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.admission_id = a.id "
-                "AND o.status IN ('pending', 'dead')) "
-                "AND NOT EXISTS (SELECT 1 FROM incidents i WHERE i.admission_id = a.id AND i.status != 'resolved')",
-                [_utc(older_than).isoformat()]).fetchall()
+                f"SELECT id, data FROM admissions a WHERE id IN (SELECT value FROM json_each(:ids)) AND {_WIPEABLE}",
+                {**self._wipe_params(older_than, now), "ids": json.dumps(ids)}).fetchall()
             for admission_id, data in rows:
                 kept = {k: v for k, v in json.loads(data).items() if k in _KEPT}
                 kept["patient"] = {"resourceType": "Patient"}
@@ -716,14 +791,6 @@ class Store:
                                 "THEN substr(last_error, 1, instr(last_error, ':') - 1) ELSE last_error END "
                                 "WHERE admission_id = ?", [admission_id])
                 self.db.execute("UPDATE incidents SET note = '' WHERE admission_id = ?", [admission_id])
-            forget = now - timedelta(seconds=LOCK_S)
-            for key, value in self.db.execute("SELECT key, value FROM kiosk_state WHERE key LIKE 'sign_in_tries:%'"
-                                              ).fetchall():
-                _, until, last = _tries(value)
-                if not (until and _moment(until) > now) and (not last or _moment(last) < forget):
-                    self.db.execute("DELETE FROM kiosk_state WHERE key = ?", [key])
-            self._audit(actor, "retention.purged", "", f"{len(rows)} admission(s)")
-        self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return len(rows)
 
     @contextmanager
@@ -748,20 +815,22 @@ def _now() -> str:
 
 
 def _make_private_folder(folder: Path) -> None:
-    """Create ``folder`` and its missing parents for this user only (0700); existing ones stay as they are."""
+    """Create ``folder`` and its missing parents for this user only (0700); an existing ``folder`` of this
+    user's loses group and others' access, its parents stay as they are."""
     missing = [p for p in (folder, *folder.parents) if not p.exists()]
     for path in reversed(missing):
         path.mkdir(mode=0o700, exist_ok=True)
+    _make_private(folder, 0o700)
 
 
-def _make_private(path: Path) -> None:
-    """Take group and others' access off one of this user's store files (a store made before 0600)."""
+def _make_private(path: Path, mode: int = 0o600) -> None:
+    """Take group and others' access off one of this user's store files or its folder (made before 0600/0700)."""
     try:
         status = path.stat()
     except FileNotFoundError:
         return
     if status.st_uid == os.geteuid() and status.st_mode & 0o077:
-        path.chmod(0o600)
+        path.chmod(mode)
 
 
 def _moment(text: str) -> datetime:

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
+import threading
+import time
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
@@ -16,7 +19,7 @@ import pytest
 from kiosk import cli
 from kiosk.model import Address, Admission, Answer, Coverage, Identifier, Incident, IncidentKind, Person, Severity
 from kiosk.staff import LOCK_S, Staff
-from kiosk.store import Store
+from kiosk.store import DB_ERRORS, Store
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 LIMIT = NOW - timedelta(hours=24)
@@ -174,14 +177,37 @@ def test_an_admission_with_something_left_to_do_keeps_its_data(store, scenario):
     assert store.audit_trail()[-1]["detail"] == "0 admission(s)"
 
 
-def test_a_withdrawn_message_leaves_nothing_to_do(store):
-    stored = store.save_admission(admission(1, OLD), destinations=("fhir",))
+def cancelled_ago(store: Store, a: Admission, ago: timedelta) -> Admission:
+    """Stored with a message for fhir, cancelled by staff (the message withdrawn) ``ago``."""
+    stored = store.save_admission(a, destinations=("fhir",))
     store.cancel_admission(stored.id, "Dana", note=f"{GONE['name']} left")
+    with store._write():
+        store.db.execute("UPDATE admissions SET cancelled_at = ? WHERE id = ?",
+                         [(datetime.now(timezone.utc) - ago).isoformat(timespec="seconds"), stored.id])
+    return stored
+
+
+def test_a_message_withdrawn_over_an_hour_ago_leaves_nothing_to_do(store):
+    stored = cancelled_ago(store, admission(1, OLD), timedelta(minutes=61))
     assert store.purge_personal_data(LIMIT) == 1
     state = store.admission_state(stored.id)
     assert (state["outbox"], state["cancelled_by"], bool(state["cancelled_at"]), bool(state["wiped_at"])) == (
         ["withdrawn"], "Dana", True, True)
     assert [m["last_error"] for m in store.outbox()] == ["cancelled"]
+
+
+def test_a_message_withdrawn_within_the_hour_may_still_arrive_so_the_data_waits(store):
+    # Cancelled while the message was on its way: the hospital system may still take it (and answer).
+    stored = cancelled_ago(store, admission(1, OLD), timedelta(minutes=50))
+    assert store.purge_personal_data(LIMIT) == 0
+    store.outbox_delivered(store.outbox()[0]["id"], GONE["response"])
+    assert store.get_admission(stored.id) == stored
+    store.resolve_incidents(stored.id, IncidentKind.CANCEL_IN_HOSPITAL, "Dana")   # staff cancelled it there too
+    with store._write():                       # and the hour is over
+        store.db.execute("UPDATE admissions SET cancelled_at = ? WHERE id = ?",
+                         [(datetime.now(timezone.utc) - timedelta(minutes=61)).isoformat(), stored.id])
+    assert store.purge_personal_data(LIMIT) == 1
+    assert [(m["status"], m["response"]) for m in store.outbox()] == [("delivered", "")]
 
 
 def test_what_the_hospital_said_is_cut_to_its_reason_code(store):
@@ -212,6 +238,117 @@ def test_the_limit_is_a_moment_in_any_time_zone(store):
     assert store.purge_personal_data(datetime(2024, 3, 1, 9, 0, tzinfo=cet)) == 0     # 08:00 UTC: not before
     assert store.purge_personal_data(datetime(2024, 3, 1, 9, 0)) == 1                 # no zone: UTC
     assert [bool(store.admission_state(a.id)["wiped_at"]) for a in store.admissions()] == [True, False]
+
+
+def test_notes_on_resolved_incidents_about_no_admission_are_cleared_after_the_limit(store):
+    # Help pressed before any admission, a card that could not be read: staff may name the patient all the same.
+    old_id, new_id, open_id = (store.raise_incident(Incident(IncidentKind.CARD_UNREADABLE, Severity.MEDIUM, detail))
+                               for detail in ("old", "new", "open"))
+    for row_id in (old_id, new_id):
+        store.resolve_incident(row_id, "Dana", "done", GONE["note"])
+    with store._write():
+        store.db.execute("UPDATE incidents SET resolved_at = ? WHERE id = ?", [OLD.isoformat(), old_id])
+        store.db.execute("UPDATE incidents SET note = ? WHERE id = ?", [GONE["note"], open_id])
+    store.purge_personal_data(LIMIT)
+    notes = {r["id"]: (r["status"], r["note"]) for r in store.incidents(None)}
+    assert notes == {old_id: ("resolved", ""), new_id: ("resolved", GONE["note"]), open_id: ("open", GONE["note"])}
+
+
+# --- batches: a check-in goes on while the purge runs ---------------------------------------------------------
+
+def stored_old(store: Store, count: int) -> list[str]:
+    """``count`` old admissions with no message and an 8 KB signature each, written in one transaction."""
+    ids = []
+    with store._write():
+        for n in range(count):
+            a = replace(admission(100_000 + n, OLD), consent_signature=bytes(range(256)) * 32,
+                        queue_number=f"A-{n + 1:04d}")
+            store.db["admissions"].insert({
+                "id": a.id, "kiosk_id": "lobby-1", "created_at": a.created_at, "day": "2000-01-01",
+                "queue_seq": n + 1, "queue_number": a.queue_number, "identified_by": a.identified_by,
+                "language": a.language, "consent": a.consent, "data": json.dumps(a.to_json(), ensure_ascii=False)})
+            ids.append(a.id)
+    return ids
+
+
+def test_a_check_in_during_a_long_purge_waits_for_one_batch_at_most(plain):
+    ids = stored_old(plain, 2000)
+    plain.close()
+    purger = Store(plain.path)
+    running, checking_in, saved, errors = threading.Event(), threading.Event(), [], []
+
+    def check_ins():
+        kiosk = purger.reopen()
+        kiosk.db.execute("PRAGMA busy_timeout = 100")     # far less than the whole purge takes, more than a batch
+        try:
+            for n in range(1_000_000):
+                try:
+                    saved.append(kiosk.save_admission(admission(n, RECENT)).id)
+                except DB_ERRORS as e:
+                    errors.append(str(e))
+                checking_in.set()
+                if not running.is_set():
+                    return
+                time.sleep(0.01)
+        finally:
+            kiosk.close()
+    worker = threading.Thread(target=check_ins)
+    running.set()
+    worker.start()
+    try:
+        assert checking_in.wait(10)
+        started = time.monotonic()
+        assert purger.purge_personal_data(LIMIT) == len(ids)
+        took = time.monotonic() - started
+    finally:
+        running.clear()
+        worker.join()
+    try:
+        assert errors == []
+        assert len(saved) >= 3, took             # check-ins went on while it ran
+        assert {a.id for a in purger.admissions() if a.person.family == "Quastenbrink"} == set(saved)
+        assert all(purger.admission_state(i)["wiped_at"] for i in ids[:: 97])
+    finally:
+        purger.close()
+
+
+@pytest.mark.parametrize("meanwhile", ["open incident", "pending message"])
+def test_each_batch_checks_its_admissions_again(store, meanwhile):
+    now = datetime.now(timezone.utc)
+    first, second = (delivered(store, admission(n, OLD)) for n in (1, 2))
+    candidates = store._purge_candidates(LIMIT, now)
+    assert sorted(candidates) == sorted([first.id, second.id])
+    if meanwhile == "open incident":                 # between the look-up and the batch
+        store.raise_incident(Incident(IncidentKind.DETAILS_CORRECTED, Severity.LOW, "phone", admission_id=second.id))
+    else:
+        with store._write():
+            store.db["outbox"].insert({"admission_id": second.id, "destination": "hl7v2", "status": "pending",
+                                       "attempts": 0, "next_attempt_at": now.isoformat(), "last_error": "",
+                                       "created_at": now.isoformat()})
+    assert store._wipe_batch(candidates, LIMIT, now) == 1
+    assert store.get_admission(second.id) == second
+    assert store.admission_state(first.id)["wiped_at"] and not store.admission_state(second.id)["wiped_at"]
+
+
+def test_a_purge_does_not_wait_for_a_reader_to_empty_the_wal(plain, caplog):
+    with_resolved_incident(plain, admission(1, OLD))
+    reader = plain.reopen()
+    reader.db.execute("BEGIN")
+    reader.db.execute("SELECT count(*) FROM admissions").fetchone()     # holds the snapshot before the purge
+    caplog.set_level(logging.DEBUG, logger="kiosk.store")
+    try:
+        started = time.monotonic()
+        assert plain.purge_personal_data(LIMIT) == 1
+        assert time.monotonic() - started < 2
+        assert [r.levelname for r in caplog.records] == ["DEBUG"]
+        assert left_in(caplog.text.encode()) == [] and "WAL" in caplog.text
+        assert left_in(store_bytes(plain)) != []              # still in the WAL ...
+    finally:
+        reader.db.conn.rollback()
+        reader.close()
+    assert plain.purge_personal_data(LIMIT) == 0             # ... until the next run
+    assert left_in(store_bytes(plain)) == []
+    assert plain.path.with_name("kiosk.db-wal").stat().st_size == 0
 
 
 # --- wrong-PIN counts of names that are no member -------------------------------------------------------------

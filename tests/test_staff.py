@@ -376,6 +376,17 @@ def test_a_reprint_while_it_prints_is_refused(store, tmp_path, clock):
         staff_with_printer(store, PreviewPrinter(tmp_path), clock).reprint(stored.id, "ticket", "Dana")
 
 
+@pytest.mark.parametrize("action", ["reprint", "resend"])
+def test_an_admission_whose_data_was_wiped_is_not_reprinted_or_resent(store, tmp_path, clock, action):
+    stored = store.save_admission(admission(1))
+    assert store.purge_personal_data(T0 + timedelta(hours=1)) == 1
+    printer = PreviewPrinter(tmp_path / "tickets")
+    staff = staff_with_printer(store, printer, clock)
+    with pytest.raises(StaffError, match=r"^The personal data of this admission was wiped after .*store\.retention_h"):
+        staff.reprint(stored.id, "ticket", "Dana") if action == "reprint" else staff.resend(stored.id, "Dana")
+    assert store.prints() == [] and not (tmp_path / "tickets").exists()
+
+
 def refuse(store, stored) -> None:
     """The hospital system refused the admission's message (what kiosk.sync does with a 422)."""
     [row] = [r for r in store.outbox() if r["admission_id"] == stored.id]

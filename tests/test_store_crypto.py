@@ -130,6 +130,31 @@ def test_every_connection_overwrites_deleted_data(tmp_path, key, request):
         store.close()
 
 
+@pytest.mark.parametrize("key", ["store_key", None], ids=["sqlcipher", "plain"])
+def test_every_connection_waits_15_s_for_a_writer_and_sorts_in_memory(tmp_path, key, request):
+    store = Store(tmp_path / "kiosk.db", key=key and request.getfixturevalue(key))
+    other = store.reopen(power_safe=False)
+    try:
+        for s in (store, other):
+            assert s.db.execute("PRAGMA busy_timeout").fetchone()[0] == 15000
+            assert s.db.execute("PRAGMA temp_store").fetchone()[0] == 2        # MEMORY: no spill files in $TMPDIR
+    finally:
+        other.close()
+        store.close()
+
+
+def test_a_store_opens_when_a_later_sqlcipher_defaults_to_other_settings(tmp_path, store_key):
+    Store(tmp_path / "kiosk.db", key=store_key).close()
+    defaults = sqlcipher3.connect(":memory:")
+    defaults.execute("PRAGMA cipher_default_compatibility = 3")     # process-wide, as a new major version would
+    try:
+        store = Store(tmp_path / "kiosk.db", key=store_key)
+        store.close()
+    finally:
+        defaults.execute("PRAGMA cipher_default_compatibility = 4")
+        defaults.close()
+
+
 def test_reopen_gives_a_worker_thread_its_own_connection_with_the_same_key(tmp_path, store_key):
     store = Store(tmp_path / "kiosk.db", key=store_key, kiosk_id="ward-3")
     seen = []
@@ -275,6 +300,16 @@ def test_a_store_file_others_could_read_is_made_0600(tmp_path, store_key):
     Store(tmp_path / "kiosk.db", key=store_key).close()
     assert mode(tmp_path / "kiosk.db") == 0o600
     assert mode(tmp_path) == before
+
+
+def test_a_data_folder_others_could_enter_is_made_0700(tmp_path, store_key):
+    folder = tmp_path / "data"
+    folder.mkdir(mode=0o755)
+    folder.chmod(0o755)
+    tmp_path.chmod(0o755)
+    Store(folder / "kiosk.db", key=store_key).close()
+    assert mode(folder) == 0o700
+    assert mode(tmp_path) == 0o755                 # its parents are left as they are
 
 
 def test_what_the_kiosk_command_writes_is_its_users_only(capsys, tmp_path):
