@@ -41,6 +41,7 @@ import uuid
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timezone
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 import requests
@@ -94,7 +95,12 @@ def needles(patient: dict) -> set[str]:
             *date_formats(p["birthDate"])}
 
 
-NEEDLES = {text for patient in PATIENTS for text in needles(patient)}
+def encodings(text: str) -> set[str]:
+    """``text`` as it would look escaped in JSON (ensure_ascii), in a URL, or with HL7 v2 escapes."""
+    return {text, json.dumps(text)[1:-1], quote(text), text.replace("^", "\\S\\").replace("&", "\\T\\")}
+
+
+NEEDLES = {form for patient in PATIENTS for text in needles(patient) for form in encodings(text)}
 
 
 def found_in(text: str) -> set[str]:
