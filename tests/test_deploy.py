@@ -734,7 +734,8 @@ def test_kiosk_sync_feeds_the_watchdog_while_the_apps_worker_holds_the_lock(tmp_
         assert list(hospital.iterdir()) == []               # the other worker's turn
         app_worker.release()
         deadline = time.monotonic() + 15
-        while not list(hospital.iterdir()) and time.monotonic() < deadline:
+        # The folder transport writes a .tmp and renames it: wait for the finished file.
+        while not list(hospital.glob("*.json")) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert [p.suffix for p in hospital.iterdir()] == [".json"]
 
