@@ -6,8 +6,10 @@ systemd notification a service sends when it is ready (READY=1 on $NOTIFY_SOCKET
 after the welcome screen's first frame, the bare app after its first frame). Runs alternate;
 the medians are compared. Target: at most 1.5x the bare app.
 
-Idle CPU (issue 9): CPU time of all the process's threads over 30 s on the welcome screen (after a
-few seconds to settle), beside the bare app idling the same 30 s. Target: at most half the bare app's.
+Idle CPU (issue 9): CPU time of all the process's threads over 30 s on the welcome screen (after
+12 s to settle), beside the bare app idling the same 30 s, in every round but the first; the medians are
+compared (this shared virtual machine's figures vary by half from one 30 s to the next). Target: at most
+half the bare app's.
 
     .venv/bin/python benchmarks/bench_idle.py [--rounds N] [--idle-s S]
 """
@@ -69,7 +71,7 @@ class Side:
     def __init__(self, name: str, argv: list[str], env: dict):
         self.name, self.argv, self.env = name, argv, env
         self.starts: list[float] = []
-        self.idle_cpu: float | None = None
+        self.idle_cpu: list[float] = []
 
     @contextmanager
     def started(self, tmp: Path):
@@ -104,8 +106,10 @@ class Side:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=5, help="start-ups of each (default 5)")
-    parser.add_argument("--idle-s", type=float, default=30.0, help="idle time measured (default 30 s)")
-    parser.add_argument("--settle-s", type=float, default=5.0, help="wait before the idle time (default 5 s)")
+    parser.add_argument("--idle-s", type=float, default=30.0, help="idle time measured per round (default 30 s)")
+    parser.add_argument("--settle-s", type=float, default=12.0,
+                        help="wait before the idle time: the kiosk slows down once its welcome screen has been "
+                             "untouched 5 s, and its housekeeping's first round comes 10 s after start (default 12 s)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp, virtual_display(first=90) as display:
@@ -133,11 +137,11 @@ textfile = ""
         for n in range(args.rounds):
             for side in (kiosk, bare) if n % 2 == 0 else (bare, kiosk):
                 with side.started(tmp) as proc:
-                    if side.idle_cpu is None and n >= 1:       # a warm start's process idles for the figure
+                    if n >= 1:                              # warm starts idle for the figure, in turns
                         time.sleep(args.settle_s)
                         before = cpu_seconds(proc.pid)
                         time.sleep(args.idle_s)
-                        side.idle_cpu = cpu_seconds(proc.pid) - before
+                        side.idle_cpu.append(cpu_seconds(proc.pid) - before)
 
     k, b = statistics.median(kiosk.starts), statistics.median(bare.starts)
     print(f"| start-up to the first frame ({args.rounds} each) | kiosk run | bare Kivy label | ratio |")
@@ -145,11 +149,14 @@ textfile = ""
     print(f"| median | {k:.2f} s | {b:.2f} s | {k / b:.2f}x |")
     print(f"| fastest | {min(kiosk.starts):.2f} s | {min(bare.starts):.2f} s | {min(kiosk.starts) / min(bare.starts):.2f}x |")
     print()
-    kc, bc = kiosk.idle_cpu, bare.idle_cpu
-    print(f"| idle, {args.idle_s:.0f} s on the first screen | kiosk run | bare Kivy label | ratio |")
+    kc, bc = statistics.median(kiosk.idle_cpu), statistics.median(bare.idle_cpu)
+    print(f"| idle, {args.idle_s:.0f} s on the first screen ({len(kiosk.idle_cpu)} each) | kiosk run "
+          "| bare Kivy label | ratio |")
     print("|---|---|---|---|")
-    print(f"| CPU time | {kc * 1000:.0f} ms ({100 * kc / args.idle_s:.2f} % of a core) "
+    print(f"| CPU time, median | {kc * 1000:.0f} ms ({100 * kc / args.idle_s:.2f} % of a core) "
           f"| {bc * 1000:.0f} ms ({100 * bc / args.idle_s:.2f} % of a core) | {kc / bc:.2f}x |")
+    print(f"| all rounds | {', '.join(f'{c * 1000:.0f}' for c in kiosk.idle_cpu)} ms "
+          f"| {', '.join(f'{c * 1000:.0f}' for c in bare.idle_cpu)} ms | |")
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ class CommandError(Exception):
 
 
 def _settings(args) -> config.Settings:
-    settings = config.load(config.config_path(args.config))
+    settings = getattr(args, "settings", None) or config.load(config.config_path(args.config))
     logs.set_level(settings.log.level, debug=args.debug)
     return settings
 
@@ -595,7 +595,7 @@ def _run_as_data_owner(args) -> None:
 
     from kiosk.store import KEY_ENV, StoreLocked, read_key
     try:
-        settings = config.load(config.config_path(args.config))
+        settings = args.settings = config.load(config.config_path(args.config))   # read once: _settings
     except config.ConfigError:
         return                   # the command itself says what is wrong with the config (doctor: in its table)
     try:
