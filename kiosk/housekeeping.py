@@ -56,11 +56,14 @@ class Housekeeping:
             self._thread.join(timeout)
 
     def _run(self) -> None:
-        from kiosk import metrics
         store = None
         try:
+            # The first round's wait comes first: importing prometheus_client takes the interpreter's lock
+            # for tens of milliseconds, which the kiosk's start-up would otherwise share.
+            if self._stop.wait(self._first_round_s):
+                return
+            from kiosk import metrics
             self.exporter = metrics.Exporter(self.settings, preferred=self._preferred)
-            self._stop.wait(self._first_round_s)
             while not self._stop.is_set():
                 failed = False
                 try:

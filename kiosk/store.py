@@ -206,7 +206,9 @@ class Store:
         _make_private_folder(self.path.parent)
         if not self.path.exists():
             os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))    # SQLite gives -wal and -shm its mode
-        self.db = Database(self._connect())
+        # No sqlite-utils plugins: none is wanted on the store's connection, and looking them up scans every
+        # installed package's entry points at start-up.
+        self.db = Database(self._connect(), execute_plugins=False)
         self.db.enable_wal()
         for name in (self.path, *(self.path.with_name(self.path.name + end) for end in ("-wal", "-shm"))):
             _make_private(name)
