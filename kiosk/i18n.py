@@ -1,7 +1,7 @@
 """Translations and locale formatting (pure: no Kivy).
 
-Catalogs are gettext ``.po`` files in ``assets/locales/<lang>/LC_MESSAGES/kiosk.po``, read at start-up
-with Babel. English is the source language: its text is the msgid, so it needs no catalog.
+Catalogs are gettext ``.po`` files in ``assets/locales/<lang>/LC_MESSAGES/kiosk.po``, each read with
+Babel when its language is first shown. English is the source language: its text is the msgid, so it needs no catalog.
 """
 
 from __future__ import annotations
@@ -26,20 +26,27 @@ _LITERAL = re.compile(r'"((?:[^"\\]|\\.)*)"')
 
 
 class Catalogs:
-    """Every language's messages, loaded once."""
+    """The messages of these languages, each read once, when first asked for (a kiosk's start-up reads only
+    the language its welcome screen shows)."""
 
     def __init__(self, languages: Iterable[str], locales_dir: Path = LOCALES):
-        self._messages: dict[str, dict[str, str]] = {}
-        for lang in languages:
-            if lang == SOURCE_LANGUAGE:
-                self._messages[lang] = {}
-                continue
-            with open(locales_dir / lang / "LC_MESSAGES" / f"{DOMAIN}.po", "rb") as f:
-                catalog = read_po(f, locale=lang)
-            self._messages[lang] = {m.id: m.string for m in catalog if m.id and m.string and not m.fuzzy}
+        self._languages = set(languages)
+        self._locales_dir = locales_dir
+        self._messages: dict[str, dict[str, str]] = {SOURCE_LANGUAGE: {}}
+
+    def _catalog(self, language: str) -> dict[str, str]:
+        messages = self._messages.get(language)
+        if messages is None:
+            if language not in self._languages:
+                return {}
+            with open(self._locales_dir / language / "LC_MESSAGES" / f"{DOMAIN}.po", "rb") as f:
+                catalog = read_po(f, locale=language)
+            messages = self._messages[language] = {m.id: m.string for m in catalog
+                                                   if m.id and m.string and not m.fuzzy}
+        return messages
 
     def gettext(self, language: str, message: str) -> str:
-        return self._messages.get(language, {}).get(message) or message
+        return self._catalog(language).get(message) or message
 
     def translator(self, language: str) -> Callable[[str], str]:
         return lambda message: self.gettext(language, message)
@@ -48,7 +55,8 @@ class Catalogs:
         """The messages without a translation in ``language``."""
         if language == SOURCE_LANGUAGE:
             return []
-        return [m for m in messages if m not in self._messages.get(language, {})]
+        catalog = self._catalog(language)
+        return [m for m in messages if m not in catalog]
 
 
 def extract_messages(paths: Iterable[Path]) -> list[str]:

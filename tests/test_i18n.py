@@ -34,6 +34,19 @@ def test_catalogs_translate_and_fall_back_to_english():
     assert catalogs.missing("de", ["Call staff", "a message nobody wrote"]) == ["a message nobody wrote"]
 
 
+def test_a_languages_catalog_is_read_when_first_asked_for_and_then_kept(tmp_path):
+    folder = tmp_path / "de" / "LC_MESSAGES"
+    folder.mkdir(parents=True)
+    (folder / "kiosk.po").write_text('msgid "Call staff"\nmsgstr "Personal rufen"\n', encoding="utf-8")
+    catalogs = Catalogs(["de", "fr"], locales_dir=tmp_path)      # fr has no catalog here: not read yet
+    assert catalogs.gettext("de", "Call staff") == "Personal rufen"
+    (folder / "kiosk.po").unlink()
+    assert catalogs.gettext("de", "Call staff") == "Personal rufen"            # read once
+    assert catalogs.gettext("tr", "Call staff") == "Call staff"                 # not offered: English
+    with pytest.raises(FileNotFoundError):
+        catalogs.gettext("fr", "Call staff")
+
+
 def test_extraction_finds_marked_literals_only(tmp_path):
     source = tmp_path / "screen.kv"
     source.write_text('text: tr._("Hello")\nlabel: tr._(root.notice)\nx: N_("One " "two")\ny: _("Hello")\n')
