@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import dataclasses
 import json
+import gc
 import logging
 import os
 import secrets
@@ -628,6 +629,8 @@ def _run_as_data_owner(args) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     args.debug = bool(args.debug)
+    if args.func is not cmd_run:
+        gc.enable()          # paused by the `kiosk` command while the modules loaded (kiosk.__main__)
     # INFO until the config is read (its errors come first), then settings.log.level (_settings).
     logs.setup(debug=args.debug)
     umask = os.umask(0o077)  # everything the kiosk writes is its user's only (the store: 0600, its folder 0700)

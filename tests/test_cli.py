@@ -354,6 +354,22 @@ def staff_cmd(capsys, monkeypatch, config_file, *argv, stdin=""):
     return run(capsys, "staff", *argv, "--config", config_file)
 
 
+def test_the_kiosk_command_pauses_the_garbage_collector_only_until_the_command_runs(capsys, monkeypatch,
+                                                                                    config_file):
+    import gc
+
+    from kiosk.__main__ import main
+    monkeypatch.setattr(sys, "argv", ["kiosk", "staff", "list", "--config", str(config_file)])
+    seen = []
+    real = cli.cmd_staff_list
+    monkeypatch.setattr(cli, "cmd_staff_list", lambda args: seen.append(gc.isenabled()) or real(args))
+    try:
+        assert main() == 0
+        assert seen == [True] and gc.isenabled()
+    finally:
+        gc.enable()
+
+
 def test_staff_are_added_from_stdin_listed_and_removed(capsys, monkeypatch, config_file, data_dir, store_key):
     code, out, err = staff_cmd(capsys, monkeypatch, config_file, "add", "Dana K.", "--badge", "X110411675",
                                stdin="482913\n")

@@ -655,7 +655,8 @@ def test_the_kiosk_is_ready_after_its_first_frame_and_its_ui_thread_feeds_the_wa
     monkeypatch.setenv("NOTIFY_SOCKET", heard.address)
     monkeypatch.setenv("WATCHDOG_USEC", "200000")             # a ping every 0.1 s
     monkeypatch.delenv("WATCHDOG_PID", raising=False)
-    uirun.run("ui_sdnotify.py", tmp_path / "out")
+    _, screens = uirun.run("ui_sdnotify.py", tmp_path / "out")
+    assert screens[0]["gc_enabled"] and screens[0]["gc_frozen"] > 10_000   # start-up's objects, frozen
     said = heard.messages()
     assert said[0] == "STATUS=welcome"                          # the first screen is being built
     assert said[1] == "READY=1\nSTATUS=welcome"                 # ... and was drawn

@@ -2,9 +2,11 @@
 
 Run with $NOTIFY_SOCKET and $WATCHDOG_USEC set. The app starts, shows its welcome screen for a while, then
 its Kivy thread hangs for a second between two marks the script sends on the same socket
-(``X_TEST=hang``, ``X_TEST=resume``): no watchdog ping may come in between. Writes ``OUT_DIR/screens.json``.
+(``X_TEST=hang``, ``X_TEST=resume``): no watchdog ping may come in between. The garbage collector is
+paused at start, as the ``kiosk`` command does (kiosk.__main__). Writes ``OUT_DIR/screens.json``.
 """
 
+import gc
 import sys
 import time
 from pathlib import Path
@@ -18,6 +20,7 @@ HANG_S = 1.0
 
 
 def main(out: Path) -> None:
+    gc.disable()
     app = app_for(settings_for(out))
 
     async def script(app, pilot):
@@ -26,7 +29,7 @@ def main(out: Path) -> None:
         time.sleep(HANG_S)                 # the Kivy thread (this one) stuck, as in a hung screen
         sdnotify.notify("X_TEST=resume")
         await pilot.frames(15)
-        return [{"state": app.flow.state.value}]
+        return [{"state": app.flow.state.value, "gc_enabled": gc.isenabled(), "gc_frozen": gc.get_freeze_count()}]
 
     run_script(app, out, script)
 
