@@ -1,6 +1,9 @@
 """Start-up and idle CPU: `kiosk run` beside a bare Kivy app that shows one label, both on the same
 virtual X display (Xvfb, Mesa's software renderer, 1280 x 800 like a lobby screen).
 
+The kiosk runs as in a lobby: an encrypted store, delivery to a hospital system over FHIR (configured;
+nothing to deliver), a card reader (simulated) and a ticket printer (preview).
+
 Start-up (issue 9): from starting the process to its first frame, which each side reports with the
 systemd notification a service sends when it is ready (READY=1 on $NOTIFY_SOCKET; the kiosk sends it
 after the welcome screen's first frame, the bare app after its first frame). Runs alternate;
@@ -54,6 +57,14 @@ class Bare(App):
 
 Bare().run()
 """
+
+
+def free_port() -> int:
+    """A local port nothing listens on: the kiosk delivers to a hospital system, as in a lobby, but none
+    answers (nothing is waiting to be delivered)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def cpu_seconds(pid: int) -> float:
@@ -125,6 +136,9 @@ kind = "simulated"
 uri = "preview:{tmp / 'tickets'}"
 [metrics]
 textfile = ""
+[hospital]
+transport = "fhir"
+url = "http://127.0.0.1:{free_port()}/fhir"
 """, encoding="utf-8")
         base_env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp), "DISPLAY": display,
                     "PYTHONPATH": os.environ.get("PYTHONPATH", "")}

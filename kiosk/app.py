@@ -6,6 +6,7 @@ so that ``import kiosk.app`` stays cheap and Kivy never writes into a read-only 
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -145,16 +146,7 @@ def build_app(settings: Settings, *, store: Store, reader: CardReader, printers:
             self._status = ""                     # what systemd shows (STATUS=): never personal data
             self._idle_timer = None
             self.print_threads: list[threading.Thread] = []
-            self.sync = self.lookup = None
-            if settings.hospital.transport != "none":
-                from kiosk import sync
-                self.sync = sync.SyncThread(settings, self.flow.form)
-                if settings.hospital.transport == "fhir":
-                    try:
-                        self.lookup = sync.FhirTransport(settings.hospital, self.flow.form)   # its own session
-                    except Exception as e:             # e.g. an unreadable token file: walk-ins only
-                        log.error("appointment lookups are off: %s", type(e).__name__)
-                        self.flow.look_up_appointments = False
+            self.sync = self.lookup = None        # once the first screen is up: _connect_hospital
             self.last_prints: dict[str, str] = {}     # kind -> the PNG a preview printer wrote last
             if speaker is None and settings.speech.enabled:
                 self.speaker = Speaker(settings.speech.command, rate_wpm=settings.speech.rate_wpm)
@@ -193,8 +185,6 @@ def build_app(settings: Settings, *, store: Store, reader: CardReader, printers:
                                                    f"{job['kind']}: interrupted", admission_id=job["admission_id"]))
             self._wire_reader()
             self.reader.start()
-            if self.sync:
-                self.sync.start()
             Clock.schedule_interval(self._staff_poll, 2.0)
             self._render()
             return self.frame
@@ -206,10 +196,28 @@ def build_app(settings: Settings, *, store: Store, reader: CardReader, printers:
             """The first screen is shown: systemd hears that the kiosk is up, and its watchdog hears from the
             Kivy thread from now on, so that a screen that hangs stops the pings (and gets restarted)."""
             Window.unbind(on_flip=self._first_frame)
+            gc.freeze()              # start-up's objects last as long as the kiosk: never scanned again
+            gc.enable()              # paused by the `kiosk` command while the modules loaded (kiosk.__main__)
             sdnotify.notify("READY=1", f"STATUS={self._status}")
             interval = sdnotify.watchdog_interval()
             if interval:
                 Clock.schedule_interval(self._watchdog_ping, interval)
+            Clock.schedule_once(self._connect_hospital)
+
+        def _connect_hospital(self, _dt=None) -> None:
+            """Delivery to the hospital system (its thread) and appointment lookups: set up once the welcome
+            screen is shown, since loading the HTTP and HL7 libraries would otherwise delay it (issue 9)."""
+            if settings.hospital.transport == "none" or self.sync is not None:
+                return
+            from kiosk import sync
+            self.sync = sync.SyncThread(settings, self.flow.form)
+            self.sync.start()
+            if settings.hospital.transport == "fhir":
+                try:
+                    self.lookup = sync.FhirTransport(settings.hospital, self.flow.form)   # its own session
+                except Exception as e:             # e.g. an unreadable token file: walk-ins only
+                    log.error("appointment lookups are off: %s", type(e).__name__)
+                    self.flow.look_up_appointments = False
 
         def _watchdog_ping(self, _dt) -> None:
             sdnotify.notify("WATCHDOG=1")
@@ -300,9 +308,10 @@ def build_app(settings: Settings, *, store: Store, reader: CardReader, printers:
         def _look_up(self, identifier) -> None:
             """Ask the hospital system on a thread; the patient goes on meanwhile (walk-in if no answer)."""
             today = datetime.now().astimezone().date()
+            lookup = self.lookup                  # None until the first screen is up: a walk-in
 
             def job() -> None:
-                found = self.lookup.find_appointment(identifier, today, settings.hospital.appointment_lookup_s)
+                found = lookup and lookup.find_appointment(identifier, today, settings.hospital.appointment_lookup_s)
                 self.post(AppointmentFound(identifier.value, found))
             threading.Thread(target=job, name="appointment-lookup", daemon=True).start()
 
@@ -329,7 +338,7 @@ def build_app(settings: Settings, *, store: Store, reader: CardReader, printers:
             return Staff(store, printers=self.printers, reader_state=lambda: self.reader.state.value,
                          layout_for=lambda kind, admission: printing.layout_for(kind, admission, self.catalogs,
                                                                                 settings),
-                         wake=self.sync.wake if self.sync else lambda: None)
+                         wake=lambda: self.sync and self.sync.wake())
 
         def _staff_runner(self, job, done) -> None:
             """A staff action that may wait for a printer, on a thread with a Store of its own (one per
