@@ -10,8 +10,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
-import json
 import gc
+import json
 import logging
 import os
 import secrets

@@ -1,7 +1,8 @@
 """Translations and locale formatting (pure: no Kivy).
 
 Catalogs are gettext ``.po`` files in ``assets/locales/<lang>/LC_MESSAGES/kiosk.po``, each read with
-Babel when its language is first shown. English is the source language: its text is the msgid, so it needs no catalog.
+Babel when its language is first shown. English is the source language: its text is the msgid, so it
+needs no catalog.
 """
 
 from __future__ import annotations
