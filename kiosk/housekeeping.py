@@ -15,6 +15,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
+from kiosk.hardware.printer import PreviewPrinter
 from kiosk.staff import Staff
 
 log = logging.getLogger("kiosk.housekeeping")
@@ -98,8 +99,16 @@ class Housekeeping:
                 log.exception("metrics not updated")
 
     def purge(self, store) -> int:
-        """Wipe the personal data of admissions older than store.retention_h that need nothing more."""
+        """Wipe the personal data of admissions older than store.retention_h that need nothing more, and
+        the pictures ``preview:`` printers made before then; returns how many admissions were wiped."""
         older_than = datetime.now(timezone.utc) - timedelta(hours=self.settings.store.retention_h)
+        try:
+            pictures = sum(printer.forget(older_than.timestamp()) for printer in self._printers.values()
+                           if isinstance(printer, PreviewPrinter))
+            if pictures:
+                log.info("retention: %d preview printer picture(s) deleted", pictures)
+        except OSError:
+            log.exception("preview printer pictures not deleted")     # the store's purge goes on
         wiped = store.purge_personal_data(older_than)
         if wiped:
             log.info("retention: personal data of %d admission(s) wiped", wiped)

@@ -397,3 +397,32 @@ def test_kiosk_print_says_that_a_wiped_admissions_data_is_gone(capsys, tmp_path,
         assert (code, out) == (2, "")
         assert err.startswith("kiosk: The personal data of admission A-001 was wiped at ") and err.count("\n") == 1
     assert not (tmp_path / "prints").exists() or not list((tmp_path / "prints").iterdir())
+
+
+def test_the_purge_deletes_preview_printer_pictures_older_than_the_limit(plain, tmp_path):
+    """A wristband picture shows the patient's name: the housekeeping's purge deletes it with the data."""
+    import os
+
+    from kiosk.config import KioskSettings, Settings, StoreSettings
+    from kiosk.hardware import layouts
+    from kiosk.hardware.printer import PreviewPrinter
+    from kiosk.housekeeping import Housekeeping
+    from kiosk.i18n import Catalogs
+
+    printer = PreviewPrinter(tmp_path / "tickets")
+    catalogs = Catalogs(["de"])
+    old, new = admission(1, OLD, queue_number="A-001"), admission(2, RECENT, queue_number="A-002",
+                                                                 id="5c1d7e90-0000-4000-8000-000000000002")
+    old_pictures = [printer.print_layout(layouts.wristband_for(old, catalogs)).path,
+                    printer.print_layout(layouts.ticket_for(old, catalogs, show_name=True)).path]
+    new_picture = printer.print_layout(layouts.wristband_for(new, catalogs)).path
+    other = tmp_path / "tickets" / "notes-of-it.png"
+    other.write_bytes(b"not the kiosk's")
+    for path in (*old_pictures, other):
+        os.utime(path, (OLD.timestamp(), OLD.timestamp()))
+    settings = Settings(kiosk=KioskSettings(data_dir=str(tmp_path)), store=StoreSettings(retention_h=24.0))
+    housekeeping = Housekeeping(settings, lambda: plain, printers={"wristband": printer})
+    housekeeping.purge(plain)
+    assert [p.exists() for p in old_pictures] == [False, False]
+    assert new_picture.exists() and other.exists()
+    assert housekeeping.purge(plain) == 0 and new_picture.exists()
