@@ -196,9 +196,12 @@ def build_app(settings: Settings, *, store: Store, reader: CardReader, printers:
             """The first screen is shown: systemd hears that the kiosk is up, and its watchdog hears from the
             Kivy thread from now on, so that a screen that hangs stops the pings (and gets restarted)."""
             Window.unbind(on_flip=self._first_frame)
-            gc.freeze()              # start-up's objects last as long as the kiosk: never scanned again
-            gc.enable()              # paused by the `kiosk` command while the modules loaded (kiosk.__main__)
             sdnotify.notify("READY=1", f"STATUS={self._status}")
+            # The collector was paused while the modules loaded (kiosk.__main__): start-up's garbage goes
+            # now, and what is left lasts as long as the kiosk, so it is frozen (never scanned again).
+            gc.collect()
+            gc.freeze()
+            gc.enable()
             interval = sdnotify.watchdog_interval()
             if interval:
                 Clock.schedule_interval(self._watchdog_ping, interval)
@@ -308,7 +311,8 @@ def build_app(settings: Settings, *, store: Store, reader: CardReader, printers:
         def _look_up(self, identifier) -> None:
             """Ask the hospital system on a thread; the patient goes on meanwhile (walk-in if no answer)."""
             today = datetime.now().astimezone().date()
-            lookup = self.lookup                  # None until the first screen is up: a walk-in
+            self._connect_hospital()              # a card read before the first frame's follow-up came
+            lookup = self.lookup                  # None: lookups are off (walk-in)
 
             def job() -> None:
                 found = lookup and lookup.find_appointment(identifier, today, settings.hospital.appointment_lookup_s)
