@@ -7,6 +7,7 @@ needs no catalog.
 
 from __future__ import annotations
 
+import errno
 import re
 from datetime import date, datetime
 from pathlib import Path
@@ -28,19 +29,25 @@ _LITERAL = re.compile(r'"((?:[^"\\]|\\.)*)"')
 
 class Catalogs:
     """The messages of these languages, each read once, when first asked for (a kiosk's start-up reads only
-    the language its welcome screen shows)."""
+    the language its welcome screen shows).
+
+    :raises FileNotFoundError: a language without its catalog file (at once, not when a patient picks it)
+    """
 
     def __init__(self, languages: Iterable[str], locales_dir: Path = LOCALES):
-        self._languages = set(languages)
-        self._locales_dir = locales_dir
+        self._files = {lang: locales_dir / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
+                       for lang in languages if lang != SOURCE_LANGUAGE}
+        for path in self._files.values():
+            if not path.is_file():
+                raise FileNotFoundError(errno.ENOENT, "no catalog", str(path))
         self._messages: dict[str, dict[str, str]] = {SOURCE_LANGUAGE: {}}
 
     def _catalog(self, language: str) -> dict[str, str]:
         messages = self._messages.get(language)
         if messages is None:
-            if language not in self._languages:
+            if language not in self._files:
                 return {}
-            with open(self._locales_dir / language / "LC_MESSAGES" / f"{DOMAIN}.po", "rb") as f:
+            with open(self._files[language], "rb") as f:
                 catalog = read_po(f, locale=language)
             messages = self._messages[language] = {m.id: m.string for m in catalog
                                                    if m.id and m.string and not m.fuzzy}

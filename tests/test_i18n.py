@@ -38,13 +38,18 @@ def test_a_languages_catalog_is_read_when_first_asked_for_and_then_kept(tmp_path
     folder = tmp_path / "de" / "LC_MESSAGES"
     folder.mkdir(parents=True)
     (folder / "kiosk.po").write_text('msgid "Call staff"\nmsgstr "Personal rufen"\n', encoding="utf-8")
-    catalogs = Catalogs(["de", "fr"], locales_dir=tmp_path)      # fr has no catalog here: not read yet
+    with pytest.raises(FileNotFoundError):
+        Catalogs(["de", "fr"], locales_dir=tmp_path)                 # fr has none: said at start
+    fr = tmp_path / "fr" / "LC_MESSAGES"
+    fr.mkdir(parents=True)
+    (fr / "kiosk.po").write_text("", encoding="utf-8")
+    catalogs = Catalogs(["de", "fr"], locales_dir=tmp_path)          # neither is read yet ...
+    (fr / "kiosk.po").write_text('msgid "Call staff"\nmsgstr "Appeler le personnel"\n', encoding="utf-8")
+    assert catalogs.gettext("fr", "Call staff") == "Appeler le personnel"      # ... but when first asked for
     assert catalogs.gettext("de", "Call staff") == "Personal rufen"
     (folder / "kiosk.po").unlink()
-    assert catalogs.gettext("de", "Call staff") == "Personal rufen"            # read once
+    assert catalogs.gettext("de", "Call staff") == "Personal rufen"            # and then kept
     assert catalogs.gettext("tr", "Call staff") == "Call staff"                 # not offered: English
-    with pytest.raises(FileNotFoundError):
-        catalogs.gettext("fr", "Call staff")
 
 
 def test_extraction_finds_marked_literals_only(tmp_path):
