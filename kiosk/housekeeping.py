@@ -15,7 +15,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
-from kiosk.hardware.printer import PreviewPrinter
+from kiosk.hardware.printer import PreviewPrinter, forget_pictures
 from kiosk.staff import Staff
 
 log = logging.getLogger("kiosk.housekeeping")
@@ -102,9 +102,12 @@ class Housekeeping:
         """Wipe the personal data of admissions older than store.retention_h that need nothing more, and
         the pictures ``preview:`` printers made before then; returns how many admissions were wiped."""
         older_than = datetime.now(timezone.utc) - timedelta(hours=self.settings.store.retention_h)
+        # The default preview folder, whatever the printers are now (trials before the real printers came,
+        # `kiosk demo`), and the folder of each preview printer this process has.
+        folders = {self.settings.data_path / "tickets",
+                   *(p.folder for p in self._printers.values() if isinstance(p, PreviewPrinter))}
         try:
-            pictures = sum(printer.forget(older_than.timestamp()) for printer in self._printers.values()
-                           if isinstance(printer, PreviewPrinter))
+            pictures = sum(forget_pictures(folder, older_than.timestamp()) for folder in folders)
             if pictures:
                 log.info("retention: %d preview printer picture(s) deleted", pictures)
         except OSError:

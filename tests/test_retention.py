@@ -400,7 +400,8 @@ def test_kiosk_print_says_that_a_wiped_admissions_data_is_gone(capsys, tmp_path,
 
 
 def test_the_purge_deletes_preview_printer_pictures_older_than_the_limit(plain, tmp_path):
-    """A wristband picture shows the patient's name: the housekeeping's purge deletes it with the data."""
+    """A wristband picture shows the patient's name: the housekeeping's purge deletes it with the data, in
+    the configured preview printer's folder and in data_dir/tickets (the default one, e.g. from trials)."""
     import os
 
     from kiosk.config import KioskSettings, Settings, StoreSettings
@@ -409,18 +410,18 @@ def test_the_purge_deletes_preview_printer_pictures_older_than_the_limit(plain, 
     from kiosk.housekeeping import Housekeeping
     from kiosk.i18n import Catalogs
 
-    printer = PreviewPrinter(tmp_path / "tickets")
+    printer, trials = PreviewPrinter(tmp_path / "bands"), PreviewPrinter(tmp_path / "data" / "tickets")
     catalogs = Catalogs(["de"])
-    old, new = admission(1, OLD, queue_number="A-001"), admission(2, RECENT, queue_number="A-002",
-                                                                 id="5c1d7e90-0000-4000-8000-000000000002")
+    old = admission(1, OLD, queue_number="A-001")
+    new = admission(2, RECENT, queue_number="A-002", id="5c1d7e90-0000-4000-8000-000000000002")
     old_pictures = [printer.print_layout(layouts.wristband_for(old, catalogs)).path,
-                    printer.print_layout(layouts.ticket_for(old, catalogs, show_name=True)).path]
+                    trials.print_layout(layouts.ticket_for(old, catalogs, show_name=True)).path]
     new_picture = printer.print_layout(layouts.wristband_for(new, catalogs)).path
-    other = tmp_path / "tickets" / "notes-of-it.png"
+    other = tmp_path / "bands" / "notes-of-it.png"
     other.write_bytes(b"not the kiosk's")
     for path in (*old_pictures, other):
         os.utime(path, (OLD.timestamp(), OLD.timestamp()))
-    settings = Settings(kiosk=KioskSettings(data_dir=str(tmp_path)), store=StoreSettings(retention_h=24.0))
+    settings = Settings(kiosk=KioskSettings(data_dir=str(tmp_path / "data")), store=StoreSettings(retention_h=24.0))
     housekeeping = Housekeeping(settings, lambda: plain, printers={"wristband": printer})
     housekeeping.purge(plain)
     assert [p.exists() for p in old_pictures] == [False, False]

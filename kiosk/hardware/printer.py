@@ -169,20 +169,20 @@ class PreviewPrinter(Printer):
             self.last[kind] = path
             return PrintResult(confirmed=True, path=path)
 
-    def forget(self, before: float) -> int:
-        """Delete the pictures this printer wrote before ``before`` (a time.time()); returns how many. A
-        wristband's shows the patient's name: the retention purge calls this (kiosk.housekeeping). Other
-        files in the folder are left alone."""
-        removed = 0
-        with self._lock:
-            for path in [*self.folder.glob("ticket-*.png"), *self.folder.glob("wristband-*.png")]:
-                try:
-                    if path.stat().st_mtime < before:
-                        path.unlink()
-                        removed += 1
-                except FileNotFoundError:
-                    pass
-        return removed
+
+def forget_pictures(folder: Path, before: float) -> int:
+    """Delete the pictures a PreviewPrinter wrote into ``folder`` before ``before`` (a time.time()); returns
+    how many. A wristband's shows the patient's name: the retention purge calls this (kiosk.housekeeping).
+    Other files in the folder are left alone."""
+    removed = 0
+    for path in [*folder.glob("ticket-*.png"), *folder.glob("wristband-*.png")]:
+        try:
+            if path.stat().st_mtime < before:
+                path.unlink()
+                removed += 1
+        except FileNotFoundError:
+            pass
+    return removed
 
 
 class EscposPrinter(Printer):
