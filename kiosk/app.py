@@ -311,7 +311,7 @@ def build_app(settings: Settings, *, store: Store, reader: CardReader, printers:
         def _look_up(self, identifier) -> None:
             """Ask the hospital system on a thread; the patient goes on meanwhile (walk-in if no answer)."""
             today = datetime.now().astimezone().date()
-            self._connect_hospital()              # a card read before the first frame's follow-up came
+            self._connect_hospital()              # the card came before its scheduled turn (just after start)
             lookup = self.lookup                  # None: lookups are off (walk-in)
 
             def job() -> None:
