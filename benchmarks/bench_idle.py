@@ -34,6 +34,7 @@ from pathlib import Path
 BIN = Path(sys.executable).parent
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
+from processes import stop  # noqa: E402
 from xvfb import virtual_display  # noqa: E402
 
 BARE = r"""
@@ -106,12 +107,7 @@ class Side:
                 self.starts.append(time.perf_counter() - start)
                 yield proc
             finally:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+                stop(proc, timeout=20)
 
 
 def main() -> None:

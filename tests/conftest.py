@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from processes import stop
 
 VPCD_READER = "Virtual PCD 00 00"    # slot 0 of the vsmartcard-vpcd driver (reference 4.1)
 VPCD_PORT = 35963
@@ -38,7 +39,7 @@ class Pcscd:
     def restart(self) -> None:
         """Stop the pcscd this session started and start a new one (as after a crash or an upgrade)."""
         assert self.started_here and self.process is not None, "only a pcscd started by the tests"
-        _stop(self.process)
+        stop(self.process)
         self.process = _launch(self.log)
 
 
@@ -87,16 +88,6 @@ def _start(log_path: Path) -> subprocess.Popen:
                                 stderr=subprocess.STDOUT, start_new_session=True)
 
 
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 def _wait_for_reader(process: subprocess.Popen | None, log_path: Path | None) -> None:
     deadline = time.monotonic() + STARTUP_DEADLINE
     while VPCD_READER not in _reader_names():
@@ -124,7 +115,7 @@ def _launch(log_path: Path) -> subprocess.Popen:
             _wait_for_reader(process, log_path)
             return process
         except pytest.fail.Exception:
-            _stop(process)
+            stop(process)
             if "Address already in use" not in _tail(log_path, 5) or time.monotonic() > deadline:
                 raise
             time.sleep(2)
@@ -151,7 +142,7 @@ def pcscd(tmp_path_factory):
         yield service
     finally:
         if service.process is not None:
-            _stop(service.process)
+            stop(service.process)
 
 
 @pytest.fixture(scope="session")

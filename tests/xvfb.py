@@ -9,6 +9,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from processes import stop
+
 
 @contextmanager
 def virtual_display(first: int = 120) -> Iterator[str]:
@@ -24,5 +26,4 @@ def virtual_display(first: int = 120) -> Iterator[str]:
             time.sleep(0.05)
         yield f":{number}"
     finally:
-        server.terminate()
-        server.wait()
+        stop(server)
