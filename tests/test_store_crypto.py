@@ -115,32 +115,29 @@ def test_a_key_is_64_hexadecimal_digits(tmp_path, key):
     assert not (tmp_path / "kiosk.db").exists()
 
 
-@pytest.mark.parametrize("key", ["store_key", None], ids=["sqlcipher", "plain"])
-def test_every_connection_overwrites_deleted_data(tmp_path, key, request):
+@pytest.fixture(params=["store_key", None], ids=["sqlcipher", "plain"])
+def two_connections(tmp_path, request):
+    """A store (encrypted or plain) and a second connection to it, as the sync worker opens one."""
+    store = Store(tmp_path / "kiosk.db", key=request.param and request.getfixturevalue(request.param))
+    other = store.reopen(power_safe=False)
+    yield store, other
+    other.close()
+    store.close()
+
+
+def test_every_connection_overwrites_deleted_data(two_connections):
     # Debian's SQLite and SQLCipher (on a keyed file) have it on already; the store does not rely on the
     # build. What it is for: tests/test_retention.py, test_without_secure_delete_the_old_data_would_stay...
-    store = Store(tmp_path / "kiosk.db", key=key and request.getfixturevalue(key))
-    other = store.reopen(power_safe=False)
-    try:
-        for s in (store, other):
-            assert s.db.execute("PRAGMA secure_delete").fetchone()[0] == 1
-        assert (other.encrypted, other.kiosk_id, other.power_safe) == (store.encrypted, "lobby-1", False)
-    finally:
-        other.close()
-        store.close()
+    store, other = two_connections
+    for s in (store, other):
+        assert s.db.execute("PRAGMA secure_delete").fetchone()[0] == 1
+    assert (other.encrypted, other.kiosk_id, other.power_safe) == (store.encrypted, "lobby-1", False)
 
 
-@pytest.mark.parametrize("key", ["store_key", None], ids=["sqlcipher", "plain"])
-def test_every_connection_waits_15_s_for_a_writer_and_sorts_in_memory(tmp_path, key, request):
-    store = Store(tmp_path / "kiosk.db", key=key and request.getfixturevalue(key))
-    other = store.reopen(power_safe=False)
-    try:
-        for s in (store, other):
-            assert s.db.execute("PRAGMA busy_timeout").fetchone()[0] == 15000
-            assert s.db.execute("PRAGMA temp_store").fetchone()[0] == 2        # MEMORY: no spill files in $TMPDIR
-    finally:
-        other.close()
-        store.close()
+def test_every_connection_waits_15_s_for_a_writer_and_sorts_in_memory(two_connections):
+    for s in two_connections:
+        assert s.db.execute("PRAGMA busy_timeout").fetchone()[0] == 15000
+        assert s.db.execute("PRAGMA temp_store").fetchone()[0] == 2        # MEMORY: no spill files in $TMPDIR
 
 
 def test_a_store_opens_when_a_later_sqlcipher_defaults_to_other_settings(tmp_path, store_key):
