@@ -1,4 +1,4 @@
-"""The ``kiosk`` command: thin subcommands over the library (DESIGN.md, command-line contract).
+"""The ``kiosk`` command: thin subcommands over the library (docs/cli.md, the command-line contract).
 
 Exit codes: 0 ok, 1 the kiosk itself (doctor: permissions, store, disk, clock), 2 usage or config error,
 3 device not found, 4 timed out waiting for a card, 5 unsupported card, 6 card data invalid, 7 card removed
@@ -514,7 +514,7 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("read-card", parents=[common], help="wait for a card, read it, print it as JSON",
-                       description="Waits for a card, reads it and prints one JSON object (DESIGN.md).")
+                       description="Waits for a card, reads it and prints one JSON object (docs/cli.md).")
     p.add_argument("--json", action="store_true", help="print the card as JSON (the only output form there is)")
     p.add_argument("--reader", metavar="TEXT", help="use the reader whose name contains TEXT")
     p.add_argument("--wait", type=float, default=30.0, metavar="SECONDS", help="how long to wait for a card (default 30)")

@@ -488,7 +488,7 @@ def is_loopback(host: str | None) -> bool:
 
 
 def _check_hospital(h: HospitalSettings) -> None:
-    """Plain http:// and MLLP without TLS only to loopback; everything else TLS (DESIGN.md)."""
+    """Plain http:// and MLLP without TLS only to loopback; everything else TLS (docs/cli.md)."""
     if h.transport == "none":
         return
     if not h.url:

@@ -2,7 +2,7 @@
 
 Rows, in this order: config, permissions, store, card reader, one per printer, hospital, outbox, disk,
 clock. A row is ok, warn or fail; nothing of a patient ever appears in one (the outbox row gives counts
-and ages only). The exit code is that of the first failing row (DESIGN.md: 2 config, 3 reader, pcscd or
+and ages only). The exit code is that of the first failing row (docs/cli.md: 2 config, 3 reader, pcscd or
 printer not there, 8 printer fault, 9 hospital system; 1 = the kiosk itself: permissions, store, disk,
 clock), 0 when no row fails: warnings do not count.
 """

@@ -1,6 +1,6 @@
 """The kiosk's nouns as plain dataclasses: Person, Coverage, CardData, Admission, Incident.
 
-A person and a coverage travel in FHIR R4 shape (the ``read-card --json`` contract in DESIGN.md), so
+A person and a coverage travel in FHIR R4 shape (the ``read-card --json`` contract in docs/cli.md), so
 ``from_fhir`` / ``to_fhir`` are the only conversions.
 """
 

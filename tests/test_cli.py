@@ -1,4 +1,4 @@
-"""kiosk/cli.py: the ``kiosk`` command (DESIGN.md, command-line contract), in-process and as the console script.
+"""kiosk/cli.py: the ``kiosk`` command (docs/cli.md, the command-line contract), in-process and as the console script.
 
 ``kiosk run`` and ``kiosk demo`` start Kivy and are covered elsewhere; here they only show their help.
 """

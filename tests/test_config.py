@@ -1,4 +1,4 @@
-"""kiosk/config.py: the typed settings schema and the TOML file it reads (DESIGN.md, configuration contract)."""
+"""kiosk/config.py: the typed settings schema and the TOML file it reads (docs/cli.md, configuration keys scripts rely on)."""
 
 import dataclasses
 from pathlib import Path
@@ -7,7 +7,7 @@ import pytest
 
 from kiosk import config
 
-# The keys that IT scripts and other tools rely on (DESIGN.md, "Configuration contract").
+# The keys that IT scripts and other tools rely on (docs/cli.md, "Configuration keys that scripts rely on").
 DESIGN_KEYS = [
     "kiosk.id",
     "kiosk.data_dir",
@@ -20,7 +20,7 @@ DESIGN_KEYS = [
     "hospital.url",
 ]
 
-# Every key set, in the shape of the DESIGN.md example; whole numbers where floats belong.
+# Every key set, in the shape of the docs/cli.md example; whole numbers where floats belong.
 FULL_TOML = """
 [kiosk]
 id = "lobby-2"

@@ -18,7 +18,7 @@ TABLES = {"admissions", "outbox", "incidents", "audit", "prints", "staff", "kios
 MIGRATIONS = ["m001_create_tables", "m002_create_prints", "m003_outbox_outcome", "m004_staff", "m005_retention",
               "m006_purge_indexes"]
 
-# A German eGK holder, in the shape DESIGN.md gives for read-card --json (KVNR and IK systems from there).
+# A German eGK holder, in the shape docs/cli.md gives for read-card --json (KVNR and IK systems from there).
 PERSON = Person(
     family="Müller-Lüdenscheidt",
     given=("Jürgen", "Anna-Lena"),
