@@ -37,6 +37,9 @@ from kiosk.store import DB_ERRORS, PrintInProgress, Store, read_key
 log = logging.getLogger("kiosk")
 
 WINDOW_SIZE = (1280, 800)
+# `kiosk demo` shows a banner above the top bar on every screen; its window is this much taller, so that the
+# screens below have the room they have on a kiosk (and its screenshots show them as they are there).
+DEMO_BANNER_PX = 40
 QUIET_AFTER_S = 5.0        # untouched this long, the welcome screen slows to display.idle_fps
 
 STAFF_ACTION_FAILED = N_("The kiosk could not do that just now. Please try again or call IT.")
@@ -49,8 +52,8 @@ def staff_failure(error: Exception) -> StaffError:
     return StaffError(STAFF_ACTION_FAILED)
 
 
-def prepare_kivy(kivy_home: Path, *, headless: bool) -> None:
-    """Set Kivy's environment; must run before the first ``import kivy``."""
+def prepare_kivy(kivy_home: Path, *, headless: bool, demo: bool = False) -> None:
+    """Set Kivy's environment; must run before the first ``import kivy``. ``demo``: room for its banner."""
     kivy_home.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("KIVY_NO_ARGS", "1")          # nobody passes -m inspector to the kiosk
     os.environ["KIVY_HOME"] = str(kivy_home)             # nothing of Kivy's in $HOME or the install
@@ -62,7 +65,9 @@ def prepare_kivy(kivy_home: Path, *, headless: bool) -> None:
     os.environ["KCFG_KIVY_KEYBOARD_MODE"] = "systemanddock"    # on-screen keyboard, and scanners as keyboards
     os.environ.setdefault("KCFG_KIVY_LOG_LEVEL", "warning")
     os.environ["KCFG_GRAPHICS_MAXFPS"] = "30"
-    os.environ["KCFG_GRAPHICS_WIDTH"], os.environ["KCFG_GRAPHICS_HEIGHT"] = map(str, WINDOW_SIZE)
+    width, height = WINDOW_SIZE
+    os.environ["KCFG_GRAPHICS_WIDTH"], os.environ["KCFG_GRAPHICS_HEIGHT"] = str(width), str(
+        height + (DEMO_BANNER_PX if demo else 0))
     os.environ["KCFG_GRAPHICS_RESIZABLE"] = "0"
     if headless:
         os.environ["SDL_VIDEODRIVER"] = "offscreen"      # renders with Mesa, no X server needed
@@ -78,11 +83,12 @@ def sample_cards(path: Path | None = None) -> list[CardData]:
 
 
 def build_app(settings: Settings, *, store: Store, reader: CardReader, printers: dict[str, Printer],
-              sample_card_button: bool = False, speaker: Speaker | None = None):
+              sample_card_button: bool = False, speaker: Speaker | None = None, demo: str = ""):
     """The kiosk as a Kivy App, wired to these parts (Kivy must be prepared: ``prepare_kivy``).
 
     :param printers: what is printed at check-in, by kind (ticket, wristband), and where
     :param speaker: reads screens aloud (default: the one ``[speech]`` names; none when it is off)
+    :param demo: `kiosk demo`: the sentence (msgid) every screen shows above it; its admissions are test data
     """
     import kivy
     # No X cut buffer: selected patient text must not reach the X selection (nor need xclip/xsel).
@@ -138,7 +144,7 @@ def build_app(settings: Settings, *, store: Store, reader: CardReader, printers:
                                 prints=tuple(kind for kind in printing.KINDS if kind in printers),
                                 look_up_appointments=settings.hospital.transport == "fhir",
                                 consent_signature=settings.consent.signature,
-                                consent_texts=settings.consent.texts())
+                                consent_texts=settings.consent.texts(), test_data=bool(demo))
             self.tr = Localizer(self.catalogs, self.flow.session.language)
             self.look = Look()
             self.frame = None
@@ -178,7 +184,7 @@ def build_app(settings: Settings, *, store: Store, reader: CardReader, printers:
                                         woken=lambda: self._pace(touched=True))
             Window.bind(on_flip=self._first_frame)
             self.frame = KioskFrame(send=self.send, speak=self.speak, can_speak=self.can_speak,
-                                    corner_tap=self._corner_tap)
+                                    corner_tap=self._corner_tap, demo=demo)
             self.frame.languages = list(settings.kiosk.languages)
             for job in self.store.interrupt_prints():     # a stopped kiosk's half-done jobs: staff judge
                 self.store.raise_incident(Incident(IncidentKind.PRINTER_FAULT, Severity.HIGH,

@@ -126,20 +126,14 @@ def _start_desk(settings: config.Settings, printers: dict, **staff_options):
 
 
 def cmd_demo(args) -> int:
-    """The kiosk with a simulated card reader and a printer that writes PNG files."""
+    """The kiosk with a simulated card reader and a printer that writes PNG files, on a throwaway store of its
+    own: nothing of it reaches the configured store, and the hospital system only with --send-samples."""
     from kiosk import app as kiosk_app
-    from kiosk.config import ReaderSettings
-    from kiosk.hardware.printer import PreviewPrinter
-    from kiosk.hardware.reader import SimulatedReader
+    from kiosk.config import HospitalSettings, ReaderSettings
 
-    path = config.config_path(args.config)
-    settings = config.load(path)
-    logs.set_level(settings.log.level, debug=args.debug)
-    scratch = None
-    if path is None:
-        scratch = tempfile.mkdtemp(prefix="kiosk-demo-")
-        settings = settings.replace(kiosk=dataclasses.replace(settings.kiosk, data_dir=scratch))
-    settings = settings.replace(reader=ReaderSettings(kind="simulated"))
+    settings = _settings(args)
+    if args.send_samples and settings.hospital.transport == "none":
+        raise CommandError("There is nowhere to send the samples: hospital.transport is none in the config.")
     try:
         cards = kiosk_app.sample_cards(Path(args.patients) if args.patients else None)
     except OSError as e:
@@ -153,37 +147,62 @@ def cmd_demo(args) -> int:
               f"and writes what it shows to {args.out}/.")
         headless = True
     out = Path(args.out).resolve()
-    if headless:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise CommandError(f"The output folder {out} cannot be created: {e.strerror}.") from None
+    # Never the configured store, nor (without --send-samples) the hospital system: sample patients in a
+    # real hospital are exactly what must not happen. The store is encrypted with a key only this process knows.
+    scratch = Path(tempfile.mkdtemp(prefix="kiosk-demo-"))
+    settings = settings.replace(kiosk=dataclasses.replace(settings.kiosk, data_dir=str(scratch)),
+                                reader=ReaderSettings(kind="simulated"),
+                                hospital=settings.hospital if args.send_samples else HospitalSettings())
+    try:
+        store = _open_store(settings, key=secrets.token_hex(32))
         try:
-            out.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise CommandError(f"The output folder {out} cannot be created: {e.strerror}.") from None
-    printer = PreviewPrinter(settings.data_path / "tickets")     # tickets and wristbands, as PNG files
-    # The throwaway store is encrypted too, with a key of its own that only this process knows.
-    store = _open_store(settings, **({"key": secrets.token_hex(32)} if scratch else {}))
-    kiosk_app.prepare_kivy(settings.data_path / "kivy", headless=headless)
+            return _demo(args, settings, store, cards, out, headless)
+        finally:
+            store.close()
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)    # what it held is in the output folder
+
+
+def _demo(args, settings: config.Settings, store, cards, out: Path, headless: bool) -> int:
+    from kiosk import app as kiosk_app
+    from kiosk import demo
+    from kiosk.hardware.printer import PreviewPrinter
+    from kiosk.hardware.reader import SimulatedReader
+
+    # Tickets and wristbands as PNG files: copied into the output folder by the headless walk, written there
+    # directly when a person plays the patient.
+    printer = PreviewPrinter(settings.data_path / "tickets" if headless else out / "tickets")
+    kiosk_app.prepare_kivy(settings.data_path / "kivy", headless=headless, demo=True)
     try:
         app = kiosk_app.build_app(settings, store=store, reader=SimulatedReader(cards),
                                   printers={"ticket": printer, "wristband": printer},
-                                  sample_card_button=not headless)
+                                  sample_card_button=not headless,
+                                  demo=demo.BANNER_SENDING if args.send_samples else demo.BANNER)
     except FormError as e:
         raise CommandError(f"The intake form cannot be used: {e}.") from None
     if not headless:
-        print(f"Tickets and wristbands are written to {printer.folder}; the store is {store.path}.")
+        print(f"Tickets and wristbands are written to {printer.folder}; the demo's store goes when the demo ends.")
         app.run()
-        return EXIT_OK
-    from kiosk.demo import DemoError, run_headless
-    try:
-        summary = run_headless(app, out, cards)
-    except DemoError as e:
-        raise CommandError(f"The demo stopped: {e}.", 1) from None
-    finally:
-        store.close()
-        if scratch:
-            shutil.rmtree(scratch)       # the demo's own store: what it held is in the output folder
-    print(f"The demo checked in {len(summary['patients'])} patients and wrote to {out}/:")
-    print(f"  {len(summary['screens'])} screenshots: p<N>-<step>-<screen>.png, and every screen in every "
-          "language with normal and larger text: screens/<language>/<screen>[-large].png")
+    else:
+        try:
+            summary = demo.run_headless(app, out, cards, tour=not args.send_samples)
+        except demo.DemoError as e:
+            raise CommandError(f"The demo stopped: {e}.", 1) from None
+        _demo_summary(summary, out, tour=not args.send_samples)
+    if args.send_samples:
+        _send_samples(settings, store, app.flow.form)
+    return EXIT_OK
+
+
+def _demo_summary(summary: dict, out: Path, *, tour: bool) -> None:
+    print(f"The demo checked in {len(summary['patients'])} sample patients and wrote to {out}/:")
+    print(f"  {len(summary['screens'])} screenshots: p<N>-<step>-<screen>.png"
+          + (", and every screen in every language with normal and larger text: "
+             "screens/<language>/<screen>[-large].png" if tour else ""))
     problems = [f"{shot['file']}: {problem}" for shot in summary["screens"] for problem in shot.get("problems", ())]
     if problems:
         print(f"  {len(problems)} layout problems (too small to touch or read, cut off, out of the screen):")
@@ -191,9 +210,29 @@ def cmd_demo(args) -> int:
     print("  printed tickets and wristbands: p<N>-ticket.png, p<N>-wristband.png; "
           "admissions as stored: p<N>-admission.json")
     print("  screens.json: what every screenshot shows, as text")
-    if not scratch:
-        print(f"The store is {store.path}.")
-    return EXIT_OK
+
+
+def _send_samples(settings: config.Settings, store, form) -> None:
+    """What the demo's sample admissions still wait for, sent now through the configured connection (the
+    app's own worker sent what it could while the demo ran); they carry the test-data marks."""
+    from kiosk import sync
+    name = settings.hospital.transport
+    try:
+        transport = sync.open_transport(settings, form)
+    except (OSError, ValueError) as e:
+        raise CommandError(f"The connection to the hospital system cannot be set up: {e}.") from None
+    try:
+        progress = sync.Sync(store, transport, retry_max_s=settings.hospital.retry_max_s).run_once(now_or_never=True)
+    finally:
+        transport.close()
+    print(f"Sent {store.outbox_count(name, 'delivered')} sample admission(s) to the hospital system ({name}), marked "
+          "as test data (FHIR meta.security HTEST, HL7 v2 processing ID T).")
+    refused = [row for row in store.outbox("dead") if row["destination"] == name]
+    if progress.waiting or refused:
+        why = (f"the hospital system refused {len(refused)} ({sync.code(refused[0]['last_error'])})" if refused
+               else f"{progress.waiting} could not be delivered ({sync.code(progress.last_reason) or 'not due yet'})")
+        raise CommandError(f"Not every sample reached the hospital system: {why}; the demo's store is gone with "
+                           "the demo, so run it again once the cause is fixed.", EXIT_HOSPITAL)
 
 
 def cmd_print(args) -> int:
@@ -222,7 +261,7 @@ def cmd_print(args) -> int:
     if args.sample:
         admission = Admission(id="00000000-0000-4000-8000-000000000000", kiosk_id=settings.kiosk.id,
                               created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                              language=settings.kiosk.languages[0], identified_by="sample",
+                              language=settings.kiosk.languages[0], identified_by="sample", test_data=True,
                               person=Person(family="Mustermann-Çelik", given=("Zoë", "Jürgen"), birth_date="1980-07-14",
                                             identifiers=(Identifier("sample", "X123456789"),)),
                               queue_number=f"{settings.kiosk.queue_prefix}-000")
@@ -502,15 +541,20 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("demo", parents=[common], help="run the kiosk with a simulated card reader and printer",
-                       description="The kiosk with a simulated card reader and a printer that writes PNG files; "
-                                   "store, hospital connection, forms and languages come from the config "
-                                   "(a temporary store when no config file is given).")
+                       description="The kiosk with a simulated card reader and a printer that writes PNG files. "
+                                   "Forms, languages and consent come from the config; the store is a throwaway "
+                                   "one of its own, and the hospital system is reached only with --send-samples. "
+                                   "Every screen says that it is a demo, and tickets and wristbands say 'Sample'.")
     p.add_argument("--headless", action="store_true",
                    help="walk scripted patients through the screens on a virtual display and write screenshots, "
                         "tickets and admissions into --out")
     p.add_argument("--out", default="demo-out", metavar="DIR", help="folder for the headless output (default: demo-out)")
     p.add_argument("--patients", metavar="FILE",
                    help="JSON list of sample patients in the read-card --json shape, one check-in each")
+    p.add_argument("--send-samples", action="store_true",
+                   help="send the sample patients' admissions to the configured hospital system (its test system, "
+                        "before going live), marked as test data; without it the demo never reaches the hospital "
+                        "system. Exit 9 when they did not all arrive")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("read-card", parents=[common], help="wait for a card, read it, print it as JSON",
@@ -588,9 +632,9 @@ def _run_as_data_owner(args) -> None:
     """Started as root (IT's `sudo kiosk staff add`, `doctor`, `sync --once`) with a data_dir that
     belongs to another user (the kiosk's): go on as that user, with its groups, so that no file in data_dir
     ends up root's and unreadable to the kiosk. The store key is read first, while root may still read a
-    root-only key file, and handed on in KIOSK_STORE_KEY. The demo without a config file stays as it is
-    (its store is a temporary folder)."""
-    if os.geteuid() != 0 or (args.func is cmd_demo and config.config_path(args.config) is None):
+    root-only key file, and handed on in KIOSK_STORE_KEY. The demo stays as it is: it writes nothing into
+    data_dir (its store is a temporary folder)."""
+    if os.geteuid() != 0 or args.func is cmd_demo:
         return
     import pwd
 

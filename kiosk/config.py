@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
+from kiosk.model import KVNR_SYSTEM, NATIONAL_ID_SYSTEMS, SSIN_SYSTEM
 from kiosk.paths import ASSETS
 
 DEFAULT_CONFIG_PATH = Path("/etc/kiosk/kiosk.toml")
@@ -93,6 +94,13 @@ class TicketPrinterSettings:
     show_name: bool = setting(False, "Print the patient's name under the queue number (true/false; off: tickets get left on chairs).")
 
 
+def _national_ids(systems: tuple) -> str | None:
+    unknown = [s for s in systems if s not in NATIONAL_ID_SYSTEMS]
+    if unknown:
+        return f"has {', '.join(unknown)}, but the cards give only {' and '.join(NATIONAL_ID_SYSTEMS)}"
+    return None
+
+
 @dataclass(frozen=True)
 class WristbandPrinterSettings:
     uri: str = setting("", "Where patient wristbands go, as for tickets (URI; empty = the kiosk prints no wristbands).",
@@ -100,6 +108,12 @@ class WristbandPrinterSettings:
     profile: str = setting("TM-L90", "python-escpos capability profile of the band printer; a 203 dpi one, as bands are drawn "
                            "dot for dot (profile name).")
     timeout_s: float = setting(5.0, "Longest wait for each step of a wristband job, as for tickets (seconds).", check=_positive)
+    national_ids: tuple = setting((), "National numbers that may be printed on the band, by identifier system, where the "
+                                  "site's rules allow it (in Germany and Belgium they restrict it): "
+                                  f"{KVNR_SYSTEM} (German insurance number, KVNR) or {SSIN_SYSTEM} (Belgian national "
+                                  "number); printed, named for what it is, only when the hospital system gave no patient "
+                                  "number of its own (hospital.patient_id_system) (identifier systems; empty = none).",
+                                  check=_national_ids)
 
 
 @dataclass(frozen=True)
@@ -112,6 +126,15 @@ class PrinterSettings:
 
 def _file(path: str) -> str | None:
     return None if not path or Path(path).is_file() else f"names no file: there is no {path}"
+
+
+def _identifier_system(system: str) -> str | None:
+    if not system:
+        return None
+    parts = urlsplit(system)
+    if parts.scheme not in ("urn", "http", "https") or not (parts.netloc or parts.path) or any(c.isspace() for c in system):
+        return f"must be an identifier system URI (urn:oid:..., http://... or https://...), not {system!r}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -137,6 +160,10 @@ class HospitalSettings:
                                           "look at their details; then they check in as a walk-in (seconds).", check=_positive)
     retry_max_s: float = setting(300.0, "Longest pause between two attempts to deliver an admission while the hospital "
                                  "system is unreachable (seconds).", check=_positive)
+    patient_id_system: str = setting("", "Identifier system of the hospital's own patient numbers (e.g. the urn:oid:... of "
+                                     "its MRN), as its FHIR server gives them in Patient.identifier: the Patient of the "
+                                     "patient's appointment today is read with the appointment, and this number is "
+                                     "printed on the wristband (URI; empty = none).", check=_identifier_system)
 
 
 def _form_exists(name: str) -> str | None:

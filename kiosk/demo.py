@@ -16,9 +16,13 @@ from pathlib import Path
 from typing import Sequence
 
 from kiosk.flow import State
+from kiosk.messages import N_
 from kiosk.model import CardData
 
 STEP_TIMEOUT_S = 15.0
+# What every screen of `kiosk demo` says above it (KioskFrame.demo): nobody should check in for real there.
+BANNER = N_("Demo with sample patients: nothing here reaches the hospital.")
+BANNER_SENDING = N_("Demo with sample patients: sent to the hospital system as test data.")
 
 
 class DemoError(RuntimeError):
@@ -200,7 +204,7 @@ async def walk_patients(app, pilot: Pilot, cards: Sequence[CardData]) -> list[di
     return results
 
 
-async def tour(app, pilot: Pilot, card: CardData) -> None:
+async def show_every_screen(app, pilot: Pilot, card: CardData) -> None:
     """Every screen in every language the kiosk offers, with normal and with larger text, saved as
     ``screens/<language>/<screen>[-large].png``. Each of these shots records what a person would find
     wrong with it (too small to touch or read, cut off, out of the screen: kiosk.layout_check)."""
@@ -266,13 +270,14 @@ async def tour(app, pilot: Pilot, card: CardData) -> None:
             await pilot.wait_state(State.WELCOME)
 
 
-def run_headless(app, out: Path, cards: Sequence[CardData]) -> dict:
-    """Walk ``cards`` through ``app`` (a built, not yet running KioskApp), then tour every screen in every
-    language (``tour``); returns the summary written to ``out/screens.json``. Raises DemoError when a
-    screen was not reached."""
+def run_headless(app, out: Path, cards: Sequence[CardData], *, tour: bool = True) -> dict:
+    """Walk ``cards`` through ``app`` (a built, not yet running KioskApp), then (``tour``) show every screen in
+    every language; returns the summary written to ``out/screens.json``. Raises DemoError when a screen was
+    not reached."""
     async def script(app, pilot: Pilot) -> list[dict]:
         patients = await walk_patients(app, pilot, cards)
-        await tour(app, pilot, cards[0])
+        if tour:
+            await show_every_screen(app, pilot, cards[0])
         return patients
 
     return run_script(app, out, script)

@@ -37,6 +37,9 @@ from kiosk.forms import Form, response_items
 from kiosk.model import Admission
 
 V3_ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
+# The security label of test data (sample patients of the demo): ActReason HTEST "test health data".
+TEST_DATA = {"system": "http://terminology.hl7.org/CodeSystem/v3-ActReason", "code": "HTEST",
+             "display": "test health data"}
 CONSENT_SCOPE = "http://terminology.hl7.org/CodeSystem/consentscope"
 LOINC = "http://loinc.org"
 ARRIVED = ("arrived", "checked-in", "fulfilled")       # Appointment statuses that need no arrival any more
@@ -205,6 +208,9 @@ def transaction(admission: Admission, form: Form, options: FhirOptions = FhirOpt
             "title": "Signature of the patient", "creation": admission.created_at}
     entries.append((_urn(admission, "Consent"), consent, {
         "method": "POST", "url": "Consent", "ifNoneExist": f"identifier={_token(options.consent_system, admission.id)}"}))
+    if admission.test_data:               # sample patients: no hospital may take them for real ones
+        for _, resource, _ in entries:
+            resource.setdefault("meta", {}).setdefault("security", []).append(dict(TEST_DATA))
     return {"resourceType": "Bundle", "type": "transaction",
             "entry": [{"fullUrl": u, "resource": r, "request": q} for u, r, q in entries]}
 
@@ -310,18 +316,31 @@ def appointment_search(identifier_system: str, identifier_value: str, day: date)
     """``(path, params)`` to find a patient's booked appointments on ``day``: GET ``[base]/<path>?<params>``.
 
     Chains through the Patient's identifier (``patient.identifier``); ``patient:identifier`` would only
-    match appointments that name the patient by a logical reference. The day is the server's day.
+    match appointments that name the patient by a logical reference. The day is the server's day. The
+    Patient comes along (``_include``): its identifiers hold the hospital's own patient number.
     """
     return "Appointment", {"patient.identifier": f"{identifier_system}|{identifier_value}",
-                           "date": day.isoformat(), "status": "booked"}
+                           "date": day.isoformat(), "status": "booked", "_include": "Appointment:patient"}
 
 
-def appointments_from(bundle: dict) -> list[dict]:
-    """The Appointments of a search Bundle as ``{"id", "start", "status", "description"}``."""
+def appointments_from(bundle: dict, patient_id_system: str = "") -> list[dict]:
+    """The Appointments of a search Bundle as ``{"id", "start", "status", "description", "patient_number"}``;
+    ``patient_number`` is the value of the included Patient's identifier of ``patient_id_system`` (the
+    hospital's own number), "" when there is none or no system is given."""
+    resources = [e.get("resource") or {} for e in bundle.get("entry") or ()]
+    numbers = {}
+    for r in resources:
+        if r.get("resourceType") == "Patient" and patient_id_system:
+            numbers[f"Patient/{r.get('id', '')}"] = next(
+                (i.get("value", "") for i in r.get("identifier") or () if i.get("system") == patient_id_system), "")
+
+    def number(appointment: dict) -> str:
+        actors = ((p.get("actor") or {}).get("reference", "") for p in appointment.get("participant") or ())
+        return next((numbers[ref] for ref in actors if numbers.get(ref)), "")
+
     return [{"id": r.get("id", ""), "start": r.get("start", ""), "status": r.get("status", ""),
-             "description": r.get("description", "")}
-            for r in (e.get("resource") or {} for e in bundle.get("entry") or ())
-            if r.get("resourceType") == "Appointment"]
+             "description": r.get("description", ""), "patient_number": number(r)}
+            for r in resources if r.get("resourceType") == "Appointment"]
 
 
 def arrival_patch() -> list[dict]:

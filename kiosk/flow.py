@@ -49,6 +49,7 @@ class Session:
     person: Person | None = None
     coverage: Coverage | None = None
     identified_by: str = ""
+    sample: bool = False                  # identified by a sample card (a simulated reader's)
     appointment_code: str = ""
     appointment: Appointment | None = None   # today's, found by the hospital system for a card patient
     correction: corrections.Correction | None = None    # address/phone the patient changed on confirm
@@ -116,6 +117,7 @@ class CheckIn:
                  help_timeout_s: float = 300.0, prints: tuple[str, ...] = ("ticket",),
                  look_up_appointments: bool = False,
                  consent_signature: bool = False, consent_texts: dict[str, str] | None = None,
+                 test_data: bool = False,
                  now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
                  new_id: Callable[[], str] = lambda: str(uuid.uuid4())):
         self.kiosk_id = kiosk_id
@@ -129,6 +131,7 @@ class CheckIn:
         self.look_up_appointments = look_up_appointments     # the hospital system answers FHIR searches
         self.consent_signature = consent_signature   # patients who agree sign with a finger
         self.consent_texts = dict(consent_texts or {})   # language -> the site's own consent text
+        self.test_data = test_data           # a demo: every admission is sample data, marked as test data
         self._now = now
         self._new_id = new_id
         self.state = State.WELCOME
@@ -219,6 +222,7 @@ class CheckIn:
         s.notice = ""
         s.person, s.coverage = event.card.person, event.card.coverage
         s.identified_by = f"card:{event.card.card}"
+        s.sample = event.card.sample
         if s.coverage and s.coverage.ended_before(self._now().date().isoformat()):
             s.notice = N_("The insurance cover on this card has ended. Please see the front desk after check-in.")
             s.pending.append(Incident(IncidentKind.COVERAGE_ENDED, Severity.MEDIUM, "coverage period has ended"))
@@ -289,6 +293,7 @@ class CheckIn:
         s.notice = ""
         s.person = Person(family=family, given=tuple(given.split(" ")), birth_date=born)
         s.coverage = None
+        s.sample = False
         s.identified_by = "code" if s.appointment_code else "name"
         s.pending.append(Incident(IncidentKind.IDENTITY_UNVERIFIED, Severity.LOW,
                                   "identified by typed name and birth date, no card"))
@@ -392,10 +397,12 @@ class CheckIn:
             person=corrections.apply(s.person, s.correction),
             patient_entered=s.correction.fields if s.correction else (),
             appointment_code=s.appointment_code, appointment_id=s.appointment.id if s.appointment else "",
+            patient_number=s.appointment.patient_number if s.appointment else "",
             answers=tuple(Answer(q.link_id, s.answers[q.link_id]) for q in self.questions()
                           if q.link_id in s.answers),
             consent="accepted" if event.accepted else "declined",
-            consent_text_id=signatures.text_id(event.text) if event.text else "", consent_signature=signature)
+            consent_text_id=signatures.text_id(event.text) if event.text else "", consent_signature=signature,
+            test_data=self.test_data or s.sample)
         return [SaveAdmission(s.admission)]
 
     def _stored(self, event: AdmissionStored) -> list:

@@ -16,11 +16,7 @@ from datetime import UTC, datetime
 
 import hl7
 
-from kiosk.model import Admission, Identifier
-
-KVNR_SYSTEM = "http://fhir.de/sid/gkv/kvid-10"
-SSIN_SYSTEM = "https://www.ehealth.fgov.be/standards/fhir/core/NamingSystem/ssin"
-IK_SYSTEM = "http://fhir.de/sid/arge-ik/iknr"
+from kiosk.model import IK_SYSTEM, KVNR_SYSTEM, SSIN_SYSTEM, Admission, Identifier
 
 # identifier system -> (assigning authority as an HD, namespace&universal id&id type; identifier type, table 0203)
 DEFAULT_ASSIGNING_AUTHORITIES = {
@@ -86,7 +82,8 @@ def adt_a04(admission: Admission, control_id: str, options: Hl7Options, *, sent_
     missing. HL7 2.5 gives it 20 characters; printable ASCII without delimiters, else ValueError.
     ``sent_at`` (MSH-7) must carry a time zone. The admission's own times (ISO 8601) are taken as UTC when
     they carry no zone. Answers to intake questions are deliberately not in the message: v2 has no
-    faithful place for them, so they travel as a FHIR QuestionnaireResponse or not at all.
+    faithful place for them, so they travel as a FHIR QuestionnaireResponse or not at all. Test data (sample
+    patients) goes with processing ID T (training) in MSH-11, whatever ``options.processing_id`` says.
     """
     if not _CONTROL_ID.fullmatch(control_id) or any(c in _DELIMITERS for c in control_id):
         raise ValueError("the control id must be printable ASCII without HL7 delimiters")
@@ -98,7 +95,8 @@ def adt_a04(admission: Admission, control_id: str, options: Hl7Options, *, sent_
         "|".join(["MSH", "^~\\&", escape(options.sending_application), escape(options.sending_facility),
                   escape(options.receiving_application), escape(options.receiving_facility),
                   sent_at.strftime("%Y%m%d%H%M%S%z"), "", "ADT^A04^ADT_A01", control_id,
-                  escape(options.processing_id), "2.5", "", "", "", "", "", "UNICODE UTF-8"]),
+                  "T" if admission.test_data else escape(options.processing_id), "2.5", "", "", "", "", "",
+                  "UNICODE UTF-8"]),
         _segment("EVN", {1: "A04", 2: created, 5: escape(admission.kiosk_id)}),
         _segment("PID", {
             1: "1",

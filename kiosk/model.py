@@ -12,6 +12,13 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
+# The identifier systems the cards give (docs/cli.md): the national numbers of persons, and the payor's.
+KVNR_SYSTEM = "http://fhir.de/sid/gkv/kvid-10"            # German insured person number (eGK)
+SSIN_SYSTEM = "https://www.ehealth.fgov.be/standards/fhir/core/NamingSystem/ssin"   # Belgian national number (eID)
+IK_SYSTEM = "http://fhir.de/sid/arge-ik/iknr"             # German payor (Institutionskennzeichen)
+NATIONAL_ID_SYSTEMS = (KVNR_SYSTEM, SSIN_SYSTEM)
+
+
 @dataclass(frozen=True)
 class Address:
     lines: tuple[str, ...] = ()
@@ -137,6 +144,7 @@ class CardData:
     person: Person
     coverage: Coverage | None = None
     warnings: tuple[str, ...] = ()
+    sample: bool = False        # a simulated reader's sample card, not a patient's (not part of the JSON)
 
     @classmethod
     def from_json(cls, data: dict) -> "CardData":
@@ -161,6 +169,7 @@ class Appointment:
     id: str                             # the FHIR Appointment id
     start: str = ""                     # ISO 8601
     description: str = ""
+    patient_number: str = ""            # the hospital's own number of the patient (hospital.patient_id_system)
 
 
 @dataclass(frozen=True)
@@ -182,6 +191,10 @@ class Admission:
     consent_text_id: str = ""           # which consent text was shown: kiosk.signature.text_id of it
     consent_signature: bytes = field(default=b"", repr=False)   # PNG of the patient's signature, when asked for
     patient_entered: tuple[str, ...] = ()   # fields the patient typed over the card's: address, phone
+    # Sample data, not a patient: made by the demo, `kiosk print --sample`, or a simulated reader's sample
+    # card. Marked as test data wherever it goes (FHIR meta.security HTEST, HL7 v2 MSH-11 T, the paper).
+    test_data: bool = False
+    patient_number: str = ""            # the hospital's own number of the patient, from today's appointment
 
     def to_json(self) -> dict:
         return {
@@ -193,7 +206,8 @@ class Admission:
             "queue_number": self.queue_number, "appointment_id": self.appointment_id,
             "consent_text_id": self.consent_text_id,
             "consent_signature": base64.b64encode(self.consent_signature).decode("ascii"),
-            "patient_entered": list(self.patient_entered),
+            "patient_entered": list(self.patient_entered), "test_data": self.test_data,
+            "patient_number": self.patient_number,
         }
 
     @classmethod
@@ -204,7 +218,8 @@ class Admission:
                    data.get("consent", "accepted"), data.get("queue_number", ""), data.get("appointment_id", ""),
                    consent_text_id=data.get("consent_text_id", ""),
                    consent_signature=base64.b64decode(data.get("consent_signature", "")),
-                   patient_entered=tuple(data.get("patient_entered", ())))
+                   patient_entered=tuple(data.get("patient_entered", ())), test_data=bool(data.get("test_data")),
+                   patient_number=data.get("patient_number", ""))
 
 
 class Severity(enum.Enum):

@@ -78,7 +78,7 @@ def check_band_profile(printer: Printer) -> None:
 def layout_for(kind: str, admission: Admission, catalogs: Catalogs, settings: Settings) -> Layout:
     if kind == "ticket":
         return layouts.ticket_for(admission, catalogs, show_name=settings.printer.ticket.show_name)
-    return layouts.wristband_for(admission, catalogs)
+    return layouts.wristband_for(admission, catalogs, national_ids=settings.printer.wristband.national_ids)
 
 
 def attempt(printer: Printer, layout: Layout) -> Outcome:

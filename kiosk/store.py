@@ -126,7 +126,7 @@ def m006_purge_indexes(db: Database) -> None:
 
 # What a wiped admission's JSON keeps (Admission.to_json keys); "patient" becomes an empty Patient.
 _KEPT = frozenset({"id", "kiosk_id", "created_at", "language", "identified_by", "consent", "consent_text_id",
-                   "queue_number"})
+                   "queue_number", "test_data"})
 # An admission whose personal data may go (:limit, :settled: ISO times in UTC): checked in before the limit,
 # no message pending or refused, no incident open or taken, and no message withdrawn (cancelled) less than
 # WITHDRAWN_SETTLE ago: one that was on its way may still be delivered, and its answer stored.

@@ -75,6 +75,7 @@ class FhirTransport:
         self.form = form
         self.options = fhir.FhirOptions(encounter_status=hospital.encounter_status)
         self.timeout = hospital.timeout_s
+        self.patient_id_system = hospital.patient_id_system     # the hospital's own patient numbers
         self.session = requests.Session()
         # Per request, not on the session: requests lets REQUESTS_CA_BUNDLE override a session's verify.
         self.verify = hospital.ca_file or True
@@ -94,11 +95,12 @@ class FhirTransport:
         try:
             answer = self.session.get(f"{self.base}/{path}", params=params, timeout=timeout, verify=self.verify)
             answer.raise_for_status()
-            found = sorted(fhir.appointments_from(answer.json()), key=lambda a: a["start"])
+            found = sorted(fhir.appointments_from(answer.json(), self.patient_id_system), key=lambda a: a["start"])
         except (requests.RequestException, ValueError) as e:
             log.warning("appointment lookup failed (%s): walk-in", type(e).__name__)
             return None
-        return Appointment(found[0]["id"], found[0]["start"], found[0]["description"]) if found else None
+        return Appointment(found[0]["id"], found[0]["start"], found[0]["description"],
+                           found[0]["patient_number"]) if found else None
 
     def _arrive(self, appointment_id: str) -> str | None:
         """Mark the Appointment arrived (its own step, after the admission is in). None when done (a

@@ -293,8 +293,14 @@ def test_outcome_summary_is_one_short_line():
 
 # --- appointments ---
 
+MRN_SYSTEM = "urn:oid:1.2.276.0.76.3.1.999.1"      # a hospital's patient number system (hospital.patient_id_system)
+
+
 def test_appointment_search_and_arrival(server):
-    patient_id = fhir.parse_transaction_response(post(server, fhir.transaction(SAMPLES["egk"], FORM)).json())[0].id
+    # The hospital's Patient: the card's KVNR and the hospital's own number (its MRN), which comes along.
+    patient = SAMPLES["egk"].person.to_fhir()
+    patient["identifier"].append({"system": MRN_SYSTEM, "value": "M-0012345"})
+    patient_id = server.create(patient)["id"]
     other = server.create(BEID.person.to_fhir())["id"]
 
     def book(who, start, status="booked", description="Kardiologie, Kontrolle"):
@@ -311,7 +317,10 @@ def test_appointment_search_and_arrival(server):
                          timeout=10)
     assert found.status_code == 200
     assert fhir.appointments_from(found.json()) == [{"id": booked["id"], "start": "2026-11-27T10:00:00Z",
-                                                     "status": "booked", "description": "Kardiologie, Kontrolle"}]
+                                                     "status": "booked", "description": "Kardiologie, Kontrolle",
+                                                     "patient_number": ""}]
+    assert [a["patient_number"] for a in fhir.appointments_from(found.json(), MRN_SYSTEM)] == ["M-0012345"]
+    assert [a["patient_number"] for a in fhir.appointments_from(found.json(), "urn:oid:9.9")] == [""]
     assert not fhir.arrived(booked)
 
     url = f"{server.base}/Appointment/{booked['id']}"

@@ -438,11 +438,13 @@ def test_a_card_patient_is_looked_up_and_arrives_for_their_appointment():
     assert lookup == LookUpAppointment(EGK.person.identifiers[0]) and kiosk.state is State.CONFIRM
     kiosk.handle(AppointmentFound("someone-else", Appointment("appt-9")))
     assert kiosk.session.appointment is None, "an answer about another patient is ignored"
-    kiosk.handle(AppointmentFound(EGK.person.identifiers[0].value, Appointment("appt-1", "2026-11-27T10:00:00Z")))
+    kiosk.handle(AppointmentFound(EGK.person.identifiers[0].value,
+                                  Appointment("appt-1", "2026-11-27T10:00:00Z", patient_number="M-4711")))
     kiosk.handle(DetailsConfirmed())
     answer_all(kiosk)
     [save] = kiosk.handle(ConsentGiven(True))
     assert save.admission.appointment_id == "appt-1"
+    assert save.admission.patient_number == "M-4711", "the hospital's own number, for the wristband"
 
 
 def test_no_answer_about_appointments_is_a_walk_in():

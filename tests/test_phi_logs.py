@@ -5,12 +5,14 @@ End to end, with real parts: a config like a kiosk's (hospital.transport fhir to
 of tests/fhirserver.py, log.level debug, metrics into a node-exporter folder, an encrypted store), and
 the `kiosk` command in processes of its own, each with $HOME and $TMPDIR pointing at test folders:
 
-- ``kiosk staff add`` (for the desk page), then ``kiosk --debug demo --headless --patients FILE``: three
-  patients check in through the real screens (one with ended coverage: an incident), which also asks the
-  FHIR server for their appointments by KVNR;
-- ``kiosk sync`` (the long-running worker) while the server answers the first message with a 503 and then
-  a 422 whose OperationOutcome quotes the patient, as real servers do: retried, then refused (an incident);
-  the rest delivered. It stops once its metrics file says nothing is pending;
+- ``kiosk staff add`` (for the desk page), then ``kiosk --debug demo --headless --send-samples --patients
+  FILE``: three patients check in through the real screens (one with ended coverage), which also asks the
+  FHIR server for their appointments by KVNR, and the demo sends them to it as test data;
+- the same three admissions stored in the kiosk's store as check-ins waiting for the hospital system (the
+  demo writes nothing there), with the ended coverage's incident; ``kiosk sync`` (the long-running worker)
+  while the server answers the first message with a 503 and then a 422 whose OperationOutcome quotes the
+  patient, as real servers do: retried, then refused (an incident); the rest delivered. It stops once its
+  metrics file says nothing is pending;
 - ``kiosk sync --once --retry-refused``; ``kiosk desk`` with a staff member signing in and taking an
   incident; ``kiosk doctor --json``; ``kiosk print ticket`` and ``wristband`` of the last admission.
 
@@ -50,7 +52,7 @@ from babel.dates import format_date
 from fhirserver import FhirServer
 from prometheus_client.parser import text_string_to_metric_families
 
-from kiosk.model import Admission
+from kiosk.model import Admission, Incident, IncidentKind, Severity
 from kiosk.store import Store
 
 KIOSK = str(Path(sys.executable).parent / "kiosk")
@@ -182,13 +184,14 @@ def run(tmp_path_factory):
         config = ("--config", str(cfg))
         assert r.kiosk("staff add", "staff", "add", STAFF, *config, env=env, stdin=f"{PIN}\n") == 0
         # --debug: every library logs at DEBUG too (all but those kiosk.logs keeps quiet).
-        assert r.kiosk("demo", "--debug", "demo", "--headless", "--out", str(r.demo_out), "--patients",
-                       str(root / "patients.json"), *config, env=env, timeout=600) == 0, r.outputs["demo stderr"]
+        assert r.kiosk("demo", "--debug", "demo", "--headless", "--send-samples", "--out", str(r.demo_out),
+                       "--patients", str(root / "patients.json"), *config, env=env, timeout=600) == 0, \
+            r.outputs["demo stderr"]
 
-        # Two more check-ins of the same patients wait in the outbox (queued while the hospital system was away),
+        # The same patients' check-ins wait in the kiosk's outbox (queued while the hospital system was away),
         # and the worker delivers them while the server first has a fault, then refuses the first one quoting
         # the patient; the rest it takes.
-        queue_again(r, (1, 3))
+        queue_again(r, (1, 2, 3))
         family, birth = PATIENTS[0]["patient"]["name"][0]["family"], PATIENTS[0]["patient"]["birthDate"]
         fhir.fail_next(503, retry_after=1, body=operation_outcome(f"Patient {family} ({birth}): try later"))
         fhir.fail_next(422, body=operation_outcome(f"Patient {family} born {birth} already exists as 4711"))
@@ -222,13 +225,17 @@ def run(tmp_path_factory):
 
 
 def queue_again(r: Run, patients: tuple[int, ...]) -> None:
-    """Store the demo's admissions of ``patients`` once more, as new check-ins waiting for the hospital system."""
+    """Store the demo's admissions of ``patients`` in the kiosk's store, as real check-ins waiting for the
+    hospital system (and the incident the kiosk raises for an ended coverage)."""
     store = Store(r.data / "kiosk.db", key=r.key, kiosk_id="lobby-phi")
     try:
         for n in patients:
             stored = Admission.from_json(json.loads((r.demo_out / f"p{n}-admission.json").read_text(encoding="utf-8")))
-            again = replace(stored, id=str(uuid.uuid4()), created_at=datetime.now(timezone.utc).isoformat())
+            again = replace(stored, id=str(uuid.uuid4()), created_at=datetime.now(timezone.utc).isoformat(),
+                            test_data=False)
             store.save_admission(again, destinations=("fhir",))
+            if again.coverage and again.coverage.ended_before(date.today().isoformat()):
+                store.raise_incident(Incident(IncidentKind.COVERAGE_ENDED, Severity.MEDIUM, admission_id=again.id))
     finally:
         store.close()
 

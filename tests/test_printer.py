@@ -44,8 +44,11 @@ def ticket(adm=None, show_name=False):
     return layouts.ticket_for(adm or admission(), CATALOGS, show_name=show_name)
 
 
+HOSPITAL_NUMBER = "M-0012345"          # the hospital's own patient number, from today's appointment
+
+
 def band(adm=None):
-    return layouts.wristband_for(adm or admission(), CATALOGS)
+    return layouts.wristband_for(adm or admission(patient_number=HOSPITAL_NUMBER), CATALOGS)
 
 
 def job_of(connection: bytes) -> bytes:
@@ -108,26 +111,30 @@ def test_a_printer_without_native_qr_gets_the_qr_as_a_picture():
 
 
 def test_a_wristband_is_one_picture_for_a_25_mm_band_with_both_codes():
-    out = decode(escpos_jobs.wristband_job(band(admission("Dubois-Lefèvre", ("Marie-Claire",))), "TM-L90"))
+    out = decode(escpos_jobs.wristband_job(
+        band(admission("Dubois-Lefèvre", ("Marie-Claire",), patient_number=HOSPITAL_NUMBER)), "TM-L90"))
     [image] = out.images()
     assert image.size == (192, 2200), "24 mm across, 275 mm along the band at 203 dpi"
     codes = dict(read_codes(image))
-    assert codes["Code128"] == "X110611111"
-    assert codes["QRCode"].splitlines() == ["PID:X110611111", "NAME:Dubois-Lefèvre^Marie-Claire",
+    assert codes["Code128"] == HOSPITAL_NUMBER
+    assert codes["QRCode"].splitlines() == [f"PID:{HOSPITAL_NUMBER}", "NAME:Dubois-Lefèvre^Marie-Claire",
                                             "DOB:1958-03-21", "ADMISSION:7d1e4c2a-0000-4000-8000-000000000001"]
     assert out.cuts == 1 and out.text.strip() == ""
 
 
-def test_a_wristband_without_a_card_carries_the_admission_id():
-    out = decode(escpos_jobs.wristband_job(band(admission("Çelik", ("Ayşe",), "tr", ids=())), "TM-L90"))
+def test_a_wristband_without_a_patient_number_has_no_number_and_no_barcode():
+    # No number from the hospital system and no national number allowed: name, birth date and the admission
+    # (in the QR code, for the desk) are what identifies the patient.
+    out = decode(escpos_jobs.wristband_job(band(admission("Çelik", ("Ayşe",), "tr")), "TM-L90"))
     codes = dict(read_codes(out.images()[0]))
-    assert codes["Code128"] == "7d1e4c2a-0000-4000-8000-000000000001"
-    assert "NAME:Çelik^Ayşe" in codes["QRCode"]
+    assert "Code128" not in codes
+    assert codes["QRCode"].splitlines() == ["NAME:Çelik^Ayşe", "DOB:1958-03-21",
+                                            "ADMISSION:7d1e4c2a-0000-4000-8000-000000000001"]
 
 
 def test_wristband_text_is_in_the_patients_language():
-    layout = band(admission(language="fr"))
-    assert layout.birth_date == "Date de naissance : 21 mars 1958" and layout.number == "N° patient X110611111"
+    layout = band(admission(language="fr", patient_number=HOSPITAL_NUMBER))
+    assert layout.birth_date == "Date de naissance : 21 mars 1958" and layout.number == f"N° patient {HOSPITAL_NUMBER}"
     assert layout.name == "Müller, Jürgen"
 
 
@@ -186,7 +193,7 @@ def test_a_wristband_over_tcp_arrives_whole():
         assert printer_at(fake.uri, profile="TM-L90").print_layout(band()).confirmed
         fake.wait_idle()
         [image] = decode(job_of(fake.connections[0])).images()
-        assert dict(read_codes(image))["Code128"] == "X110611111"
+        assert dict(read_codes(image))["Code128"] == HOSPITAL_NUMBER
 
 
 def test_paper_running_low_still_prints_and_says_so():

@@ -514,12 +514,15 @@ def test_the_appointment_of_today_is_found_and_marked_arrived_once(store, server
     from datetime import date
     from kiosk.model import Appointment
     first = admission(1)
-    patient = server.create(first.person.to_fhir())
+    mrn = "urn:oid:1.2.276.0.76.3.1.999.1"           # the hospital's own patient numbers
+    patient = server.create({**first.person.to_fhir(),
+                             "identifier": [*first.person.to_fhir()["identifier"], {"system": mrn, "value": "M-4711"}]})
     booked = book(server, patient["id"], "2026-11-27T10:00:00Z")
     book(server, patient["id"], "2026-11-28T10:00:00Z")
-    transport = sync.open_transport(fhir_settings(server.base), FORM)
+    settings = fhir_settings(server.base)
+    transport = sync.open_transport(settings.replace(hospital=replace(settings.hospital, patient_id_system=mrn)), FORM)
     found = transport.find_appointment(first.person.identifiers[0], date(2026, 11, 27), timeout=2.0)
-    assert found == Appointment(booked["id"], "2026-11-27T10:00:00Z", "Kardiologie")
+    assert found == Appointment(booked["id"], "2026-11-27T10:00:00Z", "Kardiologie", patient_number="M-4711")
     stored = store.save_admission(replace(first, appointment_id=found.id), destinations=("fhir",))
     assert sync.Sync(store, transport, now=Clock()).run_once().delivered == 1
     assert server.search("Appointment", _id=booked["id"])[0]["status"] == "arrived"

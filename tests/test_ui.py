@@ -48,19 +48,25 @@ def visible(shot):
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
+    """The headless demo with a site's config: its own store in data_dir and a hospital system (a real FHIR
+    server), which the demo must leave alone. Gives (run, out, data_dir, FHIR resources the server got)."""
+    from fhirserver import FhirServer
     tmp = tmp_path_factory.mktemp("demo")
     patients = tmp / "patients.json"
     patients.write_text(json.dumps([ZEBULON, ZEBULON]), encoding="utf-8")
-    cfg = tmp / "kiosk.toml"
-    cfg.write_text(f'[kiosk]\nid = "lobby-test"\ndata_dir = "{tmp / "data"}"\nlanguages = ["de", "en"]\n')
-    out = tmp / "out"
-    run = subprocess.run([KIOSK, "demo", "--headless", "--out", str(out), "--patients", str(patients),
-                          "--config", str(cfg)], capture_output=True, text=True, timeout=300, env=env())
-    return run, out, tmp / "data"
+    with FhirServer() as hospital:
+        cfg = tmp / "kiosk.toml"
+        cfg.write_text(f'[kiosk]\nid = "lobby-test"\ndata_dir = "{tmp / "data"}"\nlanguages = ["de", "en"]\n'
+                       f'[hospital]\ntransport = "fhir"\nurl = "{hospital.base}"\n')
+        out = tmp / "out"
+        run = subprocess.run([KIOSK, "demo", "--headless", "--out", str(out), "--patients", str(patients),
+                              "--config", str(cfg)], capture_output=True, text=True, timeout=300, env=env())
+        received = {kind: hospital.count(kind) for kind in ("Patient", "Encounter", "Consent")}
+    return run, out, tmp / "data", received
 
 
 def test_demo_checks_in_scripted_patients_by_touch(demo):
-    run, out, data = demo
+    run, out, data, _ = demo
     assert run.returncode == 0, run.stderr
     assert str(out) in run.stdout
     summary = json.loads((out / "screens.json").read_text(encoding="utf-8"))
@@ -71,7 +77,7 @@ def test_demo_checks_in_scripted_patients_by_touch(demo):
 
 
 def test_screens_show_the_patient_in_their_language(demo):
-    _, out, _ = demo
+    _, out, _, _ = demo
     shots = {s["file"]: s["texts"] for s in json.loads((out / "screens.json").read_text())["screens"]}
     assert "Willkommen" in shots["p1-01-welcome.png"]
     assert "Welcome" in shots["p2-01-welcome.png"]
@@ -82,33 +88,41 @@ def test_screens_show_the_patient_in_their_language(demo):
     assert "A-001" in shots["p1-08-done.png"] and "A-002" in shots["p2-08-done.png"]
 
 
-def test_demo_writes_the_admission_as_stored_the_ticket_and_the_wristband(demo, store_key):
-    _, out, data = demo
+def test_demo_writes_the_admission_the_ticket_and_the_wristband_and_nothing_elsewhere(demo):
+    _, out, data, received = demo
     admission = json.loads((out / "p1-admission.json").read_text(encoding="utf-8"))
     assert admission["patient"]["name"] == [{"family": "Quixwater-Ybarra", "given": ["Zebulon"]}]
     assert admission["kiosk_id"] == "lobby-test" and admission["queue_number"] == "A-001"
     assert admission["consent"] == "accepted" and len(admission["answers"]) == 3
-    from kiosk.store import Store
-    store = Store(data / "kiosk.db", key=store_key)          # encrypted: the demo's config has no [store]
-    try:
-        stored = json.loads(store.db.execute("SELECT data FROM admissions WHERE id = ?",
-                                             [admission["id"]]).fetchone()[0])
-    finally:
-        store.close()
-    assert stored == admission
+    assert admission["test_data"] is True, "sample patients are marked as test data"
+    # Not a real check-in: nothing in the site's store (the demo's own went with it) and nothing at the hospital.
+    assert not data.exists() or not any(data.iterdir())
+    assert received == {"Patient": 0, "Encounter": 0, "Consent": 0}
     with Image.open(out / "p1-ticket.png") as ticket:
         assert ticket.width == 576 and ticket.height > 400
         from escpos_decode import read_codes
         assert read_codes(ticket) == [("QRCode", f"ADMISSION:{admission['id']}")]
     with Image.open(out / "p1-wristband.png") as band:
         codes = dict(read_codes(band))
-    assert codes["Code128"] == "Q987654328"
-    assert codes["QRCode"].splitlines()[:3] == ["PID:Q987654328", "NAME:Quixwater-Ybarra^Zebulon", "DOB:1933-02-11"]
+    # No number of the hospital's for a sample, and the config allows no national number: none on the band.
+    assert "Code128" not in codes
+    assert codes["QRCode"].splitlines() == ["NAME:Quixwater-Ybarra^Zebulon", "DOB:1933-02-11",
+                                            f"ADMISSION:{admission['id']}"]
+
+
+def test_every_demo_screen_says_it_is_a_demo(demo):
+    _, out, _, _ = demo
+    banner = {"de": "Demo mit Musterpatienten: Nichts davon erreicht das Krankenhaus.",
+              "en": "Demo with sample patients: nothing here reaches the hospital."}
+    shots = json.loads((out / "screens.json").read_text(encoding="utf-8"))["screens"]
+    for shot in shots:
+        language = shot.get("language") or ("de" if shot["file"].startswith("p1-") else "en")
+        assert banner[language] in shot["texts"], shot["file"]
 
 
 def test_demo_shows_every_screen_in_every_language_at_both_text_sizes_and_each_fits(demo):
     from kiosk.flow import State
-    run, out, _ = demo
+    run, out, _, _ = demo
     shots = {s["file"]: s for s in json.loads((out / "screens.json").read_text())["screens"]}
     for language, welcome in (("de", "Willkommen"), ("en", "Welcome")):
         for state in State:
@@ -161,7 +175,7 @@ def test_the_layout_check_finds_what_a_person_would(tmp_path):
 
 
 def test_nothing_personal_in_the_logs(demo):
-    run, _, _ = demo
+    run, _, _, _ = demo
     for word in PERSONAL:
         assert word not in run.stderr
         assert word not in run.stdout

@@ -88,22 +88,30 @@ def _fit(draw: ImageDraw.ImageDraw, text: str, size: int, bold: bool, width: int
 def wristband_landscape(layout: WristbandLayout) -> Image.Image:
     """The band as a person reads it on the wrist: BAND_LENGTH wide, BAND_WIDTH high.
 
-    From the clasp end: name, birth date and patient number; the QR code; the barcode.
+    From the clasp end: name, birth date and the number the band may carry (none when the site allows
+    none); the QR code; the barcode of that number; "Sample" on test data.
     """
     image = Image.new("L", (BAND_LENGTH, BAND_WIDTH), 255)
     draw = ImageDraw.Draw(image)
     x, text_width = BAND_START, 720
     draw.text((x, 18), layout.name, font=_fit(draw, layout.name, 46, True, text_width), fill=0)
     for y, text in ((92, layout.birth_date), (138, layout.number)):
-        draw.text((x, y), text, font=_fit(draw, text, 32, False, text_width), fill=0)
+        if text:
+            draw.text((x, y), text, font=_fit(draw, text, 32, False, text_width), fill=0)
     x += text_width + 40
     qr = qr_image(layout.qr, border=1, fit=BAND_WIDTH - 8)
     image.paste(qr, (x, (BAND_WIDTH - qr.height) // 2))
     x += qr.width + 40
-    bars = code128(layout.barcode, 150)
-    if x + bars.width > BAND_LENGTH:
-        raise ValueError(f"the patient number {len(layout.barcode)} characters long does not fit on the band")
-    image.paste(bars, (x, (BAND_WIDTH - bars.height) // 2))
+    if layout.barcode:
+        bars = code128(layout.barcode, 150)
+        if x + bars.width > BAND_LENGTH:
+            raise ValueError(f"the patient number {len(layout.barcode)} characters long does not fit on the band")
+        image.paste(bars, (x, (BAND_WIDTH - bars.height) // 2))
+        x += bars.width + 40
+    if layout.sample:
+        width = BAND_LENGTH - x - 20
+        face = _fit(draw, layout.sample, 40, True, width)
+        draw.text((x, (BAND_WIDTH - face.size) // 2), layout.sample, font=face, fill=0)
     return image
 
 

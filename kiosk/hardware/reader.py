@@ -7,6 +7,7 @@ the app's bridge moves them onto the UI thread. ``PcscReader`` drives real reade
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import itertools
 import threading
@@ -46,7 +47,8 @@ class CardReader:
 
 
 class SimulatedReader(CardReader):
-    """A reader that 'inserts' sample cards on request, one after the other.
+    """A reader that 'inserts' sample cards on request, one after the other. Every card it reads is a sample
+    (``CardData.sample``): an admission made with one is test data, never a patient's.
 
     :param cards: the sample cards, used in turn
     :param read_s: how long a read takes (seconds), so screens show the 'reading' state
@@ -92,7 +94,7 @@ class SimulatedReader(CardReader):
             if self.state is not ReaderState.READING:
                 return               # removed during the read
             self.state = ReaderState.CARD_PRESENT
-        self.on_card_read(card)
+        self.on_card_read(dataclasses.replace(card, sample=True))    # whoever it names, it is no patient's card
 
 
 class PcscReader(CardReader):

@@ -194,6 +194,7 @@ class KioskFrame(BoxLayout):
     keyboard_room = NumericProperty(0)            # px at the bottom kept free for the on-screen keyboard
     corner_tap = ObjectProperty(lambda: None)     # a tap in the empty top-left corner (staff sign-in gesture)
     staff_mode = BooleanProperty(False)           # staff are at the screen: no "Call staff"
+    demo = StringProperty("")                     # the banner of `kiosk demo` (a msgid), "" on a real kiosk
 
     def on_touch_down(self, touch) -> bool:
         """The top-left corner of the top bar (CORNER_DP square, kept empty by the bar's padding) counts

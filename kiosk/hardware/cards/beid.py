@@ -20,9 +20,8 @@ from kiosk.hardware.cards.apdu import (
     CardDataInvalid,
     Channel,
 )
-from kiosk.model import Address, CardData, Identifier, Person
+from kiosk.model import SSIN_SYSTEM, Address, CardData, Identifier, Person
 
-SSIN_SYSTEM = "https://www.ehealth.fgov.be/standards/fhir/core/NamingSystem/ssin"
 NN_MISMATCH = "national number check digit does not match"
 
 MF, DF_ID = bytes.fromhex("3F00"), bytes.fromhex("DF01")

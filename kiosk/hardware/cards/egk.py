@@ -13,14 +13,12 @@ import zlib
 from dataclasses import dataclass, replace
 
 from kiosk.hardware.cards.apdu import SW_DEACTIVATED, SW_OK, CardDataInvalid, Channel
-from kiosk.model import Address, CardData, Coverage, Identifier, Person
+from kiosk.model import IK_SYSTEM, KVNR_SYSTEM, Address, CardData, Coverage, Identifier, Person
 
 HCA_AID = bytes.fromhex("D27600000102")
 SFI_PD, SFI_VD, SFI_STATUS_VD = 0x01, 0x02, 0x0C
 STATUS_VD_LENGTH = 25
 MAX_INFLATED = 64 * 1024       # the XML is ~1 KiB; anything far larger is a zip bomb
-KVNR_SYSTEM = "http://fhir.de/sid/gkv/kvid-10"
-IK_SYSTEM = "http://fhir.de/sid/arge-ik/iknr"
 
 _NOT_AN_EGK = {0x6A82, 0x6A86, 0x6D00, 0x6E00}
 _NS_52 = "http://ws.gematik.de/fa/vsdm/vsd/v5.2"
