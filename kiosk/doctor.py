@@ -262,7 +262,7 @@ def check_reader(settings: Settings) -> Row:
     """pcscd answers and lists a reader that reader.names lets the kiosk use."""
     if settings.reader.kind == "simulated":
         return warn("card reader", "The reader is simulated (reader.kind = simulated): patients cannot check in with "
-                                   "their cards; set reader.kind = pcsc.")
+                                   "their cards, and its sample cards make test data; set reader.kind = pcsc.")
     from kiosk.hardware.pcsc import Pcsc, PcscUnavailable
     names = settings.reader.names
     try:
