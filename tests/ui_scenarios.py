@@ -91,7 +91,8 @@ async def scenarios(app, pilot) -> dict:
     await type_into(pilot, "family", "Çelik-Yıldız", then="enter")
     await type_into(pilot, "birth", "28.02.1990", then="enter")   # Enter in the last field continues
     await pilot.wait_state(State.CONFIRM)
-    app.flow.idle_timeout_s, app.flow.idle_warning_s = 2.0, 1.0   # short, for this step only
+    # Short, for this step only; the warning long enough for the touch below to land on it on a busy machine.
+    app.flow.idle_timeout_s, app.flow.idle_warning_s = 4.0, 3.0
     app.send(StillHere())                                           # re-arms the idle timer
     await pilot.wait_state(State.IDLE_WARNING)
     await pilot.shot("idle-warning")
