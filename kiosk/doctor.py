@@ -339,7 +339,7 @@ def check_hospital(settings: Settings) -> Row:
         if h.transport == "fhir":
             return _fhir_metadata(transport, where, h.timeout_s)
         if h.transport == "hl7v2":
-            return _mllp_connect(transport, where, h.timeout_s)
+            return _mllp_check(transport, where, h.timeout_s)
         return _folder_writable(transport.folder)
     finally:
         transport.close()
@@ -382,11 +382,16 @@ def _fhir_metadata(transport, where: str, timeout_s: float) -> Row:
     return ok("hospital", f"{where} answers: {software}, FHIR {version}.")
 
 
-def _mllp_connect(transport, where: str, timeout_s: float) -> Row:
-    from kiosk.hl7v2 import _connect
+def _mllp_check(transport, where: str, timeout_s: float) -> Row:
+    """A connection as the MLLP transport opens it (TLS included), then a network check (NMQ^N01, processing ID
+    D: no patient in it) that an HL7 v2 receiver answers: only that answer shows an HL7 receiver is there, not
+    just something that takes connections (a web server, an SSH server, the wrong port)."""
+    from datetime import UTC, datetime
+
+    from kiosk import hl7v2
+    over_tls = " over TLS" if transport.context else ""
     try:
-        # The connection the MLLP transport would open, TLS handshake included; nothing is sent on it.
-        _connect(transport.host, transport.port, time.monotonic() + transport.timeout, transport.context).close()
+        hl7v2.connect(transport.host, transport.port, time.monotonic() + transport.timeout, transport.context).close()
     except ssl.SSLError as e:
         return fail("hospital", f"TLS to {where} failed ({e.reason or e}): check hospital.ca_file, client_cert and "
                                 "client_key.", EXIT_HOSPITAL)
@@ -396,7 +401,26 @@ def _mllp_connect(transport, where: str, timeout_s: float) -> Row:
     except OSError as e:
         return fail("hospital", f"{where} cannot be reached ({e.strerror or e}): check that the interface engine "
                                 "listens there, the network, and hospital.url.", EXIT_HOSPITAL)
-    return ok("hospital", f"{where} takes MLLP connections{' over TLS' if transport.context else ''}.")
+    control_id = f"KIOSKCHK{int(time.time())}"
+    check = hl7v2.network_check(transport.options, control_id, sent_at=datetime.now(UTC))
+    not_hl7 = (f"Something takes connections at {where}{over_tls} but does not answer as an HL7 v2 receiver "
+               "({why}): check the port in hospital.url (the interface engine's MLLP port, often 2575).")
+    try:
+        answer = hl7v2.send_mllp(transport.host, transport.port, check, transport.timeout, context=transport.context)
+    except TimeoutError:
+        return warn("hospital", f"{where} takes connections{over_tls} but gave no HL7 v2 answer to a network check "
+                                f"(NMQ^N01) within {timeout_s:g} s: either it is not the interface engine's MLLP "
+                                "port (hospital.url), or the engine answers admissions only; watch the first "
+                                "delivery (kiosk sync --once).")
+    except OSError:
+        return fail("hospital", not_hl7.format(why="it closed the connection without an answer"), EXIT_HOSPITAL)
+    try:
+        ack = hl7v2.parse_ack(answer)
+    except ValueError:
+        return fail("hospital", not_hl7.format(why="its answer is no HL7 v2 acknowledgement"), EXIT_HOSPITAL)
+    if ack.control_id != control_id:
+        return fail("hospital", not_hl7.format(why="its answer acknowledges another message"), EXIT_HOSPITAL)
+    return ok("hospital", f"{where} answers as an HL7 v2 receiver{over_tls} (network check: {ack.code}).")
 
 
 def _folder_writable(folder: Path) -> Row:

@@ -125,6 +125,21 @@ def adt_a04(admission: Admission, control_id: str, options: Hl7Options, *, sent_
     return "\r".join(segments)
 
 
+def network_check(options: Hl7Options, control_id: str, *, sent_at: datetime) -> str:
+    """An NMQ^N01 (network management query) with one NCK segment: asks the receiver whether it is there,
+    with processing ID D (debugging). It carries no patient; a receiver answers it with an NMR^N01 or, when
+    it does not take such queries, with an ACK that refuses it: either way an HL7 v2 answer (MSA) whose
+    MSA-2 is ``control_id``, which is what ``kiosk doctor`` asks for."""
+    if not _CONTROL_ID.fullmatch(control_id) or any(c in _DELIMITERS for c in control_id):
+        raise ValueError("the control id must be printable ASCII without HL7 delimiters")
+    stamp = sent_at.strftime("%Y%m%d%H%M%S%z")
+    return "\r".join([
+        "|".join(["MSH", "^~\\&", escape(options.sending_application), escape(options.sending_facility),
+                  escape(options.receiving_application), escape(options.receiving_facility), stamp, "",
+                  "NMQ^N01^NMQ_N01", control_id, "D", "2.5", "", "", "", "", "", "UNICODE UTF-8"]),
+        f"NCK|{stamp}"])
+
+
 def parse_ack(text: str) -> Ack:
     """The ACK in ``text`` (one message, without MLLP framing). ValueError when it is not a message with an
     MSA segment whose MSA-1 is one of AA, AE, AR, CA, CE, CR. Segments may end in CR, LF or CRLF and blank
@@ -155,7 +170,7 @@ def send_mllp(host: str, port: int, message: str, timeout: float, *, context: ss
     first, ssl.SSLError when TLS fails, OSError for anything else the network refuses. The message is sent
     as UTF-8; the ACK is decoded as UTF-8, undecodable bytes replaced."""
     deadline = time.monotonic() + timeout
-    with _connect(host, port, deadline, context) as sock:
+    with connect(host, port, deadline, context) as sock:
         sock.settimeout(_remaining(deadline))
         sock.sendall(START_BLOCK + message.encode("utf-8") + END_BLOCK)
         received = b""
@@ -173,7 +188,8 @@ def send_mllp(host: str, port: int, message: str, timeout: float, *, context: ss
             received += chunk
 
 
-def _connect(host: str, port: int, deadline: float, context: ssl.SSLContext | None) -> socket.socket:
+def connect(host: str, port: int, deadline: float, context: ssl.SSLContext | None) -> socket.socket:
+    """A TCP connection to the receiver (TLS with ``context``, checked against ``host``), within ``deadline``."""
     sock = socket.create_connection((host, port), timeout=_remaining(deadline))
     try:
         sock.settimeout(_remaining(deadline))

@@ -19,6 +19,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import hl7
 import pytest
 
 from kiosk import config, doctor
@@ -484,12 +485,19 @@ def test_fhir_server_answering_passes_and_a_stopped_one_fails_with_exit_9(make_c
     assert "cannot be reached" in row["detail"]
 
 
-def test_mllp_peer_listening_passes_and_a_closed_port_fails(make_config):
+def test_mllp_peer_answering_passes_and_a_closed_port_fails(make_config):
     with MllpPeer() as peer:
         path = make_config(hospital={"transport": "hl7v2", "url": peer.url, "timeout_s": 2.0})
         code, rows = doctor_json(path)
-        assert rows["hospital"]["status"] == "ok" and "MLLP" in rows["hospital"]["detail"]
-        assert peer.messages == []                        # connected, nothing sent
+        assert rows["hospital"]["status"] == "ok" and "HL7 v2 receiver" in rows["hospital"]["detail"]
+        # One network check, no patient: NMQ^N01 with processing ID D (debugging) and nothing but MSH and NCK.
+        [check] = [hl7.parse(m) for m in peer.messages]
+        assert str(check.segment("MSH")(9)) == "NMQ^N01^NMQ_N01" and str(check.segment("MSH")(11)) == "D"
+        assert [str(segment[0]) for segment in check] == ["MSH", "NCK"]
+        peer.answer = "silent"                            # takes the connection, answers nothing in time
+        code, rows = doctor_json(path)
+        assert (rows["hospital"]["status"], rows["hospital"]["exit_code"]) == ("warn", 0)
+        assert "network check" in rows["hospital"]["detail"]
     code, rows = doctor_json(path)
     assert (rows["hospital"]["status"], code) == ("fail", 9)
     assert "cannot be reached" in rows["hospital"]["detail"]
