@@ -188,7 +188,7 @@ def build_app(settings: Settings, *, store: Store, reader: CardReader, printers:
             self.frame.languages = list(settings.kiosk.languages)
             for job in self.store.interrupt_prints():     # a stopped kiosk's half-done jobs: staff judge
                 self.store.raise_incident(Incident(IncidentKind.PRINTER_FAULT, Severity.HIGH,
-                                                   f"{job['kind']}: interrupted", admission_id=job["admission_id"]))
+                                                   f"{job['kind']}:interrupted", admission_id=job["admission_id"]))
             self._wire_reader()
             self.reader.start()
             Clock.schedule_interval(self._staff_poll, 2.0)

@@ -9,8 +9,8 @@ Security: plain HTTP only on loopback (config rule), TLS otherwise; the session 
 secret made once into data_dir, HttpOnly, SameSite=Strict, Secure under TLS; sign-ins live in this
 process only (a restart or "Sign out" ends them; ``desk.session_h`` at the latest); every POST carries
 the session's CSRF token; a strict Content-Security-Policy (no inline script). The page shows what staff
-need and no personal data: the kind of incident as a sentence, severity, kiosk, time, queue number and
-the incident's detail (which holds no personal data by design).
+need and no personal data: what the incident's kind and detail (codes, no personal data by design) say, in
+the page's language (``kiosk.incidents.texts``), severity, kiosk, time and queue number; urgent first.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from typing import Callable
 from kiosk import incidents
 from kiosk.desk_peers import MSG_PEER_DOWN, PEER_FIELDS, PeerDown, Peers
 from kiosk.i18n import Catalogs, format_moment
-from kiosk.incidents import SEVERITY_TEXTS
+from kiosk.incidents import SEVERITY_TEXTS, urgent_first
 from kiosk.messages import N_
 from kiosk.model import Severity
 from kiosk.paths import ASSETS
@@ -307,10 +307,12 @@ def create_app(make_staff: Callable[[], Staff], *, secret_key: bytes, language: 
                 unreachable.append(_(MSG_PEER_DOWN).format(kiosk=url))
             else:
                 listings.append(listing)
-        rows = sorted(((row, listing) for listing in listings for row in listing["incidents"]),
-                      key=lambda pair: pair[0]["created_at"], reverse=True)
-        return jsonify(incidents=[_incident_json(row, _, language, tuple(listing["reprint_kinds"]), listing["kiosk"])
-                                  for row, listing in rows], unreachable=unreachable)
+        # Urgent first across every kiosk (kiosk.incidents.urgent_first), each row with its kiosk's listing.
+        listing_of = {id(row): listing for listing in listings for row in listing["incidents"]}
+        rows = urgent_first(row for listing in listings for row in listing["incidents"])
+        return jsonify(incidents=[_incident_json(row, _, language, tuple(listing_of[id(row)]["reprint_kinds"]),
+                                                 listing_of[id(row)]["kiosk"]) for row in rows],
+                       unreachable=unreachable)
 
     @app.post("/api/incidents/<int:incident_id>/<action>")
     @signed_in_only
@@ -423,8 +425,11 @@ def say(result: dict, _: Callable[[str], str]) -> dict:
     text = _(str(result.get(key, "")))
     if "count" in result:
         text = text.replace("{count}", str(int(result["count"])))
-    if result.get("reason"):
-        text = f"{text} ({str(result['reason'])[:40]})"
+    if result.get("reason"):                # a printer's fault (kiosk.hardware.printer.REASONS), said too
+        reason = str(result["reason"])[:40]
+        said = _(incidents.PRINTER_REASONS[reason]) if reason in incidents.PRINTER_REASONS else \
+            _(incidents.TECHNICAL_CODE).format(code=reason)
+        text = f"{text} ({said})"
     return {key: text}
 
 
@@ -438,11 +443,9 @@ def listing_here(staff: Staff, kiosk_id: str, reprint_kinds: tuple[str, ...]) ->
 
 def _incident_json(row: dict, _: Callable[[str], str], language: str, reprint_kinds: tuple[str, ...],
                    kiosk_id: str = "") -> dict:
-    """What the page shows of one incident: nothing personal (see the module docstring)."""
-    try:
-        kind_text = _(incidents.sentence(row["kind"]))
-    except (TypeError, AttributeError):
-        kind_text = str(row["kind"])
+    """What the page shows of one incident: nothing personal (see the module docstring). ``text`` is what the
+    kind says, ``details`` what the detail says (lines), both in the page's language."""
+    said = incidents.texts(str(row["kind"]), str(row.get("detail") or ""), _)
     try:
         severity_text = _(SEVERITY_TEXTS[Severity(row["severity"])])
     except ValueError:
@@ -453,12 +456,12 @@ def _incident_json(row: dict, _: Callable[[str], str], language: str, reprint_ki
         when = row.get("created_at") or ""
     taken = _(TEXTS["taken_by"]).format(name=row.get("taken_by") or "")
     return {
-        "id": row["id"], "kind": row["kind"], "text": kind_text, "severity": row["severity"],
+        "id": row["id"], "kind": row["kind"], "text": said[0], "details": said[1:], "severity": row["severity"],
         "severity_text": severity_text, "status": row["status"],
         "status_text": taken if row["status"] == "taken" else _(TEXTS["waiting"]),
         "kiosk": _(TEXTS["kiosk"]).format(kiosk=row.get("kiosk_id") or ""), "time": when,
         "queue": _(TEXTS["queue"]).format(number=row["queue_number"]) if row.get("queue_number") else "",
-        "detail": row.get("detail") or "", "actions": _actions(row, reprint_kinds),
+        "actions": _actions(row, reprint_kinds),
         "kiosk_id": kiosk_id or row.get("kiosk_id") or "",
     }
 

@@ -16,6 +16,8 @@ ACTION_WAIT_S = 30.0            # longest wait for a peer kiosk to do an action 
 MSG_PEER_DOWN = N_("Kiosk {kiosk} does not answer; its incidents are not listed.")
 MSG_PEER_REFUSES = N_("Kiosk {kiosk} refuses this desk page: check that both have the same peer secret.")
 
+# What a peer sends of each incident, untranslated: kind and detail are codes (kiosk.incidents) that the page's
+# kiosk says in its own language; anything it does not know is shown as a technical code.
 PEER_FIELDS = ("id", "kiosk_id", "created_at", "kind", "severity", "status", "detail", "admission_id", "queue_number",
                "admission_cancelled",
                "taken_by")

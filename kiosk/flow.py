@@ -175,8 +175,7 @@ class CheckIn:
         if self.state is State.HELP:
             return []
         return self._help(N_("A member of staff has been called and will come to you. Please wait here."),
-                          Incident(IncidentKind.HELP_REQUESTED, Severity.MEDIUM,
-                                   f"help pressed on the {self._resume_state().value} screen"))
+                          Incident(IncidentKind.HELP_REQUESTED, Severity.MEDIUM, self._resume_state().value))
 
     def _choose_language(self, event: ChooseLanguage) -> list:
         if event.language in self.languages:
@@ -225,7 +224,7 @@ class CheckIn:
         s.sample = event.card.sample
         if s.coverage and s.coverage.ended_before(self._now().date().isoformat()):
             s.notice = N_("The insurance cover on this card has ended. Please see the front desk after check-in.")
-            s.pending.append(Incident(IncidentKind.COVERAGE_ENDED, Severity.MEDIUM, "coverage period has ended"))
+            s.pending.append(Incident(IncidentKind.COVERAGE_ENDED, Severity.MEDIUM))
         self.state = State.CONFIRM
         if self.look_up_appointments and person.identifiers:
             return [LookUpAppointment(person.identifiers[0])]
@@ -245,7 +244,7 @@ class CheckIn:
         self.session.reading = False
         self.session.notice = N_("The card was taken out before it could be read. "
                                  "Please insert it again and leave it in, or use one of the other ways below.")
-        return [RaiseIncident(Incident(IncidentKind.CARD_REMOVED, Severity.LOW, "card removed during the read"))]
+        return [RaiseIncident(Incident(IncidentKind.CARD_REMOVED, Severity.LOW))]
 
     def _card_failed(self, event: CardFailed) -> list:
         self.state = State.IDENTIFY
@@ -295,8 +294,7 @@ class CheckIn:
         s.coverage = None
         s.sample = False
         s.identified_by = "code" if s.appointment_code else "name"
-        s.pending.append(Incident(IncidentKind.IDENTITY_UNVERIFIED, Severity.LOW,
-                                  "identified by typed name and birth date, no card"))
+        s.pending.append(Incident(IncidentKind.IDENTITY_UNVERIFIED, Severity.LOW, s.identified_by))
         self.state = State.CONFIRM
         return []
 
@@ -313,8 +311,7 @@ class CheckIn:
 
     def _details_wrong(self, _: DetailsWrong) -> list:
         return self._help(N_("A member of staff will come to correct your details. Please wait here."),
-                          Incident(IncidentKind.DETAILS_WRONG, Severity.MEDIUM,
-                                   "patient says the details shown are wrong"))
+                          Incident(IncidentKind.DETAILS_WRONG, Severity.MEDIUM))
 
     def _correct_details(self, _: CorrectDetails) -> list:
         s = self.session
@@ -334,7 +331,7 @@ class CheckIn:
         s.correction = correction if correction.fields else None
         s.pending = [i for i in s.pending if i.kind is not IncidentKind.DETAILS_CORRECTED]
         if s.correction:
-            s.pending.append(Incident(IncidentKind.DETAILS_CORRECTED, Severity.LOW, ", ".join(correction.fields)))
+            s.pending.append(Incident(IncidentKind.DETAILS_CORRECTED, Severity.LOW, ",".join(correction.fields)))
         self._leave_correct()
         return []
 
@@ -413,8 +410,7 @@ class CheckIn:
         self.state = State.DONE
         if forms.alerts(self.form, s.answers):
             # Which question and answer stay in the admission: incidents may reach logs and metrics.
-            s.pending.append(Incident(IncidentKind.ANSWER_NEEDS_STAFF, Severity.HIGH,
-                                      "an intake answer asks staff to speak to the patient before they are seen"))
+            s.pending.append(Incident(IncidentKind.ANSWER_NEEDS_STAFF, Severity.HIGH, "checked_in"))
         incidents = [RaiseIncident(replace(i, admission_id=s.admission.id)) for i in s.pending]
         s.pending.clear()
         return [*incidents, *(Print(s.admission, kind) for kind in self.prints)]
@@ -433,11 +429,11 @@ class CheckIn:
         effects = []
         if event.status == "failed":
             effects.append(RaiseIncident(Incident(IncidentKind.PRINTER_FAULT, Severity.HIGH,
-                                                  f"{event.kind}: {event.reason}", admission_id=event.admission_id)))
+                                                  f"{event.kind}:{event.reason}", admission_id=event.admission_id)))
         if event.status == "unconfirmed":
-            effects.append(RaiseIncident(Incident(IncidentKind.PRINTER_NO_STATUS, Severity.LOW, f"{event.kind} printer")))
+            effects.append(RaiseIncident(Incident(IncidentKind.PRINTER_NO_STATUS, Severity.LOW, event.kind)))
         if event.paper_low:
-            effects.append(RaiseIncident(Incident(IncidentKind.PAPER_LOW, Severity.LOW, f"{event.kind} printer")))
+            effects.append(RaiseIncident(Incident(IncidentKind.PAPER_LOW, Severity.LOW, event.kind)))
         return effects
 
     def _finish(self, _: Finish) -> list:
@@ -505,9 +501,7 @@ class CheckIn:
         stored = self.session.admission is not None and self.session.admission.queue_number
         if not stored and forms.alerts(self.form, self.session.answers):
             # The patient who most needs someone may be the one who walks away: staff hear of it all the same.
-            effects.append(RaiseIncident(Incident(
-                IncidentKind.ANSWER_NEEDS_STAFF, Severity.HIGH,
-                "an intake answer asks staff to speak to the patient, who left the kiosk before finishing")))
+            effects.append(RaiseIncident(Incident(IncidentKind.ANSWER_NEEDS_STAFF, Severity.HIGH, "left")))
         self.state = State.WELCOME
         self.session = Session(language=self.languages[0])
         return [*effects, Wipe()]

@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import enum
 import logging
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Callable
 
 from kiosk import incidents
 from kiosk.events import CardFailed, CardInserted, CardRead, CardRemoved, Start
+from kiosk.incidents import Message
 from kiosk.messages import N_
 from kiosk.model import CardData, IncidentKind
 from kiosk.staff import Locked, Staff, StaffError
@@ -38,15 +38,13 @@ GESTURE_TAPS = 5
 GESTURE_WITHIN_S = 3.0
 CARD_EVENTS = (CardInserted, CardRead, CardRemoved, CardFailed)
 
-# The same words as the desk page (kiosk.incidents), so that staff read one sentence for one kind of incident.
-KIND_SENTENCES = incidents.KIND_TEXTS
+# The same words as the desk page (kiosk.incidents), so that staff read the same sentences for one incident
+# and one printer.
 SEVERITIES = {severity.value: text for severity, text in incidents.SEVERITY_TEXTS.items()}
 READER_STATES = {"no_reader": N_("not connected"), "empty": N_("ready"), "reading": N_("reading a card"),
                  "card_present": N_("a card is in it"), "fault": N_("not working")}
-PRINTER_STATES = {"ready": N_("ready"), "printing": N_("printing"), "paper_low": N_("paper running low"),
-                  "paper_out": N_("out of paper"), "cover_open": N_("cover open"), "offline": N_("offline"),
-                  "unknown": N_("no status")}
-PRINTER_NAMES = {"ticket": N_("Ticket printer: {state}"), "wristband": N_("Wristband printer: {state}")}
+PRINTER_STATES = incidents.PRINTER_STATES
+PRINTER_NAMES = incidents.PRINTER_TEXTS
 
 
 class Screen(enum.Enum):
@@ -54,20 +52,6 @@ class Screen(enum.Enum):
     SIGN_IN = "staff_sign_in"
     INCIDENTS = "staff_incidents"     # the open incidents, device status, out of service, leave
     INCIDENT = "staff_incident"       # one incident and what can be done about it
-
-
-@dataclass(frozen=True)
-class Message:
-    """A sentence for staff: a msgid and what goes into its placeholders (translated by the screen)."""
-    text: str
-    values: tuple = ()                    # (placeholder, value) pairs
-    translated: tuple = ()                # the placeholders whose values are msgids too
-
-    def render(self, translate: Callable[[str], str]) -> str:
-        text = translate(self.text) if self.text else ""
-        if not self.values:
-            return text
-        return text.format(**{k: translate(v) if k in self.translated else v for k, v in self.values})
 
 
 NO_MESSAGE = Message("")
@@ -237,9 +221,9 @@ class StaffMode:
     # --- incidents ---
 
     def rows(self) -> list[dict]:
-        """The open and taken incidents of this kiosk, newest first, as the list shows them: queue
-        numbers only, never a patient's name."""
-        return [self._row(i) for i in self.staff.incidents()]
+        """The open and taken incidents of this kiosk, urgent first (``kiosk.incidents.urgent_first``, as on
+        the desk page), as the list shows them: queue numbers only, never a patient's name."""
+        return [self._row(i) for i in incidents.urgent_first(self.staff.incidents())]
 
     def _row(self, incident: dict) -> dict:
         kind = _kind(incident.get("kind", ""))
@@ -248,7 +232,8 @@ class StaffMode:
         return {
             "id": incident["id"],
             "kind": kind.value if kind else incident.get("kind", ""),
-            "sentence": KIND_SENTENCES.get(kind) or incident.get("kind", ""),
+            # What the kind and the detail say (kiosk.incidents.messages): translated by the screen.
+            "said": tuple(incidents.messages(incident.get("kind", ""), incident.get("detail") or "")),
             "severity": SEVERITIES.get(incident.get("severity", ""), ""),
             "severity_code": incident.get("severity", ""),
             "time": self.clock(incident.get("created_at", "")),

@@ -124,6 +124,38 @@ def m006_purge_indexes(db: Database) -> None:
                "WHERE wiped_at IS NULL")
 
 
+# Incident details before m007 were English phrases; since then they are codes that staff mode and the desk
+# page say in the reader's language (kiosk.incidents). What the versions before wrote, per kind: (pattern,
+# replacement). Anything else stays as it is (the page shows it as a technical code).
+_OLD_DETAILS = {
+    "help_requested": [(r"help pressed on the (\w+) screen", r"\1")],
+    "card_removed": [(r"card removed during the read", "")],
+    "coverage_ended": [(r"coverage period has ended", "")],
+    "identity_unverified": [(r"identified by typed name and birth date, no card", "name")],
+    "details_wrong": [(r"patient says the details shown are wrong", "")],
+    "details_corrected": [(r"(address|phone), (address|phone)", r"\1,\2")],
+    "answer_needs_staff": [
+        (r"an intake answer asks staff to speak to the patient before they are seen", "checked_in"),
+        (r"an intake answer asks staff to speak to the patient, who left the kiosk before finishing", "left")],
+    "printer_fault": [(r"(\w+): (\w+)", r"\1:\2")],
+    "paper_low": [(r"(\w+) printer", r"\1")],
+    "printer_no_status": [(r"(\w+) printer", r"\1")],
+    "sync_rejected": [(r"(\w+): (\w+)", r"\1:\2")],
+    "duplicate_patient": [(r"(\w+): (\w+)", r"\1:\2")],
+    "cancel_in_hospital": [(r"(\w+): delivered_after_cancel", r"\1")],
+}
+
+
+@migrations()
+def m007_incident_detail_codes(db: Database) -> None:
+    # Every incident, resolved ones too (staff may list them), in the migration's one transaction.
+    for row_id, kind, detail in db.execute("SELECT id, kind, detail FROM incidents").fetchall():
+        for pattern, replacement in _OLD_DETAILS.get(kind, ()):
+            if old := re.fullmatch(pattern, detail or ""):
+                db.execute("UPDATE incidents SET detail = ? WHERE id = ?", [old.expand(replacement), row_id])
+                break
+
+
 # What a wiped admission's JSON keeps (Admission.to_json keys); "patient" becomes an empty Patient.
 _KEPT = frozenset({"id", "kiosk_id", "created_at", "language", "identified_by", "consent", "consent_text_id",
                    "queue_number", "test_data"})
@@ -353,8 +385,8 @@ class Store:
             if done:
                 self._audit("sync", "outbox.delivered", done[0], done[1])
                 if done[2]:
-                    self._insert_incident(Incident(IncidentKind.CANCEL_IN_HOSPITAL, Severity.MEDIUM,
-                                                   f"{done[1]}: delivered_after_cancel", admission_id=done[0]))
+                    self._insert_incident(Incident(IncidentKind.CANCEL_IN_HOSPITAL, Severity.MEDIUM, done[1],
+                                                   admission_id=done[0]))
 
     def outbox_retry(self, row_id: int, error: str, next_attempt_at: str, *, refused: bool = False) -> int:
         """Count a failed attempt (and a refusal: the system said "not now" to this message) and when

@@ -348,7 +348,7 @@ class Sync:
                 kind = (IncidentKind.DUPLICATE_PATIENT if attempt.reason.startswith("possible_duplicate_patient")
                         else IncidentKind.SYNC_REJECTED)
                 self.store.outbox_dead(row["id"], attempt.reason, attempt.response,
-                                       Incident(kind, Severity.HIGH, f"{destination}: {code(attempt.reason)}",
+                                       Incident(kind, Severity.HIGH, f"{destination}:{code(attempt.reason)}",
                                                 admission_id=row["admission_id"]))
                 log.error("not accepted by %s, queue=%s set aside for staff: %s", destination, queue_number,
                           code(attempt.reason))
@@ -394,7 +394,7 @@ class Sync:
     def _set_aside_note(self, row: dict, note: str) -> None:
         """The admission is in, but one part of it needs staff (e.g. the appointment could not be marked)."""
         self.store.raise_incident(Incident(IncidentKind.SYNC_REJECTED, Severity.MEDIUM,
-                                           f"{self.transport.name}: {code(note)}", admission_id=row["admission_id"]))
+                                           f"{self.transport.name}:{code(note)}", admission_id=row["admission_id"]))
         log.warning("delivered to %s, but %s", self.transport.name, code(note))
 
     def _longest_pause(self) -> float:

@@ -76,7 +76,7 @@ def test_the_patient_changes_address_and_phone_and_staff_get_a_low_incident_with
     [incident] = raised
     assert (incident.kind, incident.severity, incident.admission_id) == (
         IncidentKind.DETAILS_CORRECTED, Severity.LOW, "adm-1")
-    assert incident.detail == "address, phone"
+    assert incident.detail == "address,phone"
 
 
 def test_only_the_phone_added(kiosk):
@@ -117,7 +117,7 @@ def test_correcting_twice_raises_one_incident(kiosk):
     kiosk.handle(CorrectDetails())
     kiosk.handle(NEW)
     _, raised = finish(kiosk)
-    assert [i.detail for i in raised] == ["address, phone"]
+    assert [i.detail for i in raised] == ["address,phone"]
 
 
 def test_back_from_correct_changes_nothing(kiosk):
@@ -139,7 +139,7 @@ def test_back_from_correct_keeps_an_earlier_correction(kiosk):
     kiosk.handle(DraftChanged("city", "Bremen"))
     kiosk.handle(Back())
     admission, raised = finish(kiosk)
-    assert admission.person.address.city == "Hamburg" and [i.detail for i in raised] == ["address, phone"]
+    assert admission.person.address.city == "Hamburg" and [i.detail for i in raised] == ["address,phone"]
 
 
 def test_back_from_confirm_forgets_the_correction(kiosk):

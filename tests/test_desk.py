@@ -14,6 +14,7 @@ import stat
 from datetime import datetime, timezone
 from pathlib import Path
 
+import incident_forms
 import pytest
 import requests
 
@@ -183,7 +184,7 @@ def _act(url: str, session: requests.Session, incident: int, action: str, **fiel
 
 def test_reprint_and_cancel_act_on_the_incidents_admission_as_the_signed_in_member(server, store, printer):
     admission = _admission(store)
-    incident = store.raise_incident(Incident(IncidentKind.PRINTER_FAULT, Severity.HIGH, "ticket: paper_out",
+    incident = store.raise_incident(Incident(IncidentKind.PRINTER_FAULT, Severity.HIGH, "ticket:paper_out",
                                              admission_id=admission.id))
     session = requests.Session()
     _sign_in(server.url, session=session)
@@ -209,9 +210,29 @@ def test_reprint_and_cancel_act_on_the_incidents_admission_as_the_signed_in_memb
     assert session.get(f"{server.url}/api/incidents").json()["incidents"] == []
 
 
+def test_a_reprint_that_fails_says_why_in_the_pages_language(tmp_path, store, printer):
+    german = config.Settings().replace(kiosk=config.KioskSettings(data_dir=str(tmp_path / "data"), languages=("de",)))
+    admission = _admission(store)
+    incident = store.raise_incident(Incident(IncidentKind.PRINTER_FAULT, Severity.HIGH, "ticket:paper_out",
+                                             admission_id=admission.id))
+    printer.fault = "paper_out"
+    server = _serve(german, printer)
+    try:
+        session = requests.Session()
+        _sign_in(server.url, session=session)
+        failed = _act(server.url, session, incident, "reprint_ticket")
+    finally:
+        server.stop()
+    de = Catalogs(["de"])
+    assert failed.status_code == 409
+    assert failed.json()["error"] == (f"{de.gettext('de', desk.MSG_NOT_PRINTED)} "
+                                      f"({de.gettext('de', incidents.PRINTER_REASONS['paper_out'])})")
+    assert "paper" not in failed.json()["error"]
+
+
 def test_every_kind_of_incident_is_listed_and_cleared_from_the_desk_in_the_members_name(server, store):
     admission = _admission(store)
-    raised = {kind: store.raise_incident(Incident(kind, Severity.MEDIUM, f"{kind.value} test",
+    raised = {kind: store.raise_incident(Incident(kind, Severity.MEDIUM,
                                                   admission_id=None if kind.about_the_kiosk else admission.id))
               for kind in IncidentKind}
     session = requests.Session()
@@ -227,9 +248,43 @@ def test_every_kind_of_incident_is_listed_and_cleared_from_the_desk_in_the_membe
     assert resolved == {str(i) for i in raised.values()}
 
 
+# Eight routine incidents (medium and low), raised after an urgent one.
+ROUTINE = ((IncidentKind.HELP_REQUESTED, Severity.MEDIUM, "confirm"), (IncidentKind.PAPER_LOW, Severity.LOW, "ticket"),
+           (IncidentKind.DETAILS_CORRECTED, Severity.LOW, "phone"), (IncidentKind.CARD_UNREADABLE, Severity.MEDIUM, "invalid"),
+           (IncidentKind.IDENTITY_UNVERIFIED, Severity.LOW, "name"), (IncidentKind.CARD_REMOVED, Severity.LOW, ""),
+           (IncidentKind.COVERAGE_ENDED, Severity.MEDIUM, ""), (IncidentKind.PRINTER_NO_STATUS, Severity.LOW, "ticket"))
+
+
+def _urgent_then_routine(urgent_store, routine_store) -> tuple[int, list[int], list[int]]:
+    """The hospital unreachable (high), then eight routine ones: (urgent, mediums newest first, lows newest first)."""
+    urgent = urgent_store.raise_incident(Incident(IncidentKind.HOSPITAL_UNREACHABLE, Severity.HIGH, "fhir"))
+    raised = [(routine_store.raise_incident(Incident(kind, severity, detail)), severity)
+              for kind, severity, detail in ROUTINE]
+    return (urgent, [i for i, s in reversed(raised) if s is Severity.MEDIUM],
+            [i for i, s in reversed(raised) if s is Severity.LOW])
+
+
+def test_an_urgent_incident_raised_before_eight_routine_ones_is_listed_first(server, store, browser):
+    from selenium.webdriver.common.by import By
+    urgent, medium, low = _urgent_then_routine(store, store)
+    session = requests.Session()
+    _sign_in(server.url, session=session)
+    listed = _listed(server.url, session)["incidents"]
+    assert [row["id"] for row in listed] == [urgent, *medium, *low]
+    assert listed[0]["severity_text"] == "Urgent"
+
+    _browser_sign_in(browser, server.url)
+    _wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#incidents > li")) == 9)
+    shown = [int(li.get_attribute("data-incident-id")) for li in browser.find_elements(By.CSS_SELECTOR, "#incidents > li")]
+    assert shown == [urgent, *medium, *low]
+    # Taken by a colleague, an incident goes below the open ones of its severity (they need someone).
+    _act(server.url, session, medium[0], "take")
+    assert [row["id"] for row in _listed(server.url, session)["incidents"]] == [urgent, *medium[1:], medium[0], *low]
+
+
 def test_an_admission_cancelled_here_after_it_reached_the_hospital_offers_only_take_and_resolve(server, store):
     admission = _admission(store)
-    store.raise_incident(Incident(IncidentKind.CANCEL_IN_HOSPITAL, Severity.MEDIUM, "fhir: delivered_after_cancel",
+    store.raise_incident(Incident(IncidentKind.CANCEL_IN_HOSPITAL, Severity.MEDIUM, "fhir",
                                   admission_id=admission.id))
     session = requests.Session()
     _sign_in(server.url, session=session)
@@ -372,11 +427,11 @@ def test_staff_take_and_resolve_an_incident_in_the_browser(server, store, browse
     _wait(browser, lambda d: d.find_element(By.ID, "signed-in").text == f"Signed in as {NAME}")
     _wait(browser, lambda d: d.find_element(By.ID, "none").is_displayed())
 
-    incident = store.raise_incident(Incident(IncidentKind.CARD_UNREADABLE, Severity.MEDIUM, "egk: read_failed"))
+    incident = store.raise_incident(Incident(IncidentKind.CARD_UNREADABLE, Severity.MEDIUM, "unreadable"))
     row = f'li[data-incident-id="{incident}"]'
     _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, row), timeout=LIVE_S)
     _wait(browser, lambda d: incidents.KIND_TEXTS[IncidentKind.CARD_UNREADABLE] in d.find_element(By.CSS_SELECTOR, row).text)
-    assert "egk: read_failed" in browser.find_element(By.CSS_SELECTOR, row).text
+    assert incidents.CARD_TEXTS["unreadable"] in browser.find_element(By.CSS_SELECTOR, row).text
 
     browser.find_element(By.CSS_SELECTOR, f'{row} button[data-action="take"]').click()
     _wait(browser, lambda d: d.find_element(By.CSS_SELECTOR, row).get_attribute("data-status") == "taken")
@@ -403,6 +458,45 @@ def test_staff_take_and_resolve_an_incident_in_the_browser(server, store, browse
     _wait(browser, lambda d: d.find_elements(By.ID, "sign-in"))
     browser.get(f"{server.url}/")
     _wait(browser, lambda d: d.current_url == f"{server.url}/login")
+
+
+@pytest.fixture(scope="module")
+def every_incident(tmp_path_factory) -> list[tuple[str, str]]:
+    """Every (kind, detail) the kiosk's code raises (tests/incident_forms.py)."""
+    found = incident_forms.forms_by_kind(tmp_path_factory.mktemp("forms"))
+    return [(kind, detail) for kind, details in found.items() for detail in details]
+
+
+@pytest.mark.parametrize("language", config.SUPPORTED_LANGUAGES)
+def test_the_browser_shows_every_incident_in_the_pages_language(tmp_path, printer, browser, every_incident, language):
+    """Issue 18: the full list in each language, as the browser shows it: each incident's sentence and
+    detail lines are the catalog's, and no English is left on a page in another language."""
+    from selenium.webdriver.common.by import By
+    settings = config.Settings().replace(kiosk=config.KioskSettings(data_dir=str(tmp_path / "data"),
+                                                                     languages=(language,)))
+    store = open_store(settings)
+    Staff(store).add_member(NAME, PIN)
+    raised = {store.raise_incident(Incident(IncidentKind(kind), Severity.LOW, detail)): (kind, detail)
+              for kind, detail in every_incident}
+    store.close()
+    server = _serve(settings, printer)
+    try:
+        _browser_sign_in(browser, server.url)
+        _wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#incidents > li")) == len(raised))
+        assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == language
+        shown = browser.execute_script(
+            "return [...document.querySelectorAll('#incidents > li')].map(li => [Number(li.dataset.incidentId), "
+            "li.querySelector('.what').innerText, [...li.querySelectorAll('.detail')].map(p => p.innerText)]);")
+    finally:
+        server.stop()
+    catalogs = Catalogs([language])
+    assert sorted(incident for incident, _, _ in shown) == sorted(raised)
+    for incident, what, details in shown:
+        kind, detail = raised[incident]
+        lines = [what, *details]
+        assert lines == incidents.texts(kind, detail, catalogs.translator(language)), (kind, detail)
+        if language != "en":
+            assert incident_forms.english_in(lines, kind, detail) == [], (language, kind, detail, lines)
 
 
 def test_five_wrong_pins_in_the_browser_show_the_lock_sentence(server, browser):
@@ -501,17 +595,29 @@ def test_the_page_lists_the_incidents_of_every_kiosk_of_the_site(site):
     assert listed["unreachable"] == []
     by_kiosk = {row["kiosk_id"]: row for row in listed["incidents"]}
     assert set(by_kiosk) == {"lobby-1", "lobby-2"}
-    assert by_kiosk["lobby-2"]["kiosk"] == "Kiosk lobby-2" and by_kiosk["lobby-2"]["detail"] == "ticket"
+    assert by_kiosk["lobby-2"]["kiosk"] == "Kiosk lobby-2"
+    assert by_kiosk["lobby-2"]["details"] == ["Ticket printer: paper running low"]
     assert by_kiosk["lobby-2"]["text"] == incidents.KIND_TEXTS[IncidentKind.PAPER_LOW]
     assert by_kiosk["lobby-1"]["kiosk"] == "Kiosk lobby-1"
     # lobby-2's page, without peers, lists its own only (and lobby-2 has no members: nobody signs in there).
     assert Staff(lobby2.store).members() == []
 
 
+def test_another_kiosks_urgent_incident_comes_before_this_kiosks_newer_routine_ones(site):
+    lobby1, lobby2 = site
+    urgent, medium, low = _urgent_then_routine(lobby2.store, lobby1.store)
+    session = requests.Session()
+    _sign_in(lobby1.url, session=session)
+    listed = _listed(lobby1.url, session)["incidents"]
+    assert [(row["kiosk_id"], row["id"]) for row in listed] == [
+        ("lobby-2", urgent), *(("lobby-1", i) for i in (*medium, *low))]
+    assert listed[0]["details"] == ["Connection: FHIR server"], "the peer's code, said by this page"
+
+
 def test_an_action_on_another_kiosks_incident_is_done_and_audited_there(site):
     lobby1, lobby2 = site
     admission = _admission(lobby2.store)
-    fault = lobby2.store.raise_incident(Incident(IncidentKind.PRINTER_FAULT, Severity.HIGH, "ticket: paper_out",
+    fault = lobby2.store.raise_incident(Incident(IncidentKind.PRINTER_FAULT, Severity.HIGH, "ticket:paper_out",
                                                  admission_id=admission.id))
     waiting = lobby2.store.raise_incident(Incident(IncidentKind.HELP_REQUESTED, Severity.MEDIUM))
     session = requests.Session()
@@ -661,7 +767,7 @@ def test_another_kiosks_incident_shows_live_and_resolves_in_the_browser(site, br
     _browser_sign_in(browser, lobby1.url)
     _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, f'li[data-kiosk="lobby-1"][data-incident-id="{own}"]'))
 
-    incident = lobby2.store.raise_incident(Incident(IncidentKind.CARD_UNREADABLE, Severity.MEDIUM, "egk: read_failed"))
+    incident = lobby2.store.raise_incident(Incident(IncidentKind.CARD_UNREADABLE, Severity.MEDIUM, "unreadable"))
     assert incident == own
     row = f'li[data-kiosk="lobby-2"][data-incident-id="{incident}"]'
     _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, row), timeout=LIVE_S)

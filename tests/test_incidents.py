@@ -27,9 +27,38 @@ def test_every_kind_and_severity_has_a_sentence_in_every_language():
         assert catalogs.missing(language, texts) == [], language
 
 
-def test_a_kind_this_kiosk_does_not_know_is_shown_as_it_is():
-    assert incidents.sentence("printer_fault") == "A ticket or wristband was not printed."
-    assert incidents.sentence("from_a_newer_kiosk") == "from_a_newer_kiosk"
+def english(kind: str, detail: str = "") -> list[str]:
+    return incidents.texts(kind, detail, lambda message: message)
+
+
+def test_kind_and_detail_become_sentences():
+    assert english("printer_fault", "ticket:paper_out") == [
+        "A ticket or wristband was not printed.", "Ticket printer: the printer is out of paper"]
+    assert english("help_requested", "confirm") == [
+        "A patient pressed 'Call staff' and is waiting at the kiosk.", "Pressed while checking the details shown."]
+    assert english("details_corrected", "address,phone")[1:] == ["Changed: the address.", "Changed: the phone number."]
+    assert english("sync_rejected", "hl7v2:rejected_AE")[1:] == [
+        "Connection: HL7 v2 over MLLP", "The hospital system answered with an error (HL7 acknowledgement AE)."]
+    assert english("duplicate_patient", "fhir:http_422")[1:] == [
+        "Connection: FHIR server", "The hospital system answered with HTTP status 422."]
+    assert english("coverage_ended") == ["The insurance cover on a patient's card has ended."]
+
+
+def test_what_this_kiosk_does_not_know_is_shown_as_a_technical_code_never_as_a_sentence():
+    assert english("from_a_newer_kiosk", "x_1") == ["Technical code: from_a_newer_kiosk", "Technical code: x_1"]
+    assert english("printer_fault", "ticket:on_fire")[1:] == ["Technical code: ticket:on_fire"]
+    assert english("sync_rejected", "fhir:internal_KeyError")[1:] == ["Technical code: fhir:internal_KeyError"]
+    assert english("store_fault", "OperationalError")[1:] == ["Technical code: OperationalError"]
+    assert english("paper_low", "ticket printer")[1:] == ["Technical code: ticket printer"], "an old form"
+
+
+def test_urgent_first_then_open_before_taken_then_newest_first():
+    def incident(n, severity, status="open", at="2026-11-27T08:00:00+00:00"):
+        return {"id": n, "severity": severity, "status": status, "created_at": at}
+    rows = [incident(1, "high", at="2026-11-27T07:00:00+00:00"), incident(2, "low"), incident(3, "medium"),
+            incident(4, "medium", "taken", at="2026-11-27T09:00:00+00:00"), incident(5, "medium"),
+            incident(6, "high", "taken"), incident(7, "critical")]
+    assert [r["id"] for r in incidents.urgent_first(rows)] == [7, 1, 6, 5, 3, 4, 2]
 
 
 @pytest.mark.parametrize("kind", [k for k in IncidentKind if k not in incidents.RESEND_KINDS | {
@@ -52,14 +81,14 @@ def test_a_cancelled_admission_or_none_leaves_take_and_resolve(kind):
 
 
 def test_cancel_in_hospital_offers_nothing_the_kiosk_cannot_do():
-    incident = row(IncidentKind.CANCEL_IN_HOSPITAL, detail="fhir: delivered_after_cancel")
+    incident = row(IncidentKind.CANCEL_IN_HOSPITAL, detail="fhir")
     assert incidents.actions(incident, admission_cancelled=False, printers=PRINTERS) == ["take", "resolve"]
     assert incidents.KIND_TEXTS[IncidentKind.CANCEL_IN_HOSPITAL] == (
         "An admission cancelled here had already reached the hospital system: cancel it there too.")
 
 
 def test_reprint_on_the_printers_the_kiosk_has_the_failed_one_first():
-    fault = row(IncidentKind.PRINTER_FAULT, detail="wristband: paper_out")
+    fault = row(IncidentKind.PRINTER_FAULT, detail="wristband:paper_out")
     assert incidents.actions(fault, admission_cancelled=False, printers=PRINTERS) == [
         "take", "reprint:wristband", "reprint:ticket", "cancel", "resolve"]
     assert incidents.actions(fault, admission_cancelled=False, printers=("ticket",)) == [

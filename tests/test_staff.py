@@ -471,7 +471,7 @@ def test_a_message_delivered_while_it_was_cancelled_tells_staff(store, clock):
     assert [r["status"] for r in store.outbox()] == ["delivered"]
     [incident] = Staff(store).incidents()
     assert (incident["kind"], incident["severity"], incident["detail"]) == (
-        "cancel_in_hospital", "medium", "fhir: delivered_after_cancel")
+        "cancel_in_hospital", "medium", "fhir")
     assert KIND_TEXTS[IncidentKind.CANCEL_IN_HOSPITAL].endswith("cancel it there too.")
     assert incident_actions(incident, admission_cancelled=incident["admission_cancelled"],
                             printers=("ticket", "wristband")) == ["take", "resolve"]

@@ -7,13 +7,13 @@ from dataclasses import replace
 import pytest
 
 from kiosk import config, printing
-from kiosk.incidents import SEVERITY_TEXTS
+from kiosk.incidents import KIND_TEXTS, SEVERITY_TEXTS
 from kiosk.events import CardInserted, CardRead, CardRemoved, ChooseLanguage, PrintFinished, Start
 from kiosk.hardware.printer import PreviewPrinter
 from kiosk.i18n import Catalogs
 from kiosk.model import Admission, CardData, Identifier, Incident, IncidentKind, Person, Severity
 from kiosk.staff import LOCKED, WRONG_PIN, Staff
-from kiosk.staffmode import KIND_SENTENCES, CornerGesture, Message, Screen, StaffMode
+from kiosk.staffmode import CornerGesture, Message, Screen, StaffMode
 
 BADGE = "X110000001"            # the staff member's own card identifier (a KVNR shape)
 PERSON = Person(family="Yılmaz", given=("Ayşe",), birth_date="1975-03-02",
@@ -133,15 +133,15 @@ def test_a_badge_on_the_sign_in_screen_signs_in(mode):
 
 
 def test_every_incident_kind_has_a_sentence_and_reaches_the_list(mode, store):
-    assert set(KIND_SENTENCES) == set(IncidentKind)
+    assert set(KIND_TEXTS) == set(IncidentKind)
     admission = stored_admission(store)
     for kind in IncidentKind:
-        store.raise_incident(Incident(kind, Severity.MEDIUM, f"{kind.value} test", admission_id=admission.id))
+        store.raise_incident(Incident(kind, Severity.MEDIUM, admission_id=admission.id))
     signed_in(mode)
     rows = mode.rows()
     assert {r["kind"] for r in rows} == {k.value for k in IncidentKind}
     for row in rows:
-        assert row["sentence"] == KIND_SENTENCES[IncidentKind(row["kind"])]
+        assert row["said"] == (Message(KIND_TEXTS[IncidentKind(row["kind"])]),)
         assert row["queue_number"] == admission.queue_number and row["severity"] == SEVERITY_TEXTS[Severity.MEDIUM]
         assert row["time"]
     text = repr(rows)
@@ -149,8 +149,25 @@ def test_every_incident_kind_has_a_sentence_and_reaches_the_list(mode, store):
         assert personal not in text
 
 
+def test_an_urgent_incident_raised_before_eight_routine_ones_is_listed_first(mode, store):
+    urgent = store.raise_incident(Incident(IncidentKind.STORE_FAULT, Severity.HIGH, "OperationalError"))
+    routine = [(store.raise_incident(Incident(kind, severity)), severity) for kind, severity in (
+        (IncidentKind.HELP_REQUESTED, Severity.MEDIUM), (IncidentKind.CARD_REMOVED, Severity.LOW),
+        (IncidentKind.DETAILS_WRONG, Severity.MEDIUM), (IncidentKind.PAPER_LOW, Severity.LOW),
+        (IncidentKind.COVERAGE_ENDED, Severity.MEDIUM), (IncidentKind.IDENTITY_UNVERIFIED, Severity.LOW),
+        (IncidentKind.CARD_UNREADABLE, Severity.MEDIUM), (IncidentKind.DETAILS_CORRECTED, Severity.LOW))]
+    medium = [i for i, severity in reversed(routine) if severity is Severity.MEDIUM]
+    low = [i for i, severity in reversed(routine) if severity is Severity.LOW]
+    signed_in(mode)
+    assert [row["id"] for row in mode.rows()] == [urgent, *medium, *low]
+    assert mode.rows()[0]["severity"] == SEVERITY_TEXTS[Severity.HIGH]
+    mode.open_incident(medium[0])
+    mode.take()                  # taken: below the open ones of its severity, which still need someone
+    assert [row["id"] for row in mode.rows()] == [urgent, *medium[1:], medium[0], *low]
+
+
 def test_take_and_resolve_are_audited_with_the_member(mode, store):
-    incident = store.raise_incident(Incident(IncidentKind.HELP_REQUESTED, Severity.MEDIUM, "help pressed"))
+    incident = store.raise_incident(Incident(IncidentKind.HELP_REQUESTED, Severity.MEDIUM, "confirm"))
     signed_in(mode)
     mode.open_incident(incident)
     assert mode.screen is Screen.INCIDENT
@@ -176,7 +193,7 @@ def test_a_resolved_incident_cannot_be_resolved_again(mode, store):
 
 def test_reprint_a_ticket_for_a_printer_fault(mode, store, printer):
     admission = stored_admission(store)
-    incident = store.raise_incident(Incident(IncidentKind.PRINTER_FAULT, Severity.HIGH, "ticket: paper_out",
+    incident = store.raise_incident(Incident(IncidentKind.PRINTER_FAULT, Severity.HIGH, "ticket:paper_out",
                                              admission_id=admission.id))
     signed_in(mode)
     [row] = mode.rows()
@@ -194,7 +211,7 @@ def test_reprint_a_ticket_for_a_printer_fault(mode, store, printer):
 
 def test_a_reprint_that_fails_says_so(mode, store, printer):
     admission = stored_admission(store)
-    incident = store.raise_incident(Incident(IncidentKind.PRINTER_FAULT, Severity.HIGH, "ticket: paper_out",
+    incident = store.raise_incident(Incident(IncidentKind.PRINTER_FAULT, Severity.HIGH, "ticket:paper_out",
                                              admission_id=admission.id))
     printer.fault = "paper_out"
     signed_in(mode)
@@ -205,7 +222,7 @@ def test_a_reprint_that_fails_says_so(mode, store, printer):
 
 
 def test_an_incident_without_an_admission_offers_no_reprint(mode, store):
-    store.raise_incident(Incident(IncidentKind.PAPER_LOW, Severity.LOW, "ticket printer"))
+    store.raise_incident(Incident(IncidentKind.PAPER_LOW, Severity.LOW, "ticket"))
     signed_in(mode)
     [row] = mode.rows()
     assert row["reprint"] == () and row["queue_number"] == ""
@@ -216,9 +233,9 @@ def test_the_actions_offered_follow_kiosk_incidents(mode, store):
     incident without one; reprint only on the printers this kiosk has."""
     admission, other = stored_admission(store), stored_admission(store, 2)
     help_call = store.raise_incident(Incident(IncidentKind.HELP_REQUESTED, Severity.MEDIUM, admission_id=admission.id))
-    refused = store.raise_incident(Incident(IncidentKind.SYNC_REJECTED, Severity.HIGH, "fhir: rejected",
+    refused = store.raise_incident(Incident(IncidentKind.SYNC_REJECTED, Severity.HIGH, "fhir:rejected",
                                             admission_id=admission.id))
-    paper = store.raise_incident(Incident(IncidentKind.PAPER_LOW, Severity.LOW, "ticket printer"))
+    paper = store.raise_incident(Incident(IncidentKind.PAPER_LOW, Severity.LOW, "ticket"))
     gone = store.raise_incident(Incident(IncidentKind.DETAILS_WRONG, Severity.MEDIUM, admission_id=other.id))
     mode.staff.cancel(other.id, "Jonas Weber")
     store.db.execute("UPDATE incidents SET status = 'open' WHERE id = ?", [gone])   # a late one, say

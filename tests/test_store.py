@@ -16,7 +16,7 @@ from kiosk.store import DB_ERRORS, Store
 
 TABLES = {"admissions", "outbox", "incidents", "audit", "prints", "staff", "kiosk_state"}
 MIGRATIONS = ["m001_create_tables", "m002_create_prints", "m003_outbox_outcome", "m004_staff", "m005_retention",
-              "m006_purge_indexes"]
+              "m006_purge_indexes", "m007_incident_detail_codes"]
 
 # A German eGK holder, in the shape docs/cli.md gives for read-card --json (KVNR and IK systems from there).
 PERSON = Person(

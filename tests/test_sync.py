@@ -170,7 +170,7 @@ def test_an_admission_that_cannot_be_written_as_a_message_is_set_aside(store):
     assert sync.Sync(store, Unwritable(), now=Clock()).run_once().dead == 1
     assert store.outbox("dead")[0]["last_error"].startswith("unsendable: answer 'x'")
     [incident] = store.incidents()
-    assert incident["detail"] == "fhir: unsendable", "the incident names the reason, not the data"
+    assert incident["detail"] == "fhir:unsendable", "the incident names the reason, not the data"
 
 
 def test_messages_for_another_transport_are_left_alone(store):
@@ -657,7 +657,7 @@ def test_an_appointment_that_cannot_be_marked_leaves_the_admission_delivered(sto
     progress = fhir_worker(store, server.base, Clock()).run_once()
     assert progress.delivered == 1 and store.outbox()[0]["status"] == "delivered"
     assert [(i["kind"], i["admission_id"], i["detail"]) for i in store.incidents()] == [
-        ("sync_rejected", stored.id, "fhir: appointment_not_arrived")]
+        ("sync_rejected", stored.id, "fhir:appointment_not_arrived")]
 
 
 def https_hospital(cert, key):

@@ -288,7 +288,7 @@ def test_a_printer_fault_keeps_the_admission_tells_the_patient_and_staff_and_the
     assert f"Your {kind} could not be printed. Please go to the front desk and tell them your number." \
         in c["done_texts"]
     assert c["queue_number"] in c["done_texts"]
-    assert c["incidents_before_reprint"] == [["printer_fault", c["admission_id"], f"{kind}: {reason}"]]
+    assert c["incidents_before_reprint"] == [["printer_fault", c["admission_id"], f"{kind}:{reason}"]]
     assert c["copies_before_reprint"] == 0, "nothing printed, and nothing retried on its own"
     assert c["reprint"] == "printed" and c["copies_after_reprint"] == 1
     assert c["incidents_after_reprint"] == [], "the reprint resolves the incident"
@@ -307,13 +307,13 @@ def test_paper_running_low_prints_and_is_one_incident_for_staff(printing_faults)
         c = cases[case]
         assert any(t.startswith("Please take your ticket and your wristband") for t in c["done_texts"])
         assert c["copies_before_reprint"] == 1
-        assert c["incidents_before_reprint"] == [["paper_low", None, "ticket printer"]]
+        assert c["incidents_before_reprint"] == [["paper_low", None, "ticket"]]
 
 
 def test_a_job_the_last_kiosk_run_left_printing_is_a_fault_for_staff(printing_faults):
     c = printing_faults[0]["interrupted"]
     assert c["prints"] == [["ticket", "interrupted"]]
-    assert c["incidents"] == [["printer_fault", "00000000-0000-4000-8000-00000000dead", "ticket: interrupted"]]
+    assert c["incidents"] == [["printer_fault", "00000000-0000-4000-8000-00000000dead", "ticket:interrupted"]]
 
 
 def test_printer_faults_log_no_personal_data(printing_faults):

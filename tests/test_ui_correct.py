@@ -35,7 +35,7 @@ def test_the_patient_corrects_address_and_phone_and_staff_are_asked_to_verify(tm
     assert admission.person.phone == "0151 2345678" and admission.person.family == "Müller-Lüdenscheidt"
     assert admission.patient_entered == ("address", "phone")
     [corrected] = [i for i in result["incidents"] if i["kind"] == "details_corrected"]
-    assert corrected == {"kind": "details_corrected", "severity": "low", "detail": "address, phone",
+    assert corrected == {"kind": "details_corrected", "severity": "low", "detail": "address,phone",
                          "admission_id": admission.id}
     patient = fhir.transaction(admission, forms.load("no-questions"))["entry"][0]["resource"]
     assert patient["meta"]["tag"][0]["code"] == "patient-entered"

@@ -28,6 +28,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from kiosk.hardware.layouts import TicketLayout, WristbandLayout
 from kiosk.hardware.reader import DeviceUnavailable
+from kiosk.messages import N_
 
 STATUS_QUERIES = (1, 2, 3, 4)     # DLE EOT n: printer, offline cause, error cause, roll paper sensor
 RECONNECT_PAUSE_S = 0.25          # between attempts to reach a printer that is not there (yet)
@@ -49,19 +50,20 @@ class PrintFault(RuntimeError):
         self.reason = reason
 
 
-# Every reason a job can fail for, as staff read it (the desk and `kiosk print` show these).
+# Every reason a job can fail for, as staff read it: English for the command line (`kiosk print`, doctor),
+# msgids that staff mode and the desk page translate (kiosk.incidents; every reason needs its translations).
 REASONS = {
-    "paper_out": "the printer is out of paper",
-    "cover_open": "the printer's cover is open",
-    "cutter_error": "the printer's paper cutter is stuck",
-    "printer_error": "the printer reports an error (e.g. an overheated head)",
-    "offline": "the printer is offline",
-    "unreachable": "the printer cannot be reached (switched off, unplugged or wrong address)",
-    "connection_lost": "the connection to the printer broke off during the job",
-    "preview_unwritable": "the preview folder cannot be written",
-    "interrupted": "the kiosk stopped during the job, so it may or may not have printed",
-    "busy": "the same print was being printed from elsewhere (staff or kiosk print) at that moment",
-    "printer_error_unexpected": "the printer driver failed (see the log)",
+    "paper_out": N_("the printer is out of paper"),
+    "cover_open": N_("the printer's cover is open"),
+    "cutter_error": N_("the printer's paper cutter is stuck"),
+    "printer_error": N_("the printer reports an error (e.g. an overheated head)"),
+    "offline": N_("the printer is offline"),
+    "unreachable": N_("the printer cannot be reached (switched off, unplugged or wrong address)"),
+    "connection_lost": N_("the connection to the printer broke off during the job"),
+    "preview_unwritable": N_("the preview folder cannot be written"),
+    "interrupted": N_("the kiosk stopped during the job, so it may or may not have printed"),
+    "busy": N_("the same print was being printed from elsewhere (staff or kiosk print) at that moment"),
+    "printer_error_unexpected": N_("the printer driver failed (see the log)"),
 }
 
 

@@ -58,13 +58,14 @@ class StaffIncidentsScreen(StaffScreen):
         box.clear_widgets()
         for row in rows:
             button = KioskButton(action=f"incident:{row['id']}", style="secondary", base_font=26,
-                                 text=f"{_headline(row, _)}\n{_(row['sentence'])}")
+                                 text="\n".join([_headline(row, _), *_said(row, _)]))
             button.bind(on_release=lambda _b, i=row["id"]: self.do("open_incident", i))
             box.add_widget(button)
 
 
 class StaffIncidentScreen(StaffScreen):
     sentence = StringProperty("")
+    details = StringProperty("")
     facts = StringProperty("")
 
     def show(self, flow) -> None:
@@ -72,10 +73,11 @@ class StaffIncidentScreen(StaffScreen):
         _ = self.tr._
         row = self.mode.selected_row()
         if row is None:
-            self.sentence, self.facts = _("This incident is resolved."), ""
+            self.sentence, self.details, self.facts = _("This incident is resolved."), "", ""
             self.ids.actions.clear_widgets()
             return
-        self.sentence = _(row["sentence"])
+        self.sentence, *details = _said(row, _)
+        self.details = "\n".join(details)
         self.facts = _headline(row, _)
         # What may be done about it: kiosk.incidents.actions (the same rules as the desk page); resolving
         # has its own buttons below, with the note.
@@ -106,6 +108,12 @@ class StaffIncidentScreen(StaffScreen):
 
 class StaffOutOfServiceScreen(KioskScreen):
     """Instead of the welcome screen while the kiosk is out of service: no Start, no card."""
+
+
+def _said(row: dict, _) -> list[str]:
+    """What the incident's kind and detail say (kiosk.incidents), in the screen's language: the kind's
+    sentence first, then the detail's lines."""
+    return [message.render(_) for message in row["said"]]
 
 
 def _headline(row: dict, _) -> str:

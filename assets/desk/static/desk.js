@@ -1,6 +1,7 @@
-// The desk page: asks for the open incidents every second, redraws when they change, and sends the
-// staff actions as POSTs with the session's CSRF token. All text comes translated from the server;
-// incident fields are set as text, never as HTML.
+// The desk page: asks for the open incidents every second (urgent first, as the server orders them), redraws
+// when they change, and sends the staff actions as POSTs with the session's CSRF token. All text comes
+// translated from the server (an incident's sentence and its detail lines); incident fields are set as text,
+// never as HTML.
 "use strict";
 (function () {
   const config = JSON.parse(document.getElementById("desk-config").textContent);
@@ -45,11 +46,11 @@
       item.dataset.kind = incident.kind;
       item.dataset.status = incident.status;
       item.append(element("p", "what", incident.text));
+      incident.details.forEach(function (line) { item.append(element("p", "detail", line)); });
       const facts = element("p", "facts");
       facts.append(element("span", "severity", incident.severity_text), element("span", "time", incident.time),
                    element("span", "kiosk", incident.kiosk), element("span", "state", incident.status_text));
       if (incident.queue) facts.append(element("span", "queue", incident.queue));
-      if (incident.detail) facts.append(element("span", "detail", incident.detail));
       item.append(facts);
       const actions = element("div", "actions");
       incident.actions.forEach(function (action) {
