@@ -278,7 +278,7 @@ def cmd_print(args) -> int:
             raise CommandError(f"The {args.what} of admission {admission.queue_number} is being printed right now; "
                                "wait for it before printing it again.") from None
     if outcome.status == "failed":
-        code = EXIT_NO_DEVICE if outcome.reason == "unreachable" else EXIT_PRINTER
+        code = EXIT_NO_DEVICE if outcome.reason in ("unreachable", "not_a_printer") else EXIT_PRINTER
         raise CommandError(f"The {args.what} was not printed: {REASONS.get(outcome.reason, outcome.reason)} "
                            f"({args.printer}).", code)
     where = f" to {outcome.path}" if outcome.path else ""

@@ -312,6 +312,8 @@ def check_printer(settings: Settings, kind: str) -> Row:
         return fail(name, f"{uri} cannot be reached within {section.timeout_s:g} s: check that the printer is switched "
                           f"on and connected, and that {key} is its address.", EXIT_NO_DEVICE)
     status = printer.status()
+    if status.not_a_printer:
+        return fail(name, f"{uri}: {REASONS['not_a_printer']}: set {key} to the printer's address.", EXIT_NO_DEVICE)
     if not status.known:
         return warn(name, f"{uri} is there but does not answer status queries (DLE EOT): the kiosk cannot tell when "
                           "its paper runs out; turn real-time status on in the printer's settings.")

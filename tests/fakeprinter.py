@@ -6,12 +6,19 @@ queries (DLE EOT n) with Epson reply bytes (``../shared/reference/escpos-printin
         kiosk_print(printer.uri)
         printer.wait_idle()
         assert decode(printer.connections[-1]).cuts == 1
+
+Both can also play a device that is not a printer but sits where one is expected: ``answer`` says what it
+answers to each chunk it receives (``echo``, ``modem``, ``web_server_400``, ``noise``), ``greeting`` what it
+says before it was asked anything (``SSH_BANNER``, ``NMEA_SENTENCE``)::
+
+    with NetPrinter(greeting=SSH_BANNER) as ssh_server: ...
 """
 
 from __future__ import annotations
 
 import os
 import queue
+import random
 import select
 import socket
 import threading
@@ -37,6 +44,31 @@ STATES = (*STATUS_BYTES, "silent", "garbage")   # silent: never answers; garbage
 GS_R_BYTES = {"ready": 0x00, "paper_low": 0x03}
 _DLE_EOT = b"\x10\x04"
 
+# What devices that are not printers say.
+SSH_BANNER = b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n"                    # on connect, before anything
+NMEA_SENTENCE = b"$GPGGA,092750.000,5321.6802,N,00630.3372,W,1,8,1.03,61.7,M,55.2,M,,*76\r\n"   # a GPS receiver
+
+
+def echo(chunk: bytes) -> bytes:
+    """A terminal or an echo service: everything comes back."""
+    return chunk
+
+
+def modem(chunk: bytes) -> bytes:
+    """A modem in command mode, echo off (ATE0): it answers whatever it got."""
+    return b"\r\nOK\r\n"
+
+
+def web_server_400(chunk: bytes) -> bytes:
+    """A web server that rejects a request at its first byte that cannot start one, as nginx does."""
+    return b"HTTP/1.1 400 Bad Request\r\nServer: nginx\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+
+
+def noise(seed: int) -> Callable[[bytes], bytes]:
+    """A device that answers anything with 32 random bytes (always the same ones for one seed)."""
+    rng = random.Random(seed)
+    return lambda chunk: rng.randbytes(32)
+
 
 class PrinterBehaviour:
     """What a printer does with the bytes it receives; thread-safe, every setting may change at any time.
@@ -44,10 +76,13 @@ class PrinterBehaviour:
     ``state``: one of ``STATES``. ``drop_after``: close the connection once that many bytes of it have arrived
     (power lost mid-job; bytes beyond are not recorded). ``switch_to_after=(n, state)``: once n bytes of the
     current connection have arrived, the printer is in ``state`` (paper runs out mid-job); fires once.
+    ``answer``: no printer, but a device that answers each chunk it receives with ``answer(chunk)``;
+    ``greeting``: what it says first, on each connection (NetPrinter) or once it is there (PtyPrinter).
     """
 
     def __init__(self, state: str = "ready", *, drop_after: int | None = None,
-                 switch_to_after: tuple[int, str] | None = None) -> None:
+                 switch_to_after: tuple[int, str] | None = None, answer: Callable[[bytes], bytes] | None = None,
+                 greeting: bytes = b"") -> None:
         self._changed = threading.Condition()
         self._connections: list[bytearray] = []
         self._tail = b""          # a DLE or DLE EOT at the end of the last chunk
@@ -57,6 +92,8 @@ class PrinterBehaviour:
         self.paused = False       # True: reads nothing more (a printer whose buffer is full)
         self.drop_after = drop_after
         self.switch_to_after = switch_to_after
+        self.answer = answer
+        self.greeting = greeting
 
     @property
     def state(self) -> str:
@@ -110,6 +147,9 @@ class PrinterBehaviour:
                 chunk = chunk[:max(0, self.drop_after - len(record))]
             buffer, first = self._tail + chunk, len(record) - len(self._tail)   # first: offset of buffer[0]
             record += chunk
+            if self.answer is not None:
+                self._changed.notify_all()
+                return self.answer(chunk) if chunk else b""
             replies, i = [], buffer.find(_DLE_EOT)
             while 0 <= i < len(buffer) - 2:
                 self._maybe_switch(first + i + 3)
@@ -280,6 +320,8 @@ class NetPrinter(PrinterBehaviour, _Loop):
             with self._changed:
                 self._client = self._listener.accept()[0]
                 self.new_connection()
+                if self.greeting:
+                    self._client.sendall(self.greeting)
             return
         try:
             chunk = self._client.recv(65536)
@@ -328,6 +370,8 @@ class PtyPrinter(PrinterBehaviour, _Loop):
         tty.setraw(self._slave)
         self.path = os.ttyname(self._slave)
         self.new_connection()
+        if self.greeting:
+            os.write(self._master, self.greeting)
         self._start()
         return self
 

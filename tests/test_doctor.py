@@ -7,6 +7,7 @@ code the clock row gives (0 synchronised, 1 not), and the decoding is tested as 
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import re
@@ -15,6 +16,7 @@ import ssl
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -26,7 +28,7 @@ from kiosk import config, doctor
 from kiosk.model import Admission, Incident, IncidentKind, Person, Severity
 from kiosk.store import Store
 
-from fakeprinter import NetPrinter
+from fakeprinter import SSH_BANNER, NetPrinter, echo
 from fhirserver import FhirServer
 from mllppeer import MllpPeer
 
@@ -445,6 +447,36 @@ def test_printer_nobody_listens_on_fails_with_exit_3(make_config):
     assert (row["status"], row["exit_code"], code) == ("fail", 3, 3)
     assert "cannot be reached" in row["detail"] and "printer.ticket.uri" in row["detail"]
     assert time.monotonic() - started < 15
+
+
+class _QuietHandler(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def web_server():
+    """Python's http.server on 127.0.0.1: it answers nothing until a request line ends (or the client stops
+    sending), as Apache and Go's servers do, where a printer on port 9100 was meant."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"tcp://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+    thread.join(5)
+
+
+@pytest.mark.parametrize("impostor", ["web server", "ssh server", "echo"])
+def test_something_else_at_the_printers_address_fails_with_exit_3(make_config, web_server, impostor):
+    with NetPrinter(greeting=SSH_BANNER, state="silent") as ssh, NetPrinter(answer=echo) as echoes:
+        uri = {"web server": web_server, "ssh server": ssh.uri, "echo": echoes.uri}[impostor]
+        code, rows = doctor_json(make_config(printer__ticket={"uri": uri, "timeout_s": 1.0}))
+    row = rows["ticket printer"]
+    assert (row["status"], row["exit_code"], code) == ("fail", 3, 3)
+    assert row["detail"] == (f"{uri}: something other than a printer answers at that address (a wrong port, such as "
+                             "80 or 443 instead of 9100, or another device on that serial line or device file): set "
+                             "printer.ticket.uri to the printer's address.")
 
 
 def test_each_configured_printer_has_a_row_and_the_first_failure_decides(make_config):

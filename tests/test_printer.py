@@ -169,6 +169,21 @@ def test_anything_but_one_valid_status_byte_is_unknown_not_fine(reply):
     assert not status.known and status.fault is None
 
 
+@pytest.mark.parametrize("reply,to_dle_eot,to_gs_r", [
+    (b"\x12", True, False), (b"\x1e", True, False), (b"\x7e", True, False),     # ready, paper low, paper out
+    (b"\x00", False, True), (b"\x03", False, True), (b"\x0f", False, True),     # GS r 1: paper, near end, both
+    (b"\x60", False, True),                                                    # ... with "reserved" bits 5, 6
+    (b"\x10", False, False), (b"\x04", False, True), (b"\x01", False, True),     # an echo of DLE EOT 1 ...
+    (b"\x10\x04\x01", False, False),                                          # ... is three bytes
+    (b"S", False, False), (b"HTTP/1.1 400", False, False), (b"OK", False, False),   # SSH, HTTP, a modem
+    (b"\x30", False, False), (b"\x80", False, False), (b"\x92", False, False),
+    (b"\x00\x00", False, False), (b"", False, False),
+])
+def test_what_a_printer_answers_to_each_question(reply, to_dle_eot, to_gs_r):
+    assert valid_reply(reply, b"\x10\x04\x01") is to_dle_eot
+    assert valid_reply(reply, GS_R_1) is to_gs_r
+
+
 # --- real transports ----------------------------------------------------------------------------------
 
 def printer_at(uri, timeout_s=2.0, profile="TM-T88V") -> EscposPrinter:
@@ -213,9 +228,8 @@ def test_a_fault_before_the_job_sends_nothing(state):
         assert fake.connections == [b"\x10\x04\x01\x10\x04\x02\x10\x04\x03\x10\x04\x04"], "only asked, never printed"
 
 
-@pytest.mark.parametrize("state", ["silent", "garbage"])
-def test_a_printer_that_gives_no_status_prints_unconfirmed(state):
-    with NetPrinter(state) as fake:
+def test_a_printer_that_gives_no_status_prints_unconfirmed():
+    with NetPrinter("silent") as fake:
         printer = printer_at(fake.uri, timeout_s=0.3)
         result = printer.print_layout(ticket())
         fake.wait_idle()
@@ -223,6 +237,17 @@ def test_a_printer_that_gives_no_status_prints_unconfirmed(state):
         [connection] = fake.connections
         assert "B-042" in decode(connection).text
         assert decode(connection).status_queries == [1, 1], "one unanswered question, not four"
+
+
+def test_a_device_that_answers_garbage_is_not_a_printer_and_gets_nothing():
+    with NetPrinter("garbage") as fake:
+        printer = printer_at(fake.uri, timeout_s=0.3)
+        with pytest.raises(PrintFault, match="not_a_printer"):
+            printer.print_layout(ticket())
+        assert printer.status().fault == "not_a_printer"
+        fake.wait_idle()
+        assert printer.state is PrinterState.FAULT
+        assert fake.connections == [b"\x10\x04\x01"] * 2, "one question each time, never the job"
 
 
 def test_paper_running_out_during_the_job_is_a_fault_and_nothing_is_sent_again():
@@ -335,12 +360,14 @@ def test_device_file_printer_reads_its_status_back():
         assert result.confirmed and result.paper_low
 
 
-def test_a_plain_file_takes_the_job_without_a_status(tmp_path):
+def test_a_plain_file_takes_the_jobs_one_after_the_other_without_a_status(tmp_path):
     target = tmp_path / "capture.bin"
     target.write_bytes(b"")
-    result = printer_at(f"file://{target}", timeout_s=0.2).print_layout(ticket())
-    assert not result.confirmed
-    assert "B-042" in decode(target.read_bytes()).text
+    printer = printer_at(f"file://{target}", timeout_s=0.2)
+    assert not printer.print_layout(ticket()).confirmed
+    assert not printer.print_layout(ticket(admission(queue_number="B-043"))).confirmed
+    assert [t.text for t in decode(target.read_bytes()).tokens if t.name == "TEXT" and t.text.startswith("B-")] \
+        == ["B-042", "B-043"]
 
 
 def test_a_usb_printer_that_is_not_plugged_in_is_unreachable():

@@ -7,12 +7,19 @@ the job), asks the status again, and closes; each step within ``timeout_s``. A p
 switched off and on is therefore simply found again by the next job, and nothing is ever sent twice
 on its own: a job is retried only while nothing of it has been sent (the printer was not there yet);
 once bytes went out, a failure is reported, and a second copy is only printed when someone asks.
+
+Only a printer's own answers count: every byte that comes back must be the reply to a question the
+kiosk asked and has not had answered yet (``valid_reply``). Anything else (a web server's or SSH
+server's words, an echo, a modem's "OK") means something other than a printer is at that address:
+``not_a_printer``, decided before the job whenever the device gives itself away that early. A device
+that says nothing at all is "unknown", as printers and links without a way back (CUPS, a plain file) are.
 """
 
 from __future__ import annotations
 
 import contextlib
 import enum
+import itertools
 import os
 import select
 import shutil
@@ -50,6 +57,13 @@ class PrintFault(RuntimeError):
         self.reason = reason
 
 
+class NotAPrinter(PrintFault):
+    """What answered is not an ESC/POS printer (see ``_Link.hear``)."""
+
+    def __init__(self):
+        super().__init__("not_a_printer")
+
+
 # Every reason a job can fail for, as staff read it: English for the command line (`kiosk print`, doctor),
 # msgids that staff mode and the desk page translate (kiosk.incidents; every reason needs its translations).
 REASONS = {
@@ -59,6 +73,8 @@ REASONS = {
     "printer_error": N_("the printer reports an error (e.g. an overheated head)"),
     "offline": N_("the printer is offline"),
     "unreachable": N_("the printer cannot be reached (switched off, unplugged or wrong address)"),
+    "not_a_printer": N_("something other than a printer answers at that address (a wrong port, such as 80 or 443 "
+                        "instead of 9100, or another device on that serial line or device file)"),
     "connection_lost": N_("the connection to the printer broke off during the job"),
     "preview_unwritable": N_("the preview folder cannot be written"),
     "interrupted": N_("the kiosk stopped during the job, so it may or may not have printed"),
@@ -69,10 +85,12 @@ REASONS = {
 
 @dataclass(frozen=True)
 class PrinterStatus:
-    """What the printer said about itself. ``known`` is False when it gave no valid reply: then
-    nothing is claimed either way (no reply is "unknown", never "fine")."""
+    """What the printer said about itself. ``known`` is False when it said nothing: then nothing is
+    claimed either way (no reply is "unknown", never "fine"). A device that answered, but not as an
+    ESC/POS printer does, is known not to be one (``not_a_printer``: it cannot print)."""
 
     known: bool = False
+    not_a_printer: bool = False
     online: bool = False
     cover_open: bool = False
     paper_out: bool = False
@@ -85,17 +103,29 @@ class PrinterStatus:
         """Why it cannot print, as a reason code, or None when it can (or cannot tell)."""
         if not self.known:
             return None
-        for reason, flag in (("paper_out", self.paper_out), ("cover_open", self.cover_open),
-                             ("cutter_error", self.cutter_error), ("printer_error", self.error),
-                             ("offline", not self.online)):
+        for reason, flag in (("not_a_printer", self.not_a_printer), ("paper_out", self.paper_out),
+                             ("cover_open", self.cover_open), ("cutter_error", self.cutter_error),
+                             ("printer_error", self.error), ("offline", not self.online)):
             if flag:
                 return reason
         return None
 
 
-def valid_reply(reply: bytes) -> bool:
-    """A DLE EOT reply is one byte with bits 1 and 4 set and bits 0 and 7 clear."""
-    return len(reply) == 1 and reply[0] & 0x93 == 0x12
+NOT_A_PRINTER = PrinterStatus(known=True, not_a_printer=True)
+DLE_EOT = b"\x10\x04"                    # + n: real-time status, answered at once, even mid-job
+GS_R_1 = b"\x1dr\x01"                     # transmit paper sensor status: processed in order
+
+
+def valid_reply(reply: bytes, question: bytes = DLE_EOT) -> bool:
+    """Whether ``reply`` is how an ESC/POS printer answers ``question`` (DLE EOT n or GS r 1): exactly
+    one byte; to DLE EOT with bits 1 and 4 set and bits 0 and 7 clear, to GS r 1 with bits 4 and 7 clear.
+    Those are the bits the manuals fix (Epson, Bixolon, Citizen, HPRT); GS r's bits 5 and 6 are
+    "reserved" or "undefined" there, so a printer may set them. What tells a printer from something else
+    is mostly the count: one byte per question asked (``_Link.hear``)."""
+    if len(reply) != 1:
+        return False
+    mask, bits = (0x90, 0x00) if question == GS_R_1 else (0x93, 0x12)
+    return reply[0] & mask == bits
 
 
 def parse_status(replies: dict[int, bytes]) -> PrinterStatus:
@@ -210,7 +240,7 @@ class EscposPrinter(Printer):
             except PrintFault:
                 return PrinterStatus()
             try:
-                return self._query(link, deadline)
+                return self._query(link, deadline, last=True)
             except OSError:
                 return PrinterStatus()
             finally:
@@ -245,14 +275,17 @@ class EscposPrinter(Printer):
                 raise PrintFault(before.fault)
             finished = False
             try:
-                link.write(job + GS_R_1, step(link.transfer_s(len(job))))
+                done = link.ask(GS_R_1, step(link.transfer_s(len(job))), after=job)
                 # GS r is answered only once the printer has worked through the job before it: a
                 # printer that ran out of paper or opened its cover half-way goes offline instead.
-                finished = _gs_r_reply(link, step())
-                after = self._query(link, step())
+                finished = link.answer(done, step()) is not None
+                after = self._query(link, step(), last=True)
             except OSError:
                 # Sent is not received: a connection that breaks before the printer said it is done
-                # most likely took part of the job with it.
+                # most likely took part of the job with it. What came back before it broke counts
+                # all the same (a web server answers the job's first line, then hangs up).
+                with contextlib.suppress(OSError):
+                    link.catch_up(step())
                 if not finished:
                     raise PrintFault("connection_lost") from None
                 return PrintResult(confirmed=True)
@@ -272,39 +305,89 @@ class EscposPrinter(Printer):
                     raise PrintFault("unreachable") from e
                 time.sleep(RECONNECT_PAUSE_S)
 
-    def _query(self, link: "_Link", deadline: float) -> PrinterStatus:
+    def _query(self, link: "_Link", deadline: float, *, last: bool = False) -> PrinterStatus:
+        """DLE EOT 1-4; a device that leaves one unanswered for a second is not asked the next.
+        ``last``: nothing follows on this connection, so a device that stayed silent is told goodbye
+        (``_Link.finish``) and heard once more. Something that answers as no printer does is NOT_A_PRINTER.
+        """
         replies = {}
-        link.drain()                     # a late reply to an earlier question must not answer these
-        for n in STATUS_QUERIES:
-            link.write(b"\x10\x04" + bytes([n]), deadline)
-            reply = link.read(min(1.0, max(0.0, deadline - time.monotonic())))[-1:]
-            if not valid_reply(reply):
-                break                    # it does not answer: do not wait four times
-            replies[n] = reply
-        self.last_status = parse_status(replies)
-        return self.last_status
-
-
-GS_R_1 = b"\x1dr\x01"                     # transmit paper sensor status: processed in order
-
-
-def _gs_r_reply(link: "_Link", deadline: float) -> bool:
-    """True once the printer answered GS r (bit 4 and bit 7 clear, unlike a DLE EOT reply)."""
-    while (left := deadline - time.monotonic()) > 0:
-        data = link.read(left)
-        if not data:
-            return False
-        if any(b & 0x90 == 0 for b in data):
-            return True
-    return False
+        try:
+            link.catch_up(deadline)     # what came before these questions: late replies, or a banner
+            for n in STATUS_QUERIES:
+                asked = link.ask(DLE_EOT + bytes([n]), deadline)
+                reply = link.answer(asked, min(deadline, time.monotonic() + 1.0))
+                if reply is None:
+                    break                # it does not answer: do not wait four times
+                replies[n] = reply
+            status = parse_status(replies)
+            if last and not status.known:
+                link.finish(time.monotonic() + min(1.0, self.timeout_s))     # a step of its own
+        except NotAPrinter:
+            status = NOT_A_PRINTER
+        self.last_status = status
+        return status
 
 
 class _Link:
     """An open python-escpos device, plus what python-escpos 3.1 lacks: reads with a timeout (its
-    own block for the whole timeout, or do not exist for files and CUPS) and writes with a deadline."""
+    own block for the whole timeout, or do not exist for files and CUPS) and writes with a deadline;
+    and the kiosk's side of the conversation: which questions the device still owes an answer."""
+
+    # Replies an earlier connection may have left behind on a line that outlives it (serial, device
+    # file, USB): a late GS r, and a DLE EOT before and after that job left unanswered for a second.
+    # More than that, or a byte no printer sends, and it is not a printer.
+    leftovers = 3
+    skipped = b""                        # bytes of the line itself, not of the device (XON/XOFF)
 
     def __init__(self, device):
         self.device = device
+        self.owed: list[tuple[int, bytes]] = []      # (ticket, question) not answered yet, oldest first
+        self.answers: dict[int, bytes] = {}         # ticket -> the reply byte
+        self._tickets = itertools.count()
+
+    def ask(self, question: bytes, deadline: float, *, after: bytes = b"") -> int:
+        """Send ``after`` (a job), then ``question``; returns the ticket its answer is filed under."""
+        ticket = next(self._tickets)
+        self.owed.append((ticket, question))
+        self.write(after + question, deadline)
+        return ticket
+
+    def hear(self, timeout: float) -> bool:
+        """Read what comes back within ``timeout`` (0: what is there) and take each byte as the reply
+        to the oldest question still owed that it is a valid reply to; False when nothing came.
+
+        :raises NotAPrinter: a byte that answers no question asked: a banner, an echo, a web
+            server's reply, more bytes than questions
+        """
+        data = self.read(timeout)
+        for byte in data:
+            if byte in self.skipped:
+                continue
+            reply = bytes([byte])
+            owed = next((i for i, (_, question) in enumerate(self.owed) if valid_reply(reply, question)), None)
+            if owed is not None:
+                self.answers[self.owed.pop(owed)[0]] = reply
+            elif self.leftovers and (valid_reply(reply, DLE_EOT) or valid_reply(reply, GS_R_1)):
+                self.leftovers -= 1
+            else:
+                raise NotAPrinter()
+        return bool(data)
+
+    def catch_up(self, deadline: float) -> None:
+        """Hear what has come so far (until ``deadline`` at most: a line may never fall silent)."""
+        while self.hear(0) and time.monotonic() < deadline:
+            pass
+
+    def answer(self, ticket: int, deadline: float) -> bytes | None:
+        """The reply to the question ``ticket``, once it came (until ``deadline``); None when it did not."""
+        while ticket not in self.answers and (left := deadline - time.monotonic()) > 0:
+            if not self.hear(left):
+                break
+        return self.answers.pop(ticket, None)
+
+    def finish(self, deadline: float) -> None:
+        """Say that nothing more will be asked, where the link can, and hear what comes back until
+        ``deadline`` (a device that answers only once a request ended gives itself away here)."""
 
     def transfer_s(self, size: int) -> float:
         """How long ``size`` bytes take on the line itself (only a serial line is slow)."""
@@ -321,10 +404,6 @@ class _Link:
     def read(self, timeout: float) -> bytes:
         return b""                       # no way back from this printer: its status stays unknown
 
-    def drain(self) -> None:
-        while self.read(0):
-            pass
-
     def close(self) -> None:
         try:
             self.device.close()
@@ -333,6 +412,8 @@ class _Link:
 
 
 class _SocketLink(_Link):
+    leftovers = 0                        # a new connection starts clean
+
     def __init__(self, device):
         super().__init__(device)
         # A status question right after the job must not wait for the job's ACK (Nagle against
@@ -355,8 +436,18 @@ class _SocketLink(_Link):
             raise ConnectionResetError("the printer closed the connection")
         return data
 
+    def finish(self, deadline: float) -> None:
+        # A half-close ends the job for a printer, which then closes too; a server that waits for the
+        # end of a request (a web server: a line) answers it now.
+        with contextlib.suppress(OSError):
+            self.device.device.shutdown(socket.SHUT_WR)
+            while (left := deadline - time.monotonic()) > 0 and self.hear(left):
+                pass
+
 
 class _SerialLink(_Link):
+    skipped = b"\x11\x13"                # a printer set to XON/XOFF handshaking says when its buffer is full
+
     def transfer_s(self, size: int) -> float:
         return size * 10 / self.device.baudrate          # 8 data bits, start and stop bit
 
@@ -370,9 +461,6 @@ class _SerialLink(_Link):
         data = port.read(1)
         return data + port.read(port.in_waiting) if data else b""
 
-    def drain(self) -> None:
-        self.device.device.reset_input_buffer()
-
     def close(self) -> None:
         # python-escpos flushes before closing, which waits without end for a printer that stopped
         # reading: what it has not taken by now is dropped.
@@ -385,7 +473,18 @@ class _SerialLink(_Link):
 
 class _FileLink(_Link):
     """file:// — a device node such as /dev/usb/lp0, opened for reading too (usblp passes the
-    printer's replies back), or a plain file, which gives no replies."""
+    printer's replies back), or a plain file or named pipe, which gives no replies (a pipe would hand
+    back what the kiosk wrote into it)."""
+
+    def __init__(self, device):
+        super().__init__(device)
+        fd = device.device.fileno()
+        mode = os.fstat(fd).st_mode
+        self.way_back = not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode))
+        if stat.S_ISREG(mode):
+            os.lseek(fd, 0, os.SEEK_END)     # a plain file collects the jobs one after the other
+        if os.isatty(fd):
+            self.skipped = _SerialLink.skipped   # a serial line opened as a file
 
     def write(self, data: bytes, deadline: float) -> None:
         fd, view = self.device.device.fileno(), memoryview(data)
@@ -396,7 +495,7 @@ class _FileLink(_Link):
 
     def read(self, timeout: float) -> bytes:
         fd = self.device.device.fileno()
-        if not select.select([fd], [], [], timeout)[0]:
+        if not self.way_back or not select.select([fd], [], [], timeout)[0]:
             return b""
         return os.read(fd, 16)
 
@@ -429,6 +528,73 @@ def escpos_module():
     return printer
 
 
+def _tcp(parts, query: dict, uri: str):
+    if not parts.hostname:
+        return None
+    host, port = parts.hostname, parts.port or 9100
+
+    def net(timeout_s: float) -> _Link:
+        device = escpos_module().Network(host, port, timeout=timeout_s)
+        device.open()
+        return _SocketLink(device)
+    return net
+
+
+def _usb(parts, query: dict, uri: str):
+    vendor, product = (int(x, 16) for x in parts.netloc.split(":"))
+    eps = {k: int(query[k], 0) for k in ("in_ep", "out_ep") if k in query}
+
+    def usb(timeout_s: float) -> _Link:
+        device = escpos_module().Usb(idVendor=vendor, idProduct=product, timeout=int(timeout_s * 1000), **eps)
+        device.open()
+        return _UsbLink(device)
+    return usb
+
+
+def _serial(parts, query: dict, uri: str):
+    if not parts.path:
+        return None
+    baudrate = int(query.get("baudrate", 9600))
+
+    def serial(timeout_s: float) -> _Link:
+        device = escpos_module().Serial(parts.path, baudrate=baudrate, timeout=timeout_s)
+        device.open()
+        return _SerialLink(device)
+    return serial
+
+
+def _file(parts, query: dict, uri: str):
+    if not parts.path:
+        return None
+
+    def file(timeout_s: float) -> _Link:
+        device = escpos_module().File(parts.path)
+        fd = os.open(parts.path, os.O_RDWR | os.O_NOCTTY)    # not "wb": no truncating, and replies
+        device.device = os.fdopen(fd, "r+b", buffering=0)
+        return _FileLink(device)
+    return file
+
+
+def _cups(parts, query: dict, uri: str):
+    queue = parts.netloc or parts.path.strip("/")
+    if not queue:
+        return None
+    if not shutil.which("lp"):
+        raise DeviceUnavailable(f"The printer {uri} needs the CUPS command lp, which is not installed "
+                                "(Debian package cups-client).")
+
+    def cups(timeout_s: float) -> _Link:
+        device = escpos_module().LP(queue)
+        device.open(job_name="kiosk")
+        return _Link(device)
+    return cups
+
+
+# The URI schemes of ESC/POS printers, each with what reads its URI (None, or ValueError: malformed).
+# preview:DIR is not among them: no printer, see open_printer.
+TRANSPORTS = {"tcp": _tcp, "usb": _usb, "serial": _serial, "file": _file, "cups": _cups}
+
+
 def _transport(uri: str):
     """A function ``open(timeout_s)`` that opens the printer at ``uri`` once and returns a _Link.
     Cheap: only reads the URI.
@@ -438,51 +604,11 @@ def _transport(uri: str):
     parts = urlsplit(uri)
     query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
     try:
-        if parts.scheme == "tcp" and parts.hostname:
-            host, port = parts.hostname, parts.port or 9100
-
-            def net(timeout_s: float) -> _Link:
-                device = escpos_module().Network(host, port, timeout=timeout_s)
-                device.open()
-                return _SocketLink(device)
-            return net
-        if parts.scheme == "usb":
-            vendor, product = (int(x, 16) for x in parts.netloc.split(":"))
-            eps = {k: int(query[k], 0) for k in ("in_ep", "out_ep") if k in query}
-
-            def usb(timeout_s: float) -> _Link:
-                device = escpos_module().Usb(idVendor=vendor, idProduct=product, timeout=int(timeout_s * 1000), **eps)
-                device.open()
-                return _UsbLink(device)
-            return usb
-        if parts.scheme == "serial" and parts.path:
-            baudrate = int(query.get("baudrate", 9600))
-
-            def serial(timeout_s: float) -> _Link:
-                device = escpos_module().Serial(parts.path, baudrate=baudrate, timeout=timeout_s)
-                device.open()
-                return _SerialLink(device)
-            return serial
-        if parts.scheme == "file" and parts.path:
-            def file(timeout_s: float) -> _Link:
-                device = escpos_module().File(parts.path)
-                fd = os.open(parts.path, os.O_RDWR | os.O_NOCTTY)    # not "wb": no truncating, and replies
-                device.device = os.fdopen(fd, "r+b", buffering=0)
-                return _FileLink(device)
-            return file
-        queue = parts.netloc or parts.path.strip("/")
-        if parts.scheme == "cups" and queue:
-            if not shutil.which("lp"):
-                raise DeviceUnavailable(f"The printer {uri} needs the CUPS command lp, which is not installed "
-                                        "(Debian package cups-client).")
-
-            def cups(timeout_s: float) -> _Link:
-                device = escpos_module().LP(queue)
-                device.open(job_name="kiosk")
-                return _Link(device)
-            return cups
+        connect = parts.scheme in TRANSPORTS and TRANSPORTS[parts.scheme](parts, query, uri)
     except ValueError:
-        pass
+        connect = None
+    if connect:
+        return connect
     raise DeviceUnavailable(
         f"The printer address {uri!r} is not one the kiosk understands; use tcp://host:9100, usb://VID:PID, "
         "serial:///dev/ttyUSB0?baudrate=19200, file:///dev/usb/lp0, cups://queue or preview:DIR.")
