@@ -112,7 +112,8 @@ ANSWER_TEXTS = {
 PRINTER_TEXTS = {"ticket": N_("Ticket printer: {state}"), "wristband": N_("Wristband printer: {state}")}
 PRINTER_STATES = {"ready": N_("ready"), "printing": N_("printing"), "paper_low": N_("paper running low"),
                   "paper_out": N_("out of paper"), "cover_open": N_("cover open"), "offline": N_("offline"),
-                  "unknown": N_("no status")}
+                  "cutter_error": N_("cutter stuck"), "printer_error": N_("printer error"),
+                  "not_a_printer": N_("no printer at that address"), "unknown": N_("no status")}
 # The hospital connection (kiosk.sync transports' names, hospital.transport).
 TRANSPORT_TEXTS = {"fhir": N_("Connection: FHIR server"), "hl7v2": N_("Connection: HL7 v2 over MLLP"),
                    "folder": N_("Connection: drop folder")}

@@ -32,7 +32,7 @@ log = logging.getLogger("kiosk.metrics")
 
 # kiosk.staff.printer_condition's words: the printer prints in the first two.
 PRINTER_STATES = ("ready", "paper_low", "paper_out", "cover_open", "cutter_error", "printer_error", "offline",
-                  "unknown")
+                  "not_a_printer", "unknown")
 PRINTER_UP = ("ready", "paper_low")
 # How patients identify (kiosk.flow: card:<the card module's name>, code, name): counted from 0 on.
 IDENTIFIED_BY = ("card:egk", "card:beid", "code", "name")
