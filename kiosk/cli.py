@@ -20,11 +20,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-from kiosk import config, logs
+from kiosk import arguments, config, logs
 from kiosk.forms import FormError
 
 EXIT_OK, EXIT_USAGE, EXIT_NO_DEVICE, EXIT_TIMEOUT, EXIT_PRINTER, EXIT_HOSPITAL = 0, 2, 3, 4, 8, 9
 POLL_S = 2.0            # how often `kiosk sync`, apart from the app, looks for new admissions
+WAIT_S = (0.1, 3600.0)  # what `kiosk read-card --wait` takes
 
 
 class CommandError(Exception):
@@ -514,8 +515,8 @@ def _open_store(settings: config.Settings, **options):
 
 
 def _common_options(default) -> argparse.ArgumentParser:
-    options = argparse.ArgumentParser(add_help=False)
-    options.add_argument("--config", metavar="FILE", default=default,
+    options = arguments.Parser(add_help=False)
+    options.add_argument("--config", metavar="FILE", default=default, type=arguments.existing_file,
                          help=f"settings file (default: ${config.CONFIG_ENV}, else {config.DEFAULT_CONFIG_PATH}, "
                               "else built-in defaults)")
     options.add_argument("--debug", action="store_true", default=default, help="show stack traces and debug logs")
@@ -526,12 +527,14 @@ def parser() -> argparse.ArgumentParser:
     # --config and --debug work before and after the subcommand; the subcommand's copy must not
     # overwrite what was given before it, hence SUPPRESS there.
     common = _common_options(argparse.SUPPRESS)
-    top = argparse.ArgumentParser(
+    top = arguments.Parser(
         prog="kiosk", parents=[_common_options(None)],
         description="Self-service admission kiosk for hospital and clinic lobbies.",
         epilog="Exit codes: 0 ok, 1 the kiosk itself (doctor: permissions, store, disk, clock), 2 usage or config "
                "error, 3 device not found, 4 timed out waiting, 5 unsupported card, 6 card data invalid, 7 card "
-               "removed during the read, 8 printer fault, 9 hospital system unreachable or refused. Run as root "
+               "removed during the read, 8 printer fault, 9 hospital system unreachable or refused; a value that "
+               "makes no sense (out of range, a file that is not there) is a usage error, one sentence naming the "
+               "option. Run as root "
                "(sudo), a command goes on as the owner of kiosk.data_dir once it has read the config and the store "
                "key, so that the files it writes stay the kiosk user's.")
     sub = top.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -548,8 +551,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--headless", action="store_true",
                    help="walk scripted patients through the screens on a virtual display and write screenshots, "
                         "tickets and admissions into --out")
-    p.add_argument("--out", default="demo-out", metavar="DIR", help="folder for the headless output (default: demo-out)")
-    p.add_argument("--patients", metavar="FILE",
+    # Not a text default: argparse would check it even for a demo with a window, which writes nothing there.
+    p.add_argument("--out", default=Path("demo-out"), type=arguments.output_folder, metavar="DIR",
+                   help="folder for the headless output, made if it is not there (default: demo-out)")
+    p.add_argument("--patients", metavar="FILE", type=arguments.existing_file,
                    help="JSON list of sample patients in the read-card --json shape, one check-in each")
     p.add_argument("--send-samples", action="store_true",
                    help="send the sample patients' admissions to the configured hospital system (its test system, "
@@ -560,8 +565,10 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("read-card", parents=[common], help="wait for a card, read it, print it as JSON",
                        description="Waits for a card, reads it and prints one JSON object (docs/cli.md).")
     p.add_argument("--json", action="store_true", help="print the card as JSON (the only output form there is)")
-    p.add_argument("--reader", metavar="TEXT", help="use the reader whose name contains TEXT")
-    p.add_argument("--wait", type=float, default=30.0, metavar="SECONDS", help="how long to wait for a card (default 30)")
+    p.add_argument("--reader", metavar="TEXT", type=arguments.reader_name,
+                   help="use the reader whose name contains TEXT (1 to 128 characters)")
+    p.add_argument("--wait", type=arguments.seconds(*WAIT_S), default=30.0, metavar="SECONDS",
+                   help=f"how long to wait for a card, {WAIT_S[0]:g} to {WAIT_S[1]:g} (default 30)")
     p.set_defaults(func=cmd_read_card)
 
     p = sub.add_parser("print", parents=[common], help="print a sample or the last admission's ticket or wristband",
@@ -569,12 +576,13 @@ def parser() -> argparse.ArgumentParser:
                        epilog="Exit 3 when the printer cannot be reached, 8 when it reports a fault (paper out, "
                               "cover open, offline, cutter) or drops the connection.")
     p.add_argument("what", choices=["ticket", "wristband"], help="what to print")
-    p.add_argument("--printer", required=True, metavar="URI",
+    p.add_argument("--printer", required=True, metavar="URI", type=arguments.printer_uri,
                    help="tcp://host:9100, usb://VID:PID, serial:///dev/ttyUSB0?baudrate=19200, file:///dev/usb/lp0, "
                         "cups://queue or preview:DIR")
     p.add_argument("--sample", action="store_true", help="print a sample instead of a stored admission")
-    p.add_argument("--admission", metavar="ID", help="the stored admission to print (default: the last one)")
-    p.add_argument("--profile", metavar="NAME",
+    p.add_argument("--admission", metavar="ID", type=arguments.admission_id,
+                   help="the stored admission to print, by its id (default: the last one)")
+    p.add_argument("--profile", metavar="NAME", type=arguments.printer_profile,
                    help="python-escpos printer profile (default: printer.ticket.profile or printer.wristband.profile)")
     p.set_defaults(func=cmd_print)
 
@@ -599,8 +607,9 @@ def parser() -> argparse.ArgumentParser:
                                help="add, list or remove")
     q = actions.add_parser("add", parents=[common], help="add a member; the PIN is asked twice (or read from stdin)",
                            description=cmd_staff_add.__doc__ + " Never give the PIN on the command line.")
-    q.add_argument("name", help="the name shown in the audit trail, e.g. Dana K.")
-    q.add_argument("--badge", action="append", default=[], metavar="ID",
+    q.add_argument("name", type=arguments.staff_name, help="the name shown in the audit trail, e.g. Dana K. (1 to 64 "
+                                                             "characters)")
+    q.add_argument("--badge", action="append", default=[], metavar="ID", type=arguments.badge,
                    help="a card identifier that signs this member in (e.g. the KVNR of their own eGK); "
                         "repeatable. Give '-' to have it read like the PIN (asked without echo, or the next "
                         "line of stdin), so that the card number stays out of the process list and the "
@@ -610,7 +619,7 @@ def parser() -> argparse.ArgumentParser:
     q.add_argument("--json", action="store_true", help="print the members as JSON")
     q.set_defaults(func=cmd_staff_list)
     q = actions.add_parser("remove", parents=[common], help="remove a member", description=cmd_staff_remove.__doc__)
-    q.add_argument("name", help="the member's name as listed")
+    q.add_argument("name", type=arguments.staff_name, help="the member's name as listed")
     q.set_defaults(func=cmd_staff_remove)
 
     p = sub.add_parser("doctor", parents=[common],

@@ -10,12 +10,11 @@ of every package the kiosk needs at run time as installed in this environment.
 
 from __future__ import annotations
 
-import argparse
 import sys
-from pathlib import Path
 from urllib.parse import urlsplit
 
 from kiosk import config
+from kiosk.arguments import Parser, existing_file
 
 PROJECT = "admission-kiosk"
 
@@ -58,15 +57,8 @@ def udev_rules(settings: config.Settings) -> str:
 
 def key_file(settings: config.Settings) -> str:
     """store.key_file, for the services' LoadCredential=store-key:FILE; "" when the store is plain (no key).
-
-    :raises config.ConfigError: it is not an absolute path (systemd loads it, from no working folder)
-    """
-    if settings.store.encryption == "none":
-        return ""
-    if not Path(settings.store.key_file).is_absolute():
-        raise config.ConfigError(f"store.key_file {settings.store.key_file!r} must be an absolute path: the services "
-                                 "load the key as a systemd credential.")
-    return settings.store.key_file
+    The config has checked that it is an absolute path, as systemd needs."""
+    return "" if settings.store.encryption == "none" else settings.store.key_file
 
 
 def runtime_requirements(project: str = PROJECT) -> dict[str, str]:
@@ -105,14 +97,23 @@ def constraints() -> str:
             + "".join(f"{name}=={version}\n" for name, version in runtime_requirements().items()))
 
 
-def main(argv: list[str] | None = None) -> int:
-    top = argparse.ArgumentParser(prog="python -m kiosk.deploy", description=__doc__.split("\n\n")[0])
+class _Parser(Parser):
+    command = "kiosk.deploy"        # its usage errors start with this, like its config errors
+
+
+def parser() -> Parser:
+    top = _Parser(prog="python -m kiosk.deploy", description=__doc__.split("\n\n")[0])
     top.add_argument("command", choices=["udev-rules", "transport", "key-file", "constraints"],
                      help="udev-rules: the rules for usb:// printers; transport: hospital.transport; key-file: "
                           "store.key_file (empty for a plain store); constraints: deploy/constraints.txt")
-    top.add_argument("--config", metavar="FILE", help=f"settings file (default: ${config.CONFIG_ENV}, "
-                                                      f"else {config.DEFAULT_CONFIG_PATH}, else built-in defaults)")
-    args = top.parse_args(argv)
+    top.add_argument("--config", metavar="FILE", type=existing_file,
+                     help=f"settings file (default: ${config.CONFIG_ENV}, else {config.DEFAULT_CONFIG_PATH}, else "
+                          "built-in defaults)")
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
     if args.command == "constraints":
         sys.stdout.write(constraints())
         return 0

@@ -51,8 +51,11 @@ def config_file(tmp_path, data_dir):
 
 
 def run(capsys, *argv):
-    """main() in-process; returns (exit code, stdout, stderr)."""
-    code = cli.main([str(a) for a in argv])
+    """main() in-process; returns (exit code, stdout, stderr). A usage error ends in SystemExit, as argparse's do."""
+    try:
+        code = cli.main([str(a) for a in argv])
+    except SystemExit as e:
+        code = e.code
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -249,10 +252,17 @@ def test_bad_config_exits_2_naming_the_key(capsys, tmp_path, text, key):
 def test_missing_config_file_exits_2(capsys, tmp_path):
     path = tmp_path / "nowhere.toml"
     code, out, err = run(capsys, "sync", "--once", "--config", path)
-    assert code == 2
-    assert out == ""
-    assert str(path) in err
-    assert "does not exist" in err
+    assert (code, out) == (2, "")
+    assert err.startswith(f"kiosk: --config names no file: there is no {path} ")
+    assert_one_sentence(err)
+
+
+def test_missing_config_file_from_the_environment_exits_2(capsys, monkeypatch, tmp_path):
+    path = tmp_path / "nowhere.toml"
+    monkeypatch.setenv(config.CONFIG_ENV, str(path))
+    code, out, err = run(capsys, "sync", "--once")
+    assert (code, out) == (2, "")
+    assert f"The config file {path} does not exist" in err
     assert_one_sentence(err)
 
 

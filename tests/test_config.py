@@ -193,7 +193,7 @@ def test_bad_settings_raise_an_error_naming_the_key(tmp_path, text, key):
 @pytest.mark.parametrize("text,words", [
     ('[reader]\nkind = "usb"\n', ["pcsc", "simulated", "'usb'"]),
     ('[kiosk]\nlanguages = ["de", "xx"]\n', ["xx", "de, en, tr, fr"]),
-    ('[kiosk]\nidle_timeout_s = 0\n', ["greater than 0"]),
+    ('[kiosk]\nidle_timeout_s = 0\n', ["between 10 and 3600 seconds", "not 0."]),
     ('[kiosk]\nidle_timeout_s = "60"\n', ["a number", "'60'"]),
     ('kiosk = "lobby-1"\n', ["section", "[kiosk]"]),
 ])

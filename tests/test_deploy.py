@@ -318,7 +318,7 @@ def test_the_services_load_the_key_file_the_config_names(root):
         assert (root / "etc/systemd/system" / f"{unit}.d/key.conf").read_text() == key_conf(None)
     cfg.write_text('[store]\nkey_file = "keys/lobby-7.key"\n')
     done = install("--root", root, "--skip", "venv", check=False)
-    assert done.returncode == 2 and "store.key_file 'keys/lobby-7.key' must be an absolute path" in done.stderr
+    assert done.returncode == 2 and "'store.key_file' must be an absolute path (from /), not 'keys/lobby-7.key'" in done.stderr
 
 
 def checkout_copy(target: Path) -> Path:

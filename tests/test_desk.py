@@ -739,7 +739,7 @@ def test_a_peer_that_is_down_or_slow_is_named_and_the_others_still_listed(tmp_pa
     ('peers = ["https://lobby-2.example:8043"]', "'desk.peers' is set but desk.peer_secret_file is not"),
     ('peers = ["http://10.1.2.3:8043"]\npeer_secret_file = "{good}"', "'desk.peers' has 'http://10.1.2.3:8043' without TLS"),
     ('peers = ["lobby-2:8043"]\npeer_secret_file = "{good}"', "'desk.peers' has 'lobby-2:8043', which is not"),
-    ('peer_timeout_s = 0', "'desk.peer_timeout_s' must be greater than 0"),
+    ('peer_timeout_s = 0', "'desk.peer_timeout_s' must be between 0.1 and 30 seconds, not 0."),
 ])
 def test_the_peer_settings_are_checked(tmp_path, lines, problem):
     files = {"loose": _secret_file(tmp_path / "loose", mode=0o644), "short": _secret_file(tmp_path / "short", "abc"),

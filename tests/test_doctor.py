@@ -209,8 +209,14 @@ def test_unknown_key_is_named_in_the_config_row(make_config):
 
 
 def test_missing_config_file_exit_2(tmp_path):
-    code, rows = doctor_json(tmp_path / "nowhere.toml")
-    assert code == 2 and "does not exist" in rows["config"]["detail"]
+    # --config naming no file is a usage error (kiosk.arguments); $KIOSK_CONFIG naming none is the config row.
+    usage = doctor_cli(tmp_path / "nowhere.toml", "--json")
+    assert (usage.returncode, usage.stdout) == (2, "") and "kiosk: --config names no file" in usage.stderr
+    env = {k: v for k, v in os.environ.items() if k not in ("KIOSK_STORE_KEY", "CREDENTIALS_DIRECTORY")}
+    result = subprocess.run([KIOSK, "doctor", "--json"], capture_output=True, text=True, timeout=60,
+                            env={**env, config.CONFIG_ENV: str(tmp_path / "nowhere.toml")})
+    rows = {row["check"]: row for row in json.loads(result.stdout)["checks"]}
+    assert result.returncode == 2 and "does not exist" in rows["config"]["detail"]
 
 
 def test_world_readable_token_file_fails_the_permissions_row(make_config, tmp_path):
