@@ -232,7 +232,7 @@ class TicketPrinterSettings:
 def _national_ids(systems: tuple) -> str | None:
     unknown = [s for s in systems if s not in NATIONAL_ID_SYSTEMS]
     if unknown:
-        return f"has {', '.join(unknown)}, but the cards give only {' and '.join(NATIONAL_ID_SYSTEMS)}"
+        return f"has {', '.join(map(shown, unknown))}, but the cards give only {' and '.join(NATIONAL_ID_SYSTEMS)}"
     return None
 
 
@@ -271,8 +271,9 @@ def _identifier_system(system: str) -> str | None:
     if not system:
         return None
     parts = urlsplit(system)
-    if parts.scheme not in ("urn", "http", "https") or not (parts.netloc or parts.path) or any(c.isspace() for c in system):
-        return f"must be an identifier system URI (urn:oid:..., http://... or https://...), not {system!r}"
+    if (parts.scheme not in ("urn", "http", "https") or not (parts.netloc or parts.path) or len(system) > 256
+            or not system.isprintable() or any(c.isspace() for c in system)):
+        return f"must be an identifier system URI (urn:oid:..., http://... or https://...), not {shown(system)}"
     return None
 
 

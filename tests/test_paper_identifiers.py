@@ -112,6 +112,6 @@ def test_a_national_number_is_never_called_a_patient_number_in_any_language(tmp_
 def test_the_config_takes_only_the_national_numbers_cards_give(tmp_path):
     path = tmp_path / "kiosk.toml"
     path.write_text('[printer.wristband]\nnational_ids = ["urn:oid:1.2.3"]\n', encoding="utf-8")
-    with pytest.raises(config.ConfigError, match=r"'printer\.wristband\.national_ids' has urn:oid:1\.2\.3"):
+    with pytest.raises(config.ConfigError, match=r"'printer\.wristband\.national_ids' has 'urn:oid:1\.2\.3'"):
         config.load(path)
     assert config.Settings().printer.wristband.national_ids == (), "none by default"
