@@ -252,7 +252,7 @@ def test_the_kiosk_staff_and_doctor_say_it_is_not_a_printer(tmp_path, scheme, na
             flow = CheckIn(kiosk_id="lobby-1", languages=("en",), form=forms.load("intake-basic"))
             [effect] = flow.handle(PrintFinished(stored.id, "ticket", outcome.status, outcome.reason))
             assert isinstance(effect, RaiseIncident) and effect.incident.kind is IncidentKind.PRINTER_FAULT
-            assert effect.incident.detail == "ticket: not_a_printer"
+            assert effect.incident.detail == "ticket:not_a_printer"
             store.raise_incident(effect.incident)
             # Staff: the device list, and a reprint that fails the same way and leaves the incident open.
             staff = Staff(store, printers={"ticket": printer},
@@ -260,7 +260,7 @@ def test_the_kiosk_staff_and_doctor_say_it_is_not_a_printer(tmp_path, scheme, na
             assert staff.device_status().printers == {"ticket": "not_a_printer"}
             again = staff.reprint(stored.id, "ticket", "Dana K.")
             assert (again.status, again.reason) == ("failed", "not_a_printer")
-            assert [i["detail"] for i in store.incidents()] == ["ticket: not_a_printer"]
+            assert [i["detail"] for i in store.incidents()] == ["ticket:not_a_printer"]
             assert [(p["actor"], p["status"], p["reason"]) for p in store.prints(stored.id)] == [
                 ("Dana K.", "failed", "not_a_printer")]
             # kiosk doctor's row for that printer.
