@@ -18,8 +18,8 @@ own language): what it holds depends on the kind (``texts`` turns kind and detai
   before finishing);
 - ``printer_fault``: ``<printer>:<reason>`` (``ticket:paper_out``; reasons as in
   ``kiosk.hardware.printer.REASONS``); ``paper_low``, ``printer_no_status``: the printer (``ticket``);
-- ``sync_rejected``, ``duplicate_patient``: ``<transport>:<reason code>`` (``fhir:rejected``,
-  ``hl7v2:rejected_AE``, ``fhir:appointment_not_arrived``...); ``hospital_unreachable``,
+- ``sync_rejected``, ``duplicate_patient``, ``appointment_not_arrived``: ``<transport>:<reason code>``
+  (``fhir:rejected``, ``hl7v2:rejected_AE``, ``fhir:appointment_not_arrived``...); ``hospital_unreachable``,
   ``cancel_in_hospital``: the transport (``fhir``, ``hl7v2``, ``folder``);
 - ``store_fault``: the class of the error (``OperationalError``), shown as a technical code;
 - ``card_removed``, ``coverage_ended``, ``details_wrong``: nothing (the kind says it all).
@@ -61,6 +61,8 @@ KIND_TEXTS = {
     IncidentKind.HOSPITAL_UNREACHABLE: N_("The hospital system cannot be reached; admissions wait on the kiosk."),
     IncidentKind.CANCEL_IN_HOSPITAL: N_("An admission cancelled here had already reached the hospital system: "
                                         "cancel it there too."),
+    IncidentKind.APPOINTMENT_NOT_ARRIVED: N_("An admission reached the hospital system, but its appointment could "
+                                             "not be marked as arrived there: mark it by hand."),
     IncidentKind.STORE_FAULT: N_("The kiosk could not store an admission: the patient must check in at the desk."),
 }
 SEVERITY_TEXTS = {Severity.HIGH: N_("Urgent"), Severity.MEDIUM: N_("Soon"), Severity.LOW: N_("When convenient")}
@@ -209,6 +211,7 @@ _DETAILS: dict[IncidentKind, Callable[[str], list[Message] | None]] = {
     IncidentKind.PAPER_LOW: lambda detail: _printer(detail, PRINTER_STATES["paper_low"]),
     IncidentKind.PRINTER_NO_STATUS: lambda detail: _printer(detail, PRINTER_STATES["unknown"]),
     IncidentKind.SYNC_REJECTED: _sync,
+    IncidentKind.APPOINTMENT_NOT_ARRIVED: _sync,
     IncidentKind.DUPLICATE_PATIENT: _sync,
     IncidentKind.HOSPITAL_UNREACHABLE: _transport,
     IncidentKind.CANCEL_IN_HOSPITAL: _transport,
@@ -248,7 +251,7 @@ def urgent_first(rows: Iterable[dict]) -> list[dict]:
 # The incidents a resend is for: the hospital system refused the admission's message.
 RESEND_KINDS = frozenset({IncidentKind.SYNC_REJECTED, IncidentKind.DUPLICATE_PATIENT})
 # Incidents about an admission that nothing done to the admission on the kiosk can help.
-ONLY_TAKE_AND_RESOLVE = frozenset({IncidentKind.CANCEL_IN_HOSPITAL})
+ONLY_TAKE_AND_RESOLVE = frozenset({IncidentKind.CANCEL_IN_HOSPITAL, IncidentKind.APPOINTMENT_NOT_ARRIVED})
 
 
 def kind_of(value: str) -> IncidentKind | None:

@@ -248,6 +248,7 @@ class IncidentKind(enum.Enum):
     DUPLICATE_PATIENT = "duplicate_patient"     # the hospital system holds this person twice
     HOSPITAL_UNREACHABLE = "hospital_unreachable"   # admissions wait in the outbox
     CANCEL_IN_HOSPITAL = "cancel_in_hospital"   # cancelled here after it reached the hospital system
+    APPOINTMENT_NOT_ARRIVED = "appointment_not_arrived"   # delivered, but its appointment is not marked arrived
 
     @property
     def about_the_kiosk(self) -> bool:

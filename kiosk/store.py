@@ -152,7 +152,11 @@ def m007_incident_detail_codes(db: Database) -> None:
     for row_id, kind, detail in db.execute("SELECT id, kind, detail FROM incidents").fetchall():
         for pattern, replacement in _OLD_DETAILS.get(kind, ()):
             if old := re.fullmatch(pattern, detail or ""):
-                db.execute("UPDATE incidents SET detail = ? WHERE id = ?", [old.expand(replacement), row_id])
+                new = old.expand(replacement)
+                # A delivered admission whose appointment was not marked arrived was raised as a refusal.
+                if kind == "sync_rejected" and new.endswith(":appointment_not_arrived"):
+                    kind = "appointment_not_arrived"
+                db.execute("UPDATE incidents SET kind = ?, detail = ? WHERE id = ?", [kind, new, row_id])
                 break
 
 

@@ -392,9 +392,11 @@ class Sync:
                                                note="the hospital system answers again")
 
     def _set_aside_note(self, row: dict, note: str) -> None:
-        """The admission is in, but one part of it needs staff (e.g. the appointment could not be marked)."""
-        self.store.raise_incident(Incident(IncidentKind.SYNC_REJECTED, Severity.MEDIUM,
-                                           f"{self.transport.name}:{code(note)}", admission_id=row["admission_id"]))
+        """The admission is in, but one part of it needs staff (the appointment could not be marked arrived)."""
+        kind = (IncidentKind.APPOINTMENT_NOT_ARRIVED if code(note) == "appointment_not_arrived"
+                else IncidentKind.SYNC_REJECTED)
+        self.store.raise_incident(Incident(kind, Severity.MEDIUM, f"{self.transport.name}:{code(note)}",
+                                           admission_id=row["admission_id"]))
         log.warning("delivered to %s, but %s", self.transport.name, code(note))
 
     def _longest_pause(self) -> float:

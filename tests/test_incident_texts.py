@@ -173,3 +173,22 @@ def test_m007_turns_the_english_details_of_a_store_of_before_into_codes(tmp_path
         # The old text did not say whether an appointment code came first: "name" (typed) holds either way.
         expected = old if detail is None else "name" if kind == "identity_unverified" else detail
         assert now == expected, (kind, old, now)
+
+
+def test_m007_gives_an_appointment_not_marked_arrived_its_own_kind(tmp_path):
+    """Before, a delivered admission whose appointment could not be marked arrived was raised as a refusal
+    (sync_rejected, "fhir: appointment_not_arrived"), whose sentence told staff to send it again."""
+    path = tmp_path / "kiosk.db"
+    db = sqlite_utils.Database(path)
+    store_migrations.apply(db, stop_before="m007_incident_detail_codes")
+    db["incidents"].insert_all([{"kiosk_id": "lobby-1", "created_at": "2026-11-27T08:00:00+00:00", "kind": kind,
+                                 "severity": "medium", "status": "open", "admission_id": None, "detail": detail}
+                                for kind, detail in (("sync_rejected", "fhir: appointment_not_arrived"),
+                                                     ("sync_rejected", "fhir: rejected"))])
+    db.close()
+    store = Store(path)
+    try:
+        migrated = [(r["kind"], r["detail"]) for r in store.incidents(None)]
+    finally:
+        store.close()
+    assert migrated == [("appointment_not_arrived", "fhir:appointment_not_arrived"), ("sync_rejected", "fhir:rejected")]

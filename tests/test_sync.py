@@ -657,7 +657,7 @@ def test_an_appointment_that_cannot_be_marked_leaves_the_admission_delivered(sto
     progress = fhir_worker(store, server.base, Clock()).run_once()
     assert progress.delivered == 1 and store.outbox()[0]["status"] == "delivered"
     assert [(i["kind"], i["admission_id"], i["detail"]) for i in store.incidents()] == [
-        ("sync_rejected", stored.id, "fhir:appointment_not_arrived")]
+        ("appointment_not_arrived", stored.id, "fhir:appointment_not_arrived")]
 
 
 def https_hospital(cert, key):
