@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_taps.py
 	$(BIN)/python benchmarks/bench_idle.py
 	$(BIN)/python benchmarks/bench_checkins.py
+	$(BIN)/python benchmarks/bench_soak.py
 
 # The config reference and example config, from kiosk/config.py.
 docs: $(STAMP)

@@ -266,7 +266,7 @@ def build_app(settings: Settings, *, store: Store, reader: CardReader, printers:
                 destinations = () if settings.hospital.transport == "none" else (settings.hospital.transport,)
                 try:
                     stored = self.store.save_admission(effect.admission, queue_prefix=settings.kiosk.queue_prefix,
-                                                       destinations=destinations)
+                                                       destinations=destinations, prints=self.flow.prints)
                 except (*DB_ERRORS, OSError) as e:
                     log.error("admission not stored: %s", type(e).__name__)
                     return AdmissionFailed(type(e).__name__)

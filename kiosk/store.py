@@ -310,9 +310,11 @@ class Store:
     # --- admissions ---
 
     def save_admission(self, admission: Admission, *, queue_prefix: str = "A",
-                       destinations: tuple[str, ...] = ()) -> Admission:
-        """Store an admission whole, give it the next queue number of its day, and queue it for
-        each destination (hospital transport). Returns the admission with its queue number.
+                       destinations: tuple[str, ...] = (), prints: tuple[str, ...] = ()) -> Admission:
+        """Store an admission whole, give it the next queue number of its day, queue it for each
+        destination (hospital transport) and queue its print jobs (``prints``: the kinds the kiosk prints
+        at check-in; ``print_started`` takes them up), so that a kiosk stopped before it printed leaves
+        them to ``interrupt_prints``. Returns the admission with its queue number.
 
         :raises DB_ERRORS: nothing was stored (disk full, file unwritable...)
         """
@@ -334,6 +336,9 @@ class Store:
                     "admission_id": stored.id, "destination": destination, "status": "pending", "attempts": 0,
                     "next_attempt_at": stored.created_at, "last_error": "", "created_at": stored.created_at,
                 })
+            for kind in prints:
+                self.db["prints"].insert({"admission_id": stored.id, "kind": kind, "actor": "kiosk", "status": "queued",
+                                          "reason": "", "started_at": "", "finished_at": ""})
             self._audit("kiosk", "admission.stored", stored.id, stored.queue_number)
         return stored
 
@@ -517,13 +522,21 @@ class Store:
     # --- print jobs ---
 
     def print_started(self, admission_id: str, kind: str, actor: str) -> int:
-        """Record that a ticket or wristband of this admission is being printed; returns the job id.
+        """Record that a ticket or wristband of this admission is being printed (the job ``actor`` queued
+        with the admission, or a new one); returns the job id.
 
-        :raises PrintInProgress: the same one is printing right now
+        :raises PrintInProgress: the same one is printing right now, or queued by someone else
         """
         with self._write():
-            busy = self.db.execute("SELECT 1 FROM prints WHERE admission_id = ? AND kind = ? AND status = 'printing'",
-                                   [admission_id, kind]).fetchone()
+            queued = self.db.execute("SELECT id FROM prints WHERE admission_id = ? AND kind = ? AND actor = ? "
+                                     "AND status = 'queued'", [admission_id, kind, actor]).fetchone()
+            if queued:
+                self.db.execute("UPDATE prints SET status = 'printing', started_at = ? WHERE id = ?",
+                                [_now(), queued[0]])
+                self._audit(actor, "print.started", admission_id, kind)
+                return queued[0]
+            busy = self.db.execute("SELECT 1 FROM prints WHERE admission_id = ? AND kind = ? "
+                                   "AND status IN ('queued', 'printing')", [admission_id, kind]).fetchone()
             if busy:
                 raise PrintInProgress(f"the {kind} of admission {admission_id} is printing")
             job_id = self.db["prints"].insert({
@@ -541,10 +554,11 @@ class Store:
             self._audit(row["actor"], f"print.{status}", row["admission_id"], f"{row['kind']} {reason}".strip())
 
     def interrupt_prints(self) -> list[dict]:
-        """Jobs left 'printing' by a kiosk that stopped mid-job end as 'interrupted' (they may or may
-        not have printed: staff decide). Called when the kiosk starts; returns those jobs."""
+        """Jobs left 'printing' by a kiosk that stopped mid-job, or still 'queued' by one that stopped
+        between storing the admission and printing, end as 'interrupted' (they may or may not have printed:
+        staff decide). Called when the kiosk starts; returns those jobs."""
         with self._write():
-            rows = list(self.db["prints"].rows_where("status = 'printing'"))
+            rows = list(self.db["prints"].rows_where("status IN ('queued', 'printing')"))
             for row in rows:
                 self.db["prints"].update(row["id"], {"status": "interrupted", "finished_at": _now()})
         return rows

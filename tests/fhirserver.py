@@ -37,6 +37,7 @@ class _Failure:
     retry_after: str | None
     body: dict | None
     after_commit: bool
+    method: str | None = None            # only requests with this method get it (None: any)
 
 
 class _Faults:
@@ -54,7 +55,9 @@ class _Faults:
         if scope["type"] != "http" or any(k == PROBE_HEADER.encode() for k, _ in scope.get("headers", ())):
             return await self.app(scope, receive, send)
         with self.lock:
-            failure = self.failures.pop(0) if self.failures else None
+            failure = next((f for f in self.failures if f.method in (None, scope["method"])), None)
+            if failure is not None:
+                self.failures.remove(failure)
         if failure is not None:
             if failure.after_commit:
                 await self.app(scope, receive, _discard)
@@ -169,16 +172,17 @@ class FhirServer:
     # --- faults ---
 
     def fail_next(self, status: int, retry_after: int | str | None = None, times: int = 1, body: dict | None = None,
-                  after_commit: bool = False) -> None:
+                  after_commit: bool = False, method: str | None = None) -> None:
         """Answer the next ``times`` requests with ``status`` (and Retry-After when given; seconds or an
         HTTP date). The body is an OperationOutcome whose issue code suits the status unless ``body`` is
         given. ``after_commit``: SEKMET handles the request first (and commits), then the client gets the
-        fault instead of SEKMET's answer."""
+        fault instead of SEKMET's answer. ``method`` (e.g. "POST": deliveries, not appointment searches):
+        only the next requests with that method get it."""
         if body is None:
             body = {"resourceType": "OperationOutcome", "issue": [{
                 "severity": "error", "code": ISSUE_CODES.get(status, "processing"),
                 "diagnostics": f"fault injected by the test server ({status})"}]}
-        failure = _Failure(status, None if retry_after is None else str(retry_after), body, after_commit)
+        failure = _Failure(status, None if retry_after is None else str(retry_after), body, after_commit, method)
         with self._faults.lock:
             self._faults.failures.extend([failure] * times)
 

@@ -92,6 +92,30 @@ def test_card_removed_during_the_read_is_never_reported_as_read():
     assert events == ["removed"] and reader.state is ReaderState.EMPTY
 
 
+def test_a_simulated_reader_unplugged_reports_a_fault_and_reads_nothing_until_plugged_in():
+    reader = SimulatedReader(sample_cards(), read_s=60)
+    events = []
+    inserted = threading.Event()
+    reader.on_card_inserted = inserted.set
+    reader.on_card_read = lambda card: events.append("read")
+    reader.on_card_removed = lambda: events.append("removed")
+    reader.on_fault = lambda reason: events.append(f"fault {reason}")
+    reader.start()
+    reading = reader.insert()
+    assert inserted.wait(2)
+    reader.unplug()                          # pulled out with the card in it, mid-read
+    reading.join()
+    assert events == ["removed", "fault no_reader"] and reader.state is ReaderState.NO_READER
+    inserted.clear()
+    reader.insert().join()
+    assert not inserted.is_set() and reader.state is ReaderState.NO_READER, "no reader, no card"
+    reader.plug_in()
+    assert reader.state is ReaderState.EMPTY
+    reader._read_s = 0.01
+    reader.insert().join()
+    assert events[-1] == "read" and reader.state is ReaderState.CARD_PRESENT
+
+
 def test_sample_cards_keep_the_read_card_shape():
     for card in sample_cards():
         again = type(card).from_json(card.to_json())

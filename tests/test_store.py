@@ -365,6 +365,22 @@ def test_a_device_state_already_open_is_not_raised_again(store):
     assert store.raise_incident(Incident(IncidentKind.PAPER_LOW, Severity.LOW, "ticket printer")) not in (first, other)
 
 
+def test_print_jobs_are_queued_with_the_admission_so_a_kiosk_stopped_before_printing_leaves_them_to_staff(store):
+    """The soak benchmark's finding: a kiosk killed between committing an admission and starting its ticket left
+    the admission with no print job and no incident. Its jobs are now stored with it, in one transaction."""
+    printed = store.save_admission(admission(), prints=("ticket", "wristband"))
+    assert [(p["kind"], p["status"]) for p in store.prints(printed.id)] == [("ticket", "queued"), ("wristband", "queued")]
+    with pytest.raises(store_module.PrintInProgress):
+        store.print_started(printed.id, "ticket", "staff")        # the kiosk is about to print it
+    job = store.print_started(printed.id, "ticket", "kiosk")       # the kiosk takes up its queued job
+    assert job == store.prints(printed.id)[0]["id"] and store.prints(printed.id)[0]["status"] == "printing"
+    store.print_finished(job, "printed")
+    stopped = store.save_admission(admission("0b6c7f2e-1d2a-4c57-9f0e-000000000002"), prints=("ticket",))  # killed
+    assert [(j["admission_id"], j["kind"]) for j in store.interrupt_prints()] == [
+        (printed.id, "wristband"), (stopped.id, "ticket")]
+    assert [p["status"] for p in store.prints()] == ["printed", "interrupted", "interrupted"]
+
+
 def test_print_jobs_are_recorded_and_a_second_one_at_the_same_time_is_refused(store):
     stored = store.save_admission(admission())
     job = store.print_started(stored.id, "ticket", "kiosk")

@@ -50,6 +50,9 @@ class SimulatedReader(CardReader):
     """A reader that 'inserts' sample cards on request, one after the other. Every card it reads is a sample
     (``CardData.sample``): an admission made with one is test data, never a patient's.
 
+    ``unplug()`` makes it report a fault as a real reader does when it is pulled out or pcscd goes away (a
+    card in it is lost, none is read), ``plug_in()`` brings it back; for demos, tests and the soak benchmark.
+
     :param cards: the sample cards, used in turn
     :param read_s: how long a read takes (seconds), so screens show the 'reading' state
     """
@@ -81,6 +84,23 @@ class SimulatedReader(CardReader):
             self.state = ReaderState.EMPTY
             self._removed.set()
         self.on_card_removed()
+
+    def unplug(self, reason: str = "no_reader") -> None:
+        """The reader is gone: a card in it counts as removed, ``on_fault(reason)`` is called, and no card
+        is read until ``plug_in``."""
+        with self._lock:
+            had_card = self.state in (ReaderState.READING, ReaderState.CARD_PRESENT)
+            self.state = ReaderState.NO_READER
+            self._removed.set()
+        if had_card:
+            self.on_card_removed()
+        self.on_fault(reason)
+
+    def plug_in(self) -> None:
+        """The reader is back and empty (like PcscReader's "ready", without a callback)."""
+        with self._lock:
+            if self.state is ReaderState.NO_READER:
+                self.state = ReaderState.EMPTY
 
     def _read(self, card: CardData) -> None:
         with self._lock:
