@@ -169,7 +169,9 @@ class CheckIn:
     # --- handlers for every state ---
 
     def _call_staff(self, _: CallStaff) -> list:
-        if self.state is State.HELP:
+        if self._resume_state() is State.HELP:
+            # Staff are called already (the idle warning may be over the help screen): help stays as it was.
+            self.state, self.session.idle_resume = State.HELP, None
             return []
         return self._help(N_("A member of staff has been called and will come to you. Please wait here."),
                           Incident(IncidentKind.HELP_REQUESTED, Severity.MEDIUM,

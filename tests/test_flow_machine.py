@@ -1,0 +1,36 @@
+"""The check-in flow under sequences of patient and device events: what the state machine found."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from kiosk import forms
+from kiosk.app import sample_cards
+from kiosk.events import Back, CallStaff, CardRead
+from kiosk.flow import CheckIn, State
+
+LANGUAGES = ("de", "en", "tr", "fr")
+NOW = datetime.now(timezone.utc).replace(microsecond=0)
+
+
+# --- what the machine found: each shrunk example as a plain test ---------------------------------------
+
+def a_flow() -> CheckIn:
+    return CheckIn(kiosk_id="lobby-1", languages=LANGUAGES, form=forms.load("intake-basic"), now=lambda: NOW)
+
+
+def test_call_staff_on_the_idle_warning_over_the_help_screen_keeps_the_way_back():
+    """Shrunk: call staff, let the help screen's timer bring the idle warning, call staff again. Help then
+    had itself as the screen to go back to: Back showed help with no reason, and Back again the welcome
+    screen with the patient's session (and admission) still behind it, for the next patient."""
+    flow = a_flow()
+    card = sample_cards()[0]
+    flow.handle(CardRead(card))
+    assert len(flow.handle(CallStaff())) == 1
+    flow.handle(flow.timer()[0])                 # nobody came within help_timeout_s: "Are you still there?"
+    assert flow.state is State.IDLE_WARNING
+    effects = flow.handle(CallStaff())
+    assert flow.state is State.HELP and flow.session.help_reason
+    flow.handle(Back())
+    assert flow.state is State.CONFIRM and flow.session.person == card.person
+    assert effects == [], "staff have been called already: no second incident"
