@@ -141,7 +141,12 @@ class CheckIn:
         handler = _ANYWHERE.get(type(event)) or _TRANSITIONS.get((self.state, type(event)))
         if handler is None:
             return []          # not meaningful here (e.g. a card inserted on the done screen)
-        return handler(self, event) or []
+        effects = handler(self, event) or []
+        if self.state is not State.IDENTIFY:
+            # Only the identify screen waits for a card: elsewhere its read's outcome is not taken, so a
+            # patient back on identify is not told "reading your card" about a read that has ended.
+            self.session.reading = False
+        return effects
 
     def timer(self) -> tuple[object, float] | None:
         """The event the app must send after that many seconds without a touch, or None."""

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 from kiosk import forms
 from kiosk.app import sample_cards
-from kiosk.events import Back, CallStaff, CardRead
+from kiosk.events import Back, CallStaff, CardFailed, CardInserted, CardRead, CardRemoved, ChooseCode, Start
 from kiosk.flow import CheckIn, State
 
 LANGUAGES = ("de", "en", "tr", "fr")
@@ -34,3 +34,17 @@ def test_call_staff_on_the_idle_warning_over_the_help_screen_keeps_the_way_back(
     flow.handle(Back())
     assert flow.state is State.CONFIRM and flow.session.person == card.person
     assert effects == [], "staff have been called already: no second incident"
+
+
+def test_a_card_read_that_ends_while_the_patient_is_on_another_screen_is_not_shown_as_still_reading():
+    """Shrunk: a card goes in, the patient taps "I have an appointment code" before it is read, the read
+    ends there (not taken), the patient goes back. Identify said "Reading your card, please wait" with no
+    card being read, and taking the card out then raised a card_removed incident."""
+    flow = a_flow()
+    flow.handle(Start())
+    flow.handle(CardInserted())
+    flow.handle(ChooseCode())
+    flow.handle(CardFailed("unreadable"))
+    flow.handle(Back())
+    assert flow.state is State.IDENTIFY and not flow.session.reading
+    assert flow.handle(CardRemoved()) == []
