@@ -4,13 +4,24 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+import pytest
+
 from kiosk import forms
 from kiosk.app import sample_cards
-from kiosk.events import Back, CallStaff, CardFailed, CardInserted, CardRead, CardRemoved, ChooseCode, Start
+from kiosk.events import (AppointmentFound, Back, CallStaff, CardFailed, CardInserted, CardRead, CardRemoved, ChooseCode,
+                          Start)
 from kiosk.flow import CheckIn, State
+from kiosk.model import Appointment
+from screenprobe import ScreenProbe
 
 LANGUAGES = ("de", "en", "tr", "fr")
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
+
+
+@pytest.fixture(scope="module")
+def probe():
+    with ScreenProbe() as p:
+        yield p
 
 
 # --- what the machine found: each shrunk example as a plain test ---------------------------------------
@@ -48,3 +59,15 @@ def test_a_card_read_that_ends_while_the_patient_is_on_another_screen_is_not_sho
     flow.handle(Back())
     assert flow.state is State.IDENTIFY and not flow.session.reading
     assert flow.handle(CardRemoved()) == []
+
+
+def test_an_appointment_at_a_leap_second_is_shown_on_the_confirm_screen(probe):
+    """Shrunk: a card, then the hospital's answer: an appointment starting at 2026-12-06T00:00:60Z (a FHIR
+    instant may have a leap second). The confirm screen raised ValueError (Python has no second 60), which
+    in the app ends the kiosk's event loop."""
+    flow = a_flow()
+    flow.handle(CardRead(sample_cards()[0]))
+    flow.handle(AppointmentFound("X110411675", Appointment("1", "2026-12-06T00:00:60Z")))
+    assert flow.state is State.CONFIRM and flow.session.appointment
+    probe.configure(form="intake-basic", kiosk_id="lobby-1", languages=LANGUAGES)
+    assert probe.show(flow.state, flow.session) is None
