@@ -144,7 +144,12 @@ class CheckIn:
         handler = _ANYWHERE.get(type(event)) or _TRANSITIONS.get((self.state, type(event)))
         if handler is None:
             return []          # not meaningful here (e.g. a card inserted on the done screen)
-        return handler(self, event) or []
+        effects = handler(self, event) or []
+        if self.state is not State.IDENTIFY:
+            # Only the identify screen waits for a card: elsewhere its read's outcome is not taken, so a
+            # patient back on identify is not told "reading your card" about a read that has ended.
+            self.session.reading = False
+        return effects
 
     def timer(self) -> tuple[object, float] | None:
         """The event the app must send after that many seconds without a touch, or None."""
@@ -172,7 +177,9 @@ class CheckIn:
     # --- handlers for every state ---
 
     def _call_staff(self, _: CallStaff) -> list:
-        if self.state is State.HELP:
+        if self._resume_state() is State.HELP:
+            # Staff are called already (the idle warning may be over the help screen): help stays as it was.
+            self.state, self.session.idle_resume = State.HELP, None
             return []
         return self._help(N_("A member of staff has been called and will come to you. Please wait here."),
                           Incident(IncidentKind.HELP_REQUESTED, Severity.MEDIUM, self._resume_state().value))

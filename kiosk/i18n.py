@@ -94,6 +94,11 @@ def format_moment(moment: datetime, language: str) -> str:
     return format_datetime(moment.astimezone(), format="short", locale=language)
 
 
-def format_clock(moment: datetime, language: str) -> str:
-    """A time of today (an appointment), in the kiosk's local time zone."""
-    return format_time(moment.astimezone(), format="short", locale=language)
+def format_clock(moment: str, language: str) -> str:
+    """A time of today (an appointment's start, ISO 8601), in the kiosk's local time zone. One Python cannot
+    read (a leap second, which a FHIR instant may have) is shown as it came rather than not at all."""
+    try:
+        parsed = datetime.fromisoformat(moment)
+    except ValueError:
+        return moment
+    return format_time(parsed.astimezone(), format="short", locale=language)

@@ -186,6 +186,12 @@ class FhirServer:
         with self._faults.lock:
             self._faults.failures.extend([failure] * times)
 
+    def heal(self) -> None:
+        """No more faults: the injected answers not yet given are dropped, held answers are sent."""
+        with self._faults.lock:
+            self._faults.failures.clear()
+        self.release()
+
     def hold_responses(self) -> None:
         """From now on, SEKMET handles requests (and commits) but their answers wait for ``release``."""
         self._faults.gate.clear()

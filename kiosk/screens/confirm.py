@@ -1,5 +1,3 @@
-from datetime import datetime
-
 from kivy.properties import ListProperty, StringProperty
 
 from kiosk import corrections
@@ -31,7 +29,7 @@ class ConfirmScreen(KioskScreen):
         self.address = ", ".join(p for p in (*a.lines, f"{a.postal_code} {a.city}".strip()) if p) if a else ""
         self.insurance = " · ".join(p for p in (coverage.payor_name, coverage.subscriber_id) if p) if coverage else ""
         found = s.appointment
-        when = format_clock(datetime.fromisoformat(found.start), s.language) if found and found.start else ""
+        when = format_clock(found.start, s.language) if found and found.start else ""
         self.appointment = " · ".join(p for p in (when, found.description) if p) if found else ""
 
     def spoken_details(self) -> str:
