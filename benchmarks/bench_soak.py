@@ -20,9 +20,9 @@ stepped three hours ahead and back (tests/clockstep.c, LD_PRELOADed into the kio
 clock only, as an NTP step); the disk nearly full (RLIMIT_FSIZE on the kiosk's processes, which the kernel
 enforces on every file they write).
 
-Time is compressed: the hospital's retry pauses (`hospital.retry_max_s`, 300 s on a real kiosk) are 1 s,
-about what 300 s of a day become when a day takes five minutes; answers time out after 2 s, printer steps
-after 1 s.
+Time is compressed: "an hour" is 1/24 of the day's patients, and the hospital's retry pauses
+(`hospital.retry_max_s`, 300 s on a real kiosk) are 1 s (a day of 600 patients takes about half an hour here, so
+1 s here is about 40 s of a real day); answers time out after 2 s, printer steps after 1 s.
 
 At the end the faults stop, the kiosks deliver what they hold, they are stopped, and `kiosk sync --once
 --retry-refused` sends what the hospital refused (what staff do once the cause is fixed). Then, from the
@@ -539,11 +539,11 @@ class Site:
     def __post_init__(self):
         self.lock = threading.Lock()
         self.work: queue.Queue = queue.Queue()
+        self.errors: list[BaseException] = []
+        self.threads: list[threading.Thread] = []
         self.schedule = sorted(self.site_schedule(), key=lambda s: s[0]) if self.faults_on else []
         self.worker = threading.Thread(target=self._work, name="site-faults", daemon=True)
         self.worker.start()
-        self.errors: list[BaseException] = []
-        self.threads: list[threading.Thread] = []
 
     def site_schedule(self):
         h, f = self.hospital, self.faults
