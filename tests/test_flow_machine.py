@@ -31,7 +31,8 @@ from pathlib import Path
 
 import pytest
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule, run_state_machine_as_test
+from hypothesis.stateful import (RuleBasedStateMachine, initialize, invariant, precondition, rule,
+                                 run_state_machine_as_test)
 
 from kiosk import corrections, forms
 from kiosk.app import sample_cards
@@ -78,9 +79,11 @@ typed_birth_dates = st.one_of(
         [d.strftime("%d.%m.%Y"), d.strftime("%d/%m/%Y"), d.isoformat(), f"{d.day}.{d.month}.{d.year}"])),
     st.sampled_from(["", "31.02.1980", "1.1.80", "00.00.0000", "14-07-1980", " 14.07.1980 "]),
     st.text(max_size=12))
-identifiers = st.builds(Identifier, st.sampled_from(["http://fhir.de/sid/gkv/kvid-10",
-                                                     "https://www.ehealth.fgov.be/standards/fhir/core/NamingSystem/ssin"]),
-                        st.sampled_from(["X110411675", "85073003328", "A123456789"]) | st.text("0123456789XY", max_size=12))
+identifiers = st.builds(
+    Identifier,
+    st.sampled_from(["http://fhir.de/sid/gkv/kvid-10",
+                     "https://www.ehealth.fgov.be/standards/fhir/core/NamingSystem/ssin"]),
+    st.sampled_from(["X110411675", "85073003328", "A123456789"]) | st.text("0123456789XY", max_size=12))
 addresses = st.builds(Address, st.lists(names, max_size=2).map(tuple), st.text("0123456789AB -", max_size=8),
                       names, st.sampled_from(["", "D", "BE"]))
 persons = st.builds(Person, family=names, given=st.lists(names, max_size=3).map(tuple),
@@ -157,7 +160,8 @@ def fitting_answers(question) -> st.SearchStrategy:
 
 def ticks_for(question) -> st.SearchStrategy:
     options = [o.code for o in question.options]
-    return st.one_of([st.booleans(), st.sampled_from(["no-such-code"]), *([st.sampled_from(options)] if options else [])])
+    return st.one_of([st.booleans(), st.sampled_from(["no-such-code"]),
+                      *([st.sampled_from(options)] if options else [])])
 
 
 def as_json(admission) -> dict:
