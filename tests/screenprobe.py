@@ -138,6 +138,8 @@ def _serve(home: Path) -> None:
                     screen = screens.screen_class(state)(send=lambda _event: None, tr=tr, name=state.value)
                     shown = state
                 screen.show(flow)
+                if screen.name != state.value:   # the screen manager knows a screen by it: never a patient's text
+                    raise AssertionError(f"the {state.value} screen changed its own name while showing")
                 for event in Clock.get_events():
                     event.cancel()       # no frame ever runs here: what the screen scheduled for one would pile up
             answer = None

@@ -9,7 +9,9 @@ from kiosk.screens.common import KioskScreen, spoken_texts
 class ConfirmScreen(KioskScreen):
     """The details from the card (or as typed), for the patient to confirm."""
 
-    name = StringProperty("")
+    # Not "name": that is the Screen's own, by which the screen manager knows it (a patient's name must
+    # not become a screen's).
+    person_name = StringProperty("")
     birth_date = StringProperty("")
     address = StringProperty("")
     insurance = StringProperty("")
@@ -23,7 +25,7 @@ class ConfirmScreen(KioskScreen):
         person, coverage = corrections.apply(s.person, s.correction), s.coverage
         self.phone = person.phone
         self.changed = list(s.correction.fields) if s.correction else []
-        self.name = person.display_name
+        self.person_name = person.display_name
         self.birth_date = format_birth_date(person.birth_date, s.language) if person.birth_date else ""
         a = person.address
         self.address = ", ".join(p for p in (*a.lines, f"{a.postal_code} {a.city}".strip()) if p) if a else ""
