@@ -69,7 +69,7 @@ async def script(app, pilot) -> list[dict]:
     app.reader.insert(kiosk_app.sample_cards()[0])
     await pilot.wait_state(State.CONFIRM)
     screen = app.frame.manager.current_screen
-    shown = {"name": screen.name, "birth_date": screen.birth_date, "address": screen.address,
+    shown = {"name": screen.person_name, "birth_date": screen.birth_date, "address": screen.address,
              "insurance": screen.insurance}
     await read("confirm")
     await read("confirm_details", "read_details_aloud")
