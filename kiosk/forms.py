@@ -398,6 +398,10 @@ MSG_INTEGER = N_("Please enter a whole number using digits only, for example 42.
 MSG_DECIMAL = N_("Please enter a number using digits, for example 72.5.")
 MSG_DATE = N_("Please enter the date as day.month.year, for example 14.07.1980.")
 MSG_TOO_LONG = N_("This answer is too long. Please shorten it.")
+MSG_TOO_LARGE = N_("This number is too large. Please check what you typed.")
+# What FHIR R4 takes (datatypes): an integer is 32-bit signed; a decimal has at most 18 digits.
+INTEGER_RANGE = (-2**31, 2**31 - 1)
+DECIMAL_DIGITS = 18
 
 
 def check(question: Question, raw: str) -> tuple[Any, None] | tuple[None, str | None]:
@@ -418,11 +422,18 @@ def check(question: Question, raw: str) -> tuple[Any, None] | tuple[None, str | 
         return (text, None) if any(o.code == text for o in question.options) else (None, MSG_CHOOSE)
     if kind == "integer":
         compact = text.replace(" ", "")
-        return (int(compact), None) if _INTEGER.fullmatch(compact) else (None, MSG_INTEGER)
+        if not _INTEGER.fullmatch(compact):
+            return None, MSG_INTEGER
+        if len(compact.lstrip("+-").lstrip("0")) > 10:          # before int(): 10,000 digits is no number
+            return None, MSG_TOO_LARGE
+        value = int(compact)
+        return (value, None) if INTEGER_RANGE[0] <= value <= INTEGER_RANGE[1] else (None, MSG_TOO_LARGE)
     if kind == "decimal":
         compact = text.replace(" ", "")
         if not _DECIMAL.fullmatch(compact):
             return None, MSG_DECIMAL
+        if sum(c.isdigit() for c in compact.lstrip("+-0.,")) > DECIMAL_DIGITS:
+            return None, MSG_TOO_LARGE
         return float(compact.replace(",", ".")), None
     if kind == "date":
         for pattern in _DATES:

@@ -226,6 +226,8 @@ CHOICES = tuple(forms.Option(c, forms.Text((("", c),)), "urn:s") for c in ("a", 
 
 @pytest.mark.parametrize("question, raw, value", [
     (q("integer"), "42", 42), (q("integer"), " -3 ", -3), (q("integer"), "1 200", 1200),
+    (q("integer"), "2147483647", 2**31 - 1), (q("integer"), "-2147483648", -2**31), (q("integer"), "0" * 30 + "7", 7),
+    (q("decimal"), "0.000000000000000001", 1e-18),
     (q("decimal"), "72.5", 72.5), (q("decimal"), "72,5", 72.5), (q("decimal"), "38", 38.0), (q("decimal"), ",5", 0.5),
     (q("date"), "14.07.1980", "1980-07-14"), (q("date"), "4.7.1980", "1980-07-04"),
     (q("date"), "14/07/1980", "1980-07-14"), (q("date"), "1980-07-14", "1980-07-14"),
@@ -243,6 +245,10 @@ def test_check_turns_typed_text_into_values(question, raw, value):
 @pytest.mark.parametrize("question, raw, message", [
     (q("integer"), "4.5", forms.MSG_INTEGER), (q("integer"), "forty", forms.MSG_INTEGER),
     (q("integer"), "4-5", forms.MSG_INTEGER),
+    # Beyond what FHIR takes (a 32-bit integer, an 18-digit decimal), and numbers Python will not even read.
+    (q("integer"), "2147483648", forms.MSG_TOO_LARGE), (q("integer"), "-2147483649", forms.MSG_TOO_LARGE),
+    (q("integer"), "9" * 5000, forms.MSG_TOO_LARGE), (q("decimal"), "1" * 19, forms.MSG_TOO_LARGE),
+    (q("decimal"), "9" * 400, forms.MSG_TOO_LARGE),
     (q("decimal"), "1.234,5", forms.MSG_DECIMAL), (q("decimal"), "abc", forms.MSG_DECIMAL),
     (q("decimal"), "7..5", forms.MSG_DECIMAL),
     (q("date"), "31.02.1980", forms.MSG_DATE), (q("date"), "14.07.80", forms.MSG_DATE),
