@@ -424,6 +424,7 @@ class CheckIn:
 
     def _not_stored(self, event: AdmissionFailed) -> list:
         self.session.saving = False
+        self.session.admission = None         # never stored: the incident names no admission staff could act on
         return self._help(N_("Your check-in could not be saved. Please go to the front desk."),
                           Incident(IncidentKind.STORE_FAULT, Severity.HIGH, event.reason))
 

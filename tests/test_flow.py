@@ -340,6 +340,7 @@ def test_admission_not_stored_sends_the_patient_to_the_desk(kiosk):
     check_in_with_card(kiosk)
     [incident] = incidents(kiosk.handle(AdmissionFailed("OperationalError")))
     assert incident.kind is IncidentKind.STORE_FAULT and incident.severity is Severity.HIGH
+    assert incident.admission_id is None, "no admission was stored: staff have none to act on"
     assert kiosk.state is State.HELP and "could not be saved" in kiosk.session.help_reason
 
 
