@@ -76,6 +76,15 @@ class Pilot:
         EventLoop.post_dispatch_input("end", touch)
         await self.frames(2)
 
+    async def type_into(self, field, text: str) -> None:
+        """Touch ``field`` (it takes the keyboard), put ``text`` in place of what it held, and let it go."""
+        await self.touch(*field.to_window(*field.center))
+        await self.frames(2)
+        field.text = ""
+        field.insert_text(text)
+        field.focus = False
+        await self.frames(2)
+
     async def draw(self, widget, points) -> None:
         """A finger put down on ``widget``, moved through ``points`` and lifted: one stroke. The points are
         fractions of the widget's size (x from the left, y from the bottom)."""

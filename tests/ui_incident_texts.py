@@ -51,20 +51,12 @@ def main(out: Path) -> None:
             buttons.sort(key=lambda b: -b.to_window(b.x, b.top)[1])
             return [(int(b.action.split(":")[1]), b.text) for b in buttons]
 
-        async def type_into(field, text: str) -> None:
-            await pilot.touch(*field.to_window(*field.center))
-            await pilot.frames(2)
-            field.text = ""
-            field.insert_text(text)
-            field.focus = False
-            await pilot.frames(2)
-
         await pilot.wait_state(State.WELCOME)
         for _ in range(5):
             await pilot.touch(20, window.height - 20)
         await pilot.wait_for(lambda: mode.screen is Screen.SIGN_IN, "the staff sign-in")
-        await type_into(screen().ids.name, "Petra Schmidt")
-        await type_into(screen().ids.pin, "2468")
+        await pilot.type_into(screen().ids.name, "Petra Schmidt")
+        await pilot.type_into(screen().ids.pin, "2468")
         await pilot.tap("staff_sign_in")
         await pilot.wait_for(lambda: mode.screen is Screen.INCIDENTS, "the incident list")
 

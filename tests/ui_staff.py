@@ -48,22 +48,14 @@ def main(out: Path) -> None:
             seen["layout"][name] = layout_check.problems(app.frame, tuple(window.size))
             await pilot.shot(name)
 
-        async def type_into(field, text: str) -> None:
-            await pilot.touch(*field.to_window(*field.center))
-            await pilot.frames(2)
-            field.text = ""
-            field.insert_text(text)
-            field.focus = False
-            await pilot.frames(2)
-
         async def corner(times: int = 5, at=(20, None)) -> None:
             x, y = at[0], at[1] if at[1] is not None else window.height - 20
             for _ in range(times):
                 await pilot.touch(x, y)
 
         async def sign_in(name: str, pin: str) -> None:
-            await type_into(screen().ids.name, name)
-            await type_into(screen().ids.pin, pin)
+            await pilot.type_into(screen().ids.name, name)
+            await pilot.type_into(screen().ids.pin, pin)
             await pilot.tap("staff_sign_in")
             await pilot.frames(3)
 
@@ -140,7 +132,7 @@ def main(out: Path) -> None:
         await check_layout("incident-help")
         await pilot.tap("staff_take")
         await pilot.frames(3)
-        await type_into(screen().ids.note, "spoke to the patient")
+        await pilot.type_into(screen().ids.note, "spoke to the patient")
         await pilot.tap("staff_resolve:done")
         await pilot.wait_for(lambda: mode.screen is Screen.INCIDENTS, "the list again")
         seen["resolved"] = next(i for i in app.staff.incidents(include_resolved=True) if i["id"] == help_incident["id"])
