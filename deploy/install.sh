@@ -243,6 +243,15 @@ else
         fi
         run "${pip[@]}" "${copy:-/tmp/kiosk-src.XXXXXX}" || built_failed
     fi
+    # A config the new version refuses (its checks may be stricter than the running one's) would keep the new
+    # kiosk from starting: it is read with the new environment first, and then nothing is switched.
+    if [ "$DRY_RUN" -eq 0 ] && [ -e "$ROOT$CONFIG" ] \
+            && ! "$ROOT$OPT/$new/bin/python" -m kiosk.deploy transport --config "$ROOT$CONFIG" >/dev/null; then
+        echo "install.sh: the new version does not take $CONFIG (the sentence above): change it and run" \
+             "install.sh again; nothing was switched: the kiosk keeps the one it has" >&2
+        rm -rf "${ROOT:?}$OPT/$new"
+        exit 2
+    fi
     # The switch: a symlink renamed over the old one. The virtual environment of an older install.sh, a
     # folder in the symlink's place, moves aside first (its scripts reach it through the symlink's path,
     # so it can be switched back to as well).

@@ -413,6 +413,14 @@ def test_real_installs_switch_the_virtual_environment_at_once_and_keep_the_one_b
     assert "the new virtual environment could not be built" in failed.stderr and "the kiosk keeps the one it has" in failed.stderr
     assert os.readlink(opt / "venv") == latest and venvs() == sorted(["venv", current, latest])
 
+    # A config the new version refuses (stricter checks than the running one's) switches nothing either.
+    config = root / "etc/kiosk/kiosk.toml"
+    config.write_text(config.read_text().replace("\nidle_fps = 1.0\n", "\nidle_fps = 0.5\n"))
+    refused = run("--wheelhouse", str(wheels))
+    assert refused.returncode == 2, refused.stderr
+    assert "'display.idle_fps'" in refused.stderr and "nothing was switched" in refused.stderr
+    assert os.readlink(opt / "venv") == latest and venvs() == sorted(["venv", current, latest])
+
 
 @as_root
 def test_a_broken_config_stops_the_installer_with_its_sentence(root):
