@@ -104,7 +104,7 @@ def _serve(home: Path) -> None:
     from kiosk import app as kiosk_app
     kiosk_app.prepare_kivy(home / "kivy", headless=True)
     from kivy.clock import Clock
-    from kivy.lang import Builder, global_idmap
+    from kivy.lang import global_idmap
 
     from kiosk import forms, screens
     from kiosk.flow import CheckIn
@@ -130,11 +130,7 @@ def _serve(home: Path) -> None:
                 tr.language = session.language
                 if state is not shown:           # kiosk.app _render: a new screen for every state
                     if screen is not None:
-                        # Its kv bindings go now, not when the garbage collector gets to the screen: a
-                        # collection in the middle of a binding's callback (a language change) would
-                        # leave that callback with a widget that is gone (ReferenceError).
-                        for widget in screen.walk(restrict=True):
-                            Builder.unbind_widget(widget.uid)
+                        screen.forget()          # as the app does: and its kv bindings go at once
                     screen = screens.screen_class(state)(send=lambda _event: None, tr=tr, name=state.value)
                     shown = state
                 screen.show(flow)

@@ -144,6 +144,23 @@ class KioskScreen(Screen):
                 widget.text = ""
                 widget.reset_undo()
         _let_go_of_the_last_field()
+        unbind_rules(self)
+
+
+def unbind_rules(widget) -> None:
+    """The kv rules' bindings of ``widget`` and everything in it go now, not when the garbage collector frees
+    them: a collection in the middle of a dispatch to those bindings (a language or look change) would
+    otherwise leave one of them with a widget that is gone, and the ReferenceError ends the event loop."""
+    from kivy.lang import Builder
+    for each in widget.walk(restrict=True):
+        Builder.unbind_widget(each.uid)
+
+
+def clear(box) -> None:
+    """``box.clear_widgets()`` for widgets that are thrown away (their kv bindings go with them)."""
+    for child in list(box.children):
+        unbind_rules(child)
+    box.clear_widgets()
 
 
 def _let_go_of_the_last_field() -> None:
@@ -224,7 +241,7 @@ class KioskFrame(BoxLayout):
 
     def on_languages(self, *_args) -> None:
         box = self.ids.languages
-        box.clear_widgets()
+        clear(box)
         for lang in self.languages:
             button = KioskButton(text=LANGUAGE_NAMES.get(lang, lang), action=f"language:{lang}", base_font=26,
                                  size_hint_y=1)

@@ -3,7 +3,7 @@ from kivy.properties import BooleanProperty, ObjectProperty, StringProperty
 
 from kiosk import keyboards
 from kiosk.events import Answered, Ticked
-from kiosk.screens.common import KioskButton, KioskScreen
+from kiosk.screens.common import KioskButton, KioskScreen, clear
 
 
 class QuestionsScreen(KioskScreen):
@@ -41,7 +41,7 @@ class QuestionsScreen(KioskScreen):
         chosen = set(s.ticked) if self.several else {answer}
         self._ticked = s.ticked
         box = self.ids.answers
-        box.clear_widgets()
+        clear(box)
         for value, text in answers:
             button = KioskButton(text=text, action=f"answer:{value}",
                                  style="primary" if value in chosen else "secondary")

@@ -8,7 +8,7 @@ from typing import Callable
 
 from kivy.properties import BooleanProperty, NumericProperty, StringProperty
 
-from kiosk.screens.common import KioskButton, KioskScreen
+from kiosk.screens.common import KioskButton, KioskScreen, clear
 from kiosk.staffmode import Screen, StaffMode
 
 
@@ -55,7 +55,7 @@ class StaffIncidentsScreen(StaffScreen):
         self._shown = shown
         self.count = len(rows)
         box = self.ids.incidents
-        box.clear_widgets()
+        clear(box)
         for row in rows:
             button = KioskButton(action=f"incident:{row['id']}", style="secondary", base_font=26,
                                  text="\n".join([_headline(row, _), *_said(row, _)]))
@@ -74,7 +74,7 @@ class StaffIncidentScreen(StaffScreen):
         row = self.mode.selected_row()
         if row is None:
             self.sentence, self.details, self.facts = _("This incident is resolved."), "", ""
-            self.ids.actions.clear_widgets()
+            clear(self.ids.actions)
             return
         self.sentence, *details = _said(row, _)
         self.details = "\n".join(details)
@@ -99,7 +99,7 @@ class StaffIncidentScreen(StaffScreen):
             return
         self._shown = shown
         box = self.ids.actions
-        box.clear_widgets()
+        clear(box)
         for action, label, call in actions:
             button = KioskButton(action=action, style="secondary", base_font=26, text=label)
             button.bind(on_release=lambda _b, call=call: self.do(*call()))
