@@ -551,9 +551,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--headless", action="store_true",
                    help="walk scripted patients through the screens on a virtual display and write screenshots, "
                         "tickets and admissions into --out")
-    # Not a text default: argparse would check it even for a demo with a window, which writes nothing there.
-    p.add_argument("--out", default=Path("demo-out"), type=arguments.output_folder, metavar="DIR",
-                   help="folder for the headless output, made if it is not there (default: demo-out)")
+    p.add_argument("--out", default="demo-out", type=arguments.output_folder, metavar="DIR",
+                   help="folder for what the demo writes (the headless walk's screenshots, tickets and admissions; "
+                        "the tickets of a demo with a window), made if it is not there (default: demo-out)")
     p.add_argument("--patients", metavar="FILE", type=arguments.existing_file,
                    help="JSON list of sample patients in the read-card --json shape, one check-in each")
     p.add_argument("--send-samples", action="store_true",

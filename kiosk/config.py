@@ -205,12 +205,10 @@ def printer_uri(uri: str) -> str | None:
 
 def printer_profile(name: str) -> str | None:
     """None when python-escpos knows the capability profile ``name``, else what is wrong."""
-    from kiosk.hardware.printer import escpos_module
-    escpos_module()                     # its profile cache in the kiosk's own folder
-    from escpos.capabilities import CAPABILITIES
-    if name in CAPABILITIES["profiles"]:
+    from kiosk.hardware.printer import known_profiles
+    if name in known_profiles():
         return None
-    return f"must be a printer profile python-escpos knows ({', '.join(sorted(CAPABILITIES['profiles']))}), not {shown(name)}"
+    return f"must be a printer profile python-escpos knows ({', '.join(sorted(known_profiles()))}), not {shown(name)}"
 
 
 _TIMEOUT_PRINTER = _seconds(0.1, 120)
@@ -249,7 +247,7 @@ class WristbandPrinterSettings:
                                   f"{KVNR_SYSTEM} (German insurance number, KVNR) or {SSIN_SYSTEM} (Belgian national "
                                   "number); printed, named for what it is, only when the hospital system gave no patient "
                                   "number of its own (hospital.patient_id_system) (identifier systems; empty = none).",
-                                  check=_national_ids)
+                                  check=_all(_entries(), _national_ids))
 
 
 @dataclass(frozen=True)

@@ -635,9 +635,14 @@ def open_printer(uri: str, data_dir: str | Path, *, profile: str = "TM-T88V", ti
     if uri.startswith("preview:"):
         return PreviewPrinter(Path(data_dir) / uri.removeprefix("preview:"))
     printer = EscposPrinter(uri, profile, timeout_s, lock)    # checks the URI
-    escpos_module()
-    from escpos.capabilities import CAPABILITIES
-    if profile not in CAPABILITIES["profiles"]:
+    if profile not in known_profiles():
         raise DeviceUnavailable(f"The printer profile {profile!r} is not one python-escpos knows; "
-                                f"use one of {', '.join(sorted(CAPABILITIES['profiles']))}.")
+                                f"use one of {', '.join(sorted(known_profiles()))}.")
     return printer
+
+
+def known_profiles() -> frozenset[str]:
+    """The capability profiles (printer models) python-escpos knows: the config's check and open_printer's."""
+    escpos_module()                     # its profile cache in the kiosk's own folder
+    from escpos.capabilities import CAPABILITIES
+    return frozenset(CAPABILITIES["profiles"])
