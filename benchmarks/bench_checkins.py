@@ -38,7 +38,7 @@ from fakeprinter import NetPrinter
 from kiosk import app as kiosk_app
 from kiosk import demo
 from kiosk.config import KioskSettings, PrinterSettings, ReaderSettings, Settings, TicketPrinterSettings
-from kiosk.flow import State
+from kiosk.checkin.flow import State
 
 mode, count, out = sys.argv[1], int(sys.argv[2]), Path(sys.argv[3])
 
@@ -150,7 +150,7 @@ def run(mode: str, count: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         env = {"PATH": "/usr/bin:/bin", "HOME": tmp, "KIOSK_STORE_KEY": secrets.token_hex(32),
                "PYTHONPATH": os.environ.get("PYTHONPATH", "")}
-        done = subprocess.run([sys.executable, "-c", CHILD, mode, str(count), tmp, str(ROOT / "tests")],
+        done = subprocess.run([sys.executable, "-c", CHILD, mode, str(count), tmp, str(ROOT / "tests" / "support")],
                               capture_output=True, text=True, timeout=3600, env=env)
         if done.returncode:
             sys.exit(f"the {mode} run failed:\n{done.stderr[-3000:]}")

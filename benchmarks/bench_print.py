@@ -1,5 +1,5 @@
 """Printing: bytes sent and time from "print" to the printer's last answer, the kiosk beside a raw-socket
-baseline, in the same run, against the same loopback port-9100 printer (tests/fakeprinter.py).
+baseline, in the same run, against the same loopback port-9100 printer (tests/support/fakeprinter.py).
 
 The kiosk side is ``EscposPrinter.print_layout(layout)``: the layout drawn into ESC/POS bytes (text and
 native QR for a ticket, a 192 x 2200 dot picture for a wristband), status asked (DLE EOT 1-4), the job
@@ -23,14 +23,14 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "support"))
 
 from fakeprinter import NetPrinter  # noqa: E402
 
 from kiosk.hardware import escpos_jobs, layouts  # noqa: E402
 from kiosk.hardware.printer import EscposPrinter  # noqa: E402
 from kiosk.i18n import Catalogs  # noqa: E402
-from kiosk.model import Admission, Identifier, Person  # noqa: E402
+from kiosk.checkin.model import Admission, Identifier, Person  # noqa: E402
 
 STATUS = [b"\x10\x04" + bytes([n]) for n in (1, 2, 3, 4)]
 GS_R_1 = b"\x1dr\x01"          # "tell me when you are through the job"
@@ -91,7 +91,7 @@ def main() -> None:
     args = parser.parse_args()
     here = Path(__file__).resolve().parent
     cold = float(subprocess.run([sys.executable, "-c", COLD], capture_output=True, text=True, check=True,
-                                cwd=here, env={"PYTHONPATH": f"{here}:{here.parent / 'tests'}"}).stdout)
+                                cwd=here, env={"PYTHONPATH": f"{here}:{here.parent / 'tests' / 'support'}"}).stdout)
     warm = []
     for _ in range(args.rounds):
         t = time.process_time()

@@ -3,10 +3,10 @@
 Two kiosks of one site check in the day's patients side by side through the real screens (offscreen, driven
 by touches as in bench_checkins.py), each as a child process that is killed with SIGKILL and started again
 on the same encrypted store, each beside its own `kiosk sync` process (as kiosk-sync.service runs beside
-kiosk.service): kiosk A delivers over FHIR R4 to a real FHIR server (tests/fhirserver.py) and reads cards
+kiosk.service): kiosk A delivers over FHIR R4 to a real FHIR server (tests/support/fhirserver.py) and reads cards
 with the real PcscReader through pcscd and the vpcd virtual reader; kiosk B delivers HL7 v2 over MLLP to a
-real receiver (tests/mllppeer.py) and has the simulated reader. Each prints tickets on a loopback network
-printer (tests/fakeprinter.py). Between the kiosks and the hospital sits a TCP proxy (tests/faultproxy.py).
+real receiver (tests/support/mllppeer.py) and has the simulated reader. Each prints tickets on a loopback network
+printer (tests/support/fakeprinter.py). Between the kiosks and the hospital sits a TCP proxy (tests/support/faultproxy.py).
 
 The fault schedule, by the share of the day's patients checked in (the hospital's, for the site) or of the
 kiosk's own (the rest): the hospital system down for an hour (1/24 of the day: connections refused, open ones
@@ -16,7 +16,7 @@ dropped after receipt; a kiosk killed at random moments, while it saves an admis
 commit), while it prints and while it delivers (its answer held back at the hospital), `kiosk sync` killed the
 same way; the printer out of paper (staff then reprint with `kiosk print`), offline, switched off and silent;
 kiosk B's reader unplugged and kiosk A's pcscd restarted (patients then type their name); the kiosk's clock
-stepped three hours ahead and back (tests/clockstep.c, LD_PRELOADed into the kiosk's processes: their wall
+stepped three hours ahead and back (tests/support/clockstep.c, LD_PRELOADed into the kiosk's processes: their wall
 clock only, as an NTP step); the disk nearly full (RLIMIT_FSIZE on the kiosk's processes, which the kernel
 enforces on every file they write).
 
@@ -36,7 +36,7 @@ messages per MSH-10 and PV1-19, the printers' bytes):
 - every stored admission's ticket printed, reprinted, sent to a printer that gave no status (with its
   printer_no_status incident), or a printer incident open for it;
 - no personal data of any patient (distinctive names, birth dates in every format, KVNR, street, also
-  JSON-, URL- and HL7-escaped, as tests/test_phi_logs.py) in any process's stdout or stderr or in any file
+  JSON-, URL- and HL7-escaped, as tests/ops/test_phi_logs.py) in any process's stdout or stderr or in any file
   but the store's;
 - memory: the kiosk's resident memory (/proc/self/statm after a garbage collection, at the start of every
   patient) over its longest stretch without a kill, from its 5th patient on.
@@ -70,7 +70,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-TESTS = ROOT / "tests"
+TESTS = ROOT / "tests" / "support"
 MARK = "SOAK "                       # the child's protocol lines on its stdout
 KIOSK = str(Path(sys.executable).parent / "kiosk")
 VPCD_READER = "Virtual PCD 00 00"
@@ -278,7 +278,7 @@ class Kiosk:
     key: str
     patients: list[dict]
     rng: random.Random
-    clockstep: Path                      # the wall-clock shim (tests/clockstep.c, built)
+    clockstep: Path                      # the wall-clock shim (tests/support/clockstep.c, built)
     done: dict = field(default_factory=dict)          # patient -> admission id
     saved_at: dict = field(default_factory=dict)      # admission id -> when the child reported its commit
     desk: list = field(default_factory=list)          # patients sent to the desk (the check-in not saved)
@@ -686,8 +686,8 @@ def kiosk_schedule(kiosk: Kiosk, site: Site, n: int) -> list[tuple[int, object]]
         threading.Thread(target=kiosk.reprint_failed_tickets, daemon=True).start()
 
     def kill_sync():
-        if kiosk.sync is not None:
-            kiosk.kill("at a random moment", kiosk.sync.pid)
+        if kiosk.hospital.sync is not None:
+            kiosk.kill("at a random moment", kiosk.hospital.sync.pid)
 
     def clock(offset, name=None):
         def run():
@@ -980,10 +980,12 @@ def child_main(config_path: str) -> None:
     import gc
 
     from kiosk import app as kiosk_app
-    from kiosk import config, demo, logs
-    from kiosk.events import IdleTimeout
-    from kiosk.flow import State
-    from kiosk.model import CardData
+    from kiosk import config
+    from kiosk.screens import demo
+    from kiosk.ops import logs
+    from kiosk.checkin.events import IdleTimeout
+    from kiosk.checkin.flow import State
+    from kiosk.checkin.model import CardData
 
     logs.setup()
     settings = config.load(Path(config_path))

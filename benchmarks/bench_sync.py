@@ -24,14 +24,16 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "support"))
 
 import requests  # noqa: E402
 from fhirserver import FhirServer  # noqa: E402
 from mllppeer import MllpPeer  # noqa: E402
 
-from kiosk import config, fhir, forms, hl7v2, sync  # noqa: E402
-from kiosk.model import Admission, Coverage, Identifier, Person  # noqa: E402
+from kiosk import config
+from kiosk.hospital import fhir, hl7v2, sync
+from kiosk.checkin import forms
+from kiosk.checkin.model import Admission, Coverage, Identifier, Person  # noqa: E402
 from kiosk.store import Store  # noqa: E402
 
 FORM = forms.load("intake-basic")

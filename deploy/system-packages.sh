@@ -14,10 +14,10 @@
 #                                              CI only: a kiosk does not need a browser for its desk page)
 #   systemd                                    systemd-analyze and systemctl --root, which the tests run on
 #                                              deploy/'s units (a minimal Debian has no systemd)
-#   nodejs                                     runs the polkit rule (JavaScript) in tests/test_deploy.py;
+#   nodejs                                     runs the polkit rule (JavaScript) in tests/ops/test_deploy.py;
 #                                              development and CI only
 #   xvfb libxtst6                              a virtual X display, and XTest to click on it: the wake-up test
-#                                              (tests/test_wakeup.py) and `make bench` (start-up and idle CPU
+#                                              (tests/ui/test_wakeup.py) and `make bench` (start-up and idle CPU
 #                                              of `kiosk run` beside a bare Kivy app); development only
 set -eu
 PACKAGES="python3-venv python3-dev gcc pkg-config libpcsclite-dev swig libgl1 libegl1 libgles2 libgl1-mesa-dri libmtdev1 pcscd libusb-1.0-0 openssl espeak-ng vsmartcard-vpcd chromium chromium-driver systemd xvfb libxtst6 nodejs"

@@ -17,24 +17,27 @@ from datetime import datetime
 from pathlib import Path
 from typing import Sequence
 
-from kiosk import forms, printing, sdnotify, wakeup
+from kiosk.checkin import forms
+from kiosk.hardware import printing
+from kiosk.ops import sdnotify
+from kiosk.screens import wakeup
 from kiosk.config import Settings
-from kiosk.events import (AdmissionFailed, AdmissionStored, AppointmentFound, CardFailed, CardInserted, CardRead,
-                          CardRemoved, IdleTimeout, LookUpAppointment, Print, PrintFinished, RaiseIncident,
-                          ReaderFault, SaveAdmission, StillHere, Wipe)
-from kiosk.flow import CheckIn, State
+from kiosk.checkin.events import (AdmissionFailed, AdmissionStored, AppointmentFound, CardFailed, CardInserted, CardRead,
+                                  CardRemoved, IdleTimeout, LookUpAppointment, Print, PrintFinished, RaiseIncident,
+                                  ReaderFault, SaveAdmission, StillHere, Wipe)
+from kiosk.checkin.flow import CheckIn, State
 from kiosk.hardware.printer import Printer
 from kiosk.hardware.reader import CardReader, SimulatedReader
 from kiosk.i18n import Catalogs
 from kiosk.messages import N_
-from kiosk.model import CardData, Incident, IncidentKind, Severity
+from kiosk.checkin.model import CardData, Incident, IncidentKind, Severity
 from kiosk.paths import ASSETS
-from kiosk.speech import Speaker
-from kiosk.staff import Staff, StaffError
-from kiosk.staffmode import StaffMode
+from kiosk.hardware.speech import Speaker
+from kiosk.desk.staff import Staff, StaffError
+from kiosk.desk.staffmode import StaffMode
 from kiosk.store import DB_ERRORS, PrintInProgress, Store, read_key
 
-log = logging.getLogger("kiosk")
+log = logging.getLogger(__name__)
 
 WINDOW_SIZE = (1280, 800)
 # `kiosk demo` shows a banner above the top bar on every screen; its window is this much taller, so that the
@@ -218,7 +221,7 @@ def build_app(settings: Settings, *, store: Store, reader: CardReader, printers:
             screen is shown, since loading the HTTP and HL7 libraries would otherwise delay it (issue 9)."""
             if settings.hospital.transport == "none" or self.sync is not None:
                 return
-            from kiosk import sync
+            from kiosk.hospital import sync
             self.sync = sync.SyncThread(settings, self.flow.form)
             self.sync.start()
             if settings.hospital.transport == "fhir":
@@ -342,7 +345,7 @@ def build_app(settings: Settings, *, store: Store, reader: CardReader, printers:
             r.on_card_failed = lambda reason: self.post(CardFailed(reason))
             r.on_fault = lambda reason: self.post(ReaderFault(reason))
 
-        # --- staff mode (kiosk.staffmode: the rules; here: the patient's session and the screens) ---
+        # --- staff mode (kiosk.desk.staffmode: the rules; here: the patient's session and the screens) ---
 
         def _staff(self, store: Store) -> Staff:
             return Staff(store, printers=self.printers, reader_state=lambda: self.reader.state.value,

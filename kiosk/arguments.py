@@ -1,4 +1,4 @@
-"""The command line's argument parser and the types of its options (``kiosk``, ``python -m kiosk.deploy``).
+"""The command line's argument parser and the types of its options (``kiosk``, ``python -m kiosk.ops.deploy``).
 
 Every option and positional that takes a value has a type here (or choices), so a value that makes no
 sense ends the command before it reads or writes anything: exit code 2 and one sentence naming the
@@ -27,7 +27,7 @@ class Parser(argparse.ArgumentParser):
     command = "kiosk"           # what the sentence starts with
 
     def error(self, message: str) -> None:        # type: ignore[override]
-        from kiosk.logs import priority_prefix
+        from kiosk.ops.logs import priority_prefix
         sentence = _one_line(f"{_sentence(message)} (see {self.prog} --help).")
         sys.stderr.write(f"{priority_prefix(logging.ERROR)}{self.command}: {sentence}\n")
         self.exit(2)
@@ -131,7 +131,7 @@ def _writable_folder(value: str) -> str | None:
 existing_file = checked(_readable_file, "file")
 output_folder = checked(_writable_folder, "folder", convert=Path)
 
-# Admission ids are uuid4 strings (kiosk.flow), as the store, the desk page and the audit trail show them.
+# Admission ids are uuid4 strings (kiosk.checkin.flow), as the store, the desk page and the audit trail show them.
 _ADMISSION_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", re.I)
 
 
@@ -154,8 +154,8 @@ reader_name = checked(config.text_check(128), "reader name")
 
 
 def _staff_name(value: str) -> str | None:
-    """As kiosk.staff takes a name: spaces around it do not count."""
-    from kiosk.staff import NAME_MAX
+    """As kiosk.desk.staff takes a name: spaces around it do not count."""
+    from kiosk.desk.staff import NAME_MAX
     if config.text_check(NAME_MAX)(value.strip()):
         return f"must be 1 to {NAME_MAX} printable characters besides spaces around them, not {config.shown(value)}"
     return None

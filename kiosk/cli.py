@@ -20,8 +20,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from kiosk import arguments, config, logs
-from kiosk.forms import FormError
+from kiosk import arguments, config
+from kiosk.ops import logs
+from kiosk.checkin.forms import FormError
 
 EXIT_OK, EXIT_USAGE, EXIT_NO_DEVICE, EXIT_TIMEOUT, EXIT_PRINTER, EXIT_HOSPITAL = 0, 2, 3, 4, 8, 9
 POLL_S = 2.0            # how often `kiosk sync`, apart from the app, looks for new admissions
@@ -88,7 +89,7 @@ def cmd_desk(args) -> int:
     import threading
 
     from kiosk.hardware.reader import DeviceUnavailable
-    from kiosk.printing import open_printers
+    from kiosk.hardware.printing import open_printers
     settings = _settings(args)
     _open_store(settings).close()          # the store exists and opens (migrations) before serving
     try:
@@ -112,13 +113,13 @@ def cmd_desk(args) -> int:
 def _housekeeping(settings: config.Settings, open_store, after_s: float = 0.0, **devices):
     """The retention purge and the metrics, started on a thread of their own, which calls ``open_store`` for
     its own store connection; its first round ``after_s`` from now; ``devices`` as
-    kiosk.housekeeping.Housekeeping takes them."""
-    from kiosk.housekeeping import Housekeeping
+    kiosk.ops.housekeeping.Housekeeping takes them."""
+    from kiosk.ops.housekeeping import Housekeeping
     return Housekeeping(settings, open_store, **devices).start(after_s=after_s)
 
 
 def _start_desk(settings: config.Settings, printers: dict, **staff_options):
-    from kiosk import desk
+    from kiosk.desk import web as desk
     try:
         return desk.serve(settings, desk.staff_factory(settings, printers=printers, **staff_options),
                           reprint_kinds=tuple(printers))
@@ -170,7 +171,7 @@ def cmd_demo(args) -> int:
 
 def _demo(args, settings: config.Settings, store, cards, out: Path, headless: bool) -> int:
     from kiosk import app as kiosk_app
-    from kiosk import demo
+    from kiosk.screens import demo
     from kiosk.hardware.printer import PreviewPrinter
     from kiosk.hardware.reader import SimulatedReader
 
@@ -216,7 +217,7 @@ def _demo_summary(summary: dict, out: Path, *, tour: bool) -> None:
 def _send_samples(settings: config.Settings, store, form) -> None:
     """What the demo's sample admissions still wait for, sent now through the configured connection (the
     app's own worker sent what it could while the demo ran); they carry the test-data marks."""
-    from kiosk import sync
+    from kiosk.hospital import sync
     name = settings.hospital.transport
     try:
         transport = sync.open_transport(settings, form)
@@ -240,17 +241,17 @@ def cmd_print(args) -> int:
     """Print a sample ticket or wristband, or one of a stored admission (the last one by default)."""
     from datetime import datetime, timezone
 
-    from kiosk import printing
+    from kiosk.hardware import printing
     from kiosk.hardware.printer import REASONS, open_printer
     from kiosk.hardware.reader import DeviceUnavailable
     from kiosk.i18n import Catalogs
-    from kiosk.model import Admission, Identifier, Person
+    from kiosk.checkin.model import Admission, Identifier, Person
     from kiosk.store import PrintInProgress
 
     if args.sample and args.admission:
         raise CommandError("Give either --sample or --admission, not both.")
     if not args.debug:
-        logging.getLogger("kiosk.printing").setLevel(logging.CRITICAL)   # the one sentence below says it
+        logging.getLogger("kiosk.hardware.printing").setLevel(logging.CRITICAL)   # the one sentence below says it
     settings = _settings(args)
     section = getattr(settings.printer, args.what)
     try:
@@ -333,7 +334,7 @@ def cmd_read_card(args) -> int:
 
 def cmd_sync(args) -> int:
     """Deliver the outbox to the hospital system: until stopped, or (--once) what is due now."""
-    from kiosk import forms
+    from kiosk.checkin import forms
 
     settings = _settings(args)
     transport_name = settings.hospital.transport
@@ -356,7 +357,8 @@ def _sync(args, settings: config.Settings, store, form) -> int:
     import signal
     import threading
 
-    from kiosk import sdnotify, sync
+    from kiosk.ops import sdnotify
+    from kiosk.hospital import sync
 
     transport_name = settings.hospital.transport
     if transport_name != "none":
@@ -388,7 +390,7 @@ def _sync(args, settings: config.Settings, store, form) -> int:
                     housekeeping.stop()
                 return EXIT_OK
             if not args.debug:
-                logging.getLogger("kiosk.sync").setLevel(logging.CRITICAL)   # the sentences below say it
+                logging.getLogger("kiosk.hospital.sync").setLevel(logging.CRITICAL)   # the sentences below say it
             progress = worker.run_once(now_or_never=True)
         finally:
             transport.close()
@@ -427,7 +429,7 @@ def cmd_staff_add(args) -> int:
 @contextlib.contextmanager
 def _staff(args):
     """The staff actions on the configured store, closed afterwards; what staff cannot do is one sentence."""
-    from kiosk.staff import Staff, StaffError
+    from kiosk.desk.staff import Staff, StaffError
     store = _open_store(_settings(args))
     try:
         yield Staff(store)
@@ -489,7 +491,7 @@ def cmd_staff_remove(args) -> int:
 def cmd_doctor(args) -> int:
     """Checks everything the kiosk needs (config, store, card reader, printers, hospital system, disk,
     clock) and prints a table; exit 0 only when all pass."""
-    from kiosk import doctor
+    from kiosk.ops import doctor
     rows = doctor.run(config.config_path(args.config))
     if args.json:
         print(json.dumps(doctor.report(rows), ensure_ascii=False, indent=2))

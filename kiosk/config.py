@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
-from kiosk.model import KVNR_SYSTEM, NATIONAL_ID_SYSTEMS, SSIN_SYSTEM
+from kiosk.checkin.model import KVNR_SYSTEM, NATIONAL_ID_SYSTEMS, SSIN_SYSTEM
 from kiosk.paths import ASSETS
 
 DEFAULT_CONFIG_PATH = Path("/etc/kiosk/kiosk.toml")
@@ -312,7 +312,7 @@ class HospitalSettings:
 def _form_exists(name: str) -> str | None:
     if not (ASSETS / "forms" / f"{name}.json").is_file():
         return f"names no form: there is no {ASSETS / 'forms' / name}.json"
-    from kiosk import forms
+    from kiosk.checkin import forms
     try:
         form = forms.load(name)
     except forms.FormError as e:

@@ -24,6 +24,10 @@ INSTALL_HINT = "`make test` installs the Debian packages pcscd and vsmartcard-vp
 # as on a kiosk with store.encryption = sqlcipher; tests that open such a store themselves pass it.
 STORE_KEY = os.environ["KIOSK_STORE_KEY"] = secrets.token_hex(32)
 
+# The processes the tests start (UI scripts, peers) import the shared peers and fakes as pytest does.
+SUPPORT = str(Path(__file__).resolve().parent / "support")
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (SUPPORT, os.environ.get("PYTHONPATH")) if p)
+
 
 @dataclass
 class Pcscd:

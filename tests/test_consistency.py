@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from kiosk import cli, config, screens
-from kiosk.flow import State
+from kiosk.checkin.flow import State
 from kiosk.i18n import Catalogs, extract_messages
 
 ROOT = Path(__file__).parent.parent
@@ -62,7 +62,7 @@ def test_every_cli_command_has_help_text():
 
 
 def test_the_flow_imports_no_gui_device_or_storage_library():
-    source = (ROOT / "kiosk" / "flow.py").read_text()
+    source = (ROOT / "kiosk" / "checkin" / "flow.py").read_text()
     for library in ("kivy", "smartcard", "escpos", "requests", "sqlite"):
         assert f"import {library}" not in source and f"from {library}" not in source
 

@@ -12,7 +12,7 @@ import subprocess
 from pathlib import Path
 
 from kiosk.app import sample_cards
-from kiosk.model import IK_SYSTEM, KVNR_SYSTEM, SSIN_SYSTEM
+from kiosk.checkin.model import IK_SYSTEM, KVNR_SYSTEM, SSIN_SYSTEM
 
 ROOT = Path(__file__).resolve().parent.parent
 # A Markdown file named in prose or code: "docs/cli.md", "[x](configuration.md)", "README.md".

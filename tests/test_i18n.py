@@ -4,7 +4,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from kiosk import forms
+from kiosk.checkin import forms
 from kiosk.i18n import Catalogs, extract_messages, format_birth_date, format_moment
 
 

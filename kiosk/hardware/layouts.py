@@ -19,7 +19,7 @@ from typing import Callable
 
 from kiosk.i18n import Catalogs, format_birth_date, format_moment
 from kiosk.messages import N_
-from kiosk.model import KVNR_SYSTEM, SSIN_SYSTEM, Admission, Person
+from kiosk.checkin.model import KVNR_SYSTEM, SSIN_SYSTEM, Admission, Person
 
 SAMPLE = N_("Sample, not a real admission")
 # How the band names each number it may carry: the hospital's own, or a national one where allowed.

@@ -17,9 +17,9 @@ from smartcard import scard
 
 from kiosk.hardware.cards import read_card
 from kiosk.hardware.cards.apdu import CardError, CardRemoved, Channel
-from kiosk.model import CardData
+from kiosk.checkin.model import CardData
 
-log = logging.getLogger("kiosk.reader")
+log = logging.getLogger(__name__)
 
 _POLL_MS = 500
 

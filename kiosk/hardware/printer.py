@@ -65,7 +65,7 @@ class NotAPrinter(PrintFault):
 
 
 # Every reason a job can fail for, as staff read it: English for the command line (`kiosk print`, doctor),
-# msgids that staff mode and the desk page translate (kiosk.incidents; every reason needs its translations).
+# msgids that staff mode and the desk page translate (kiosk.desk.incidents; every reason needs its translations).
 REASONS = {
     "paper_out": N_("the printer is out of paper"),
     "cover_open": N_("the printer's cover is open"),
@@ -204,7 +204,7 @@ class PreviewPrinter(Printer):
 
 def forget_pictures(folder: Path, before: float) -> int:
     """Delete the pictures a PreviewPrinter wrote into ``folder`` before ``before`` (a time.time()); returns
-    how many. A wristband's shows the patient's name: the retention purge calls this (kiosk.housekeeping).
+    how many. A wristband's shows the patient's name: the retention purge calls this (kiosk.ops.housekeeping).
     Other files in the folder are left alone."""
     removed = 0
     for path in [*folder.glob("ticket-*.png"), *folder.glob("wristband-*.png")]:

@@ -13,7 +13,7 @@ import itertools
 import threading
 from typing import Callable, Sequence
 
-from kiosk.model import CardData
+from kiosk.checkin.model import CardData
 
 
 class ReaderState(enum.Enum):

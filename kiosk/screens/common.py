@@ -13,7 +13,7 @@ from kivy.uix.button import Button
 from kivy.uix.screenmanager import Screen
 from kivy.uix.scrollview import ScrollView
 
-from kiosk.events import ChooseLanguage
+from kiosk.checkin.events import ChooseLanguage
 from kiosk.i18n import Catalogs
 from kiosk.screens.theme import LARGE_TEXT_SCALE, THEMES, colour_names
 
@@ -215,7 +215,7 @@ class KioskFrame(BoxLayout):
 
     def on_touch_down(self, touch) -> bool:
         """The top-left corner of the top bar (CORNER_DP square, kept empty by the bar's padding) counts
-        taps for the staff sign-in (kiosk.staffmode.CornerGesture); nothing else is there to touch."""
+        taps for the staff sign-in (kiosk.desk.staffmode.CornerGesture); nothing else is there to touch."""
         if touch.x <= self.x + dp(CORNER_DP) and touch.y >= self.top - dp(CORNER_DP):
             self.corner_tap()
             return True

@@ -1,6 +1,6 @@
 from kivy.properties import ListProperty, StringProperty
 
-from kiosk import corrections
+from kiosk.checkin import corrections
 
 from kiosk.i18n import format_birth_date, format_clock
 from kiosk.screens.common import KioskScreen, spoken_texts

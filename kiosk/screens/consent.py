@@ -1,6 +1,6 @@
 from kivy.properties import BooleanProperty, StringProperty
 
-from kiosk.events import ConsentGiven
+from kiosk.checkin.events import ConsentGiven
 from kiosk.screens.common import KioskScreen
 from kiosk.screens.signature import SignaturePad  # noqa: F401  (registers the widget consent.kv uses)
 

@@ -1,4 +1,4 @@
-"""The docked on-screen keyboard: Kivy's VKeyboard with the layouts of ``kiosk.keyboards``.
+"""The docked on-screen keyboard: Kivy's VKeyboard with the layouts of ``kiosk.screens.keyboards``.
 
 The Window makes one keyboard and hands it to whichever field takes the focus
 (``Window.set_vkeyboard_class(KioskKeyboard)``). When a field asks for it, the keyboard shows the
@@ -17,7 +17,7 @@ from __future__ import annotations
 from kivy.properties import StringProperty
 from kivy.uix.vkeyboard import VKeyboard
 
-from kiosk import keyboards
+from kiosk.screens import keyboards
 
 FONT_PX = 30
 # After these, a name goes on with a capital letter (Müller-Lüdenscheidt, Anna Maria).

@@ -1,8 +1,8 @@
 from kivy.clock import Clock
 from kivy.properties import BooleanProperty, ObjectProperty, StringProperty
 
-from kiosk import keyboards
-from kiosk.events import Answered, Ticked
+from kiosk.screens import keyboards
+from kiosk.checkin.events import Answered, Ticked
 from kiosk.screens.common import KioskButton, KioskScreen, clear
 
 

@@ -2,7 +2,7 @@
 
 Each touch that starts on the pad is one stroke: the points the finger passed through, kept as fractions
 of the pad (x from the left, y from the bottom, 0..1) so that they survive a resize and can be drawn at
-any size (``kiosk.signature.render_png``). The strokes are personal data: they live only in this widget
+any size (``kiosk.checkin.signature.render_png``). The strokes are personal data: they live only in this widget
 until the patient agrees, and ``clear`` forgets them.
 """
 

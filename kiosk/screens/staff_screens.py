@@ -1,4 +1,4 @@
-"""The staff mode screens (kiosk.staffmode) and the out-of-service screen. Thin views like the patient
+"""The staff mode screens (kiosk.desk.staffmode) and the out-of-service screen. Thin views like the patient
 screens: ``show`` copies from the staff mode controller, taps go to ``do(action, *args)``, which the app
 forwards to the controller's method of that name and then redraws. Queue numbers only, no patient names."""
 
@@ -9,7 +9,7 @@ from typing import Callable
 from kivy.properties import BooleanProperty, NumericProperty, StringProperty
 
 from kiosk.screens.common import KioskButton, KioskScreen, clear
-from kiosk.staffmode import Screen, StaffMode
+from kiosk.desk.staffmode import Screen, StaffMode
 
 
 class StaffScreen(KioskScreen):
@@ -79,7 +79,7 @@ class StaffIncidentScreen(StaffScreen):
         self.sentence, *details = _said(row, _)
         self.details = "\n".join(details)
         self.facts = _headline(row, _)
-        # What may be done about it: kiosk.incidents.actions (the same rules as the desk page); resolving
+        # What may be done about it: kiosk.desk.incidents.actions (the same rules as the desk page); resolving
         # has its own buttons below, with the note.
         actions: list[tuple[str, str, Callable[[], tuple]]] = []
         for allowed in row["actions"]:
@@ -111,7 +111,7 @@ class StaffOutOfServiceScreen(KioskScreen):
 
 
 def _said(row: dict, _) -> list[str]:
-    """What the incident's kind and detail say (kiosk.incidents), in the screen's language: the kind's
+    """What the incident's kind and detail say (kiosk.desk.incidents), in the screen's language: the kind's
     sentence first, then the detail's lines."""
     return [message.render(_) for message in row["said"]]
 

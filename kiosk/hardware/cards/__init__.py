@@ -6,7 +6,7 @@ A card is recognised by what it answers (SELECT of its application), not by its 
 from __future__ import annotations
 
 from kiosk.hardware.cards.apdu import Channel, UnsupportedCard
-from kiosk.model import CardData
+from kiosk.checkin.model import CardData
 
 
 def read_card(channel: Channel, atr: bytes) -> CardData:

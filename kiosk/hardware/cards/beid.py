@@ -13,14 +13,14 @@ import unicodedata
 from dataclasses import replace
 
 from kiosk.hardware.cards.apdu import (
-    SW_DEACTIVATED,
-    SW_NOT_FOUND,
-    SW_OK,
-    SW_WRONG_P1P2,
-    CardDataInvalid,
-    Channel,
-)
-from kiosk.model import SSIN_SYSTEM, Address, CardData, Identifier, Person
+                                       SW_DEACTIVATED,
+                                       SW_NOT_FOUND,
+                                       SW_OK,
+                                       SW_WRONG_P1P2,
+                                       CardDataInvalid,
+                                       Channel,
+                                       )
+from kiosk.checkin.model import SSIN_SYSTEM, Address, CardData, Identifier, Person
 
 NN_MISMATCH = "national number check digit does not match"
 

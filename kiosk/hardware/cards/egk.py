@@ -13,7 +13,7 @@ import zlib
 from dataclasses import dataclass, replace
 
 from kiosk.hardware.cards.apdu import SW_DEACTIVATED, SW_OK, CardDataInvalid, Channel
-from kiosk.model import IK_SYSTEM, KVNR_SYSTEM, Address, CardData, Coverage, Identifier, Person
+from kiosk.checkin.model import IK_SYSTEM, KVNR_SYSTEM, Address, CardData, Coverage, Identifier, Person
 
 HCA_AID = bytes.fromhex("D27600000102")
 SFI_PD, SFI_VD, SFI_STATUS_VD = 0x01, 0x02, 0x0C

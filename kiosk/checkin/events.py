@@ -1,0 +1,208 @@
+"""What happens at the kiosk (events, into the flow) and what the app must do (effects, out of it).
+
+Plain frozen dataclasses, no behaviour: ``kiosk.checkin.flow`` decides what each one means.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from kiosk.checkin.model import Admission, Appointment, CardData, Identifier, Incident
+
+
+# --- events: what happened -------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Start:
+    """The patient tapped 'Start' on the welcome screen."""
+
+
+@dataclass(frozen=True)
+class ChooseLanguage:
+    language: str
+
+
+@dataclass(frozen=True)
+class CardInserted:
+    pass
+
+
+@dataclass(frozen=True)
+class CardRead:
+    card: CardData
+
+
+@dataclass(frozen=True)
+class CardRemoved:
+    pass
+
+
+@dataclass(frozen=True)
+class CardFailed:
+    reason: str          # unsupported | unreadable
+
+
+@dataclass(frozen=True)
+class ReaderFault:
+    reason: str
+
+
+@dataclass(frozen=True)
+class ChooseCode:
+    pass
+
+
+@dataclass(frozen=True)
+class ChooseName:
+    pass
+
+
+@dataclass(frozen=True)
+class CodeEntered:
+    code: str
+
+
+@dataclass(frozen=True)
+class NameEntered:
+    family: str
+    given: str
+    birth_date: str      # as typed: 14.07.1980, 14/07/1980 or 1980-07-14
+
+
+@dataclass(frozen=True)
+class DetailsConfirmed:
+    pass
+
+
+@dataclass(frozen=True)
+class DetailsWrong:
+    pass
+
+
+@dataclass(frozen=True)
+class CorrectDetails:
+    """The patient wants to change the address or phone shown on the confirm screen."""
+
+
+@dataclass(frozen=True)
+class DetailsCorrected:
+    """Address and phone as the patient typed them (all address parts empty: no address)."""
+    lines: tuple[str, ...]
+    postal_code: str
+    city: str
+    phone: str
+
+
+@dataclass(frozen=True)
+class Answered:
+    value: Any
+
+
+@dataclass(frozen=True)
+class ConsentGiven:
+    """Agreed or declined, with what the patient read and, when agreed, the signature drawn."""
+    accepted: bool
+    text: str = ""                       # the consent text as shown (its id goes on the admission)
+    strokes: tuple = field(default=(), repr=False)    # kiosk.checkin.signature strokes: fractions of the pad, 0..1
+    pad_size: tuple[int, int] = (0, 0)   # the signature pad's size in pixels (the PNG's size)
+
+
+@dataclass(frozen=True)
+class AdmissionStored:
+    queue_number: str
+
+
+@dataclass(frozen=True)
+class AdmissionFailed:
+    reason: str
+
+
+@dataclass(frozen=True)
+class AppointmentFound:
+    """The answer to LookUpAppointment: today's appointment, or None (none booked, or the hospital
+    system did not answer in time: the patient checks in as a walk-in)."""
+    identifier_value: str
+    appointment: Appointment | None
+
+
+@dataclass(frozen=True)
+class PrintFinished:
+    admission_id: str
+    kind: str                # ticket | wristband
+    status: str              # printed | unconfirmed (sent, but the printer gave no status) | failed
+    reason: str = ""         # why it failed (kiosk.hardware.printer.REASONS)
+    paper_low: bool = False  # printed, and the roll is nearly used up
+
+
+@dataclass(frozen=True)
+class Ticked:
+    """The patient ticked (or unticked) an answer of a question that takes several; Continue answers."""
+    value: Any
+
+
+@dataclass(frozen=True)
+class DraftChanged:
+    """The patient typed into a field; kept so that help or the idle warning does not lose it."""
+    field: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Back:
+    pass
+
+
+@dataclass(frozen=True)
+class Finish:
+    pass
+
+
+@dataclass(frozen=True)
+class CallStaff:
+    pass
+
+
+@dataclass(frozen=True)
+class IdleWarning:
+    pass
+
+
+@dataclass(frozen=True)
+class StillHere:
+    pass
+
+
+@dataclass(frozen=True)
+class IdleTimeout:
+    pass
+
+
+# --- effects: what the app must do -------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SaveAdmission:
+    admission: Admission
+
+
+@dataclass(frozen=True)
+class Print:
+    """Print the admission's ticket or wristband (``kind``), once."""
+    admission: Admission
+    kind: str
+
+
+@dataclass(frozen=True)
+class LookUpAppointment:
+    """Ask the hospital system for the patient's appointment today (answered by AppointmentFound)."""
+    identifier: Identifier
+
+
+@dataclass(frozen=True)
+class RaiseIncident:
+    incident: Incident
+
+
+@dataclass(frozen=True)
+class Wipe:
+    """Forget everything about the patient: screens, text caches, session."""

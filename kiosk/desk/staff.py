@@ -1,0 +1,367 @@
+"""What front-desk staff do about incidents, on one kiosk's store: sign in, take, resolve, reprint,
+resend, cancel, device status and out of service. Used by staff mode on the kiosk screen
+(kiosk/screens/staff*.py) and by the desk web page (kiosk/desk/web.py), so that both act the same way and
+every action lands in the audit trail with the staff member's name.
+
+CONTRACT (written by the lead before the implementation; the signatures are what the screens and the
+desk page code against: keep them, or change them in all three places):
+
+- Staff members are rows of the store's ``staff`` table: a name (unique, shown in the audit trail), a
+  PIN stored only as a salted scrypt hash (``hash_pin``/``verify_pin``), optional badge identifiers
+  (a card identifier value, e.g. the KVNR or SSIN of the staff member's own card, matched exactly), and
+  the count of wrong PINs and a lock time.
+- Five wrong PINs in a row for one name lock that name for five minutes (``Locked``); a right PIN
+  resets the count. Every sign-in, failed or not, is audited (never the PIN).
+- Incidents have a life cycle: ``open`` -> ``taken`` (by whom, when) -> ``resolved`` (by whom, when,
+  how: one of ``RESOLUTIONS``, and a note). Each change is one audit line. A resolved incident cannot
+  change again.
+- Actions that act on an admission (reprint, resend, cancel) resolve that admission's matching open
+  incidents themselves (reprint: printer_fault of that kind; resend: sync_rejected; cancel: all of the
+  admission's), with that resolution.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Callable
+
+from sqlite_utils.db import NotFoundError
+
+from kiosk.messages import N_
+from kiosk.store import PrintInProgress, Store
+
+RESOLUTIONS = ("done", "reprinted", "resent", "cancelled", "not_needed")
+MAX_WRONG_PINS = 5
+LOCK_S = 300.0
+
+# scrypt as OWASP's password storage cheat sheet gives it (N=2^14, r=8, p=1: 16 MiB, ~50 ms a check),
+# a 16-byte salt from the OS and a 32-byte key.
+SCRYPT_N, SCRYPT_R, SCRYPT_P, SALT_BYTES, KEY_BYTES = 2 ** 14, 8, 1, 16, 32
+_PIN = re.compile(r"[0-9]{4,12}")
+NAME_MAX = 64
+OUT_OF_SERVICE = "out_of_service"
+# A scrypt hash of a random PIN nobody kept: what an unknown name's PIN is checked against.
+_DECOY = "scrypt$16384$8$1$PpNnb1hXrFsgxRd2kH6AlA==$3b7Zn72U7BtVb9/9aOAvm0i6Zpb97WVzQbgjSOknFtE="
+
+
+
+# The sentences staff see (English msgids; the screens and the desk page translate them).
+NEED_NAME = N_("Give the staff member a name.")
+BAD_PIN = N_("A PIN is 4 to 12 digits.")
+NAME_TAKEN = N_("There is already a staff member with this name.")
+NO_MEMBER = N_("There is no staff member with this name.")
+BADGE_TAKEN = N_("This badge belongs to another staff member.")
+WRONG_PIN = N_("The name or the PIN is not right.")
+LOCKED = N_("Too many wrong PINs: this name is locked for five minutes.")
+NO_INCIDENT = N_("There is no such incident.")
+ALREADY_RESOLVED = N_("This incident is resolved already.")
+BAD_RESOLUTION = N_("Choose how the incident was resolved.")
+NO_ADMISSION = N_("There is no such admission.")
+CANCELLED = N_("This admission is cancelled.")
+WIPED = N_("The personal data of this admission was wiped after the retention time (store.retention_h): there is "
+           "nothing of it to print or send again.")
+NO_PRINTER = N_("There is no printer for this here.")
+PRINTING_NOW = N_("This is being printed right now: wait until it is out.")
+CANCELLED_NOTHING_SENT = N_("The admission is cancelled. Nothing of it had reached the hospital system.")
+CANCELLED_CANCEL_THERE = N_("The admission is cancelled here, but it had already reached the hospital system: "
+                            "cancel it there too.")
+
+
+class StaffError(Exception):
+    """An action staff cannot do now; the message is one sentence to show them (English msgid: translate it)."""
+
+
+class WrongPin(StaffError):
+    pass
+
+
+class Locked(StaffError):
+    """Too many wrong PINs; ``until`` is an ISO time."""
+
+    def __init__(self, message: str, until: str):
+        super().__init__(message)
+        self.until = until
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def hash_pin(pin: str) -> str:
+    """A salted scrypt hash of the PIN, as one self-describing string (algorithm, parameters, salt, hash):
+    ``scrypt$16384$8$1$<salt, base64>$<hash, base64>``."""
+    salt = secrets.token_bytes(SALT_BYTES)
+    key = hashlib.scrypt(pin.encode("utf-8"), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=KEY_BYTES)
+    return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${_b64(salt)}${_b64(key)}"
+
+
+def verify_pin(stored: str, pin: str) -> bool:
+    """True when ``pin`` matches ``stored`` (constant-time compare). A stored value this cannot read
+    matches nothing."""
+    try:
+        algorithm, n, r, p, salt, key = stored.split("$")
+        if algorithm != "scrypt":
+            return False
+        expected = base64.b64decode(key, validate=True)
+        got = hashlib.scrypt(pin.encode("utf-8"), salt=base64.b64decode(salt, validate=True), n=int(n), r=int(r),
+                             p=int(p), dklen=len(expected), maxmem=256 * 1024 * 1024)
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(got, expected)
+
+
+@dataclass(frozen=True)
+class DeviceStatus:
+    reader: str                         # kiosk.hardware.reader.ReaderState value, or "" when unknown
+    printers: dict                      # kind -> "ready" | "paper_low" | "paper_out" | ... | "unknown"
+    outbox_pending: int
+    outbox_refused: int                 # set aside (dead): need staff
+    oldest_pending_s: float | None      # age of the oldest undelivered admission
+    last_delivered_at: str              # ISO, "" when never
+    out_of_service: bool
+
+
+def printer_condition(printer) -> str:
+    """What a printer says about itself, as one word: ready, paper_low, or a fault reason of
+    kiosk.hardware.printer.REASONS (paper_out, cover_open, cutter_error, printer_error, offline);
+    "unknown" when it cannot tell. Never raises. May block for the printer's timeout (a network
+    printer is asked now): call it off the UI thread."""
+    try:
+        status = printer.status()
+    except Exception:                   # a driver failing is a printer whose state is not known
+        return "unknown"
+    if not getattr(status, "known", False):
+        return "unknown"
+    return status.fault or ("paper_low" if status.paper_low else "ready")
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _moment(text: str) -> datetime:
+    value = datetime.fromisoformat(text)
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+class Staff:
+    """Staff actions on one kiosk's store. ``printers`` and ``layout_for`` are what reprint needs (the
+    app's printers and ``kiosk.hardware.printing.layout_for`` bound to catalogs and settings); ``reader_state``
+    returns the reader's state value for the device status.
+
+    :param now: the clock (UTC), for the PIN lock; tests pass their own
+    :param wake: called after a resend queued messages (the app wakes its sync worker with it)
+    """
+
+    def __init__(self, store: Store, *, printers: dict | None = None,
+                 layout_for: Callable | None = None, reader_state: Callable[[], str] = lambda: "",
+                 now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+                 wake: Callable[[], None] = lambda: None):
+        self.store = store
+        self.printers = dict(printers or {})
+        self.layout_for = layout_for
+        self.reader_state = reader_state
+        self._now = now
+        self._wake = wake
+
+    # --- members and signing in ---
+
+    def add_member(self, name: str, pin: str, badges: tuple[str, ...] = (), *, actor: str = "it") -> None:
+        """:raises StaffError: empty name, a PIN that is not 4-12 digits, or the name exists"""
+        name = name.strip()
+        if not name or len(name) > NAME_MAX or not name.isprintable():
+            raise StaffError(NEED_NAME)
+        if not _PIN.fullmatch(pin):
+            raise StaffError(BAD_PIN)
+        badges = tuple(dict.fromkeys(b.strip() for b in badges if b.strip()))
+        taken = {b for m in self.store.staff() for b in m["badges"]}
+        if taken & set(badges):
+            raise StaffError(BADGE_TAKEN)
+        if not self.store.add_staff(name, hash_pin(pin), badges, actor):
+            raise StaffError(NAME_TAKEN)
+
+    def remove_member(self, name: str, *, actor: str = "it") -> None:
+        """:raises StaffError: no such member"""
+        if not self.store.remove_staff(name.strip(), actor):
+            raise StaffError(NO_MEMBER)
+
+    def members(self) -> list[dict]:
+        """[{"name", "badges", "locked_until"}], never the hash."""
+        now = self._now()
+        return [{"name": m["name"], "badges": list(m["badges"]),
+                 "locked_until": m["locked_until"] if self._locked(m, now) else ""} for m in self.store.staff()]
+
+    @staticmethod
+    def _locked(member: dict, now: datetime) -> bool:
+        return bool(member["locked_until"]) and _moment(member["locked_until"]) > now
+
+    def sign_in(self, name: str, pin: str, *, where: str) -> str:
+        """The member's name when the PIN is right. ``where`` (e.g. "kiosk lobby-1", "desk 10.0.0.5") is the
+        actor of the audit lines of a refused try (whoever typed it, it was typed there), the member its
+        subject; a name that is no member is written down only as a keyed hash of it.
+
+        The try is reserved in the store before the PIN is checked (and counted as wrong until it proves
+        right), so that at most MAX_WRONG_PINS checks happen per name and lock, however many tries come at
+        once, from however many threads or processes. Names that are no member lock the same way.
+
+        :raises WrongPin: unknown name or wrong PIN (the same sentence for both)
+        :raises Locked: five wrong PINs in a row; for five minutes
+        """
+        name, now = name.strip(), self._now()
+        tried = self.store.staff_pin_try(name, where, MAX_WRONG_PINS, now, _iso(now + timedelta(seconds=LOCK_S)))
+        if tried["refused"]:
+            raise Locked(LOCKED, tried["refused"])
+        # A name that is no member gets the same work (a scrypt against a hash no PIN is known for), so
+        # that the time taken does not tell names apart.
+        right = verify_pin(tried["pin_hash"] or _DECOY, pin) and bool(tried["pin_hash"])
+        if right:
+            self.store.staff_signed_in(name, where)
+            return name
+        self.store.staff_pin_wrong(tried["subject"], where, tried["locks"])
+        if tried["locks"]:
+            raise Locked(LOCKED, tried["locks"])
+        raise WrongPin(WRONG_PIN)
+
+    def signed_out(self, name: str, *, where: str, idle: bool) -> None:
+        """Audit that ``name`` left staff mode (or the desk page) at ``where``: by a tap, or left alone (idle)."""
+        self.store.staff_signed_out(name, where, "idle" if idle else "tap")
+
+    def sign_in_badge(self, identifier: str, *, where: str) -> str | None:
+        """The member whose badge this card identifier is, or None (audited either way; an unknown
+        identifier, which may be a patient's, is not written down)."""
+        identifier = identifier.strip()
+        member = next((m for m in self.store.staff() if identifier and identifier in m["badges"]), None)
+        if member is None:
+            self.store.staff_refused("", where, "badge")
+            return None
+        # A badge is a card in hand, not a guess: a name locked for wrong PINs still opens with it.
+        self.store.staff_signed_in(member["name"], where, how="badge")
+        return member["name"]
+
+    # --- incidents ---
+
+    def incidents(self, *, include_resolved: bool = False) -> list[dict]:
+        """Open and taken incidents (and resolved ones when asked), newest first, each a dict with id,
+        kiosk_id, created_at, kind, severity, status, detail, admission_id, queue_number (of its
+        admission, or ""), taken_by, taken_at, resolved_by, resolved_at, resolution, note, and
+        admission_cancelled (a bool: what ``kiosk.desk.incidents.actions`` needs). No personal data.
+        Text fields that are not set are ""."""
+        keys = ("kiosk_id", "created_at", "kind", "severity", "status", "detail", "admission_id", "queue_number",
+                "taken_by", "taken_at", "resolved_by", "resolved_at", "resolution", "note")
+        return [{"id": row["id"], **{k: row[k] or "" for k in keys},
+                 "admission_cancelled": bool(row["admission_cancelled"])}
+                for row in self.store.incidents_for_staff(include_resolved)]
+
+    def take(self, incident_id: int, actor: str) -> None:
+        """:raises StaffError: no such incident, or already resolved"""
+        row = self.store.take_incident(int(incident_id), actor)
+        if row is None:
+            raise StaffError(NO_INCIDENT)
+        if row["status"] == "resolved":
+            raise StaffError(ALREADY_RESOLVED)
+
+    def resolve(self, incident_id: int, actor: str, how: str = "done", note: str = "") -> None:
+        """:raises StaffError: no such incident, already resolved, or ``how`` not in RESOLUTIONS"""
+        if how not in RESOLUTIONS:
+            raise StaffError(BAD_RESOLUTION)
+        row = self.store.resolve_incident(int(incident_id), actor, how, note.strip())
+        if row is None:
+            raise StaffError(NO_INCIDENT)
+        if row["status"] == "resolved":
+            raise StaffError(ALREADY_RESOLVED)
+
+    # --- admissions ---
+
+    def _admission(self, admission_id: str) -> dict:
+        state = self.store.admission_state(admission_id)
+        if state is None:
+            raise StaffError(NO_ADMISSION)
+        if state["cancelled_at"]:
+            raise StaffError(CANCELLED)
+        if state["wiped_at"]:
+            raise StaffError(WIPED)
+        return state
+
+    def reprint(self, admission_id: str, kind: str, actor: str):
+        """Print the admission's ticket or wristband again (kiosk.hardware.printing.reprint); returns its Outcome.
+        Blocks while it prints: call it off the UI thread.
+
+        :raises StaffError: no such admission (or a cancelled or wiped one), no printer of that kind, or it
+            is printing right now
+        """
+        from kiosk.hardware import printing
+        self._admission(admission_id)
+        printer = self.printers.get(kind)
+        if printer is None or self.layout_for is None:
+            raise StaffError(NO_PRINTER)
+        layout = self.layout_for(kind, self.store.get_admission(admission_id))
+        try:
+            return printing.reprint(self.store, printer, layout, kind, actor=actor)
+        except PrintInProgress:
+            raise StaffError(PRINTING_NOW) from None
+
+    def resend(self, admission_id: str, actor: str) -> int:
+        """Queue the admission's refused (dead) outbox messages again; returns how many. Its open
+        sync_rejected incidents are resolved as resent when there was something to send.
+
+        :raises StaffError: no such admission, or a cancelled or wiped one
+        """
+        self._admission(admission_id)
+        count = self.store.requeue_admission(admission_id, actor)
+        if count:
+            self._wake()
+        return count
+
+    def cancel(self, admission_id: str, actor: str, note: str = "") -> str:
+        """Cancel an admission (a patient who left, a double check-in): marked cancelled in the store,
+        messages not yet delivered are withdrawn. Returns a sentence for staff: either that nothing reached
+        the hospital system, or that it did and must be cancelled there too.
+
+        :raises StaffError: no such admission, or already cancelled
+        """
+        try:
+            counts = self.store.cancel_admission(admission_id, actor, note.strip())
+        except NotFoundError:
+            raise StaffError(NO_ADMISSION) from None
+        if counts is None:
+            raise StaffError(CANCELLED)
+        _, delivered = counts
+        return CANCELLED_CANCEL_THERE if delivered else CANCELLED_NOTHING_SENT
+
+    # --- the kiosk ---
+
+    def device_status(self) -> DeviceStatus:
+        """The reader, each printer, the outbox and out of service. Asks network printers now, which
+        may take their timeout: call it off the UI thread. Never raises for a device."""
+        try:
+            state = self.reader_state()
+            reader = str(getattr(state, "value", state) or "")
+        except Exception:               # a reader that cannot say is shown as unknown
+            reader = ""
+        printers: dict[str, str] = {}
+        asked: dict[int, str] = {}      # kinds that share one printer ask it once
+        for kind, printer in self.printers.items():
+            if id(printer) not in asked:
+                asked[id(printer)] = printer_condition(printer)
+            printers[kind] = asked[id(printer)]
+        figures = self.store.outbox_figures()
+        oldest = None
+        if figures["oldest_pending_at"]:
+            oldest = max(0.0, (self._now() - _moment(figures["oldest_pending_at"])).total_seconds())
+        return DeviceStatus(reader=reader, printers=printers, outbox_pending=figures["pending"],
+                            outbox_refused=figures["dead"], oldest_pending_s=oldest,
+                            last_delivered_at=figures["last_delivered_at"], out_of_service=self.out_of_service())
+
+    def set_out_of_service(self, on: bool, actor: str, note: str = "") -> None:
+        """The patient screen shows "out of service" (and takes no cards) while on; kept in the store, so
+        it survives a restart."""
+        self.store.set_kiosk_state(OUT_OF_SERVICE, "on" if on else "off", actor, note.strip())
+
+    def out_of_service(self) -> bool:
+        return self.store.kiosk_state(OUT_OF_SERVICE, "off") == "on"
