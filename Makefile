@@ -28,6 +28,7 @@ demo: $(STAMP)
 	$(BIN)/kiosk demo --out $(DEMO_OUT)
 
 test: $(STAMP)
+	$(BIN)/lint-imports --no-cache --no-logo
 	$(BIN)/python -m pytest
 
 # Benchmarks: each prints its figures beside a baseline run in the same process, and the ratio.

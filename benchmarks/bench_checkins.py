@@ -36,7 +36,7 @@ from pathlib import Path
 sys.path.insert(0, sys.argv[4])
 from fakeprinter import NetPrinter
 from kiosk import app as kiosk_app
-from kiosk import demo
+from kiosk.screens import demo
 from kiosk.config import KioskSettings, PrinterSettings, ReaderSettings, Settings, TicketPrinterSettings
 from kiosk.checkin.flow import State
 

@@ -686,8 +686,8 @@ def kiosk_schedule(kiosk: Kiosk, site: Site, n: int) -> list[tuple[int, object]]
         threading.Thread(target=kiosk.reprint_failed_tickets, daemon=True).start()
 
     def kill_sync():
-        if kiosk.hospital.sync is not None:
-            kiosk.kill("at a random moment", kiosk.hospital.sync.pid)
+        if kiosk.sync is not None:
+            kiosk.kill("at a random moment", kiosk.sync.pid)
 
     def clock(offset, name=None):
         def run():

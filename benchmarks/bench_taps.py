@@ -9,6 +9,7 @@ not tapped: the table says so beside the count.
 from __future__ import annotations
 
 import json
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -57,7 +58,8 @@ run_script(app, out, script)
 def taps(form: str) -> list[str]:
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run([sys.executable, "-c", WALK, form, tmp], check=True, capture_output=True, timeout=300,
-                       env={"PATH": "/usr/bin:/bin", "HOME": tmp})
+                       # a throwaway key for the walk's own encrypted store, as on a kiosk
+                       env={"PATH": "/usr/bin:/bin", "HOME": tmp, "KIOSK_STORE_KEY": secrets.token_hex(32)})
         return json.loads((Path(tmp) / "screens.json").read_text(encoding="utf-8"))["patients"][0]
 
 

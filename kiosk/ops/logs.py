@@ -52,8 +52,10 @@ def exception_where(tb) -> str:
 
 
 def _short(path: str) -> str:
+    """A module of the kiosk from its package on (``kiosk/ops/metrics.py``), anything else as its last two parts."""
     parts = path.replace("\\", "/").split("/")
-    return "/".join(parts[-2:])
+    start = len(parts) - 1 - parts[::-1].index("kiosk") if "kiosk" in parts[:-1] else len(parts) - 2
+    return "/".join(parts[start:])
 
 
 class LogfmtFormatter(logging.Formatter):

@@ -257,7 +257,7 @@ def test_config_must_be_roots_even_when_doctor_runs_as_the_kiosk_user():
     process that has become uid 1000 (the interpreter here lives under root's home, out of that user's reach:
     what it needs is imported before), on a config in a folder that user can reach."""
     home = Path(tempfile.mkdtemp(prefix="kiosk-doctor-"))
-    check = ("import os, sys\nfrom pathlib import Path\nfrom kiosk import config, doctor\n"
+    check = ("import os, sys\nfrom pathlib import Path\nfrom kiosk import config\nfrom kiosk.ops import doctor\n"
              "path = Path(sys.argv[1])\nsettings = config.load(path)\nos.setgid(1000)\nos.setuid(1000)\n"
              "row = doctor.check_permissions(settings, path)\nprint(row.status, row.detail)\n")
     try:

@@ -91,8 +91,8 @@ def test_an_exception_is_its_class_and_where_it_was_raised_not_its_message(logge
     [line] = out.getvalue().splitlines()
     fields = parse(line)
     assert fields["exc_type"] == "KeyError"
-    assert fields["exc_where"].startswith("tests/ops/test_logs.py:")
-    assert " _fail < tests/ops/test_logs.py:" in fields["exc_where"]
+    assert fields["exc_where"].startswith("ops/test_logs.py:")
+    assert " _fail < ops/test_logs.py:" in fields["exc_where"]
     assert SECRET not in line and "exc" not in fields
 
 
@@ -233,7 +233,7 @@ def test_a_failing_command_with_debug_is_one_journal_entry_per_event(tmp_path):
 
 
 def test_an_uncaught_exception_in_a_thread_is_one_line_without_its_message(tmp_path):
-    script = ("import threading\nfrom kiosk import logs\nlogs.setup()\n"
+    script = ("import threading\nfrom kiosk.ops import logs\nlogs.setup()\n"
               f"t = threading.Thread(target=lambda: {{}}[{SECRET!r}], name='reader')\nt.start()\nt.join()\n")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     [line] = done.stderr.splitlines()
