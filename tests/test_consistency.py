@@ -51,7 +51,7 @@ def test_translations_keep_their_placeholders():
 
 
 def test_every_cli_command_has_help_text():
-    top = cli.parser()
+    top = cli.parser.build()
     [subs] = [a for a in top._actions if isinstance(a, argparse._SubParsersAction)]
     assert set(subs.choices) == {"run", "demo", "read-card", "print", "sync", "doctor", "desk", "staff"}
     helps = {a.dest: a.help for a in subs._choices_actions}
