@@ -36,7 +36,7 @@ def example_toml() -> str:
     """deploy/kiosk.example.toml: every setting with its default and description."""
     lines = ["# Example /etc/kiosk/kiosk.toml: every setting with its default.",
              "# Delete what you do not change; unknown keys are an error (the kiosk names them).",
-             "# Made by `make docs` from kiosk/config.py."]
+             "# Made by `make docs` from kiosk/config/."]
     section = None
     for key, default, description in describe():
         sec, name = key.rsplit(".", 1)
@@ -55,7 +55,7 @@ One TOML file per kiosk: the file given with `--config`, else the one named by `
 `/etc/kiosk/kiosk.toml` if it exists, else the built-in defaults. Every key has a default; an unknown key,
 a wrong type or a bad value stops the kiosk with exit code 2 and one sentence naming the key.
 `deploy/kiosk.example.toml` lists every key with its default. Both files are made by `make docs` from
-`kiosk/config.py`.
+`kiosk/config/`.
 
 Every value is checked: a number must be finite (TOML's `nan` and `inf` are refused) and within the range
 its line gives; a path must be absolute (a relative one would depend on the folder the kiosk is started
