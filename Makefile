@@ -41,7 +41,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_checkins.py
 	$(BIN)/python benchmarks/bench_soak.py
 
-# The config reference and example config, from kiosk/config.py.
+# The config reference and example config, from kiosk/config/.
 docs: $(STAMP)
 	$(BIN)/python -m kiosk.config
 

@@ -1,4 +1,4 @@
-"""kiosk/config.py: the typed settings schema and the TOML file it reads (docs/cli.md, configuration keys scripts rely on)."""
+"""kiosk/config/: the typed settings schema and the TOML file it reads (docs/cli.md, configuration keys scripts rely on)."""
 
 import dataclasses
 from pathlib import Path

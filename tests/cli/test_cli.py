@@ -1,4 +1,4 @@
-"""kiosk/cli.py: the ``kiosk`` command (docs/cli.md, the command-line contract), in-process and as the console script.
+"""kiosk/cli/: the ``kiosk`` command (docs/cli.md, the command-line contract), in-process and as the console script.
 
 ``kiosk run`` and ``kiosk demo`` start Kivy and are covered elsewhere; here they only show their help.
 """
@@ -93,7 +93,7 @@ def test_subcommand_help(capsys, name, purpose):
 
 
 def test_every_subcommand_has_help_text():
-    subparsers = next(a for a in cli.parser()._actions if a.choices and a.dest == "command")
+    subparsers = next(a for a in cli.parser.build()._actions if a.choices and a.dest == "command")
     names = {c.dest for c in subparsers._choices_actions}
     assert names == {name for name, _ in SUBCOMMANDS}
     for action in subparsers._choices_actions:
@@ -371,8 +371,8 @@ def test_the_kiosk_command_pauses_the_garbage_collector_only_until_the_command_r
     from kiosk.__main__ import main
     monkeypatch.setattr(sys, "argv", ["kiosk", "staff", "list", "--config", str(config_file)])
     seen = []
-    real = cli.cmd_staff_list
-    monkeypatch.setattr(cli, "cmd_staff_list", lambda args: seen.append(gc.isenabled()) or real(args))
+    real = cli.staff.cmd_staff_list
+    monkeypatch.setattr(cli.staff, "cmd_staff_list", lambda args: seen.append(gc.isenabled()) or real(args))
     try:
         assert main() == 0
         assert seen == [True] and gc.isenabled()

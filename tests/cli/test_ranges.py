@@ -194,7 +194,7 @@ def value_arguments(parser: argparse.ArgumentParser):
                 yield from value_arguments(sub)
 
 
-KIOSK_PARSER, DEPLOY_PARSER = cli.parser(), deploy.parser()
+KIOSK_PARSER, DEPLOY_PARSER = cli.parser.build(), deploy.parser()
 ARGUMENTS = [*value_arguments(KIOSK_PARSER), *value_arguments(DEPLOY_PARSER)]
 
 NAMES = ["", " ", "x" * 65, "a\ab"]                # staff names: 1 to 64 printable characters

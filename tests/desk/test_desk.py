@@ -356,13 +356,14 @@ def test_kiosk_desk_serves_the_page_until_stopped(tmp_path, store, settings):
 
 def test_kiosk_desk_says_when_its_port_is_taken(tmp_path, settings, capsys):
     from kiosk import cli
+    from kiosk.cli.common import EXIT_NO_DEVICE
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         path = tmp_path / "kiosk.toml"
         port = taken.getsockname()[1]
         path.write_text(f'[kiosk]\ndata_dir = "{settings.kiosk.data_dir}"\n[desk]\nport = {port}\n')
-        assert cli.main(["desk", "--config", str(path)]) == cli.EXIT_NO_DEVICE
+        assert cli.main(["desk", "--config", str(path)]) == EXIT_NO_DEVICE
     err = capsys.readouterr().err
     assert err.startswith(f"kiosk: The desk page cannot listen on 127.0.0.1:{port}: ")
     assert "Address already in use" in err and err.endswith("; check the [desk] settings.\n")

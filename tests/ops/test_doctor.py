@@ -252,7 +252,7 @@ def test_config_writable_by_others_fails(make_config):
 
 
 def test_config_must_be_roots_even_when_doctor_runs_as_the_kiosk_user():
-    """Under sudo, doctor goes on as the owner of data_dir (the kiosk user, kiosk.cli._run_as_data_owner)
+    """Under sudo, doctor goes on as the owner of data_dir (the kiosk user, kiosk.cli.privileges.run_as_data_owner)
     before it checks: a config that user owns, and could change, must fail all the same. The check runs in a
     process that has become uid 1000 (the interpreter here lives under root's home, out of that user's reach:
     what it needs is imported before), on a config in a folder that user can reach."""

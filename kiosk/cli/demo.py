@@ -1,0 +1,124 @@
+"""``kiosk demo``: the kiosk with a simulated card reader and PNG printers on a throwaway store, with a
+window or headless, and the samples sent to the hospital's test system with --send-samples."""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+import shutil
+import tempfile
+from pathlib import Path
+
+from kiosk import config
+from kiosk.checkin.forms import FormError
+from kiosk.cli.common import EXIT_HOSPITAL, EXIT_OK, CommandError, has_display, load_settings, open_store
+
+
+def cmd_demo(args) -> int:
+    """The kiosk with a simulated card reader and a printer that writes PNG files, on a throwaway store of its
+    own: nothing of it reaches the configured store, and the hospital system only with --send-samples."""
+    from kiosk import app as kiosk_app
+    from kiosk.config import HospitalSettings, ReaderSettings
+
+    settings = load_settings(args)
+    if args.send_samples and settings.hospital.transport == "none":
+        raise CommandError("There is nowhere to send the samples: hospital.transport is none in the config.")
+    try:
+        cards = kiosk_app.sample_cards(Path(args.patients) if args.patients else None)
+    except OSError as e:
+        raise CommandError(f"The patients file {args.patients} cannot be read: {e.strerror}.") from None
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        raise CommandError(f"The patients file {args.patients} must be a JSON list of cards in the "
+                           f"read-card --json shape, each with a \"patient\" object ({type(e).__name__}: {e}).") from None
+    headless = args.headless
+    if not headless and not has_display():
+        print("There is no display here, so the demo walks the sample patients through the kiosk headless "
+              f"and writes what it shows to {args.out}/.")
+        headless = True
+    out = Path(args.out).resolve()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise CommandError(f"The output folder {out} cannot be created: {e.strerror}.") from None
+    # Never the configured store, nor (without --send-samples) the hospital system: sample patients in a
+    # real hospital are exactly what must not happen. The store is encrypted with a key only this process knows.
+    scratch = Path(tempfile.mkdtemp(prefix="kiosk-demo-"))
+    settings = settings.replace(kiosk=dataclasses.replace(settings.kiosk, data_dir=str(scratch)),
+                                reader=ReaderSettings(kind="simulated"),
+                                hospital=settings.hospital if args.send_samples else HospitalSettings())
+    try:
+        store = open_store(settings, key=secrets.token_hex(32))
+        try:
+            return _demo(args, settings, store, cards, out, headless)
+        finally:
+            store.close()
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)    # what it held is in the output folder
+
+
+def _demo(args, settings: config.Settings, store, cards, out: Path, headless: bool) -> int:
+    from kiosk import app as kiosk_app
+    from kiosk.screens import demo
+    from kiosk.hardware.printer import PreviewPrinter
+    from kiosk.hardware.reader import SimulatedReader
+
+    # Tickets and wristbands as PNG files: copied into the output folder by the headless walk, written there
+    # directly when a person plays the patient.
+    printer = PreviewPrinter(settings.data_path / "tickets" if headless else out / "tickets")
+    kiosk_app.prepare_kivy(settings.data_path / "kivy", headless=headless, demo=True)
+    try:
+        app = kiosk_app.build_app(settings, store=store, reader=SimulatedReader(cards),
+                                  printers={"ticket": printer, "wristband": printer},
+                                  sample_card_button=not headless,
+                                  demo=demo.BANNER_SENDING if args.send_samples else demo.BANNER)
+    except FormError as e:
+        raise CommandError(f"The intake form cannot be used: {e}.") from None
+    if not headless:
+        print(f"Tickets and wristbands are written to {printer.folder}; the demo's store goes when the demo ends.")
+        app.run()
+    else:
+        try:
+            summary = demo.run_headless(app, out, cards, tour=not args.send_samples)
+        except demo.DemoError as e:
+            raise CommandError(f"The demo stopped: {e}.", 1) from None
+        _demo_summary(summary, out, tour=not args.send_samples)
+    if args.send_samples:
+        _send_samples(settings, store, app.flow.form)
+    return EXIT_OK
+
+
+def _demo_summary(summary: dict, out: Path, *, tour: bool) -> None:
+    print(f"The demo checked in {len(summary['patients'])} sample patients and wrote to {out}/:")
+    print(f"  {len(summary['screens'])} screenshots: p<N>-<step>-<screen>.png"
+          + (", and every screen in every language with normal and larger text: "
+             "screens/<language>/<screen>[-large].png" if tour else ""))
+    problems = [f"{shot['file']}: {problem}" for shot in summary["screens"] for problem in shot.get("problems", ())]
+    if problems:
+        print(f"  {len(problems)} layout problems (too small to touch or read, cut off, out of the screen):")
+        print("\n".join(f"    {line}" for line in problems))
+    print("  printed tickets and wristbands: p<N>-ticket.png, p<N>-wristband.png; "
+          "admissions as stored: p<N>-admission.json")
+    print("  screens.json: what every screenshot shows, as text")
+
+
+def _send_samples(settings: config.Settings, store, form) -> None:
+    """What the demo's sample admissions still wait for, sent now through the configured connection (the
+    app's own worker sent what it could while the demo ran); they carry the test-data marks."""
+    from kiosk.hospital import sync
+    name = settings.hospital.transport
+    try:
+        transport = sync.open_transport(settings, form)
+    except (OSError, ValueError) as e:
+        raise CommandError(f"The connection to the hospital system cannot be set up: {e}.") from None
+    try:
+        progress = sync.Sync(store, transport, retry_max_s=settings.hospital.retry_max_s).run_once(now_or_never=True)
+    finally:
+        transport.close()
+    print(f"Sent {store.outbox_count(name, 'delivered')} sample admission(s) to the hospital system ({name}), marked "
+          "as test data (FHIR meta.security HTEST, HL7 v2 processing ID T).")
+    refused = [row for row in store.outbox("dead") if row["destination"] == name]
+    if progress.waiting or refused:
+        why = (f"the hospital system refused {len(refused)} ({sync.code(refused[0]['last_error'])})" if refused
+               else f"{progress.waiting} could not be delivered ({sync.code(progress.last_reason) or 'not due yet'})")
+        raise CommandError(f"Not every sample reached the hospital system: {why}; the demo's store is gone with "
+                           "the demo, so run it again once the cause is fixed.", EXIT_HOSPITAL)
