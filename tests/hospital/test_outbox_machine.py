@@ -50,7 +50,8 @@ from kiosk.checkin import forms
 from kiosk.hospital import sync
 from kiosk.checkin.model import Admission, Answer, Coverage, Identifier, IncidentKind, Person
 from kiosk.desk.staff import Staff, StaffError
-from kiosk.store import _KEPT, WITHDRAWN_SETTLE, Store
+from kiosk.store import Store
+from kiosk.store.retention import _KEPT, WITHDRAWN_SETTLE
 from machines import machine_settings
 from mllppeer import MllpPeer
 
@@ -352,7 +353,7 @@ class OutboxMachine(RuleBasedStateMachine):
         assert wiped == allowed, f"wiped {sorted(wiped)}, the rules allow {sorted(allowed)}"
 
     def wipeable(self, older_than: datetime) -> set[str]:
-        """The admissions ``purge_personal_data`` may wipe, by its documented rules (kiosk/store/__init__.py)."""
+        """The admissions ``purge_personal_data`` may wipe, by its documented rules (kiosk/store/retention.py)."""
         settled = datetime.now(timezone.utc) - WITHDRAWN_SETTLE
         found = set()
         for admission_id, admission in self.admissions.items():

@@ -335,7 +335,7 @@ def test_a_purge_does_not_wait_for_a_reader_to_empty_the_wal(plain, caplog):
     reader = plain.reopen()
     reader.db.execute("BEGIN")
     reader.db.execute("SELECT count(*) FROM admissions").fetchone()     # holds the snapshot before the purge
-    caplog.set_level(logging.DEBUG, logger="kiosk.store")
+    caplog.set_level(logging.DEBUG, logger="kiosk.store.retention")
     try:
         started = time.monotonic()
         assert plain.purge_personal_data(LIMIT) == 1
