@@ -36,7 +36,7 @@ _WIPEABLE = ("a.wiped_at IS NULL AND julianday(a.created_at) < julianday(:limit)
 class RetentionMixin(Connection):
     """The purge of the store (``kiosk.store.Store``)."""
 
-    def purge_personal_data(self, older_than: datetime, actor: str = "retention", *,
+    def purge_personal_data(self, older_than: datetime, actor: str = "retention", *, forget_tries_after: timedelta,
                             batch_size: int = PURGE_BATCH) -> int:
         """Wipe the personal data of the admissions checked in before ``older_than`` that have nothing
         left to do: no message pending or refused (delivered, withdrawn or none at all; one withdrawn less
@@ -54,11 +54,11 @@ class RetentionMixin(Connection):
         messages lose what the hospital system answered (``response``; ``last_error`` keeps the reason
         code), its incidents the note staff typed (``detail`` holds codes only); so do incidents about no
         admission resolved before ``older_than``. Wrong-PIN counts of names that are no member are
-        forgotten once a lock period has passed since their last try. Then the WAL is checkpointed and
+        forgotten once ``forget_tries_after`` (the sign-in lock period, kiosk.desk.staff's rule) has passed
+        since their last try, unless they are locked still. Then the WAL is checkpointed and
         emptied, unless another connection is using it right then (the purge does not wait: the next run
         empties it): with secure_delete, the old data is overwritten in the file and gone from the WAL.
         """
-        from kiosk.desk.staff import LOCK_S  # the staff module owns the lock rules (and imports this one)
         now = datetime.now(timezone.utc)
         candidates = self._purge_candidates(older_than, now)
         wiped = 0
@@ -66,7 +66,7 @@ class RetentionMixin(Connection):
             if start:
                 time.sleep(PURGE_PAUSE_S)
             wiped += self._wipe_batch(candidates[start:start + batch_size], older_than, now)
-        forget = now - timedelta(seconds=LOCK_S)
+        forget = now - forget_tries_after
         with self._write():
             self.db.execute("UPDATE incidents SET note = '' WHERE admission_id IS NULL AND status = 'resolved' "
                             "AND note != '' AND julianday(resolved_at) < julianday(?)", [as_utc(older_than).isoformat()])
