@@ -218,6 +218,7 @@ def _send_samples(settings: config.Settings, store, form) -> None:
     """What the demo's sample admissions still wait for, sent now through the configured connection (the
     app's own worker sent what it could while the demo ran); they carry the test-data marks."""
     from kiosk.hospital import sync
+    from kiosk.store import OutboxStatus
     name = settings.hospital.transport
     try:
         transport = sync.open_transport(settings, form)
@@ -227,9 +228,9 @@ def _send_samples(settings: config.Settings, store, form) -> None:
         progress = sync.Sync(store, transport, retry_max_s=settings.hospital.retry_max_s).run_once(now_or_never=True)
     finally:
         transport.close()
-    print(f"Sent {store.outbox_count(name, 'delivered')} sample admission(s) to the hospital system ({name}), marked "
+    print(f"Sent {store.outbox_count(name, OutboxStatus.DELIVERED)} sample admission(s) to the hospital system ({name}), marked "
           "as test data (FHIR meta.security HTEST, HL7 v2 processing ID T).")
-    refused = [row for row in store.outbox("dead") if row["destination"] == name]
+    refused = [row for row in store.outbox(OutboxStatus.DEAD) if row["destination"] == name]
     if progress.waiting or refused:
         why = (f"the hospital system refused {len(refused)} ({sync.code(refused[0]['last_error'])})" if refused
                else f"{progress.waiting} could not be delivered ({sync.code(progress.last_reason) or 'not due yet'})")
@@ -359,6 +360,7 @@ def _sync(args, settings: config.Settings, store, form) -> int:
 
     from kiosk.ops import sdnotify
     from kiosk.hospital import sync
+    from kiosk.store import OutboxStatus
 
     transport_name = settings.hospital.transport
     if transport_name != "none":
@@ -402,7 +404,7 @@ def _sync(args, settings: config.Settings, store, form) -> int:
                                EXIT_HOSPITAL)
     else:
         print("Nothing to deliver: hospital.transport is none, so admissions stay in the store.")
-    dead = store.outbox_count(transport_name, "dead") if transport_name != "none" else 0
+    dead = store.outbox_count(transport_name, OutboxStatus.DEAD) if transport_name != "none" else 0
     if dead:
         raise CommandError(f"{dead} admission(s) were refused by the hospital system and wait for staff "
                            "(incidents sync_rejected or duplicate_patient; --retry-refused sends them again).",
