@@ -6,10 +6,13 @@ a new migration at the end.
 
 from __future__ import annotations
 
+import json
 import re
 
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
+
+from kiosk.store import digests
 
 migrations = Migrations("kiosk")
 
@@ -114,3 +117,18 @@ def m007_incident_detail_codes(db: Database) -> None:
                     kind = "appointment_not_arrived"
                 db.execute("UPDATE incidents SET kind = ?, detail = ? WHERE id = ?", [kind, new, row_id])
                 break
+
+
+@migrations()
+def m008_badge_digests(db: Database) -> None:
+    # A badge is found by the keyed digest of its identifier (kiosk.store.digests), one row per badge, so
+    # that the check every card goes through reads no member. The badges already stored get theirs; one
+    # that two members had stays the first one's by name (the one it signed in).
+    db.execute("CREATE TABLE staff_badges (digest TEXT PRIMARY KEY, "
+               "name TEXT NOT NULL REFERENCES staff(name) ON DELETE CASCADE)")
+    db.execute("CREATE INDEX idx_staff_badges_name ON staff_badges (name)")
+    key = digests.secret(db, digests.BADGE_SECRET, make=True)
+    for name, badges in db.execute("SELECT name, badges FROM staff ORDER BY name").fetchall():
+        for badge in json.loads(badges or "[]"):
+            db.execute("INSERT OR IGNORE INTO staff_badges (digest, name) VALUES (?, ?)",
+                       [digests.keyed(key, badge), name])

@@ -1,14 +1,16 @@
 """Staff members (name, PIN hash, badges, wrong-PIN count and lock) and their sign-ins. The rules (how
-many wrong PINs lock a name, for how long) are the caller's, kiosk.desk.staff: the store counts and keeps."""
+many wrong PINs lock a name, for how long) are the caller's, kiosk.desk.staff: the store counts and keeps.
+
+A member's badges are kept twice: as they are in the member's row (``badges``, a JSON list, for IT's
+listing), and as keyed digests in ``staff_badges`` (kiosk.store.digests), which is what a card is
+looked up by: the badge check every card goes through reads no member unless the card is a badge."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
-import secrets
 from datetime import datetime
 
+from kiosk.store import digests
 from kiosk.store.db import Connection, moment, now_iso
 
 
@@ -16,17 +18,24 @@ class StaffMixin(Connection):
     """The staff members of the store (``kiosk.store.Store``)."""
 
     def add_staff(self, name: str, pin_hash: str, badges: tuple[str, ...], actor: str) -> bool:
-        """Add a member of staff; False when the name is taken."""
+        """Add a member of staff; False when the name is taken.
+
+        :raises DB_ERRORS: a badge is another member's already (``badge_holder`` tells beforehand)
+        """
         with self._write():
             if self.db.execute("SELECT 1 FROM staff WHERE name = ?", [name]).fetchone():
                 return False
             self.db["staff"].insert({"name": name, "pin_hash": pin_hash, "badges": json.dumps(list(badges)),
                                      "wrong_pins": 0, "locked_until": "", "created_at": now_iso()})
+            key = digests.secret(self.db, digests.BADGE_SECRET, make=True)
+            for badge in badges:
+                self.db.execute("INSERT INTO staff_badges (digest, name) VALUES (?, ?)",
+                                [digests.keyed(key, badge), name])
             self._audit(actor, "staff.added", name, f"{len(badges)} badge(s)")
         return True
 
     def remove_staff(self, name: str, actor: str) -> bool:
-        """False when there is no such member."""
+        """Remove a member, and with it its badges; False when there is no such member."""
         with self._write():
             gone = self.db.execute("DELETE FROM staff WHERE name = ? RETURNING name", [name]).fetchone()
             if gone:
@@ -37,6 +46,17 @@ class StaffMixin(Connection):
         """Every member (with the PIN hash: for kiosk.desk.staff only), by name; badges as a list."""
         return [{**row, "badges": json.loads(row["badges"] or "[]")}
                 for row in self.db["staff"].rows_where(order_by="name")]
+
+    def badge_holder(self, identifier: str) -> str | None:
+        """The name of the member whose badge ``identifier`` is (matched exactly), or None. One look-up of
+        the identifier's keyed digest: no member's row (no PIN hash) is read for a card that is no badge,
+        and the identifier itself is not handed to SQLite."""
+        key = digests.secret(self.db, digests.BADGE_SECRET)
+        if not identifier or key is None:
+            return None
+        row = self.db.execute("SELECT name FROM staff_badges WHERE digest = ?",
+                              [digests.keyed(key, identifier)]).fetchone()
+        return row[0] if row else None
 
     def staff_member(self, name: str) -> dict | None:
         row = next(iter(self.db["staff"].rows_where("name = ?", [name])), None)
@@ -103,11 +123,7 @@ class StaffMixin(Connection):
     def _name_digest(self, name: str) -> str:
         """A keyed hash of a name (the key is the kiosk's own, made on first use): the same name gives the
         same digest on this kiosk, and a list of names does not turn it back into one. Within a write."""
-        row = self.db.execute("SELECT value FROM kiosk_state WHERE key = 'sign_in_name_key'").fetchone()
-        key = row[0] if row else secrets.token_hex(32)
-        if not row:
-            self.db.execute("INSERT INTO kiosk_state (key, value) VALUES ('sign_in_name_key', ?)", [key])
-        return hmac.new(bytes.fromhex(key), name.encode("utf-8"), hashlib.sha256).hexdigest()
+        return digests.keyed(digests.secret(self.db, digests.NAME_SECRET, make=True), name)
 
     def staff_refused(self, name: str, where: str, why: str) -> None:
         """A sign-in refused without looking at the PIN: an unknown badge."""
