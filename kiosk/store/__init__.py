@@ -2,17 +2,19 @@
 
 Tables: ``admissions`` (each stored whole, as JSON beside the columns staff filter on), ``outbox``
 (what still has to reach the hospital system), ``incidents`` (what staff must look at), ``prints``
-(every ticket and wristband job and how it ended) and ``audit`` (who did what, when). An admission, its outbox rows and its audit line are written in one
-transaction: all of them or none.
+(every ticket and wristband job and how it ended), ``staff`` (with ``staff_badges``) and ``audit`` (who did
+what, when). An admission, its outbox rows and its audit line are written in one transaction: all of them
+or none.
 
 The file is encrypted at rest with SQLCipher (AES-256) when the store is opened with a key (``read_key``:
 the environment, a systemd credential or a root-only key file); without one it is plain SQLite, which the
 config must ask for (``store.encryption = "none"``). Either way deleted data is overwritten
 (``secure_delete``), and the personal data of old admissions is wiped (``purge_personal_data``).
 
-``Store`` is made of one part per table it keeps, each in its module: ``db`` (the file, its key, the
+``Store`` is made of one part per concern, each a class in its module: ``db`` (the file, its key, the
 connection and the one write transaction every part writes through), ``schema`` (the migrations),
-``admissions``, ``outbox``, ``incidents``, ``prints``, ``staff`` and ``retention``.
+``admissions``, ``outbox``, ``incidents``, ``prints``, ``staff`` (with ``digests``: how a badge is looked up)
+and ``retention``.
 """
 
 from kiosk.store.admissions import AdmissionsMixin

@@ -69,7 +69,8 @@ class RetentionMixin(Connection):
         forget = now - forget_tries_after
         with self._write():
             self.db.execute("UPDATE incidents SET note = '' WHERE admission_id IS NULL AND status = 'resolved' "
-                            "AND note != '' AND julianday(resolved_at) < julianday(?)", [as_utc(older_than).isoformat()])
+                            "AND note != '' AND julianday(resolved_at) < julianday(?)",
+                            [as_utc(older_than).isoformat()])
             for key, value in self.db.execute("SELECT key, value FROM kiosk_state WHERE key LIKE 'sign_in_tries:%'"
                                               ).fetchall():
                 _, until, last = name_tries(value)

@@ -51,8 +51,8 @@ class StaffMixin(Connection):
         """The name of the member whose badge ``identifier`` is (matched exactly), or None. One look-up of
         the identifier's keyed digest: no member's row (no PIN hash) is read for a card that is no badge,
         and the identifier itself is not handed to SQLite."""
-        key = digests.secret(self.db, digests.BADGE_SECRET)
-        if not identifier or key is None:
+        key = digests.secret(self.db, digests.BADGE_SECRET) if identifier else None
+        if key is None:
             return None
         row = self.db.execute("SELECT name FROM staff_badges WHERE digest = ?",
                               [digests.keyed(key, identifier)]).fetchone()

@@ -1,4 +1,6 @@
-"""kiosk/store/__init__.py: the SQLite store (sqlite-utils, named migrations, WAL, one transaction per admission).
+"""kiosk/store/: the SQLite store (db.py, schema.py: sqlite-utils, named migrations, WAL), admissions and what
+their save writes in the same transaction (admissions.py, outbox.py), incidents.py and prints.py. Staff
+members are in test_store_staff.py, retention in test_retention.py, the key in test_store_crypto.py.
 
 Every test that takes ``key`` runs twice: on an encrypted store (SQLCipher, the default) and on a plain one."""
 
