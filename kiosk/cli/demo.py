@@ -105,6 +105,7 @@ def _send_samples(settings: config.Settings, store, form) -> None:
     """What the demo's sample admissions still wait for, sent now through the configured connection (the
     app's own worker sent what it could while the demo ran); they carry the test-data marks."""
     from kiosk.hospital import sync
+    from kiosk.store import OutboxStatus
     name = settings.hospital.transport
     try:
         transport = sync.open_transport(settings, form)
@@ -114,9 +115,9 @@ def _send_samples(settings: config.Settings, store, form) -> None:
         progress = sync.Sync(store, transport, retry_max_s=settings.hospital.retry_max_s).run_once(now_or_never=True)
     finally:
         transport.close()
-    print(f"Sent {store.outbox_count(name, 'delivered')} sample admission(s) to the hospital system ({name}), marked "
+    print(f"Sent {store.outbox_count(name, OutboxStatus.DELIVERED)} sample admission(s) to the hospital system ({name}), marked "
           "as test data (FHIR meta.security HTEST, HL7 v2 processing ID T).")
-    refused = [row for row in store.outbox("dead") if row["destination"] == name]
+    refused = [row for row in store.outbox(OutboxStatus.DEAD) if row["destination"] == name]
     if progress.waiting or refused:
         why = (f"the hospital system refused {len(refused)} ({sync.code(refused[0]['last_error'])})" if refused
                else f"{progress.waiting} could not be delivered ({sync.code(progress.last_reason) or 'not due yet'})")

@@ -38,6 +38,7 @@ def _sync(args, settings: config.Settings, store, form) -> int:
 
     from kiosk.ops import sdnotify
     from kiosk.hospital import sync
+    from kiosk.store import OutboxStatus
 
     transport_name = settings.hospital.transport
     if transport_name != "none":
@@ -81,7 +82,7 @@ def _sync(args, settings: config.Settings, store, form) -> int:
                                EXIT_HOSPITAL)
     else:
         print("Nothing to deliver: hospital.transport is none, so admissions stay in the store.")
-    dead = store.outbox_count(transport_name, "dead") if transport_name != "none" else 0
+    dead = store.outbox_count(transport_name, OutboxStatus.DEAD) if transport_name != "none" else 0
     if dead:
         raise CommandError(f"{dead} admission(s) were refused by the hospital system and wait for staff "
                            "(incidents sync_rejected or duplicate_patient; --retry-refused sends them again).",

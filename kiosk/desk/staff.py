@@ -180,8 +180,7 @@ class Staff:
         if not _PIN.fullmatch(pin):
             raise StaffError(BAD_PIN)
         badges = tuple(dict.fromkeys(b.strip() for b in badges if b.strip()))
-        taken = {b for m in self.store.staff() for b in m["badges"]}
-        if taken & set(badges):
+        if any(self.store.badge_holder(b) for b in badges):
             raise StaffError(BADGE_TAKEN)
         if not self.store.add_staff(name, hash_pin(pin), badges, actor):
             raise StaffError(NAME_TAKEN)
@@ -232,17 +231,20 @@ class Staff:
         """Audit that ``name`` left staff mode (or the desk page) at ``where``: by a tap, or left alone (idle)."""
         self.store.staff_signed_out(name, where, "idle" if idle else "tap")
 
+    def is_badge(self, identifier: str) -> bool:
+        """Whether this card identifier is a member's badge (nothing is audited, no member read if not)."""
+        return self.store.badge_holder(identifier) is not None
+
     def sign_in_badge(self, identifier: str, *, where: str) -> str | None:
         """The member whose badge this card identifier is, or None (audited either way; an unknown
         identifier, which may be a patient's, is not written down)."""
-        identifier = identifier.strip()
-        member = next((m for m in self.store.staff() if identifier and identifier in m["badges"]), None)
+        member = self.store.badge_holder(identifier.strip())
         if member is None:
             self.store.staff_refused("", where, "badge")
             return None
         # A badge is a card in hand, not a guess: a name locked for wrong PINs still opens with it.
-        self.store.staff_signed_in(member["name"], where, how="badge")
-        return member["name"]
+        self.store.staff_signed_in(member, where, how="badge")
+        return member
 
     # --- incidents ---
 

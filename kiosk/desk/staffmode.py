@@ -145,13 +145,12 @@ class StaffMode:
 
     def badge(self, card: CardData, *, patient_active: bool) -> bool:
         """A card read: True when it is a member's badge (staff mode is on), False for a patient's card.
-        Only a card whose identifier is someone's badge is looked up (and audited) as one; the card itself
-        is not kept."""
+        Only a card whose identifier is someone's badge is looked up (and audited) as one: a patient's card
+        costs one look-up of each identifier's keyed digest and reads no member; the card itself is not kept."""
         if self.signed_in:
             return False
         values = {i.value for i in card.person.identifiers if i.value}
-        badges = {b for m in self.staff.members() for b in m.get("badges", ())}
-        for value in sorted(values & badges):
+        for value in sorted(v for v in values if self.staff.is_badge(v)):
             member = self.staff.sign_in_badge(value, where=self.where)
             if member:
                 if not self.active:

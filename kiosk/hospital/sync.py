@@ -36,7 +36,7 @@ from kiosk.hospital import fhir, hl7v2
 from kiosk.config import HospitalSettings, Settings
 from kiosk.checkin.forms import Form
 from kiosk.checkin.model import Admission, Appointment, Identifier, Incident, IncidentKind, Severity
-from kiosk.store import Store
+from kiosk.store import OutboxStatus, Store
 
 log = logging.getLogger(__name__)
 
@@ -367,7 +367,7 @@ class Sync:
                     self.store.raise_incident(Incident(IncidentKind.HOSPITAL_UNREACHABLE, Severity.HIGH, destination))
                 progress.next_due, progress.last_reason = due, attempt.reason
                 break
-        progress.waiting = self.store.outbox_count(destination, "pending")
+        progress.waiting = self.store.outbox_count(destination, OutboxStatus.PENDING)
         return progress
 
     def _attempt(self, row: dict) -> tuple[Attempt, Admission | None]:

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Callable
 
 from kiosk.hardware.printer import PreviewPrinter, forget_pictures
-from kiosk.desk.staff import Staff
+from kiosk.desk.staff import LOCK_S, Staff
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +112,7 @@ class Housekeeping:
                 log.info("retention: %d preview printer picture(s) deleted", pictures)
         except OSError:
             log.exception("preview printer pictures not deleted")     # the store's purge goes on
-        wiped = store.purge_personal_data(older_than)
+        wiped = store.purge_personal_data(older_than, forget_tries_after=timedelta(seconds=LOCK_S))
         if wiped:
             log.info("retention: personal data of %d admission(s) wiped", wiped)
         return wiped

@@ -2,6 +2,7 @@
 and by badge, what the incident list shows, every action (audited with the member's name), out of
 service, and which patient events it holds back. On a real store with kiosk.desk.staff.Staff."""
 
+import re
 from dataclasses import replace
 
 import pytest
@@ -124,6 +125,21 @@ def test_a_badge_enters_and_a_patient_card_does_not(mode, store):
     assert mode.signed_in and mode.member == "Petra Schmidt" and mode.keeps_patient
     assert mode.badge(card(BADGE), patient_active=False) is False, "already in"
     assert store.admissions() == [] and store.incidents() == []
+
+
+def test_the_badge_check_of_a_patients_card_reads_no_member_and_no_pin_hash(mode, store):
+    """Every card goes through the badge check: a patient's asks the store for the one badge with its
+    identifier's digest, and no row of the staff table (PIN hashes) is read; a badge still opens."""
+    statements: list[str] = []
+    store.db.conn.set_trace_callback(statements.append)
+    try:
+        assert mode.badge(card("T555555555"), patient_active=False) is False
+    finally:
+        store.db.conn.set_trace_callback(None)
+    assert statements, "the check asks the store"
+    assert not [s for s in statements if re.search(r"\bstaff\b|pin_hash", s)], statements
+    assert not [s for s in statements if "T555555555" in s], "the store is asked for a digest, not the identifier"
+    assert mode.badge(card(BADGE), patient_active=False) is True and mode.member == "Petra Schmidt"
 
 
 def test_a_badge_on_the_sign_in_screen_signs_in(mode):

@@ -49,8 +49,9 @@ from kiosk import config
 from kiosk.checkin import forms
 from kiosk.hospital import sync
 from kiosk.checkin.model import Admission, Answer, Coverage, Identifier, IncidentKind, Person
-from kiosk.desk.staff import Staff, StaffError
-from kiosk.store import _KEPT, WITHDRAWN_SETTLE, Store
+from kiosk.desk.staff import LOCK_S, Staff, StaffError
+from kiosk.store import Store
+from kiosk.store.retention import _KEPT, WITHDRAWN_SETTLE
 from machines import machine_settings
 from mllppeer import MllpPeer
 
@@ -347,12 +348,12 @@ class OutboxMachine(RuleBasedStateMachine):
         older_than = self.now - timedelta(hours=hours, seconds=0.5)
         before = {a: self.store.admission_state(a) for a in self.admissions}
         allowed = self.wipeable(older_than)
-        self.store.purge_personal_data(older_than)
+        self.store.purge_personal_data(older_than, forget_tries_after=timedelta(seconds=LOCK_S))
         wiped = {a for a in self.admissions if self.store.admission_state(a)["wiped_at"] and not before[a]["wiped_at"]}
         assert wiped == allowed, f"wiped {sorted(wiped)}, the rules allow {sorted(allowed)}"
 
     def wipeable(self, older_than: datetime) -> set[str]:
-        """The admissions ``purge_personal_data`` may wipe, by its documented rules (kiosk/store/__init__.py)."""
+        """The admissions ``purge_personal_data`` may wipe, by its documented rules (kiosk/store/retention.py)."""
         settled = datetime.now(timezone.utc) - WITHDRAWN_SETTLE
         found = set()
         for admission_id, admission in self.admissions.items():

@@ -24,6 +24,7 @@ from kiosk.store import DB_ERRORS, Store
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 LIMIT = NOW - timedelta(hours=24)
 OLD, RECENT = NOW - timedelta(hours=30), NOW - timedelta(hours=2)
+LOCK = timedelta(seconds=LOCK_S)       # what the kiosk passes: wrong-PIN counts are forgotten a lock period on
 
 # Distinctive words of the patient whose data goes (each must vanish from the file) ...
 GONE = {"name": "Wendelgard Quastenbrink", "born": "1941-08-17", "kvnr": "W815472639", "street": "Zypressenweg 47",
@@ -94,7 +95,7 @@ def row(store: Store, admission_id: str) -> dict:
 
 def test_a_delivered_admission_loses_every_personal_field_and_keeps_what_staff_count(store):
     stored = with_resolved_incident(store, admission(1, OLD))
-    assert store.purge_personal_data(LIMIT) == 1
+    assert store.purge_personal_data(LIMIT, forget_tries_after=LOCK) == 1
 
     wiped = store.get_admission(stored.id)
     assert (wiped.id, wiped.kiosk_id, wiped.created_at, wiped.language, wiped.identified_by, wiped.consent,
@@ -133,7 +134,7 @@ def test_after_a_purge_nothing_of_the_patient_is_left_in_the_file(plain):
     assert plain.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0] == 0
     assert len(left_in(store_bytes(plain))) == len(GONE) + 2          # every word is in the file before
 
-    assert plain.purge_personal_data(LIMIT, actor="it") == 2
+    assert plain.purge_personal_data(LIMIT, actor="it", forget_tries_after=LOCK) == 2
     after = store_bytes(plain)
     assert left_in(after) == []
     assert KEPT_NAME.encode() in after                  # the probe sees what is still there
@@ -147,7 +148,7 @@ def test_without_secure_delete_the_old_data_would_stay_in_the_file(plain):
     # old row's bytes in the page's free space.
     plain.db.execute("PRAGMA secure_delete = OFF")
     with_resolved_incident(plain, admission(1, OLD))
-    assert plain.purge_personal_data(LIMIT) == 1
+    assert plain.purge_personal_data(LIMIT, forget_tries_after=LOCK) == 1
     assert GONE["kvnr"] in "".join(left_in(store_bytes(plain)))
 
 
@@ -170,7 +171,7 @@ def test_an_admission_with_something_left_to_do_keeps_its_data(store, scenario):
         if scenario == "taken incident":
             store.take_incident(row_id, "Dana")
 
-    assert store.purge_personal_data(LIMIT) == 0
+    assert store.purge_personal_data(LIMIT, forget_tries_after=LOCK) == 0
     assert store.get_admission(stored.id) == stored
     assert store.admission_state(stored.id)["wiped_at"] is None
     assert GONE["response"] in str(store.outbox())
@@ -189,7 +190,7 @@ def cancelled_ago(store: Store, a: Admission, ago: timedelta) -> Admission:
 
 def test_a_message_withdrawn_over_an_hour_ago_leaves_nothing_to_do(store):
     stored = cancelled_ago(store, admission(1, OLD), timedelta(minutes=61))
-    assert store.purge_personal_data(LIMIT) == 1
+    assert store.purge_personal_data(LIMIT, forget_tries_after=LOCK) == 1
     state = store.admission_state(stored.id)
     assert (state["outbox"], state["cancelled_by"], bool(state["cancelled_at"]), bool(state["wiped_at"])) == (
         ["withdrawn"], "Dana", True, True)
@@ -199,14 +200,14 @@ def test_a_message_withdrawn_over_an_hour_ago_leaves_nothing_to_do(store):
 def test_a_message_withdrawn_within_the_hour_may_still_arrive_so_the_data_waits(store):
     # Cancelled while the message was on its way: the hospital system may still take it (and answer).
     stored = cancelled_ago(store, admission(1, OLD), timedelta(minutes=50))
-    assert store.purge_personal_data(LIMIT) == 0
+    assert store.purge_personal_data(LIMIT, forget_tries_after=LOCK) == 0
     store.outbox_delivered(store.outbox()[0]["id"], GONE["response"])
     assert store.get_admission(stored.id) == stored
     store.resolve_incidents(stored.id, IncidentKind.CANCEL_IN_HOSPITAL, "Dana")   # staff cancelled it there too
     with store._write():                       # and the hour is over
         store.db.execute("UPDATE admissions SET cancelled_at = ? WHERE id = ?",
                          [(datetime.now(timezone.utc) - timedelta(minutes=61)).isoformat(), stored.id])
-    assert store.purge_personal_data(LIMIT) == 1
+    assert store.purge_personal_data(LIMIT, forget_tries_after=LOCK) == 1
     assert [(m["status"], m["response"]) for m in store.outbox()] == [("delivered", "")]
 
 
@@ -216,16 +217,16 @@ def test_what_the_hospital_said_is_cut_to_its_reason_code(store):
     store.outbox_retry(hl7_row["id"], f"rejected_AR: {GONE['name']} unknown", NOW.isoformat(), refused=True)
     store.outbox_delivered(fhir_row["id"], GONE["response"])
     store.outbox_delivered(hl7_row["id"], f"MSA|AA|{GONE['name']}")
-    assert store.purge_personal_data(LIMIT) == 1
+    assert store.purge_personal_data(LIMIT, forget_tries_after=LOCK) == 1
     assert [(m["response"], m["last_error"]) for m in store.outbox()] == [("", ""), ("", "")]
     assert store.get_admission(stored.id).person.family == ""
 
 
 def test_a_second_purge_changes_nothing(store):
     stored = with_resolved_incident(store, admission(1, OLD))
-    assert store.purge_personal_data(LIMIT) == 1
+    assert store.purge_personal_data(LIMIT, forget_tries_after=LOCK) == 1
     first = (row(store, stored.id), store.outbox(), store.incidents(None))
-    assert store.purge_personal_data(LIMIT) == 0
+    assert store.purge_personal_data(LIMIT, forget_tries_after=LOCK) == 0
     assert (row(store, stored.id), store.outbox(), store.incidents(None)) == first
     assert [a["detail"] for a in store.audit_trail() if a["action"] == "retention.purged"] == [
         "1 admission(s)", "0 admission(s)"]
@@ -235,8 +236,8 @@ def test_the_limit_is_a_moment_in_any_time_zone(store):
     store.save_admission(admission(1, datetime(2024, 3, 1, 8, 0, tzinfo=timezone.utc)))
     store.save_admission(admission(2, datetime(2024, 3, 1, 10, 0, tzinfo=timezone.utc)))
     cet = timezone(timedelta(hours=1))
-    assert store.purge_personal_data(datetime(2024, 3, 1, 9, 0, tzinfo=cet)) == 0     # 08:00 UTC: not before
-    assert store.purge_personal_data(datetime(2024, 3, 1, 9, 0)) == 1                 # no zone: UTC
+    assert store.purge_personal_data(datetime(2024, 3, 1, 9, 0, tzinfo=cet), forget_tries_after=LOCK) == 0     # 08:00 UTC: not before
+    assert store.purge_personal_data(datetime(2024, 3, 1, 9, 0), forget_tries_after=LOCK) == 1                 # no zone: UTC
     assert [bool(store.admission_state(a.id)["wiped_at"]) for a in store.admissions()] == [True, False]
 
 
@@ -249,7 +250,7 @@ def test_notes_on_resolved_incidents_about_no_admission_are_cleared_after_the_li
     with store._write():
         store.db.execute("UPDATE incidents SET resolved_at = ? WHERE id = ?", [OLD.isoformat(), old_id])
         store.db.execute("UPDATE incidents SET note = ? WHERE id = ?", [GONE["note"], open_id])
-    store.purge_personal_data(LIMIT)
+    store.purge_personal_data(LIMIT, forget_tries_after=LOCK)
     notes = {r["id"]: (r["status"], r["note"]) for r in store.incidents(None)}
     assert notes == {old_id: ("resolved", ""), new_id: ("resolved", GONE["note"]), open_id: ("open", GONE["note"])}
 
@@ -298,7 +299,7 @@ def test_a_check_in_during_a_long_purge_waits_for_one_batch_at_most(plain):
     try:
         assert checking_in.wait(10)
         started = time.monotonic()
-        assert purger.purge_personal_data(LIMIT) == len(ids)
+        assert purger.purge_personal_data(LIMIT, forget_tries_after=LOCK) == len(ids)
         took = time.monotonic() - started
     finally:
         running.clear()
@@ -335,10 +336,10 @@ def test_a_purge_does_not_wait_for_a_reader_to_empty_the_wal(plain, caplog):
     reader = plain.reopen()
     reader.db.execute("BEGIN")
     reader.db.execute("SELECT count(*) FROM admissions").fetchone()     # holds the snapshot before the purge
-    caplog.set_level(logging.DEBUG, logger="kiosk.store")
+    caplog.set_level(logging.DEBUG, logger="kiosk.store.retention")
     try:
         started = time.monotonic()
-        assert plain.purge_personal_data(LIMIT) == 1
+        assert plain.purge_personal_data(LIMIT, forget_tries_after=LOCK) == 1
         assert time.monotonic() - started < 2
         assert [r.levelname for r in caplog.records] == ["DEBUG"]
         assert left_in(caplog.text.encode()) == [] and "WAL" in caplog.text
@@ -346,7 +347,7 @@ def test_a_purge_does_not_wait_for_a_reader_to_empty_the_wal(plain, caplog):
     finally:
         reader.db.conn.rollback()
         reader.close()
-    assert plain.purge_personal_data(LIMIT) == 0             # ... until the next run
+    assert plain.purge_personal_data(LIMIT, forget_tries_after=LOCK) == 0             # ... until the next run
     assert left_in(store_bytes(plain)) == []
     assert plain.path.with_name("kiosk.db-wal").stat().st_size == 0
 
@@ -365,7 +366,7 @@ def test_counts_of_unknown_names_are_forgotten_a_lock_period_after_the_last_try(
     tries = {r["key"]: r["value"] for r in store.db["kiosk_state"].rows_where("key LIKE 'sign_in_tries:%'")}
     assert len(tries) == 4
 
-    store.purge_personal_data(LIMIT)
+    store.purge_personal_data(LIMIT, forget_tries_after=LOCK)
     left = {r["key"] for r in store.db["kiosk_state"].rows_where("key LIKE 'sign_in_tries:%'")}
     assert left == {"sign_in_tries:" + store._name_digest(n) for n in ("Fresh Guess", "Locked Guess")}
     assert store.kiosk_state("sign_in_name_key")       # the kiosk's own key for those hashes stays
@@ -376,7 +377,7 @@ def test_counts_of_unknown_names_are_forgotten_a_lock_period_after_the_last_try(
 
 def test_staff_still_see_the_incidents_of_a_wiped_admission(store):
     stored = with_resolved_incident(store, admission(1, OLD))
-    store.purge_personal_data(LIMIT)
+    store.purge_personal_data(LIMIT, forget_tries_after=LOCK)
     [incident] = Staff(store).incidents(include_resolved=True)
     assert (incident["queue_number"], incident["admission_id"], incident["note"], incident["status"]) == (
         "A-001", stored.id, "", "resolved")
@@ -388,7 +389,7 @@ def test_kiosk_print_says_that_a_wiped_admissions_data_is_gone(capsys, tmp_path,
     cfg.write_text(f'[kiosk]\ndata_dir = "{tmp_path / "data"}"\n', encoding="utf-8")
     store = Store(tmp_path / "data" / "kiosk.db", key=store_key)
     stored = with_resolved_incident(store, admission(1, OLD))
-    store.purge_personal_data(LIMIT)
+    store.purge_personal_data(LIMIT, forget_tries_after=LOCK)
     store.close()
     for extra in ([], ["--admission", stored.id]):
         code = cli.main(["print", "ticket", "--printer", f"preview:{tmp_path / 'prints'}", "--config", str(cfg),

@@ -1,4 +1,6 @@
-"""kiosk/store/__init__.py: the SQLite store (sqlite-utils, named migrations, WAL, one transaction per admission).
+"""kiosk/store/: the SQLite store (db.py, schema.py: sqlite-utils, named migrations, WAL), admissions and what
+their save writes in the same transaction (admissions.py, outbox.py), incidents.py and prints.py. Staff
+members are in test_store_staff.py, retention in test_retention.py, the key in test_store_crypto.py.
 
 Every test that takes ``key`` runs twice: on an encrypted store (SQLCipher, the default) and on a plain one."""
 
@@ -14,9 +16,9 @@ from kiosk import store as store_module
 from kiosk.checkin.model import Address, Admission, Answer, Coverage, Identifier, Incident, IncidentKind, Person, Severity
 from kiosk.store import DB_ERRORS, Store
 
-TABLES = {"admissions", "outbox", "incidents", "audit", "prints", "staff", "kiosk_state"}
+TABLES = {"admissions", "outbox", "incidents", "audit", "prints", "staff", "kiosk_state", "staff_badges"}
 MIGRATIONS = ["m001_create_tables", "m002_create_prints", "m003_outbox_outcome", "m004_staff", "m005_retention",
-              "m006_purge_indexes", "m007_incident_detail_codes"]
+              "m006_purge_indexes", "m007_incident_detail_codes", "m008_badge_digests"]
 
 # A German eGK holder, in the shape docs/cli.md gives for read-card --json (KVNR and IK systems from there).
 PERSON = Person(
@@ -467,19 +469,3 @@ def test_a_cancel_is_all_or_nothing(store):
     assert store.admission_state(stored.id) == {"id": stored.id, "queue_number": "A-001", "cancelled_at": None,
                                                 "cancelled_by": None, "wiped_at": None, "outbox": ["pending"]}
     assert not store.db.conn.in_transaction
-
-
-def test_the_staff_table_keeps_badges_and_counts_wrong_pins(store):
-    assert store.add_staff("Dana", "scrypt$x", ("X110411675",), "it") is True
-    assert store.add_staff("Dana", "scrypt$y", (), "it") is False
-    assert store.staff_member("Dana")["badges"] == ["X110411675"]
-    now, until = datetime(2024, 3, 1, 8, 0, tzinfo=timezone.utc), "2024-03-01T08:05:00+00:00"
-    tries = [store.staff_pin_try("Dana", "kiosk", 3, now, until) for _ in range(4)]
-    assert [(t["refused"], t["locks"], t["pin_hash"]) for t in tries] == [
-        ("", "", "scrypt$x"), ("", "", "scrypt$x"), ("", until, "scrypt$x"), (until, "", "")]
-    assert (store.staff_member("Dana")["wrong_pins"], store.staff_member("Dana")["locked_until"]) == (0, until)
-    assert store.staff_pin_try("Dana", "kiosk", 3, now + timedelta(minutes=6), until)["refused"] == ""
-    assert store.staff_member("Dana")["wrong_pins"] == 1
-    store.staff_signed_in("Dana", "kiosk")
-    assert (store.staff_member("Dana")["wrong_pins"], store.staff_member("Dana")["locked_until"]) == (0, "")
-    assert store.remove_staff("Dana", "it") and store.staff() == [] and not store.remove_staff("Dana", "it")
