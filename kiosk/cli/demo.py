@@ -115,8 +115,8 @@ def _send_samples(settings: config.Settings, store, form) -> None:
         progress = sync.Sync(store, transport, retry_max_s=settings.hospital.retry_max_s).run_once(now_or_never=True)
     finally:
         transport.close()
-    print(f"Sent {store.outbox_count(name, OutboxStatus.DELIVERED)} sample admission(s) to the hospital system ({name}), marked "
-          "as test data (FHIR meta.security HTEST, HL7 v2 processing ID T).")
+    print(f"Sent {store.outbox_count(name, OutboxStatus.DELIVERED)} sample admission(s) to the hospital system "
+          f"({name}), marked as test data (FHIR meta.security HTEST, HL7 v2 processing ID T).")
     refused = [row for row in store.outbox(OutboxStatus.DEAD) if row["destination"] == name]
     if progress.waiting or refused:
         why = (f"the hospital system refused {len(refused)} ({sync.code(refused[0]['last_error'])})" if refused
