@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "suppo
 from fakeprinter import NetPrinter  # noqa: E402
 
 from kiosk.hardware import escpos_jobs, layouts  # noqa: E402
-from kiosk.hardware.printer import EscposPrinter  # noqa: E402
+from kiosk.hardware.escpos_printer import EscposPrinter  # noqa: E402
 from kiosk.i18n import Catalogs  # noqa: E402
 from kiosk.checkin.model import Admission, Identifier, Person  # noqa: E402
 

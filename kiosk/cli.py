@@ -50,7 +50,7 @@ def _has_display() -> bool:
 def cmd_run(args) -> int:
     """The kiosk, fullscreen, with the devices the config names."""
     from kiosk import app as kiosk_app
-    from kiosk.hardware.reader import DeviceUnavailable
+    from kiosk.hardware.errors import DeviceUnavailable
     settings = _settings(args)
     if not _has_display():
         raise CommandError("There is no display to show the kiosk on (neither DISPLAY nor WAYLAND_DISPLAY is set).",
@@ -88,7 +88,7 @@ def cmd_desk(args) -> int:
     import signal
     import threading
 
-    from kiosk.hardware.reader import DeviceUnavailable
+    from kiosk.hardware.errors import DeviceUnavailable
     from kiosk.hardware.printing import open_printers
     settings = _settings(args)
     _open_store(settings).close()          # the store exists and opens (migrations) before serving
@@ -172,7 +172,7 @@ def cmd_demo(args) -> int:
 def _demo(args, settings: config.Settings, store, cards, out: Path, headless: bool) -> int:
     from kiosk import app as kiosk_app
     from kiosk.screens import demo
-    from kiosk.hardware.printer import PreviewPrinter
+    from kiosk.hardware.preview import PreviewPrinter
     from kiosk.hardware.reader import SimulatedReader
 
     # Tickets and wristbands as PNG files: copied into the output folder by the headless walk, written there
@@ -242,8 +242,9 @@ def cmd_print(args) -> int:
     from datetime import datetime, timezone
 
     from kiosk.hardware import printing
-    from kiosk.hardware.printer import REASONS, open_printer
-    from kiosk.hardware.reader import DeviceUnavailable
+    from kiosk.hardware.errors import REASONS, DeviceUnavailable
+    from kiosk.hardware.printer import PrintOutcome
+    from kiosk.hardware.printer_uri import open_printer
     from kiosk.i18n import Catalogs
     from kiosk.checkin.model import Admission, Identifier, Person
     from kiosk.store import PrintInProgress
@@ -279,13 +280,13 @@ def cmd_print(args) -> int:
         except PrintInProgress:
             raise CommandError(f"The {args.what} of admission {admission.queue_number} is being printed right now; "
                                "wait for it before printing it again.") from None
-    if outcome.status == "failed":
+    if outcome.status == PrintOutcome.FAILED:
         code = EXIT_NO_DEVICE if outcome.reason in ("unreachable", "not_a_printer") else EXIT_PRINTER
         raise CommandError(f"The {args.what} was not printed: {REASONS.get(outcome.reason, outcome.reason)} "
                            f"({args.printer}).", code)
     where = f" to {outcome.path}" if outcome.path else ""
     print(f"Printed the {args.what} of {admission.queue_number}{where}.")
-    if outcome.status == "unconfirmed":
+    if outcome.status == PrintOutcome.UNCONFIRMED:
         print("The printer did not report its status after the job: check that it came out.")
     if outcome.paper_low:
         print("The printer's paper is nearly used up.")

@@ -17,7 +17,7 @@ own language): what it holds depends on the kind (``texts`` turns kind and detai
 - ``answer_needs_staff``: ``checked_in`` (the admission is stored) or ``left`` (the patient walked away
   before finishing);
 - ``printer_fault``: ``<printer>:<reason>`` (``ticket:paper_out``; reasons as in
-  ``kiosk.hardware.printer.REASONS``); ``paper_low``, ``printer_no_status``: the printer (``ticket``);
+  ``kiosk.hardware.errors.REASONS``); ``paper_low``, ``printer_no_status``: the printer (``ticket``);
 - ``sync_rejected``, ``duplicate_patient``, ``appointment_not_arrived``: ``<transport>:<reason code>``
   (``fhir:rejected``, ``hl7v2:rejected_AE``, ``fhir:appointment_not_arrived``...); ``hospital_unreachable``,
   ``cancel_in_hospital``: the transport (``fhir``, ``hl7v2``, ``folder``);
@@ -37,7 +37,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
-from kiosk.hardware.printer import REASONS as PRINTER_REASONS
+from kiosk.hardware.errors import REASONS as PRINTER_REASONS
 from kiosk.messages import N_
 from kiosk.checkin.model import IncidentKind, Severity
 

@@ -129,7 +129,7 @@ class DeviceStatus:
 
 def printer_condition(printer) -> str:
     """What a printer says about itself, as one word: ready, paper_low, or a fault reason of
-    kiosk.hardware.printer.REASONS (paper_out, cover_open, cutter_error, printer_error, offline);
+    kiosk.hardware.errors.REASONS (paper_out, cover_open, cutter_error, printer_error, offline);
     "unknown" when it cannot tell. Never raises. May block for the printer's timeout (a network
     printer is asked now): call it off the UI thread."""
     try:

@@ -425,7 +425,7 @@ def say(result: dict, _: Callable[[str], str]) -> dict:
     text = _(str(result.get(key, "")))
     if "count" in result:
         text = text.replace("{count}", str(int(result["count"])))
-    if result.get("reason"):                # a printer's fault (kiosk.hardware.printer.REASONS), said too
+    if result.get("reason"):                # a printer's fault (kiosk.hardware.errors.REASONS), said too
         reason = str(result["reason"])[:40]
         said = _(incidents.PRINTER_REASONS[reason]) if reason in incidents.PRINTER_REASONS else \
             _(incidents.TECHNICAL_CODE).format(code=reason)

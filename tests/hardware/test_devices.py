@@ -8,8 +8,11 @@ from PIL import Image
 
 from kiosk.app import sample_cards
 from kiosk.hardware import layouts
-from kiosk.hardware.printer import PreviewPrinter, PrintFault, PrinterState, open_printer
-from kiosk.hardware.reader import DeviceUnavailable, ReaderState, SimulatedReader, open_reader
+from kiosk.hardware.errors import DeviceUnavailable, PrintFault
+from kiosk.hardware.preview import PreviewPrinter
+from kiosk.hardware.printer import PrinterState
+from kiosk.hardware.printer_uri import open_printer
+from kiosk.hardware.reader import ReaderState, SimulatedReader, open_reader
 from kiosk.checkin.model import Admission, Person
 
 

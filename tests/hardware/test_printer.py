@@ -20,9 +20,11 @@ from fakeprinter import NetPrinter, PtyPrinter
 from kiosk import config
 from kiosk.hardware import printing
 from kiosk.hardware import escpos_jobs, layouts
-from kiosk.hardware.printer import (EscposPrinter, PrinterState, PrintFault, open_printer, parse_status,
-                                    valid_reply)
-from kiosk.hardware.reader import DeviceUnavailable
+from kiosk.hardware.errors import DeviceUnavailable, PrintFault
+from kiosk.hardware.escpos_printer import EscposPrinter
+from kiosk.hardware.escpos_status import parse_status, valid_reply
+from kiosk.hardware.printer import PrinterState
+from kiosk.hardware.printer_uri import open_printer
 from kiosk.i18n import Catalogs
 from kiosk.checkin.model import Admission, Identifier, IncidentKind, Incident, Person, Severity
 from kiosk.store import Store
