@@ -33,6 +33,7 @@ from typing import Callable
 
 from sqlite_utils.db import NotFoundError
 
+from kiosk.hardware.printer import PrinterState
 from kiosk.messages import N_
 from kiosk.store import PrintInProgress, Store
 
@@ -135,10 +136,10 @@ def printer_condition(printer) -> str:
     try:
         status = printer.status()
     except Exception:                   # a driver failing is a printer whose state is not known
-        return "unknown"
+        return PrinterState.UNKNOWN
     if not getattr(status, "known", False):
-        return "unknown"
-    return status.fault or ("paper_low" if status.paper_low else "ready")
+        return PrinterState.UNKNOWN
+    return status.fault or (PrinterState.PAPER_LOW if status.paper_low else PrinterState.READY)
 
 
 def _iso(moment: datetime) -> str:

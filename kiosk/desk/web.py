@@ -28,6 +28,7 @@ from typing import Callable
 
 from kiosk.desk import incidents
 from kiosk.desk.peers import MSG_PEER_DOWN, PEER_FIELDS, PeerDown, Peers
+from kiosk.hardware.printer import PrintOutcome
 from kiosk.i18n import Catalogs, format_moment
 from kiosk.desk.incidents import SEVERITY_TEXTS, urgent_first
 from kiosk.messages import N_
@@ -390,9 +391,9 @@ def _perform(staff: Staff, incident: dict, action: str, actor: str, form) -> dic
         return {"message": MSG_RESOLVED}
     if action.startswith("reprint_"):
         outcome = staff.reprint(admission_id, action.removeprefix("reprint_"), actor)
-        if outcome.status == "printed":
+        if outcome.status == PrintOutcome.PRINTED:
             return {"message": MSG_PRINTED}
-        if outcome.status == "unconfirmed":
+        if outcome.status == PrintOutcome.UNCONFIRMED:
             return {"message": MSG_UNCONFIRMED}
         raise _NotPrinted(str(outcome.reason or ""))
     if action == "resend":
