@@ -9,23 +9,26 @@ MESSAGES = {
     (PrintOutcome.PRINTING, "ticket"): N_("Printing your ticket..."),
     (PrintOutcome.PRINTING, "wristband"): N_("Printing your wristband..."),
     (PrintOutcome.PRINTING, "both"): N_("Printing your ticket and wristband..."),
-    (PrintOutcome.PRINTED, "ticket"): N_("Please take your ticket and wait in the waiting area. We will call your number."),
-    (PrintOutcome.PRINTED, "wristband"): N_("Please take your wristband and put it on. Then wait in the waiting area; "
-                                 "we will call your number."),
-    (PrintOutcome.PRINTED, "both"): N_("Please take your ticket and your wristband, and put the wristband on. Then wait in "
-                            "the waiting area; we will call your number."),
-    (PrintOutcome.UNCONFIRMED, "ticket"): N_("Please take your ticket. If none came out, go to the front desk and tell them "
-                                  "your number."),
-    (PrintOutcome.UNCONFIRMED, "wristband"): N_("Please take your wristband. If none came out, go to the front desk and tell "
-                                     "them your number."),
-    (PrintOutcome.UNCONFIRMED, "both"): N_("Please take your ticket and wristband. If something is missing, go to the front "
-                                "desk and tell them your number."),
-    (PrintOutcome.FAILED, "ticket"): N_("Your ticket could not be printed. Please go to the front desk and tell them your "
-                             "number."),
-    (PrintOutcome.FAILED, "wristband"): N_("Your wristband could not be printed. Please go to the front desk and tell them "
-                                "your number."),
-    (PrintOutcome.FAILED, "both"): N_("Your ticket and wristband could not be printed. Please go to the front desk and tell "
-                           "them your number."),
+    (PrintOutcome.PRINTED, "ticket"):
+        N_("Please take your ticket and wait in the waiting area. We will call your number."),
+    (PrintOutcome.PRINTED, "wristband"):
+        N_("Please take your wristband and put it on. Then wait in the waiting area; we will call your number."),
+    (PrintOutcome.PRINTED, "both"):
+        N_("Please take your ticket and your wristband, and put the wristband on. Then wait in the waiting area; we "
+           "will call your number."),
+    (PrintOutcome.UNCONFIRMED, "ticket"):
+        N_("Please take your ticket. If none came out, go to the front desk and tell them your number."),
+    (PrintOutcome.UNCONFIRMED, "wristband"):
+        N_("Please take your wristband. If none came out, go to the front desk and tell them your number."),
+    (PrintOutcome.UNCONFIRMED, "both"):
+        N_("Please take your ticket and wristband. If something is missing, go to the front desk and tell them your "
+           "number."),
+    (PrintOutcome.FAILED, "ticket"):
+        N_("Your ticket could not be printed. Please go to the front desk and tell them your number."),
+    (PrintOutcome.FAILED, "wristband"):
+        N_("Your wristband could not be printed. Please go to the front desk and tell them your number."),
+    (PrintOutcome.FAILED, "both"):
+        N_("Your ticket and wristband could not be printed. Please go to the front desk and tell them your number."),
     ("", "none"): N_("Please wait in the waiting area. We will call your number."),
 }
 

@@ -128,7 +128,8 @@ def test_sample_cards_keep_the_read_card_shape():
         assert card.to_json()["patient"]["resourceType"] == "Patient"
 
 
-@pytest.mark.parametrize("word,text", [(ReaderState.CARD_PRESENT, "card_present"), (PrinterState.PAPER_LOW, "paper_low"),
+@pytest.mark.parametrize("word,text", [(ReaderState.CARD_PRESENT, "card_present"),
+                                       (PrinterState.PAPER_LOW, "paper_low"),
                                        (PrintOutcome.UNCONFIRMED, "unconfirmed")])
 def test_device_words_are_the_strings_logs_json_and_the_store_keep(word, text):
     assert word == text and f"{word}" == text and json.dumps({word: word}) == f'{{"{text}": "{text}"}}'
