@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "suppo
 from fakeprinter import NetPrinter  # noqa: E402
 
 from kiosk.hardware import escpos_jobs, layouts  # noqa: E402
-from kiosk.hardware.printer import EscposPrinter  # noqa: E402
+from kiosk.hardware.escpos_printer import EscposPrinter  # noqa: E402
 from kiosk.i18n import Catalogs  # noqa: E402
 from kiosk.checkin.model import Admission, Identifier, Person  # noqa: E402
 
@@ -90,8 +90,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=30, help="jobs per side and layout (default 30)")
     args = parser.parse_args()
     here = Path(__file__).resolve().parent
+    path = f"{here.parent}:{here}:{here.parent / 'tests' / 'support'}"    # this checkout's kiosk, not an installed one
     cold = float(subprocess.run([sys.executable, "-c", COLD], capture_output=True, text=True, check=True,
-                                cwd=here, env={"PYTHONPATH": f"{here}:{here.parent / 'tests' / 'support'}"}).stdout)
+                                cwd=here, env={"PYTHONPATH": path}).stdout)
     warm = []
     for _ in range(args.rounds):
         t = time.process_time()

@@ -131,7 +131,7 @@ class PrintFinished:
     admission_id: str
     kind: str                # ticket | wristband
     status: str              # printed | unconfirmed (sent, but the printer gave no status) | failed
-    reason: str = ""         # why it failed (kiosk.hardware.printer.REASONS)
+    reason: str = ""         # why it failed (kiosk.hardware.errors.REASONS)
     paper_low: bool = False  # printed, and the roll is nearly used up
 
 

@@ -59,7 +59,7 @@ def cmd_demo(args) -> int:
 def _demo(args, settings: config.Settings, store, cards, out: Path, headless: bool) -> int:
     from kiosk import app as kiosk_app
     from kiosk.screens import demo
-    from kiosk.hardware.printer import PreviewPrinter
+    from kiosk.hardware.preview import PreviewPrinter
     from kiosk.hardware.reader import SimulatedReader
 
     # Tickets and wristbands as PNG files: copied into the output folder by the headless walk, written there

@@ -19,8 +19,9 @@ def cmd_print(args) -> int:
     from datetime import datetime, timezone
 
     from kiosk.hardware import printing
-    from kiosk.hardware.printer import REASONS, open_printer
-    from kiosk.hardware.reader import DeviceUnavailable
+    from kiosk.hardware.errors import REASONS, DeviceUnavailable
+    from kiosk.hardware.printer import PrintOutcome
+    from kiosk.hardware.printer_uri import open_printer
     from kiosk.i18n import Catalogs
     from kiosk.checkin.model import Admission, Identifier, Person
     from kiosk.store import PrintInProgress
@@ -56,13 +57,13 @@ def cmd_print(args) -> int:
         except PrintInProgress:
             raise CommandError(f"The {args.what} of admission {admission.queue_number} is being printed right now; "
                                "wait for it before printing it again.") from None
-    if outcome.status == "failed":
+    if outcome.status == PrintOutcome.FAILED:
         code = EXIT_NO_DEVICE if outcome.reason in ("unreachable", "not_a_printer") else EXIT_PRINTER
         raise CommandError(f"The {args.what} was not printed: {REASONS.get(outcome.reason, outcome.reason)} "
                            f"({args.printer}).", code)
     where = f" to {outcome.path}" if outcome.path else ""
     print(f"Printed the {args.what} of {admission.queue_number}{where}.")
-    if outcome.status == "unconfirmed":
+    if outcome.status == PrintOutcome.UNCONFIRMED:
         print("The printer did not report its status after the job: check that it came out.")
     if outcome.paper_low:
         print("The printer's paper is nearly used up.")

@@ -14,7 +14,7 @@ from kiosk.cli.common import (EXIT_NO_DEVICE, EXIT_OK, CommandError, has_display
 def cmd_run(args) -> int:
     """The kiosk, fullscreen, with the devices the config names."""
     from kiosk import app as kiosk_app
-    from kiosk.hardware.reader import DeviceUnavailable
+    from kiosk.hardware.errors import DeviceUnavailable
     settings = load_settings(args)
     if not has_display():
         raise CommandError("There is no display to show the kiosk on (neither DISPLAY nor WAYLAND_DISPLAY is set).",
@@ -52,7 +52,7 @@ def cmd_desk(args) -> int:
     import signal
     import threading
 
-    from kiosk.hardware.reader import DeviceUnavailable
+    from kiosk.hardware.errors import DeviceUnavailable
     from kiosk.hardware.printing import open_printers
     settings = load_settings(args)
     open_store(settings).close()          # the store exists and opens (migrations) before serving

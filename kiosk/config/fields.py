@@ -172,14 +172,14 @@ url_check = text_check(2048, required=False, chars=visible, what="printable char
 def printer_uri(uri: str) -> str | None:
     if not uri or url_check(uri):
         return url_check(uri)
-    from kiosk.hardware.printer import uri_problem
+    from kiosk.hardware.printer_uri import uri_problem
     problem = uri_problem(uri)
     return problem and "cannot be used: " + problem[0].lower() + problem[1:].rstrip(".")
 
 
 def printer_profile(name: str) -> str | None:
     """None when python-escpos knows the capability profile ``name``, else what is wrong."""
-    from kiosk.hardware.printer import known_profiles
+    from kiosk.hardware.escpos_lib import known_profiles
     if name in known_profiles():
         return None
     return f"must be a printer profile python-escpos knows ({', '.join(sorted(known_profiles()))}), not {shown(name)}"

@@ -17,7 +17,7 @@ own language): what it holds depends on the kind (``texts`` turns kind and detai
 - ``answer_needs_staff``: ``checked_in`` (the admission is stored) or ``left`` (the patient walked away
   before finishing);
 - ``printer_fault``: ``<printer>:<reason>`` (``ticket:paper_out``; reasons as in
-  ``kiosk.hardware.printer.REASONS``); ``paper_low``, ``printer_no_status``: the printer (``ticket``);
+  ``kiosk.hardware.errors.REASONS``); ``paper_low``, ``printer_no_status``: the printer (``ticket``);
 - ``sync_rejected``, ``duplicate_patient``, ``appointment_not_arrived``: ``<transport>:<reason code>``
   (``fhir:rejected``, ``hl7v2:rejected_AE``, ``fhir:appointment_not_arrived``...); ``hospital_unreachable``,
   ``cancel_in_hospital``: the transport (``fhir``, ``hl7v2``, ``folder``);
@@ -37,7 +37,8 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
-from kiosk.hardware.printer import REASONS as PRINTER_REASONS
+from kiosk.hardware.errors import REASONS as PRINTER_REASONS
+from kiosk.hardware.printer import PrinterState
 from kiosk.messages import N_
 from kiosk.checkin.model import IncidentKind, Severity
 
@@ -112,10 +113,11 @@ ANSWER_TEXTS = {
 }
 # Printers (kiosk.hardware.printing.KINDS), with their state: staff mode's device status says them the same way.
 PRINTER_TEXTS = {"ticket": N_("Ticket printer: {state}"), "wristband": N_("Wristband printer: {state}")}
-PRINTER_STATES = {"ready": N_("ready"), "printing": N_("printing"), "paper_low": N_("paper running low"),
-                  "paper_out": N_("out of paper"), "cover_open": N_("cover open"), "offline": N_("offline"),
-                  "cutter_error": N_("cutter stuck"), "printer_error": N_("printer error"),
-                  "not_a_printer": N_("no printer at that address"), "unknown": N_("no status")}
+PRINTER_STATES = {PrinterState.READY: N_("ready"), PrinterState.PRINTING: N_("printing"),
+                  PrinterState.PAPER_LOW: N_("paper running low"), PrinterState.PAPER_OUT: N_("out of paper"),
+                  PrinterState.COVER_OPEN: N_("cover open"), PrinterState.OFFLINE: N_("offline"),
+                  PrinterState.CUTTER_ERROR: N_("cutter stuck"), PrinterState.PRINTER_ERROR: N_("printer error"),
+                  PrinterState.NOT_A_PRINTER: N_("no printer at that address"), PrinterState.UNKNOWN: N_("no status")}
 # The hospital connection (kiosk.hospital.sync transports' names, hospital.transport).
 TRANSPORT_TEXTS = {"fhir": N_("Connection: FHIR server"), "hl7v2": N_("Connection: HL7 v2 over MLLP"),
                    "folder": N_("Connection: drop folder")}
@@ -209,7 +211,7 @@ _DETAILS: dict[IncidentKind, Callable[[str], list[Message] | None]] = {
     IncidentKind.ANSWER_NEEDS_STAFF: _one_of(ANSWER_TEXTS),
     IncidentKind.PRINTER_FAULT: _printer_fault,
     IncidentKind.PAPER_LOW: lambda detail: _printer(detail, PRINTER_STATES["paper_low"]),
-    IncidentKind.PRINTER_NO_STATUS: lambda detail: _printer(detail, PRINTER_STATES["unknown"]),
+    IncidentKind.PRINTER_NO_STATUS: lambda detail: _printer(detail, PRINTER_STATES[PrinterState.UNKNOWN]),
     IncidentKind.SYNC_REJECTED: _sync,
     IncidentKind.APPOINTMENT_NOT_ARRIVED: _sync,
     IncidentKind.DUPLICATE_PATIENT: _sync,

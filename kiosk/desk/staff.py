@@ -33,6 +33,7 @@ from typing import Callable
 
 from sqlite_utils.db import NotFoundError
 
+from kiosk.hardware.printer import PrinterState
 from kiosk.messages import N_
 from kiosk.store import PrintInProgress, Store
 
@@ -129,16 +130,16 @@ class DeviceStatus:
 
 def printer_condition(printer) -> str:
     """What a printer says about itself, as one word: ready, paper_low, or a fault reason of
-    kiosk.hardware.printer.REASONS (paper_out, cover_open, cutter_error, printer_error, offline);
+    kiosk.hardware.errors.REASONS (paper_out, cover_open, cutter_error, printer_error, offline);
     "unknown" when it cannot tell. Never raises. May block for the printer's timeout (a network
     printer is asked now): call it off the UI thread."""
     try:
         status = printer.status()
     except Exception:                   # a driver failing is a printer whose state is not known
-        return "unknown"
+        return PrinterState.UNKNOWN
     if not getattr(status, "known", False):
-        return "unknown"
-    return status.fault or ("paper_low" if status.paper_low else "ready")
+        return PrinterState.UNKNOWN
+    return status.fault or (PrinterState.PAPER_LOW if status.paper_low else PrinterState.READY)
 
 
 def _iso(moment: datetime) -> str:

@@ -26,6 +26,8 @@ from typing import Callable
 from kiosk.desk import incidents
 from kiosk.checkin.events import CardFailed, CardInserted, CardRead, CardRemoved, Start
 from kiosk.desk.incidents import Message
+from kiosk.hardware.printer import PrintOutcome
+from kiosk.hardware.reader import ReaderState
 from kiosk.messages import N_
 from kiosk.checkin.model import CardData, IncidentKind
 from kiosk.desk.staff import Locked, Staff, StaffError
@@ -41,8 +43,9 @@ CARD_EVENTS = (CardInserted, CardRead, CardRemoved, CardFailed)
 # The same words as the desk page (kiosk.desk.incidents), so that staff read the same sentences for one incident
 # and one printer.
 SEVERITIES = {severity.value: text for severity, text in incidents.SEVERITY_TEXTS.items()}
-READER_STATES = {"no_reader": N_("not connected"), "empty": N_("ready"), "reading": N_("reading a card"),
-                 "card_present": N_("a card is in it"), "fault": N_("not working")}
+READER_STATES = {ReaderState.NO_READER: N_("not connected"), ReaderState.EMPTY: N_("ready"),
+                 ReaderState.READING: N_("reading a card"), ReaderState.CARD_PRESENT: N_("a card is in it"),
+                 ReaderState.FAULT: N_("not working")}
 PRINTER_STATES = incidents.PRINTER_STATES
 PRINTER_NAMES = incidents.PRINTER_TEXTS
 
@@ -305,7 +308,7 @@ class StaffMode:
             self.notice = Message(str(error))
             return
         status = getattr(outcome, "status", "")
-        if status == "failed":
+        if status == PrintOutcome.FAILED:
             self.notice = Message(N_("It did not print. Please check the printer, then try again."))
             return
         printed = N_("The ticket for {queue} was printed again.") if kind == "ticket" \

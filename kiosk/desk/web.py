@@ -28,6 +28,7 @@ from typing import Callable
 
 from kiosk.desk import incidents
 from kiosk.desk.peers import MSG_PEER_DOWN, PEER_FIELDS, PeerDown, Peers
+from kiosk.hardware.printer import PrintOutcome
 from kiosk.i18n import Catalogs, format_moment
 from kiosk.desk.incidents import SEVERITY_TEXTS, urgent_first
 from kiosk.messages import N_
@@ -390,9 +391,9 @@ def _perform(staff: Staff, incident: dict, action: str, actor: str, form) -> dic
         return {"message": MSG_RESOLVED}
     if action.startswith("reprint_"):
         outcome = staff.reprint(admission_id, action.removeprefix("reprint_"), actor)
-        if outcome.status == "printed":
+        if outcome.status == PrintOutcome.PRINTED:
             return {"message": MSG_PRINTED}
-        if outcome.status == "unconfirmed":
+        if outcome.status == PrintOutcome.UNCONFIRMED:
             return {"message": MSG_UNCONFIRMED}
         raise _NotPrinted(str(outcome.reason or ""))
     if action == "resend":
@@ -425,7 +426,7 @@ def say(result: dict, _: Callable[[str], str]) -> dict:
     text = _(str(result.get(key, "")))
     if "count" in result:
         text = text.replace("{count}", str(int(result["count"])))
-    if result.get("reason"):                # a printer's fault (kiosk.hardware.printer.REASONS), said too
+    if result.get("reason"):                # a printer's fault (kiosk.hardware.errors.REASONS), said too
         reason = str(result["reason"])[:40]
         said = _(incidents.PRINTER_REASONS[reason]) if reason in incidents.PRINTER_REASONS else \
             _(incidents.TECHNICAL_CODE).format(code=reason)

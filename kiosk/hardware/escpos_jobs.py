@@ -14,7 +14,7 @@ import threading
 from functools import lru_cache, wraps
 
 from kiosk.hardware.layouts import TicketLayout, WristbandLayout
-from kiosk.hardware.printer import escpos_module
+from kiosk.hardware.escpos_lib import escpos_module
 from kiosk.hardware.raster import wristband_raster
 
 # python-escpos prints hints to stdout; silencing them swaps sys.stdout for the whole process, so

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 
 from kiosk.config import Settings
 from kiosk.hardware import layouts
-from kiosk.hardware.printer import Layout, Printer, PrintFault, open_printer
-from kiosk.hardware.reader import DeviceUnavailable
+from kiosk.hardware.errors import DeviceUnavailable, PrintFault
+from kiosk.hardware.printer import Layout, Printer, PrintOutcome
+from kiosk.hardware.printer_uri import open_printer
 from kiosk.i18n import Catalogs
 from kiosk.checkin.model import Admission, IncidentKind
 from kiosk.store import Store
@@ -27,8 +28,8 @@ KINDS = ("ticket", "wristband")
 
 @dataclass(frozen=True)
 class Outcome:
-    status: str                  # printed | unconfirmed | failed
-    reason: str = ""             # why it failed (kiosk.hardware.printer.REASONS)
+    status: PrintOutcome         # printed | unconfirmed | failed
+    reason: str = ""             # why it failed (kiosk.hardware.errors.REASONS)
     paper_low: bool = False
     path: str = ""               # the PNG, for a preview printer
 
@@ -87,13 +88,13 @@ def attempt(printer: Printer, layout: Layout) -> Outcome:
         result = printer.print_layout(layout)
     except PrintFault as e:
         log.error("%s not printed: %s", type(layout).__name__, e.reason)
-        return Outcome("failed", e.reason)
+        return Outcome(PrintOutcome.FAILED, e.reason)
     except Exception as e:           # any driver failure must still reach the patient and staff
         # The type only: messages of drawing libraries may quote the patient number they refused.
         log.error("%s job failed: %s", type(layout).__name__, type(e).__name__)
         log.debug("the job's traceback", exc_info=True)
-        return Outcome("failed", "printer_error_unexpected")
-    return Outcome("printed" if result.confirmed else "unconfirmed", paper_low=result.paper_low,
+        return Outcome(PrintOutcome.FAILED, "printer_error_unexpected")
+    return Outcome(PrintOutcome.PRINTED if result.confirmed else PrintOutcome.UNCONFIRMED, paper_low=result.paper_low,
                    path=str(result.path or ""))
 
 
@@ -108,10 +109,10 @@ def reprint(store: Store, printer: Printer, layout: Layout, kind: str, *, actor:
     try:
         outcome = attempt(printer, layout)
     except BaseException:            # Ctrl-C on `kiosk print`: the job must not stay "printing"
-        store.print_finished(job, "interrupted", "interrupted")
+        store.print_finished(job, PrintOutcome.INTERRUPTED, "interrupted")
         raise
     store.print_finished(job, outcome.status, outcome.reason)
-    if outcome.status != "failed":
+    if outcome.status != PrintOutcome.FAILED:
         store.resolve_incidents(layout.admission_id, IncidentKind.PRINTER_FAULT, actor, about=f"{kind}:",
                                 how="reprinted")
     return outcome

@@ -16,16 +16,12 @@ from typing import Callable, Sequence
 from kiosk.checkin.model import CardData
 
 
-class ReaderState(enum.Enum):
+class ReaderState(enum.StrEnum):
     NO_READER = "no_reader"      # not connected, or pcscd not running
     EMPTY = "empty"              # ready, no card
     READING = "reading"
     CARD_PRESENT = "card_present"
     FAULT = "fault"
-
-
-class DeviceUnavailable(RuntimeError):
-    """A device kind or address this build cannot drive; the message is one sentence for IT."""
 
 
 class CardReader:

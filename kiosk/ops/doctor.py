@@ -284,8 +284,9 @@ def check_reader(settings: Settings) -> Row:
 def check_printer(settings: Settings, kind: str) -> Row:
     """The printer of ``kind`` (ticket, wristband) can be reached and reports paper in, cover closed, online."""
     from kiosk.hardware import printing
-    from kiosk.hardware.printer import REASONS, PreviewPrinter, PrintFault, open_printer
-    from kiosk.hardware.reader import DeviceUnavailable
+    from kiosk.hardware.errors import REASONS, DeviceUnavailable, PrintFault
+    from kiosk.hardware.preview import PreviewPrinter
+    from kiosk.hardware.printer_uri import open_printer
     name, key = f"{kind} printer", f"printer.{kind}.uri"
     section = getattr(settings.printer, kind)
     uri = section.uri
@@ -305,13 +306,10 @@ def check_printer(settings: Settings, kind: str) -> Row:
     if parts.scheme == "file" and Path(parts.path).is_file():
         return ok(name, f"{uri} is a plain file, not a printer: what the kiosk prints is written into it.")
     try:
-        # status() says "unknown" both for a printer that is not there and one that does not answer
-        # status queries: one connection of its own tells the two apart.
-        printer._connect(time.monotonic() + section.timeout_s).close()
+        status = printer.probe()
     except PrintFault:
         return fail(name, f"{uri} cannot be reached within {section.timeout_s:g} s: check that the printer is switched "
                           f"on and connected, and that {key} is its address.", EXIT_NO_DEVICE)
-    status = printer.status()
     if status.not_a_printer:
         return fail(name, f"{uri}: {REASONS['not_a_printer']}: set {key} to the printer's address.", EXIT_NO_DEVICE)
     if not status.known:

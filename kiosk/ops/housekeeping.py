@@ -15,7 +15,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
-from kiosk.hardware.printer import PreviewPrinter, forget_pictures
+from kiosk.hardware.preview import PreviewPrinter, forget_pictures
 from kiosk.desk.staff import LOCK_S, Staff
 
 log = logging.getLogger(__name__)

@@ -25,18 +25,20 @@ from prometheus_client import CollectorRegistry, generate_latest, start_http_ser
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily
 
 from kiosk import __version__
+from kiosk.hardware.printer import PrinterState
 from kiosk.hardware.reader import ReaderState
 from kiosk.checkin.model import IncidentKind
 
 log = logging.getLogger(__name__)
 
 # kiosk.desk.staff.printer_condition's words: the printer prints in the first two.
-PRINTER_STATES = ("ready", "paper_low", "paper_out", "cover_open", "cutter_error", "printer_error", "offline",
-                  "not_a_printer", "unknown")
-PRINTER_UP = ("ready", "paper_low")
+PRINTER_STATES = (PrinterState.READY, PrinterState.PAPER_LOW, PrinterState.PAPER_OUT, PrinterState.COVER_OPEN,
+                  PrinterState.CUTTER_ERROR, PrinterState.PRINTER_ERROR, PrinterState.OFFLINE,
+                  PrinterState.NOT_A_PRINTER, PrinterState.UNKNOWN)
+PRINTER_UP = (PrinterState.READY, PrinterState.PAPER_LOW)
 # How patients identify (kiosk.checkin.flow: card:<the card module's name>, code, name): counted from 0 on.
 IDENTIFIED_BY = ("card:egk", "card:beid", "code", "name")
-READER_UP = (ReaderState.EMPTY.value, ReaderState.READING.value, ReaderState.CARD_PRESENT.value)
+READER_UP = (ReaderState.EMPTY, ReaderState.READING, ReaderState.CARD_PRESENT)
 RUN_LOCK, EXPORT_LOCK = "metrics-run.lock", "metrics.lock"     # in data_dir: see Exporter
 
 

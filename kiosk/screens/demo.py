@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Sequence
 
 from kiosk.checkin.flow import State
+from kiosk.hardware.printer import PrintOutcome
 from kiosk.messages import N_
 from kiosk.checkin.model import CardData
 
@@ -195,7 +196,7 @@ async def walk_patients(app, pilot: Pilot, cards: Sequence[CardData]) -> list[di
             await pilot.sign()
         await pilot.shot(f"{p}-{step:02d}-consent")
         await pilot.tap("consent_accepted")
-        await pilot.wait_for(lambda: app.flow.state is State.DONE and app.flow.session.print_status != "printing",
+        await pilot.wait_for(lambda: app.flow.state is State.DONE and app.flow.session.print_status != PrintOutcome.PRINTING,
                              "the ticket and wristband to be printed")
         await pilot.shot(f"{p}-{step + 1:02d}-done")
         admission = app.store.get_admission(app.flow.session.admission.id)
@@ -272,7 +273,7 @@ async def show_every_screen(app, pilot: Pilot, card: CardData) -> None:
             if app.flow.consent_signature:
                 await pilot.sign()
             await pilot.tap("consent_accepted")
-            await pilot.wait_for(lambda: app.flow.state is State.DONE and app.flow.session.print_status != "printing",
+            await pilot.wait_for(lambda: app.flow.state is State.DONE and app.flow.session.print_status != PrintOutcome.PRINTING,
                                  "the ticket to be printed")
             await look(language, large)
             await pilot.tap("finish")

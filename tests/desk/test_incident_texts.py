@@ -88,7 +88,7 @@ def test_every_sentence_about_an_incident_has_a_real_translation(forms, language
 
 
 def test_a_printer_fault_reason_without_a_translation_fails(monkeypatch, forms):
-    """The mechanism picks up any reason in kiosk.hardware.printer.REASONS (another may come any day)."""
+    """The mechanism picks up any reason in kiosk.hardware.errors.REASONS (another may come any day)."""
     monkeypatch.setitem(incidents.PRINTER_REASONS, "not_a_printer", "the device at this address is not a printer")
     assert english("printer_fault", "ticket:not_a_printer")[1] == "Ticket printer: the device at this address is not a printer"
     assert Catalogs(["de"]).missing("de", _asked([*forms, ("printer_fault", "ticket:not_a_printer")])) == [

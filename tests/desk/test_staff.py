@@ -10,7 +10,9 @@ from kiosk.checkin import forms
 from kiosk.hardware import printing
 from kiosk.hospital import sync
 from kiosk.desk import staff as staff_module
-from kiosk.hardware.printer import EscposPrinter, PreviewPrinter, Printer
+from kiosk.hardware.escpos_printer import EscposPrinter
+from kiosk.hardware.preview import PreviewPrinter
+from kiosk.hardware.printer import Printer
 from kiosk.hardware.reader import ReaderState
 from kiosk.i18n import Catalogs
 from kiosk.checkin.model import Admission, Identifier, Incident, IncidentKind, Person, Severity

@@ -11,7 +11,7 @@ from kiosk import config
 from kiosk.hardware import printing
 from kiosk.desk.incidents import KIND_TEXTS, SEVERITY_TEXTS
 from kiosk.checkin.events import CardInserted, CardRead, CardRemoved, ChooseLanguage, PrintFinished, Start
-from kiosk.hardware.printer import PreviewPrinter
+from kiosk.hardware.preview import PreviewPrinter
 from kiosk.i18n import Catalogs
 from kiosk.checkin.model import Admission, CardData, Identifier, Incident, IncidentKind, Person, Severity
 from kiosk.desk.staff import LOCKED, WRONG_PIN, Staff

@@ -1,5 +1,7 @@
 """Simulated devices and the ticket layout."""
 
+import json
+import sqlite3
 import threading
 from datetime import datetime, timezone
 
@@ -8,8 +10,11 @@ from PIL import Image
 
 from kiosk.app import sample_cards
 from kiosk.hardware import layouts
-from kiosk.hardware.printer import PreviewPrinter, PrintFault, PrinterState, open_printer
-from kiosk.hardware.reader import DeviceUnavailable, ReaderState, SimulatedReader, open_reader
+from kiosk.hardware.errors import DeviceUnavailable, PrintFault
+from kiosk.hardware.preview import PreviewPrinter
+from kiosk.hardware.printer import PrinterState, PrintOutcome
+from kiosk.hardware.printer_uri import open_printer
+from kiosk.hardware.reader import ReaderState, SimulatedReader, open_reader
 from kiosk.checkin.model import Admission, Person
 
 
@@ -121,3 +126,12 @@ def test_sample_cards_keep_the_read_card_shape():
         again = type(card).from_json(card.to_json())
         assert again == card
         assert card.to_json()["patient"]["resourceType"] == "Patient"
+
+
+@pytest.mark.parametrize("word,text", [(ReaderState.CARD_PRESENT, "card_present"),
+                                       (PrinterState.PAPER_LOW, "paper_low"),
+                                       (PrintOutcome.UNCONFIRMED, "unconfirmed")])
+def test_device_words_are_the_strings_logs_json_and_the_store_keep(word, text):
+    assert word == text and f"{word}" == text and json.dumps({word: word}) == f'{{"{text}": "{text}"}}'
+    with sqlite3.connect(":memory:") as db:
+        assert db.execute("SELECT ?", (word,)).fetchone() == (text,)

@@ -23,7 +23,7 @@ from kiosk import config
 from kiosk.hardware import printing
 from kiosk.app import sample_cards
 from kiosk.hardware import escpos_jobs
-from kiosk.hardware.printer import PreviewPrinter
+from kiosk.hardware.preview import PreviewPrinter
 from kiosk.i18n import Catalogs
 from kiosk.checkin.model import KVNR_SYSTEM, NATIONAL_ID_SYSTEMS, SSIN_SYSTEM, Admission, Identifier
 

@@ -20,9 +20,11 @@ from fakeprinter import NetPrinter, PtyPrinter
 from kiosk import config
 from kiosk.hardware import printing
 from kiosk.hardware import escpos_jobs, layouts
-from kiosk.hardware.printer import (EscposPrinter, PrinterState, PrintFault, open_printer, parse_status,
-                                    valid_reply)
-from kiosk.hardware.reader import DeviceUnavailable
+from kiosk.hardware.errors import DeviceUnavailable, PrintFault
+from kiosk.hardware.escpos_printer import EscposPrinter
+from kiosk.hardware.escpos_status import parse_status, valid_reply
+from kiosk.hardware.printer import PrinterState
+from kiosk.hardware.printer_uri import open_printer
 from kiosk.i18n import Catalogs
 from kiosk.checkin.model import Admission, Identifier, IncidentKind, Incident, Person, Severity
 from kiosk.store import Store
@@ -282,6 +284,22 @@ def test_a_printer_switched_off_is_unreachable_and_found_again_once_it_is_on():
         assert printer.print_layout(ticket()).confirmed
         fake.wait_idle()
         assert len(fake.jobs_with(b"B-042")) == 1
+
+
+def test_probe_tells_a_printer_that_is_not_there_from_one_that_does_not_answer():
+    """status() says "unknown" for both; probe() (kiosk doctor's question) raises for the one it cannot reach,
+    and asks the other on one connection."""
+    with NetPrinter("silent") as silent, NetPrinter() as ready:
+        assert not printer_at(silent.uri, timeout_s=0.3).probe().known
+        status = printer_at(ready.uri, timeout_s=0.6).probe()
+        assert status.known and status.fault is None
+        ready.wait_idle()
+        assert ready.connections == [STATUS_QUERIES]
+        ready.power_off()
+        gone = printer_at(ready.uri, timeout_s=0.3)
+        with pytest.raises(PrintFault, match="unreachable"):
+            gone.probe()
+        assert not gone.status().known
 
 
 def test_a_printer_that_comes_back_during_the_job_gets_it_once():

@@ -33,8 +33,11 @@ from kiosk.checkin import forms
 from kiosk.hardware import printing
 from kiosk.checkin.events import PrintFinished, RaiseIncident
 from kiosk.checkin.flow import CheckIn
-from kiosk.hardware import printer as printers
-from kiosk.hardware.printer import REASONS, TRANSPORTS, EscposPrinter, PrintFault, open_printer
+from kiosk.hardware import printer_links
+from kiosk.hardware.errors import REASONS, PrintFault
+from kiosk.hardware.escpos_printer import EscposPrinter
+from kiosk.hardware.printer_links import TRANSPORTS
+from kiosk.hardware.printer_uri import open_printer, uri_problem
 from kiosk.i18n import Catalogs
 from kiosk.checkin.model import Admission, Identifier, IncidentKind, Person
 from kiosk.desk.staff import Staff
@@ -202,7 +205,7 @@ def test_every_printer_scheme_is_walked():
 
 
 def test_the_sentence_for_an_address_the_kiosk_does_not_understand_names_every_scheme():
-    sentence = printers.uri_problem("ipp://printer.example/tickets")
+    sentence = uri_problem("ipp://printer.example/tickets")
     assert set(re.findall(r"(\w+):(?://|DIR)", sentence.split("; use ")[1])) == SCHEMES
 
 
@@ -323,7 +326,7 @@ class UsbStandIn:
 def usb_printer(behaviour: PrinterBehaviour) -> tuple[EscposPrinter, UsbStandIn]:
     printer = open_printer("usb://04b8:0e15", "/nonexistent", timeout_s=TIMEOUT_S)
     stand_in = UsbStandIn(behaviour)
-    printer._connect_once = lambda timeout_s: printers._UsbLink(stand_in)
+    printer._connect_once = lambda timeout_s: printer_links._UsbLink(stand_in)
     return printer, stand_in
 
 

@@ -23,7 +23,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from kiosk import __version__
 from kiosk.ops import metrics
 from kiosk.config import KioskSettings, MetricsSettings, Settings, StoreSettings
-from kiosk.hardware.printer import PreviewPrinter, open_printer
+from kiosk.hardware.preview import PreviewPrinter
+from kiosk.hardware.printer_uri import open_printer
 from kiosk.hardware.reader import SimulatedReader
 from kiosk.ops.housekeeping import Housekeeping
 from kiosk.checkin.model import Admission, CardData, Identifier, Incident, IncidentKind, Person, Severity

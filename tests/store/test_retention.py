@@ -407,7 +407,7 @@ def test_the_purge_deletes_preview_printer_pictures_older_than_the_limit(plain, 
 
     from kiosk.config import KioskSettings, Settings, StoreSettings
     from kiosk.hardware import layouts
-    from kiosk.hardware.printer import PreviewPrinter
+    from kiosk.hardware.preview import PreviewPrinter
     from kiosk.ops.housekeeping import Housekeeping
     from kiosk.i18n import Catalogs
 

@@ -1,6 +1,6 @@
 """Every incident the kiosk raises, by kind and detail, found by driving the code that raises them: the
 check-in flow with every screen, card and reader reason, correction, printer and printer fault reason
-(kiosk.hardware.printer.REASONS) and store error; the sync worker with every transport and every reason
+(kiosk.hardware.errors.REASONS) and store error; the sync worker with every transport and every reason
 code its transports and kiosk.hospital.fhir can set an admission aside with; the store for a cancelled admission
 that was delivered. The walk-everything tests of issue 18 (tests/desk/test_incident_texts.py,
 tests/ui/ui_incident_texts.py) say each of these in every language, so a kind, screen, reason, printer or
@@ -27,8 +27,8 @@ from kiosk.checkin.events import (AdmissionFailed, AdmissionStored, Answered, Ba
                                   DetailsConfirmed, DetailsCorrected, DetailsWrong, NameEntered, PrintFinished, RaiseIncident,
                                   ReaderFault, Start)
 from kiosk.checkin.flow import CheckIn, State
-from kiosk.hardware import printer as printer_module
 from kiosk.hardware.cards.apdu import CardError
+from kiosk.hardware.errors import REASONS
 from kiosk.hospital.hl7v2 import ACK_CODES
 from kiosk.checkin.model import Address, Admission, CardData, Coverage, Identifier, Incident, IncidentKind, Person
 from kiosk.desk.staff import Staff
@@ -151,7 +151,7 @@ def flow_incidents() -> list[Incident]:
             kiosk.handle(event)
         raised += _raised(kiosk.handle(AdmissionFailed(error)))
     for kind in printing.KINDS:
-        for reason in printer_module.REASONS:
+        for reason in REASONS:
             raised += _raised(_kiosk().handle(PrintFinished("adm-1", kind, "failed", reason)))
         raised += _raised(_kiosk().handle(PrintFinished("adm-1", kind, "unconfirmed")))
         raised += _raised(_kiosk().handle(PrintFinished("adm-1", kind, "printed", paper_low=True)))

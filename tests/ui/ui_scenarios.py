@@ -11,7 +11,7 @@ from kiosk import app as kiosk_app
 from kiosk.config import KioskSettings, ReaderSettings, Settings
 from kiosk.checkin.events import StillHere
 from kiosk.checkin.flow import State
-from kiosk.hardware.printer import PreviewPrinter
+from kiosk.hardware.preview import PreviewPrinter
 from kiosk.hardware.reader import SimulatedReader
 
 
