@@ -70,7 +70,7 @@ def cmd_run(args) -> int:
     desk = None
     if settings.desk.enabled:
         desk = _start_desk(settings, printers, reader_state=lambda: reader.state.value,
-                           wake=lambda: app.sync and app.sync.wake())
+                           wake=app.effects.wake_sync)
     # Its first round (purge, figures) once the welcome screen is up: nothing competes with the start.
     housekeeping = _housekeeping(settings, store.reopen, after_s=10.0, printers=printers,
                                  reader_state=lambda: reader.state.value, preferred=True)
@@ -130,14 +130,14 @@ def _start_desk(settings: config.Settings, printers: dict, **staff_options):
 def cmd_demo(args) -> int:
     """The kiosk with a simulated card reader and a printer that writes PNG files, on a throwaway store of its
     own: nothing of it reaches the configured store, and the hospital system only with --send-samples."""
-    from kiosk import app as kiosk_app
     from kiosk.config import HospitalSettings, ReaderSettings
+    from kiosk.hardware.reader import sample_cards
 
     settings = _settings(args)
     if args.send_samples and settings.hospital.transport == "none":
         raise CommandError("There is nowhere to send the samples: hospital.transport is none in the config.")
     try:
-        cards = kiosk_app.sample_cards(Path(args.patients) if args.patients else None)
+        cards = sample_cards(Path(args.patients) if args.patients else None)
     except OSError as e:
         raise CommandError(f"The patients file {args.patients} cannot be read: {e.strerror}.") from None
     except (ValueError, KeyError, TypeError, AttributeError) as e:
@@ -503,8 +503,8 @@ def cmd_doctor(args) -> int:
 
 
 def _open_store(settings: config.Settings, **options):
-    from kiosk.app import open_store
     from kiosk.store import DB_ERRORS, StoreLocked
+    from kiosk.store.opening import open_store
     try:
         return open_store(settings, **options)
     except StoreLocked as e:

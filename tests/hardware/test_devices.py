@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 import pytest
 from PIL import Image
 
-from kiosk.app import sample_cards
+from kiosk.hardware.reader import sample_cards
 from kiosk.hardware import layouts
 from kiosk.hardware.printer import PreviewPrinter, PrintFault, PrinterState, open_printer
 from kiosk.hardware.reader import DeviceUnavailable, ReaderState, SimulatedReader, open_reader
