@@ -36,6 +36,8 @@ from pathlib import Path
 sys.path.insert(0, sys.argv[4])
 from fakeprinter import NetPrinter
 from kiosk import app as kiosk_app
+from kiosk.hardware.reader import sample_cards
+from kiosk.store.opening import open_store
 from kiosk.screens import demo
 from kiosk.config import KioskSettings, PrinterSettings, ReaderSettings, Settings, TicketPrinterSettings
 from kiosk.checkin.flow import State
@@ -70,7 +72,7 @@ if mode == "memory":                      # as fast as the screens go: no frame 
             await asyncio.sleep(0.002)
     demo.Pilot.frames = frames
 reader, printers = kiosk_app.open_devices(settings)
-app = kiosk_app.build_app(settings, store=kiosk_app.open_store(settings), reader=reader, printers=printers)
+app = kiosk_app.build_app(settings, store=open_store(settings), reader=reader, printers=printers)
 committed = []
 save = app.store.save_admission
 
@@ -114,7 +116,7 @@ async def check_in(app, pilot, card, timed):
 
 
 async def script(app, pilot):
-    cards = kiosk_app.sample_cards()
+    cards = sample_cards()
     figures = {"latency_ms": [], "rss_mib": {}}
     for n in range(1, count + 1):
         latency = await check_in(app, pilot, cards[n % len(cards)], mode == "latency")
@@ -126,7 +128,7 @@ async def script(app, pilot):
     if mode == "latency":                 # the baseline: the same admission stored, the same bytes sent
         last = app.store.last_admission()
         job = printer.connections[-1]
-        store = kiosk_app.open_store(settings.replace(kiosk=replace(settings.kiosk, data_dir=str(out / "base"))))
+        store = open_store(settings.replace(kiosk=replace(settings.kiosk, data_dir=str(out / "base"))))
         base = []
         for _ in range(count):
             start = time.perf_counter()

@@ -980,6 +980,7 @@ def child_main(config_path: str) -> None:
     import gc
 
     from kiosk import app as kiosk_app
+    from kiosk.store.opening import open_store
     from kiosk import config
     from kiosk.screens import demo
     from kiosk.ops import logs
@@ -1001,7 +1002,7 @@ def child_main(config_path: str) -> None:
             await asyncio.sleep(0.002)
     demo.Pilot.frames = frames
     reader, printers = kiosk_app.open_devices(settings)
-    app = kiosk_app.build_app(settings, store=kiosk_app.open_store(settings), reader=reader, printers=printers)
+    app = kiosk_app.build_app(settings, store=open_store(settings), reader=reader, printers=printers)
 
     def say(ev: str, **what) -> None:
         sys.stdout.write(MARK + json.dumps({"ev": ev, **what}) + "\n")

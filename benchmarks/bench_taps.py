@@ -19,6 +19,8 @@ WALK = """
 import json, sys
 from pathlib import Path
 from kiosk import app as kiosk_app
+from kiosk.hardware.reader import sample_cards
+from kiosk.store.opening import open_store
 from kiosk.config import FormsSettings, KioskSettings, ReaderSettings, Settings
 from kiosk.screens.demo import answer_question, run_script
 from kiosk.checkin.flow import State
@@ -28,7 +30,7 @@ settings = Settings(kiosk=KioskSettings(data_dir=str(out / "data"), languages=("
                     reader=ReaderSettings(kind="simulated"), forms=FormsSettings(intake=sys.argv[1]))
 kiosk_app.prepare_kivy(out / "data" / "kivy", headless=True)
 reader, printers = kiosk_app.open_devices(settings)
-app = kiosk_app.build_app(settings, store=kiosk_app.open_store(settings), reader=reader, printers=printers)
+app = kiosk_app.build_app(settings, store=open_store(settings), reader=reader, printers=printers)
 
 async def script(app, pilot):
     taps = []
@@ -39,7 +41,7 @@ async def script(app, pilot):
         await tap(action)
     pilot.tap = counted
     await pilot.wait_state(State.WELCOME)
-    app.reader.insert(kiosk_app.sample_cards()[0])        # the card goes in on the welcome screen
+    app.reader.insert(sample_cards()[0])        # the card goes in on the welcome screen
     await pilot.wait_state(State.CONFIRM)
     await pilot.tap("details_confirmed")
     while app.flow.state is State.QUESTIONS:

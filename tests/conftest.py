@@ -19,9 +19,9 @@ VPCD_PORT = 35963
 STARTUP_DEADLINE = 10.0              # seconds for pcscd to list the vpcd reader
 INSTALL_HINT = "`make test` installs the Debian packages pcscd and vsmartcard-vpcd"
 
-# Every store opened through the config (kiosk.app.open_store: the CLI, the UI tests' apps, the desk, the
-# sync worker, and the `kiosk` processes the tests start, which inherit it) is encrypted with this key,
-# as on a kiosk with store.encryption = sqlcipher; tests that open such a store themselves pass it.
+# Every store opened through the config (kiosk.store.opening.open_store: the CLI, the UI tests' apps, the
+# desk, the sync worker, and the `kiosk` processes the tests start, which inherit it) is encrypted with this
+# key, as on a kiosk with store.encryption = sqlcipher; tests that open such a store themselves pass it.
 STORE_KEY = os.environ["KIOSK_STORE_KEY"] = secrets.token_hex(32)
 
 # The processes the tests start (UI scripts, peers) import the shared peers and fakes as pytest does.
@@ -163,5 +163,5 @@ def tls_certificate(tmp_path_factory) -> tuple[Path, Path]:
 
 @pytest.fixture
 def store_key() -> str:
-    """The session's store key (64 hexadecimal digits): what ``kiosk.app.open_store`` reads in these tests."""
+    """The session's store key (64 hexadecimal digits): what ``kiosk.store.opening.open_store`` reads in these tests."""
     return STORE_KEY

@@ -11,7 +11,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from kiosk.app import sample_cards
+from kiosk.hardware.reader import sample_cards
 from kiosk.checkin.model import IK_SYSTEM, KVNR_SYSTEM, SSIN_SYSTEM
 
 ROOT = Path(__file__).resolve().parent.parent

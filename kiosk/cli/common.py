@@ -38,10 +38,10 @@ def start_housekeeping(settings: config.Settings, open_store, after_s: float = 0
 
 
 def open_store(settings: config.Settings, **options):
-    from kiosk import app as kiosk_app
+    from kiosk.store.opening import open_store
     from kiosk.store import DB_ERRORS, StoreLocked
     try:
-        return kiosk_app.open_store(settings, **options)
+        return open_store(settings, **options)
     except StoreLocked as e:
         raise CommandError(str(e)) from None
     except DB_ERRORS as e:

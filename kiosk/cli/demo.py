@@ -17,14 +17,14 @@ from kiosk.cli.common import EXIT_HOSPITAL, EXIT_OK, CommandError, has_display, 
 def cmd_demo(args) -> int:
     """The kiosk with a simulated card reader and a printer that writes PNG files, on a throwaway store of its
     own: nothing of it reaches the configured store, and the hospital system only with --send-samples."""
-    from kiosk import app as kiosk_app
+    from kiosk.hardware.reader import sample_cards
     from kiosk.config import HospitalSettings, ReaderSettings
 
     settings = load_settings(args)
     if args.send_samples and settings.hospital.transport == "none":
         raise CommandError("There is nowhere to send the samples: hospital.transport is none in the config.")
     try:
-        cards = kiosk_app.sample_cards(Path(args.patients) if args.patients else None)
+        cards = sample_cards(Path(args.patients) if args.patients else None)
     except OSError as e:
         raise CommandError(f"The patients file {args.patients} cannot be read: {e.strerror}.") from None
     except (ValueError, KeyError, TypeError, AttributeError) as e:

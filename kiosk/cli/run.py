@@ -34,7 +34,7 @@ def cmd_run(args) -> int:
     desk = None
     if settings.desk.enabled:
         desk = _start_desk(settings, printers, reader_state=lambda: reader.state.value,
-                           wake=lambda: app.sync and app.sync.wake())
+                           wake=app.effects.wake_sync)
     # Its first round (purge, figures) once the welcome screen is up: nothing competes with the start.
     housekeeping = start_housekeeping(settings, store.reopen, after_s=10.0, printers=printers,
                                  reader_state=lambda: reader.state.value, preferred=True)

@@ -24,10 +24,11 @@ def cmd_staff_add(args) -> int:
 @contextlib.contextmanager
 def _staff(args):
     """The staff actions on the configured store, closed afterwards; what staff cannot do is one sentence."""
-    from kiosk.desk.staff import Staff, StaffError
-    store = open_store(load_settings(args))
+    from kiosk.desk.staff import StaffError, staff_builder
+    settings = load_settings(args)
+    store = open_store(settings)
     try:
-        yield Staff(store)
+        yield staff_builder(settings)(store)
     except StaffError as e:
         raise CommandError(str(e)) from None
     finally:

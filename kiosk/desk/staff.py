@@ -29,13 +29,18 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from sqlite_utils.db import NotFoundError
 
+from kiosk.hardware import printing
 from kiosk.hardware.printer import PrinterState
+from kiosk.i18n import Catalogs
 from kiosk.messages import N_
 from kiosk.store import PrintInProgress, Store
+
+if TYPE_CHECKING:
+    from kiosk.config import Settings
 
 RESOLUTIONS = ("done", "reprinted", "resent", "cancelled", "not_needed")
 MAX_WRONG_PINS = 5
@@ -298,7 +303,6 @@ class Staff:
         :raises StaffError: no such admission (or a cancelled or wiped one), no printer of that kind, or it
             is printing right now
         """
-        from kiosk.hardware import printing
         self._admission(admission_id)
         printer = self.printers.get(kind)
         if printer is None or self.layout_for is None:
@@ -368,3 +372,19 @@ class Staff:
 
     def out_of_service(self) -> bool:
         return self.store.kiosk_state(OUT_OF_SERVICE, "off") == "on"
+
+
+def staff_builder(settings: Settings, *, printers: dict | None = None, reader_state: Callable[[], str] = lambda: "",
+                  wake: Callable[[], None] = lambda: None,
+                  catalogs: Catalogs | None = None) -> Callable[[Store], Staff]:
+    """How this process makes its ``Staff`` on a store connection: with the process's printers (kinds that
+    share a printer share its lock: one job at a time), reprinting in the patient's language as at check-in
+    (``catalogs``; default: the kiosk's languages), the reader's state and the delivery thread's wake-up."""
+    catalogs = catalogs or Catalogs(settings.kiosk.languages)
+
+    def layout_for(kind: str, admission):
+        return printing.layout_for(kind, admission, catalogs, settings)
+
+    def build(store: Store) -> Staff:
+        return Staff(store, printers=printers, layout_for=layout_for, reader_state=reader_state, wake=wake)
+    return build

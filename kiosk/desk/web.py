@@ -553,7 +553,7 @@ def staff_factory(settings, *, printers: dict | None = None, reader_state: Calla
     """Builds the desk's ``Staff``: each on a store connection of its own, sharing the kiosk's printers
     (their locks keep one job at a time), reprinting in the patient's language as at check-in."""
     from kiosk.hardware import printing
-    from kiosk.app import open_store
+    from kiosk.store.opening import open_store
 
     catalogs = Catalogs(settings.kiosk.languages)
 

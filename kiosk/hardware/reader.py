@@ -10,10 +10,13 @@ from __future__ import annotations
 import dataclasses
 import enum
 import itertools
+import json
 import threading
+from pathlib import Path
 from typing import Callable, Sequence
 
 from kiosk.checkin.model import CardData
+from kiosk.paths import ASSETS
 
 
 class ReaderState(enum.StrEnum):
@@ -111,6 +114,15 @@ class SimulatedReader(CardReader):
                 return               # removed during the read
             self.state = ReaderState.CARD_PRESENT
         self.on_card_read(dataclasses.replace(card, sample=True))    # whoever it names, it is no patient's card
+
+
+def sample_cards(path: Path | None = None) -> list[CardData]:
+    """Sample patients in the ``read-card --json`` shape (default: the built-in ones)."""
+    path = path or ASSETS / "demo" / "patients.json"
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    if not isinstance(data, list) or not data:
+        raise ValueError(f"{path} must hold a JSON list of at least one card")
+    return [CardData.from_json(item) for item in data]
 
 
 class PcscReader(CardReader):

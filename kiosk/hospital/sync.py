@@ -461,7 +461,7 @@ class SyncThread:
 
     def _run(self) -> None:
         h = self.settings.hospital
-        from kiosk.app import open_store      # the one way to the store file and its key
+        from kiosk.store.opening import open_store      # the one way to the store file and its key
         store = open_store(self.settings, power_safe=h.transport != "fhir")   # see kiosk sync: only FHIR resends are free
         try:
             while not self.stop_event.is_set():

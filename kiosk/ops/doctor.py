@@ -33,7 +33,7 @@ from kiosk.config import Settings
 log = logging.getLogger(__name__)
 
 EXIT_KIOSK, EXIT_CONFIG, EXIT_NO_DEVICE, EXIT_PRINTER, EXIT_HOSPITAL = 1, 2, 3, 8, 9
-STORE_FILE = "kiosk.db"                 # in kiosk.data_dir (kiosk.app.open_store)
+STORE_FILE = "kiosk.db"                 # in kiosk.data_dir (kiosk.store.opening.open_store)
 ENVIRONMENT_FILE = Path("/etc/default/kiosk")   # EnvironmentFile= of both units: may hold KIOSK_STORE_KEY
 DISK_FAIL_BYTES = 1 << 30               # less free than this on data_dir's filesystem: fail
 DISK_WARN_BYTES = 4 << 30               # ... than this: warn
@@ -220,8 +220,8 @@ def _inline_secrets(settings: Settings) -> list[str]:
 def check_store(settings: Settings) -> Row:
     """The store opens with its key, is migrated, and takes a write transaction. It is looked at, never
     migrated: a kiosk of an older version may be running on it."""
-    from kiosk.app import open_store
     from kiosk.store import DB_ERRORS, StoreLocked, migrations, read_key
+    from kiosk.store.opening import open_store
     where = settings.data_path / STORE_FILE
     try:
         if not where.exists():
@@ -436,8 +436,8 @@ def _folder_writable(folder: Path) -> Row:
 
 def check_outbox(settings: Settings) -> Row:
     """How many admissions wait to be delivered, for how long, and how many the hospital refused."""
-    from kiosk.app import open_store
     from kiosk.store import DB_ERRORS, StoreLocked, migrations
+    from kiosk.store.opening import open_store
     if not (settings.data_path / STORE_FILE).exists():
         return ok("outbox", "Nothing waits to be delivered (there is no store yet).")
     try:

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Callable
 
 from kiosk.hardware.preview import PreviewPrinter, forget_pictures
-from kiosk.desk.staff import LOCK_S, Staff
+from kiosk.desk.staff import LOCK_S, staff_builder
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ class Housekeeping:
         self.settings = settings
         self._open_store = open_store
         self._printers = dict(printers or {})
-        self._reader_state = reader_state
+        self._staff_for = staff_builder(settings, printers=self._printers, reader_state=reader_state or (lambda: ""))
         self._preferred = preferred
         self.exporter = None              # made on the thread: prometheus_client is imported there, not at start
         self._stop = threading.Event()
@@ -118,5 +118,4 @@ class Housekeeping:
         return wiped
 
     def device_status(self, store):
-        reader_state = self._reader_state or (lambda: "")
-        return Staff(store, printers=self._printers, reader_state=reader_state).device_status()
+        return self._staff_for(store).device_status()

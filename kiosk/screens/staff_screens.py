@@ -1,6 +1,7 @@
 """The staff mode screens (kiosk.desk.staffmode) and the out-of-service screen. Thin views like the patient
-screens: ``show`` copies from the staff mode controller, taps go to ``do(action, *args)``, which the app
-forwards to the controller's method of that name and then redraws. Queue numbers only, no patient names."""
+screens: ``show`` copies from the staff mode controller, a tap calls ``act(method, *args)`` with the
+controller's method, which the app calls and then redraws, and "Leave" calls ``leave_staff()``. Queue
+numbers only, no patient names."""
 
 from __future__ import annotations
 
@@ -13,11 +14,13 @@ from kiosk.desk.staffmode import Screen, StaffMode
 
 
 class StaffScreen(KioskScreen):
-    """Base of the staff screens: ``mode`` is the controller, ``do`` acts and redraws."""
+    """Base of the staff screens: ``mode`` is the controller, ``act`` calls one of its methods and redraws,
+    ``leave_staff`` ends staff mode."""
 
-    def __init__(self, mode: StaffMode, do: Callable[..., None], **kwargs):
+    def __init__(self, mode: StaffMode, act: Callable[..., None], leave_staff: Callable[[], None], **kwargs):
         self.mode = mode
-        self.do = do
+        self.act = act
+        self.leave_staff = leave_staff
         super().__init__(**kwargs)
 
     def show(self, flow) -> None:
@@ -25,7 +28,8 @@ class StaffScreen(KioskScreen):
 
     def forget(self) -> None:
         super().forget()
-        self.do = lambda *_args: None
+        self.act = lambda *_args: None        # a late tap on a screen no one sees does nothing
+        self.leave_staff = lambda: None
 
 
 class StaffSignInScreen(StaffScreen):
@@ -33,7 +37,7 @@ class StaffSignInScreen(StaffScreen):
         name, pin = self.ids.name.text, self.ids.pin.text
         self.ids.pin.text = ""            # a PIN is typed again after every try, and never kept
         self.ids.pin.reset_undo()
-        self.do("sign_in", name, pin)
+        self.act(self.mode.sign_in, name, pin)
 
 
 class StaffIncidentsScreen(StaffScreen):
@@ -59,7 +63,7 @@ class StaffIncidentsScreen(StaffScreen):
         for row in rows:
             button = KioskButton(action=f"incident:{row['id']}", style="secondary", base_font=26,
                                  text="\n".join([_headline(row, _), *_said(row, _)]))
-            button.bind(on_release=lambda _b, i=row["id"]: self.do("open_incident", i))
+            button.bind(on_release=lambda _b, i=row["id"]: self.act(self.mode.open_incident, i))
             box.add_widget(button)
 
 
@@ -81,19 +85,20 @@ class StaffIncidentScreen(StaffScreen):
         self.facts = _headline(row, _)
         # What may be done about it: kiosk.desk.incidents.actions (the same rules as the desk page); resolving
         # has its own buttons below, with the note.
-        actions: list[tuple[str, str, Callable[[], tuple]]] = []
+        mode = self.mode
+        actions: list[tuple[str, str, Callable[[], tuple]]] = []    # button, label, (method, *args) at the tap
         for allowed in row["actions"]:
             if allowed == "take":
-                actions.append(("staff_take", _("Take"), lambda: ("take",)))
+                actions.append(("staff_take", _("Take"), lambda: (mode.take,)))
             elif allowed.startswith("reprint:"):
                 kind = allowed.split(":", 1)[1]
                 label = _("Reprint ticket") if kind == "ticket" else _("Reprint wristband")
-                actions.append((f"staff_reprint:{kind}", label, lambda kind=kind: ("reprint", kind)))
+                actions.append((f"staff_reprint:{kind}", label, lambda kind=kind: (mode.reprint, kind)))
             elif allowed == "resend":
-                actions.append(("staff_resend", _("Send again"), lambda: ("resend",)))
+                actions.append(("staff_resend", _("Send again"), lambda: (mode.resend,)))
             elif allowed == "cancel":   # the note typed goes with it (onto the incidents it resolves)
                 actions.append(("staff_cancel_admission", _("Cancel admission"),
-                                lambda: ("cancel", self.ids.note.text)))
+                                lambda: (mode.cancel, self.ids.note.text)))
         shown = (self.tr.language, tuple(a[0] for a in actions))
         if shown == getattr(self, "_shown", None):
             return
@@ -102,7 +107,7 @@ class StaffIncidentScreen(StaffScreen):
         clear(box)
         for action, label, call in actions:
             button = KioskButton(action=action, style="secondary", base_font=26, text=label)
-            button.bind(on_release=lambda _b, call=call: self.do(*call()))
+            button.bind(on_release=lambda _b, call=call: self.act(*call()))
             box.add_widget(button)
 
 

@@ -1,5 +1,8 @@
 """A slow frame rate that still answers the first touch at once.
 
+``Pacer`` sets the frame rate: the full one while someone uses the screen, ``display.idle_fps`` once the
+welcome screen has waited ``QUIET_AFTER_S`` untouched (an idle Kivy loop costs CPU every frame, all night).
+
 While nobody uses the kiosk, Kivy's loop runs at ``display.idle_fps`` and sleeps between frames; a touch
 then waits for the end of that sleep. Here the sleep waits on SDL instead (``SDL_WaitEventTimeout`` with no
 event to take, so Kivy still gets it), which ends as soon as input arrives; the frame then runs at once.
@@ -16,6 +19,7 @@ from typing import Callable
 
 SDL_USEREVENT = 0x8000
 _EVENT_SIZE = 56                          # sizeof(SDL_Event)
+QUIET_AFTER_S = 5.0                       # untouched this long, the welcome screen slows to display.idle_fps
 
 
 def _sdl():
@@ -67,3 +71,48 @@ def install(clock, *, quiet: Callable[[], bool], woken: Callable[[], None]) -> C
     clock.usleep, clock._check_ready = usleep, ready
     wake.woken = lambda: state["woken"]          # sleeps input has cut short so far (for tests)
     return wake
+
+
+class Pacer:
+    """The frame rate follows use: ``full_fps`` while someone uses the screen, ``idle_fps`` once a screen
+    where nobody is (``quiet_screen()``) has waited QUIET_AFTER_S untouched, and the full rate again at the
+    first touch (``install``: at once, where SDL can wait for input).
+
+    Kivy has no public way to change its frame limit once its clock runs: it reads ``Clock._max_fps`` before
+    every frame, so ``_limit`` and ``_set_limit`` are the one place that reads and writes it.
+    """
+
+    def __init__(self, clock, *, full_fps: float, idle_fps: float, quiet_screen: Callable[[], bool]):
+        self._clock = clock
+        self._full_fps = full_fps
+        self._idle_fps = idle_fps
+        self._quiet_screen = quiet_screen
+        self._slow_down = clock.create_trigger(self._quiet, QUIET_AFTER_S)
+        self.wake: Callable[[], None] | None = None    # for other threads, once installed (None: no wake-up)
+
+    def install(self) -> None:
+        """Let a touch end the slow loop's sleep at once (``install`` above); call once the window exists."""
+        self.wake = install(self._clock, quiet=lambda: 0 < self._limit() < self._full_fps,
+                            woken=lambda: self.pace(touched=True))
+
+    def pace(self, *, touched: bool = False) -> None:
+        """After a touch (``touched``) or a redraw: the full rate unless the screen is quiet and untouched;
+        a quiet screen slows down once it has waited QUIET_AFTER_S."""
+        if self._full_fps <= 0:
+            return                                # no frame limit at all (a benchmark): leave it so
+        quiet = self._quiet_screen()
+        if touched or not quiet:
+            self._set_limit(self._full_fps)
+        self._slow_down.cancel()
+        if quiet:
+            self._slow_down()
+
+    def _quiet(self, _dt) -> None:
+        if self._quiet_screen():
+            self._set_limit(min(self._full_fps, self._idle_fps))
+
+    def _limit(self) -> float:
+        return self._clock._max_fps
+
+    def _set_limit(self, fps: float) -> None:
+        self._clock._max_fps = fps                # Kivy reads it before every frame (it has no setter)

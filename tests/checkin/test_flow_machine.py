@@ -3,7 +3,7 @@
 ``FlowMachine`` sends every event the app can send, in and out of place, with arbitrary contents of the
 right type (cards from assets/demo/patients.json and made-up ones, typed codes, names, dates and answers,
 drafts, corrections, signatures...), to a ``CheckIn`` for each form in assets/forms/. It performs the
-flow's effects as ``kiosk.app`` ``KioskApp.send``/``_perform`` do: admissions into a real store (plain
+flow's effects as ``KioskApp.send`` and ``kiosk.effects`` do: admissions into a real store (plain
 SQLite in a temporary folder), whose answer goes back at once, before any other event (the app's contract,
 docs/architecture.md); print jobs recorded in the store and ended later with any outcome; appointment
 look-ups answered late or never; incidents into the store. The disk may refuse writes for a while.
@@ -35,7 +35,7 @@ from hypothesis.stateful import (RuleBasedStateMachine, initialize, invariant, p
                                  run_state_machine_as_test)
 
 from kiosk.checkin import corrections, forms
-from kiosk.app import sample_cards
+from kiosk.hardware.reader import sample_cards
 from kiosk.checkin.events import (AdmissionFailed, AdmissionStored, Answered, AppointmentFound, Back, CallStaff, CardFailed,
                                   CardInserted, CardRead, CardRemoved, ChooseCode, ChooseLanguage, ChooseName, CodeEntered,
                                   ConsentGiven, CorrectDetails, DetailsConfirmed, DetailsCorrected, DetailsWrong, DraftChanged,
@@ -250,7 +250,7 @@ class FlowMachine(RuleBasedStateMachine):
         if self.probe is not None:
             self.probe.configure(form=form, **options)
 
-    # --- the app's side: events in, effects performed (kiosk.app KioskApp.send and _perform) ---
+    # --- the app's side: events in, effects performed (KioskApp.send, kiosk.effects.Effects.perform) ---
 
     def send(self, event) -> None:
         queue = deque([event])
@@ -389,7 +389,7 @@ class FlowMachine(RuleBasedStateMachine):
 
     @rule()
     def nobody_touches(self):
-        """The app's idle timer runs out (kiosk.app _arm_idle_timer)."""
+        """The app's idle timer runs out (KioskApp._arm_idle_timer)."""
         timer = self.flow.timer()
         if timer is not None:
             self.send(timer[0])
@@ -482,7 +482,7 @@ class FlowMachine(RuleBasedStateMachine):
             try:
                 self.store.print_finished(job, status, reason if status == "failed" else "")
             except DB_ERRORS:
-                pass                            # the app logs it and goes on (KioskApp._printed)
+                pass                            # the app logs it and goes on (kiosk.effects.Effects._printed)
         self.send(PrintFinished(admission_id, kind, status, reason if status == "failed" else "", paper_low))
 
     @rule(data=st.data(), kind=st.sampled_from(["ticket", "wristband"]), status=print_outcomes)

@@ -135,7 +135,7 @@ def test_print_relative_preview_folder_is_inside_data_dir(capsys, config_file, d
 
 
 def test_print_last_admission(capsys, config_file, data_dir, tmp_path, store_key):
-    # The same file the kiosk opens (kiosk.app.open_store): kiosk.db in data_dir.
+    # The same file the kiosk opens (kiosk.store.opening.open_store): kiosk.db in data_dir.
     store = Store(data_dir / "kiosk.db", key=store_key, kiosk_id="test-kiosk")
     try:
         stored = store.save_admission(Admission(

@@ -20,7 +20,7 @@ import requests
 
 from kiosk import config
 from kiosk.desk import web as desk, incidents
-from kiosk.app import open_store
+from kiosk.store.opening import open_store
 from kiosk.hardware.preview import PreviewPrinter
 from kiosk.i18n import Catalogs
 from kiosk.checkin.model import Admission, Identifier, Incident, IncidentKind, Person, Severity

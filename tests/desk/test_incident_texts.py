@@ -14,7 +14,7 @@ import sqlite_utils
 import incident_forms
 from kiosk import config
 from kiosk.desk import web as desk, incidents
-from kiosk.app import open_store
+from kiosk.store.opening import open_store
 from kiosk.i18n import Catalogs
 from kiosk.checkin.model import Incident, IncidentKind, Severity
 from kiosk.desk.staff import Staff

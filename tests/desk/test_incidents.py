@@ -105,8 +105,8 @@ def test_take_only_while_open_and_nothing_once_resolved():
 
 
 def test_a_staff_action_failing_on_the_kiosk_is_one_sentence_not_an_exception_name():
-    from kiosk import app
-    error = app.staff_failure(sqlite3.OperationalError("database is locked"))
+    from kiosk.desk import staff_runner
+    error = staff_runner.failure(sqlite3.OperationalError("database is locked"))
     assert str(error) == "The kiosk could not do that just now. Please try again or call IT."
     assert "Error" not in str(error) and "locked" not in str(error)
     languages = [lang for lang in config.SUPPORTED_LANGUAGES if lang != "en"]

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 import pytest
 from PIL import Image
 
-from kiosk.app import sample_cards
+from kiosk.hardware.reader import sample_cards
 from kiosk.hardware import layouts
 from kiosk.hardware.errors import DeviceUnavailable, PrintFault
 from kiosk.hardware.preview import PreviewPrinter

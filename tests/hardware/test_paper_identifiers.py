@@ -21,7 +21,7 @@ from PIL import Image
 
 from kiosk import config
 from kiosk.hardware import printing
-from kiosk.app import sample_cards
+from kiosk.hardware.reader import sample_cards
 from kiosk.hardware import escpos_jobs
 from kiosk.hardware.preview import PreviewPrinter
 from kiosk.i18n import Catalogs

@@ -252,7 +252,7 @@ def test_the_kiosk_staff_and_doctor_say_it_is_not_a_printer(tmp_path, scheme, na
         with device(tmp_path) as impostor:
             printer = open_printer(impostor.uri, tmp_path, timeout_s=TIMEOUT_S)
             layout = printing.layout_for("ticket", stored, catalogs, settings)
-            # The kiosk's own job (kiosk.app: printing.attempt on the print thread, then PrintFinished).
+            # The kiosk's own job (kiosk.effects: printing.attempt on the print thread, then PrintFinished).
             outcome = printing.attempt(printer, layout)
             assert (outcome.status, outcome.reason) == ("failed", "not_a_printer")
             flow = CheckIn(kiosk_id="lobby-1", languages=("en",), form=forms.load("intake-basic"))

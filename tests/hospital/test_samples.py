@@ -24,7 +24,7 @@ from mllppeer import MllpPeer
 
 from kiosk.hospital import fhir, hl7v2
 from kiosk.checkin import forms
-from kiosk.app import sample_cards
+from kiosk.hardware.reader import sample_cards
 from kiosk.checkin.events import CardRead, ChooseName, ConsentGiven, DetailsConfirmed, NameEntered, Start
 from kiosk.checkin.flow import CheckIn, State
 from kiosk.hardware.reader import SimulatedReader

@@ -716,7 +716,7 @@ class LockHolder:
 def test_kiosk_sync_feeds_the_watchdog_while_the_apps_worker_holds_the_lock(tmp_path, listener):
     """Waiting for the app's worker to finish its round is no silence that makes systemd kill kiosk-sync, and
     it ends when the worker is stopped; once the lock is free, it delivers."""
-    from kiosk.app import open_store
+    from kiosk.store.opening import open_store
     from kiosk.checkin.model import Admission, Person
     heard = listener(str(tmp_path / "notify"))
     hospital = tmp_path / "hospital"

@@ -88,7 +88,7 @@ def clock_exit(rows: dict[str, dict]) -> int:
 
 
 def store_at(make_config) -> Store:
-    """The store the config's kiosk opens (kiosk.app.open_store: kiosk.db in data_dir), plain."""
+    """The store the config's kiosk opens (kiosk.store.opening.open_store: kiosk.db in data_dir), plain."""
     settings = config.load(make_config())
     return Store(settings.data_path / "kiosk.db", kiosk_id="test-kiosk")
 
@@ -350,7 +350,7 @@ def test_plain_store_is_a_warning(make_config):
 
 
 def test_encrypted_store_passes_and_a_wrong_key_fails(make_config, tmp_path, monkeypatch):
-    from kiosk.app import open_store
+    from kiosk.store.opening import open_store
     monkeypatch.delenv("KIOSK_STORE_KEY", raising=False)
     monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
     key = tmp_path / "store.key"

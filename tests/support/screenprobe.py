@@ -3,7 +3,7 @@
 ``ScreenProbe`` starts this file as a process of its own (Kivy stays out of the pytest process: one
 Kivy per process, and its environment would reach every later test). The process imports Kivy for SDL's
 offscreen driver without opening a window, builds the screen of each state it is sent the way the app
-does (``kiosk.app`` ``_render``: a new screen whenever the state changes, the patient's language on the
+does (``KioskApp._render``: a new screen whenever the state changes, the patient's language on the
 translator) and calls its ``show(flow)``, which copies what the screen needs from the flow into Kivy
 properties and so runs every kv rule bound to them. It answers ``None`` or the traceback of what failed.
 
@@ -129,7 +129,7 @@ def _serve(home: Path) -> None:
                 _, state, session = request
                 flow.state, flow.session = state, session
                 tr.language = session.language
-                if state is not shown:           # kiosk.app _render: a new screen for every state
+                if state is not shown:           # KioskApp._render: a new screen for every state
                     if screen is not None:
                         screen.forget()          # as the app does: and its kv bindings go at once
                     screen = screens.screen_class(state)(send=lambda _event: None, tr=tr, name=state.value)

@@ -24,9 +24,10 @@ def settings_for(out: Path, languages: tuple[str, ...] = ("de", "en"), *, kiosk:
 def app_for(settings: Settings, **build):
     """The kiosk app (not yet running) with the devices the settings name and its own store."""
     from kiosk import app as kiosk_app
+    from kiosk.store.opening import open_store
     kiosk_app.prepare_kivy(settings.data_path / "kivy", headless=True)
     reader, printers = kiosk_app.open_devices(settings)
-    return kiosk_app.build_app(settings, store=kiosk_app.open_store(settings), reader=reader, printers=printers,
+    return kiosk_app.build_app(settings, store=open_store(settings), reader=reader, printers=printers,
                                **build)
 
 

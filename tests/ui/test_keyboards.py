@@ -5,7 +5,7 @@ from datetime import date
 import pytest
 
 from kiosk.screens import keyboards
-from kiosk.app import WINDOW_SIZE
+from kiosk.screens.kivy_env import WINDOW_SIZE
 from kiosk.checkin.flow import parse_birth_date
 from kiosk.checkin.forms import Question, Text, check
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from uirun import app_for, settings_for
 
-from kiosk import app as kiosk_app
+from kiosk.hardware.reader import sample_cards
 from kiosk.config import ConsentSettings
 from kiosk.screens.demo import DemoError, answer_question, run_script
 from kiosk.checkin.flow import State
@@ -41,7 +41,7 @@ def main(out: Path) -> None:
             await pilot.tap(look)
         await pilot.tap("start")
         await pilot.wait_state(State.IDENTIFY)
-        app.reader.insert(kiosk_app.sample_cards()[0])
+        app.reader.insert(sample_cards()[0])
         await pilot.wait_state(State.CONFIRM)
         await pilot.tap("details_confirmed")
         while app.flow.state is State.QUESTIONS:

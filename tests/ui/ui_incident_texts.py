@@ -68,14 +68,14 @@ def main(out: Path) -> None:
             assert all(text in texts for _, text in listed), "every row's text is shown"
             said = {}
             for incident, _ in listed[turn::len(LANGUAGES)]:
-                app.staff_do("open_incident", incident)
+                app.staff_act(mode.open_incident, incident)
                 await pilot.frames(1)
                 page = screen()
                 assert page.name == "staff_incident" and mode.selected == incident
                 shown = set(pilot.texts())
                 assert page.sentence in shown and (not page.details or page.details in shown)
                 said[str(incident)] = [page.sentence, page.details, page.facts]
-            app.staff_do("back_to_list")
+            app.staff_act(mode.back_to_list)
             await pilot.frames(2)
             seen["languages"][language] = {"list": {str(i): text for i, text in listed}, "incident": said}
 

@@ -13,12 +13,12 @@ from pathlib import Path
 
 from uirun import app_for, settings_for
 
-from kiosk import app as kiosk_app
+from kiosk.screens import wakeup
 from kiosk.config import DisplaySettings
 from kiosk.screens.demo import run_script
 from kiosk.checkin.flow import State
 
-kiosk_app.QUIET_AFTER_S = 1.5
+wakeup.QUIET_AFTER_S = 1.5
 QUIET_S = 1.8                  # waited before each quiet sample
 
 

@@ -10,6 +10,7 @@ from cardfiles import egk_card
 from vcard import Vpcd
 
 from kiosk import app as kiosk_app
+from kiosk.store.opening import open_store
 from kiosk.config import KioskSettings, Settings
 from kiosk.checkin.flow import State
 from kiosk.hardware.preview import PreviewPrinter
@@ -40,7 +41,7 @@ def main(out: Path, reader: str) -> None:
     settings = Settings(kiosk=KioskSettings(data_dir=str(data), languages=("en", "de")))
     kiosk_app.prepare_kivy(data / "kivy", headless=True)
     from kiosk.screens.demo import run_script
-    app = kiosk_app.build_app(settings, store=kiosk_app.open_store(settings), reader=PcscReader([reader]),
+    app = kiosk_app.build_app(settings, store=open_store(settings), reader=PcscReader([reader]),
                               printers={"ticket": PreviewPrinter(data / "tickets")})
     run_script(app, out, insert_and_remove)
 

@@ -12,6 +12,8 @@ from pathlib import Path
 from fakeprinter import NetPrinter, STATUS_BYTES
 
 from kiosk import app as kiosk_app
+from kiosk.hardware.reader import sample_cards
+from kiosk.store.opening import open_store
 from kiosk.hardware import printing
 from kiosk.config import (KioskSettings, PrinterSettings, ReaderSettings, Settings, TicketPrinterSettings,
                           WristbandPrinterSettings)
@@ -56,15 +58,15 @@ def main(out: Path) -> None:
         fakes = {"ticket": tickets, "wristband": bands}
         kiosk_app.prepare_kivy(data / "kivy", headless=True)
         from kiosk.screens.demo import run_script
-        reader, printers = kiosk_app.open_devices(settings, cards=kiosk_app.sample_cards())
-        store = kiosk_app.open_store(settings)
+        reader, printers = kiosk_app.open_devices(settings, cards=sample_cards())
+        store = open_store(settings)
         # The kiosk before this one stopped while a ticket was printing.
         earlier = store.save_admission(Admission(id="00000000-0000-4000-8000-00000000dead", kiosk_id="lobby-1",
                                                  created_at="2026-11-27T07:00:00+00:00", language="en",
                                                  identified_by="name", person=Person(family="Earlier")))
         store.print_started(earlier.id, "ticket", "kiosk")
         app = kiosk_app.build_app(settings, store=store, reader=reader, printers=printers)
-        card = kiosk_app.sample_cards()[0]
+        card = sample_cards()[0]
 
         async def script(app, pilot) -> list[dict]:
             results = [{"case": "interrupted", "prints": [(p["kind"], p["status"]) for p in app.store.prints(earlier.id)],

@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 
 from kiosk import app as kiosk_app
+from kiosk.hardware.reader import sample_cards
+from kiosk.store.opening import open_store
 from kiosk.config import KioskSettings, ReaderSettings, Settings
 from kiosk.checkin.events import StillHere
 from kiosk.checkin.flow import State
@@ -142,8 +144,8 @@ def main(out: Path) -> None:
     settings = Settings(kiosk=KioskSettings(data_dir=str(data)), reader=ReaderSettings(kind="simulated"))
     kiosk_app.prepare_kivy(data / "kivy", headless=True)
     from kiosk.screens.demo import run_script
-    app = kiosk_app.build_app(settings, store=kiosk_app.open_store(settings),
-                              reader=SimulatedReader(kiosk_app.sample_cards(), read_s=30),  # removed long before
+    app = kiosk_app.build_app(settings, store=open_store(settings),
+                              reader=SimulatedReader(sample_cards(), read_s=30),  # removed long before
                               printers={"ticket": PreviewPrinter(data / "tickets")})
     run_script(app, out, scenarios)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from uirun import app_for, settings_for
 
-from kiosk import app as kiosk_app
+from kiosk.hardware.reader import sample_cards
 from kiosk.checkin.flow import State
 from kiosk.hardware.speech import Speaker
 
@@ -66,7 +66,7 @@ async def script(app, pilot) -> list[dict]:
     await pilot.tap("back")
     await pilot.wait_state(State.IDENTIFY)
 
-    app.reader.insert(kiosk_app.sample_cards()[0])
+    app.reader.insert(sample_cards()[0])
     await pilot.wait_state(State.CONFIRM)
     screen = app.frame.manager.current_screen
     shown = {"name": screen.person_name, "birth_date": screen.birth_date, "address": screen.address,

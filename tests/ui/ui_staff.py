@@ -16,7 +16,7 @@ from pathlib import Path
 
 from uirun import app_for, settings_for
 
-from kiosk import app as kiosk_app
+from kiosk.hardware.reader import sample_cards
 from kiosk.screens import layout_check
 from kiosk.config import StaffSettings
 from kiosk.screens.demo import answer_question, run_script
@@ -31,7 +31,7 @@ IDLE_S = 90.0           # from [staff] idle_timeout_s
 def main(out: Path) -> None:
     app = app_for(settings_for(out, ("en", "de", "tr", "fr"), staff=StaffSettings(idle_timeout_s=IDLE_S)))
     store, printers = app.store, app.printers
-    cards = kiosk_app.sample_cards()
+    cards = sample_cards()
     app.staff.add_member("Petra Schmidt", "2468")
     app.staff.add_member("Jonas Weber", "1357", badges=(cards[BADGE_CARD].person.identifiers[0].value,))
 

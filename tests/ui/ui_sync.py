@@ -14,6 +14,8 @@ from pathlib import Path
 from fhirserver import FhirServer
 
 from kiosk import app as kiosk_app
+from kiosk.hardware.reader import sample_cards
+from kiosk.store.opening import open_store
 from kiosk.config import HospitalSettings, KioskSettings, ReaderSettings, Settings
 from kiosk.screens.demo import walk_patients
 
@@ -28,7 +30,7 @@ async def until(condition, seconds=30.0):
 
 def main(out: Path) -> None:
     data = out / "data"
-    cards = kiosk_app.sample_cards()
+    cards = sample_cards()
     with FhirServer() as server:
         patient = server.create(cards[0].person.to_fhir())
         today = datetime.now(timezone.utc).date().isoformat()
@@ -42,7 +44,7 @@ def main(out: Path) -> None:
         kiosk_app.prepare_kivy(data / "kivy", headless=True)
         from kiosk.screens.demo import run_script
         reader, printers = kiosk_app.open_devices(settings, cards=cards)
-        app = kiosk_app.build_app(settings, store=kiosk_app.open_store(settings), reader=reader, printers=printers)
+        app = kiosk_app.build_app(settings, store=open_store(settings), reader=reader, printers=printers)
 
         async def script(app, pilot) -> list[dict]:
             pilot.out = out / "with-appointment"

@@ -16,10 +16,12 @@ from pathlib import Path
 from uirun import settings_for
 
 from kiosk import app as kiosk_app
+from kiosk.store.opening import open_store
+from kiosk.screens import wakeup
 from kiosk.config import DisplaySettings
 from kiosk.checkin.flow import State
 
-kiosk_app.QUIET_AFTER_S = 0.5
+wakeup.QUIET_AFTER_S = 0.5
 
 
 def click(x: int, y: int) -> None:
@@ -43,34 +45,35 @@ def main(out: Path) -> None:
     settings = settings_for(out, display=DisplaySettings(idle_fps=1.0))
     kiosk_app.prepare_kivy(settings.data_path / "kivy", headless=False)
     reader, printers = kiosk_app.open_devices(settings)
-    app = kiosk_app.build_app(settings, store=kiosk_app.open_store(settings), reader=reader, printers=printers)
+    app = kiosk_app.build_app(settings, store=open_store(settings), reader=reader, printers=printers)
     result = {}
 
     def drive() -> None:
         from kivy.clock import Clock
         try:
             time.sleep(2.0)                      # quiet: the loop now sleeps a second a frame
-            result.update(wake=app._wake is not None, quiet_fps=Clock._max_fps, woken_before=app._wake.woken())
+            result.update(wake=app.pacer.wake is not None, quiet_fps=Clock._max_fps,
+                          woken_before=app.pacer.wake.woken())
             button = next(w for w in app.frame.walk(restrict=True) if getattr(w, "action", None) == "start")
             x, y = button.to_window(*button.center)
             click(int(x), int(app.root_window.height - y))
             deadline = time.monotonic() + 10
             while app.flow.state is State.WELCOME and time.monotonic() < deadline:
                 time.sleep(0.01)
-            result.update(after_click=app.flow.state.value, woken_after_click=app._wake.woken(),
+            result.update(after_click=app.flow.state.value, woken_after_click=app.pacer.wake.woken(),
                           fps_after_click=Clock._max_fps)
             time.sleep(0.5)                      # the identify screen drawn
             button = next(w for w in app.frame.walk(restrict=True) if getattr(w, "action", None) == "back")
             x, y = button.to_window(*button.center)
             click(int(x), int(app.root_window.height - y))   # back to the welcome screen: quiet again
             time.sleep(2.0)
-            woken = app._wake.woken()
+            woken = app.pacer.wake.woken()
             result.update(quiet_again=(app.flow.state.value, Clock._max_fps))
             app.reader.insert()                  # a card from the reader's thread: no X input at all
             deadline = time.monotonic() + 10
             while app.flow.state is State.WELCOME and time.monotonic() < deadline:
                 time.sleep(0.01)
-            result.update(after_card=app.flow.state.value, woken_by_card=app._wake.woken() - woken)
+            result.update(after_card=app.flow.state.value, woken_by_card=app.pacer.wake.woken() - woken)
         finally:
             (out / "result.json").write_text(json.dumps(result), encoding="utf-8")
             Clock.schedule_once(lambda _dt: app.stop())
