@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml deploy/system-packages.sh deploy/constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -c deploy/constraints.txt -e '.[test]'
-	# The wheels deploy/install.sh --wheelhouse takes, for tests/ops/test_deploy.py's real installs (tests
+	# The wheels deploy/install.sh --wheelhouse takes, for tests/cli/test_deploy.py's real installs (tests
 	# reach no package index): the pinned run-time packages, and setuptools to build the kiosk itself.
 	$(BIN)/pip wheel --quiet -w $(VENV)/wheelhouse -r deploy/constraints.txt
 	$(BIN)/pip download --quiet --no-deps -d $(VENV)/wheelhouse 'setuptools>=70.1'
@@ -48,7 +48,7 @@ docs: $(STAMP)
 # deploy/constraints.txt: the versions install.sh installs on a kiosk, those of this environment's run-time
 # packages (it reinstalls them first when pyproject.toml changed). Run it after changing dependencies there.
 constraints: $(STAMP)
-	$(BIN)/python -m kiosk.ops.deploy constraints > deploy/constraints.txt.new
+	$(BIN)/python -m kiosk.cli.deploy constraints > deploy/constraints.txt.new
 	mv deploy/constraints.txt.new deploy/constraints.txt
 
 clean:

@@ -144,14 +144,14 @@ secure() {
         [ "$DRY_RUN" -eq 1 ] || { chown 0:"$want" "$ROOT$1"; chmod "$2" "$ROOT$1"; }
     fi
 }
-# from_config VARIABLE COMMAND DEFAULT: VARIABLE gets what `python -m kiosk.ops.deploy COMMAND` says about the
+# from_config VARIABLE COMMAND DEFAULT: VARIABLE gets what `python -m kiosk.cli.deploy COMMAND` says about the
 # config (a config that does not load stops the install with its sentence); DEFAULT, that of the example
 # config, in a dry run before the first install, when there is neither kiosk nor config yet.
 from_config() {
     local said=$3
-    step "run: $VENV/bin/python -m kiosk.ops.deploy $2 --config $CONFIG"
+    step "run: $VENV/bin/python -m kiosk.cli.deploy $2 --config $CONFIG"
     if [ -x "$ROOT$VENV/bin/python" ] && [ -e "$ROOT$CONFIG" ]; then
-        said=$("$ROOT$VENV/bin/python" -m kiosk.ops.deploy "$2" --config "$ROOT$CONFIG") || exit $?
+        said=$("$ROOT$VENV/bin/python" -m kiosk.cli.deploy "$2" --config "$ROOT$CONFIG") || exit $?
     fi
     printf -v "$1" '%s' "$said"
 }
@@ -246,7 +246,7 @@ else
     # A config the new version refuses (its checks may be stricter than the running one's) would keep the new
     # kiosk from starting: it is read with the new environment first, and then nothing is switched.
     if [ "$DRY_RUN" -eq 0 ] && [ -e "$ROOT$CONFIG" ] \
-            && ! "$ROOT$OPT/$new/bin/python" -m kiosk.ops.deploy transport --config "$ROOT$CONFIG" >/dev/null; then
+            && ! "$ROOT$OPT/$new/bin/python" -m kiosk.cli.deploy transport --config "$ROOT$CONFIG" >/dev/null; then
         echo "install.sh: the new version does not take $CONFIG (the sentence above): change it and run" \
              "install.sh again; nothing was switched: the kiosk keeps the one it has" >&2
         rm -rf "${ROOT:?}$OPT/$new"

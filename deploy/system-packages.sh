@@ -14,7 +14,7 @@
 #                                              CI only: a kiosk does not need a browser for its desk page)
 #   systemd                                    systemd-analyze and systemctl --root, which the tests run on
 #                                              deploy/'s units (a minimal Debian has no systemd)
-#   nodejs                                     runs the polkit rule (JavaScript) in tests/ops/test_deploy.py;
+#   nodejs                                     runs the polkit rule (JavaScript) in tests/cli/test_deploy.py;
 #                                              development and CI only
 #   xvfb libxtst6                              a virtual X display, and XTest to click on it: the wake-up test
 #                                              (tests/ui/test_wakeup.py) and `make bench` (start-up and idle CPU

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from kiosk import arguments, config
+from kiosk import config
+from kiosk.cli import arguments
 from kiosk.cli import demo, devices, run, staff, sync
 
 WAIT_S = (0.1, 3600.0)  # what `kiosk read-card --wait` takes

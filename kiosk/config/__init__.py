@@ -4,7 +4,7 @@ Every field has a default and a one-line description with its unit (``setting``)
 wrong types and bad values raise :class:`ConfigError` with a sentence naming the key. Every value is
 checked: numbers are finite and within a :class:`Range`, paths absolute, texts printable and of bounded
 length, lists without empty or repeated entries. The same checks serve the ``kiosk`` command's options
-(kiosk.arguments).
+(kiosk.cli.arguments).
 
 ``fields``: the checks and ``setting``; ``sections``: one frozen dataclass per section, and ``Settings``;
 ``loader``: reading the file; ``reference``: what ``make docs`` writes (``python -m kiosk.config``).

@@ -1,6 +1,6 @@
 """The checks a setting's value goes through, and ``setting``, which puts a field's default, description and
 checks together. Each check returns None for a good value, else a sentence fragment saying what is wrong
-(``must be ...``); the ``kiosk`` command's option types (kiosk.arguments) use the same ones.
+(``must be ...``); the ``kiosk`` command's option types (kiosk.cli.arguments) use the same ones.
 """
 
 from __future__ import annotations

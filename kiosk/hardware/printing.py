@@ -11,15 +11,18 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from kiosk.config import Settings
 from kiosk.hardware import layouts
 from kiosk.hardware.errors import DeviceUnavailable, PrintFault
 from kiosk.hardware.printer import Layout, Printer, PrintOutcome
 from kiosk.hardware.printer_uri import open_printer
 from kiosk.i18n import Catalogs
 from kiosk.checkin.model import Admission, IncidentKind
-from kiosk.store import Store
+
+if TYPE_CHECKING:                        # handed in: printing sits below the config and the store
+    from kiosk.config import Settings
+    from kiosk.store import Store
 
 log = logging.getLogger(__name__)
 

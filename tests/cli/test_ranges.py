@@ -4,7 +4,7 @@
   nan, inf, negative, 0, huge; paths: relative, empty, NUL; texts: control characters, too long; lists:
   empty and repeated entries) and must refuse each with a ConfigError whose one sentence names the key. What a
   key legitimately takes is in ACCEPTED, with why; a new key without a check fails here.
-- Every argument of the ``kiosk`` command (and of ``python -m kiosk.ops.deploy``), found by walking the argparse
+- Every argument of the ``kiosk`` command (and of ``python -m kiosk.cli.deploy``), found by walking the argparse
   parsers, gets bad values through the real command and must end with exit code 2, one line on stderr naming
   the argument, and nothing written. A new option without a type (or choices) or without bad values here fails.
 """
@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from kiosk import cli, config
-from kiosk.ops import deploy
+from kiosk.cli import deploy
 
 KIOSK = str(Path(sys.executable).parent / "kiosk")
 LONG = "x" * 100_000                       # longer than any text the kiosk takes
@@ -202,7 +202,7 @@ BAD_ARGUMENTS = {
     "--config": ["", "nowhere.toml", "{folder}", "a\ab"],
     "COMMAND": ["frobnicate", ""],
     "ACTION": ["frobnicate"],
-    "command": ["frobnicate"],                    # python -m kiosk.ops.deploy COMMAND
+    "command": ["frobnicate"],                    # python -m kiosk.cli.deploy COMMAND
     "--out": ["", "{file}", "{file}/sub", "a\ab"],
     "--patients": ["", "nowhere.json", "{folder}"],
     "--reader": ["", "x" * 129, "a\ab"],
@@ -218,7 +218,7 @@ BAD_ARGUMENTS = {
 # How each command is given when all is well; the argument under test replaces or joins these.
 POSITIONALS = {"kiosk print": {"what": "ticket"}, "kiosk staff add": {"name": "Dana"},
                "kiosk staff remove": {"name": "Dana"}, "kiosk staff": {"ACTION": "list"},
-               "python -m kiosk.ops.deploy": {"command": "transport"}}
+               "python -m kiosk.cli.deploy": {"command": "transport"}}
 OPTIONS = {"kiosk print": {"--printer": "preview:prints", "--sample": None},
            "kiosk demo": {"--headless": None}, "kiosk sync": {"--once": None}, "kiosk read-card": {"--json": None}}
 
@@ -269,7 +269,7 @@ def test_every_argument_refuses_what_makes_no_sense_with_one_sentence_and_writes
     assert (e.value.code, out) == (2, ""), (argv, err)
     lines = err.splitlines()
     assert len(lines) == 1 and lines[0].endswith("."), err
-    command = "kiosk.ops.deploy" if prog.startswith("python") else "kiosk"
+    command = "kiosk.cli.deploy" if prog.startswith("python") else "kiosk"
     assert lines[0].startswith(f"{command}: {name} "), (argv, err)
     assert files_under(work) == before                # no store, no output folder, no print
 

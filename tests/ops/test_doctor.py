@@ -210,7 +210,7 @@ def test_unknown_key_is_named_in_the_config_row(make_config):
 
 
 def test_missing_config_file_exit_2(tmp_path):
-    # --config naming no file is a usage error (kiosk.arguments); $KIOSK_CONFIG naming none is the config row.
+    # --config naming no file is a usage error (kiosk.cli.arguments); $KIOSK_CONFIG naming none is the config row.
     usage = doctor_cli(tmp_path / "nowhere.toml", "--json")
     assert (usage.returncode, usage.stdout) == (2, "") and "kiosk: --config names no file" in usage.stderr
     env = {k: v for k, v in os.environ.items() if k not in ("KIOSK_STORE_KEY", "CREDENTIALS_DIRECTORY")}

@@ -23,7 +23,8 @@ import pytest
 import uirun
 
 from kiosk import config
-from kiosk.ops import deploy, sdnotify
+from kiosk.cli import deploy
+from kiosk.ops import sdnotify
 
 HERE = Path(__file__).parent
 ROOT = HERE.parent.parent
@@ -149,7 +150,7 @@ def test_dry_run_prints_every_step_and_changes_nothing(root):
                       "LoadCredential=store-key:/etc/kiosk/store.key"),
                      "install /etc/systemd/system/kiosk-sync.service (0644 root:root) from deploy/systemd/kiosk-sync.service",
                      "install /etc/pam.d/kiosk (0644 root:root) from deploy/pam/kiosk",
-                     "run: /opt/kiosk/venv/bin/python -m kiosk.ops.deploy udev-rules --config /etc/kiosk/kiosk.toml",
+                     "run: /opt/kiosk/venv/bin/python -m kiosk.cli.deploy udev-rules --config /etc/kiosk/kiosk.toml",
                      "install /etc/polkit-1/rules.d/50-kiosk-pcsc.rules (0644 root:root) from deploy/polkit/50-kiosk-pcsc.rules",
                      f"run: systemctl --root={root} mask ctrl-alt-del.target",
                      f"run: systemctl --root={root} enable kiosk.service",
@@ -430,7 +431,7 @@ def test_a_broken_config_stops_the_installer_with_its_sentence(root):
     (root / "etc/kiosk/kiosk.toml").write_text("[printer.ticket]\nuri = 7\n")
     done = install("--root", root, "--skip", "venv", check=False)
     assert done.returncode == 2
-    assert "kiosk.ops.deploy: In " in done.stderr and "'printer.ticket.uri' must be a text in quotes" in done.stderr
+    assert "kiosk.cli.deploy: In " in done.stderr and "'printer.ticket.uri' must be a text in quotes" in done.stderr
 
 
 @as_root
@@ -514,7 +515,7 @@ def test_polkit_rule_admits_the_kiosk_user_to_pcscd_and_nothing_else():
     assert not re.search(r"=>|\blet\b|\bconst\b|`", code)
 
 
-# --- kiosk.ops.deploy --------------------------------------------------------------------------------------
+# --- kiosk.cli.deploy --------------------------------------------------------------------------------------
 
 def test_udev_rules_for_each_usb_printer_once(tmp_path):
     cfg = tmp_path / "kiosk.toml"
@@ -537,17 +538,17 @@ def test_udev_rules_for_each_usb_printer_once(tmp_path):
 def test_deploy_command_line(tmp_path):
     cfg = tmp_path / "kiosk.toml"
     cfg.write_text('[hospital]\ntransport = "hl7v2"\nurl = "mllps://his.example:2575"\n')
-    done = subprocess.run([sys.executable, "-m", "kiosk.ops.deploy", "transport", "--config", str(cfg)],
+    done = subprocess.run([sys.executable, "-m", "kiosk.cli.deploy", "transport", "--config", str(cfg)],
                           capture_output=True, text=True)
     assert (done.returncode, done.stdout) == (0, "hl7v2\n")
-    done = subprocess.run([sys.executable, "-m", "kiosk.ops.deploy", "key-file", "--config", str(cfg)],
+    done = subprocess.run([sys.executable, "-m", "kiosk.cli.deploy", "key-file", "--config", str(cfg)],
                           capture_output=True, text=True)
     assert (done.returncode, done.stdout) == (0, "/etc/kiosk/store.key\n")
     cfg.write_text("[nonsense]\n")
-    done = subprocess.run([sys.executable, "-m", "kiosk.ops.deploy", "udev-rules", "--config", str(cfg)],
+    done = subprocess.run([sys.executable, "-m", "kiosk.cli.deploy", "udev-rules", "--config", str(cfg)],
                           capture_output=True, text=True)
     assert done.returncode == 2 and done.stdout == ""
-    assert done.stderr == f"kiosk.ops.deploy: In {cfg}: 'nonsense' is not a setting the kiosk knows.\n"
+    assert done.stderr == f"kiosk.cli.deploy: In {cfg}: 'nonsense' is not a setting the kiosk knows.\n"
 
 
 def pinned() -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""What deploy/install.sh needs to know from a kiosk's config: ``python -m kiosk.ops.deploy COMMAND --config FILE``.
+"""What deploy/install.sh needs to know from a kiosk's config: ``python -m kiosk.cli.deploy COMMAND --config FILE``.
 
 ``udev-rules`` prints the udev rules for the printers the kiosk drives itself over USB (``usb://VID:PID``);
 ``transport`` prints hospital.transport (the installer enables kiosk-sync.service only when it is not
@@ -14,7 +14,7 @@ import sys
 from urllib.parse import urlsplit
 
 from kiosk import config
-from kiosk.arguments import Parser, existing_file
+from kiosk.cli.arguments import Parser, existing_file
 
 PROJECT = "admission-kiosk"
 
@@ -91,18 +91,18 @@ def runtime_requirements(project: str = PROJECT) -> dict[str, str]:
 def constraints() -> str:
     """deploy/constraints.txt: ``runtime_requirements`` as pip constraints."""
     return ("# What the kiosk needs at run time, at the versions it was tested with: deploy/install.sh installs\n"
-            "# with pip -c deploy/constraints.txt. Made by `make constraints` (python -m kiosk.ops.deploy constraints)\n"
-            "# from the development environment; tests/ops/test_deploy.py fails when pyproject.toml needs a package\n"
+            "# with pip -c deploy/constraints.txt. Made by `make constraints` (python -m kiosk.cli.deploy constraints)\n"
+            "# from the development environment; tests/cli/test_deploy.py fails when pyproject.toml needs a package\n"
             "# that is not pinned here.\n"
             + "".join(f"{name}=={version}\n" for name, version in runtime_requirements().items()))
 
 
 class _Parser(Parser):
-    command = "kiosk.ops.deploy"        # its usage errors start with this, like its config errors
+    command = "kiosk.cli.deploy"        # its usage errors start with this, like its config errors
 
 
 def parser() -> Parser:
-    top = _Parser(prog="python -m kiosk.ops.deploy", description=__doc__.split("\n\n")[0])
+    top = _Parser(prog="python -m kiosk.cli.deploy", description=__doc__.split("\n\n")[0])
     top.add_argument("command", choices=["udev-rules", "transport", "key-file", "constraints"],
                      help="udev-rules: the rules for usb:// printers; transport: hospital.transport; key-file: "
                           "store.key_file (empty for a plain store); constraints: deploy/constraints.txt")
@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(settings.hospital.transport)
     except config.ConfigError as e:
-        print(f"kiosk.ops.deploy: {e}", file=sys.stderr)
+        print(f"kiosk.cli.deploy: {e}", file=sys.stderr)
         return 2
     return 0
 

@@ -1,4 +1,4 @@
-"""The command line's argument parser and the types of its options (``kiosk``, ``python -m kiosk.ops.deploy``).
+"""The command line's argument parser and the types of its options (``kiosk``, ``python -m kiosk.cli.deploy``).
 
 Every option and positional that takes a value has a type here (or choices), so a value that makes no
 sense ends the command before it reads or writes anything: exit code 2 and one sentence naming the
