@@ -221,12 +221,12 @@ def build_app(settings: Settings, *, store: Store, reader: CardReader, printers:
             screen is shown, since loading the HTTP and HL7 libraries would otherwise delay it (issue 9)."""
             if settings.hospital.transport == "none" or self.sync is not None:
                 return
-            from kiosk.hospital import sync
-            self.sync = sync.SyncThread(settings, self.flow.form)
+            from kiosk.hospital import appointments, outbox
+            self.sync = outbox.SyncThread(settings, self.flow.form, open_store)
             self.sync.start()
             if settings.hospital.transport == "fhir":
                 try:
-                    self.lookup = sync.FhirTransport(settings.hospital, self.flow.form)   # its own session
+                    self.lookup = appointments.AppointmentLookup(settings.hospital)   # its own session
                 except Exception as e:             # e.g. an unreadable token file: walk-ins only
                     log.error("appointment lookups are off: %s", type(e).__name__)
                     self.flow.look_up_appointments = False

@@ -217,22 +217,23 @@ def _demo_summary(summary: dict, out: Path, *, tour: bool) -> None:
 def _send_samples(settings: config.Settings, store, form) -> None:
     """What the demo's sample admissions still wait for, sent now through the configured connection (the
     app's own worker sent what it could while the demo ran); they carry the test-data marks."""
-    from kiosk.hospital import sync
+    from kiosk.hospital import outbox, transports
     name = settings.hospital.transport
     try:
-        transport = sync.open_transport(settings, form)
+        transport = transports.open_transport(settings)
     except (OSError, ValueError) as e:
         raise CommandError(f"The connection to the hospital system cannot be set up: {e}.") from None
     try:
-        progress = sync.Sync(store, transport, retry_max_s=settings.hospital.retry_max_s).run_once(now_or_never=True)
+        progress = outbox.Sync(store, transport, form=form,
+                               retry_max_s=settings.hospital.retry_max_s).run_once(now_or_never=True)
     finally:
         transport.close()
     print(f"Sent {store.outbox_count(name, 'delivered')} sample admission(s) to the hospital system ({name}), marked "
           "as test data (FHIR meta.security HTEST, HL7 v2 processing ID T).")
     refused = [row for row in store.outbox("dead") if row["destination"] == name]
     if progress.waiting or refused:
-        why = (f"the hospital system refused {len(refused)} ({sync.code(refused[0]['last_error'])})" if refused
-               else f"{progress.waiting} could not be delivered ({sync.code(progress.last_reason) or 'not due yet'})")
+        why = (f"the hospital system refused {len(refused)} ({outbox.code(refused[0]['last_error'])})" if refused
+               else f"{progress.waiting} could not be delivered ({outbox.code(progress.last_reason) or 'not due yet'})")
         raise CommandError(f"Not every sample reached the hospital system: {why}; the demo's store is gone with "
                            "the demo, so run it again once the cause is fixed.", EXIT_HOSPITAL)
 
@@ -357,21 +358,21 @@ def _sync(args, settings: config.Settings, store, form) -> int:
     import signal
     import threading
 
+    from kiosk.hospital import outbox, transports
     from kiosk.ops import sdnotify
-    from kiosk.hospital import sync
 
     transport_name = settings.hospital.transport
     if transport_name != "none":
         if args.retry_refused:
             print(f"{store.outbox_requeue(transport_name, 'cli')} refused admission(s) queued again.")
         try:
-            transport = sync.open_transport(settings, form)
+            transport = transports.open_transport(settings)
         except (OSError, ValueError) as e:
             raise CommandError(f"The connection to the hospital system cannot be set up: {e}.") from None
         # systemd's watchdog (kiosk-sync.service) hears from the worker after each message it tries, once a
         # round (at most POLL_S apart), and while it waits for the app's worker to finish a round.
         watched = not args.once and sdnotify.watchdog_interval() is not None
-        worker = sync.Sync(store, transport, retry_max_s=settings.hospital.retry_max_s,
+        worker = outbox.Sync(store, transport, form=form, retry_max_s=settings.hospital.retry_max_s,
                            alive=(lambda: sdnotify.notify("WATCHDOG=1")) if watched else (lambda: None))
         try:
             if not args.once:
@@ -390,7 +391,7 @@ def _sync(args, settings: config.Settings, store, form) -> int:
                     housekeeping.stop()
                 return EXIT_OK
             if not args.debug:
-                logging.getLogger("kiosk.hospital.sync").setLevel(logging.CRITICAL)   # the sentences below say it
+                logging.getLogger("kiosk.hospital.outbox").setLevel(logging.CRITICAL)   # the sentences below say it
             progress = worker.run_once(now_or_never=True)
         finally:
             transport.close()
@@ -398,7 +399,7 @@ def _sync(args, settings: config.Settings, store, form) -> int:
         if progress.waiting:
             when = progress.next_due.astimezone().strftime("%H:%M:%S") if progress.next_due else "the next run"
             raise CommandError(f"{progress.waiting} admission(s) still wait to be delivered: "
-                               f"{sync.code(progress.last_reason) or 'not due yet'}; the next attempt is at {when}.",
+                               f"{outbox.code(progress.last_reason) or 'not due yet'}; the next attempt is at {when}.",
                                EXIT_HOSPITAL)
     else:
         print("Nothing to deliver: hospital.transport is none, so admissions stay in the store.")

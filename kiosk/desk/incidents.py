@@ -116,10 +116,10 @@ PRINTER_STATES = {"ready": N_("ready"), "printing": N_("printing"), "paper_low":
                   "paper_out": N_("out of paper"), "cover_open": N_("cover open"), "offline": N_("offline"),
                   "cutter_error": N_("cutter stuck"), "printer_error": N_("printer error"),
                   "not_a_printer": N_("no printer at that address"), "unknown": N_("no status")}
-# The hospital connection (kiosk.hospital.sync transports' names, hospital.transport).
+# The hospital connection (kiosk.hospital.transports' names, hospital.transport).
 TRANSPORT_TEXTS = {"fhir": N_("Connection: FHIR server"), "hl7v2": N_("Connection: HL7 v2 over MLLP"),
                    "folder": N_("Connection: drop folder")}
-# Why the hospital system has an admission set aside, or a part of it (kiosk.hospital.sync, kiosk.hospital.fhir reason codes).
+# Why the hospital system has an admission set aside, or a part of it (kiosk.hospital reason codes).
 SYNC_TEXTS = {
     "rejected": N_("The hospital system refused the message as it was sent."),
     "possible_duplicate_patient": N_("The hospital system found more than one record that could be this patient."),
