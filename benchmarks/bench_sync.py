@@ -31,12 +31,9 @@ from fhirserver import FhirServer  # noqa: E402
 from mllppeer import MllpPeer  # noqa: E402
 
 from kiosk import config
-from kiosk.hospital import fhir, hl7v2, sync
-from kiosk.checkin import forms
+from kiosk.hospital import fhir, hl7v2, outbox, transports
 from kiosk.checkin.model import Admission, Coverage, Identifier, Person  # noqa: E402
 from kiosk.store import Store  # noqa: E402
-
-FORM = forms.load("intake-basic")
 
 
 def admissions(n: int) -> list[Admission]:
@@ -69,8 +66,8 @@ def kiosk_drain(settings: config.Settings, backlog, destination: str, *, trace: 
         # As the worker opens it: fsync per delivery record for HL7 v2 (receivers may not de-duplicate a
         # resend after a power cut), none for FHIR.
         store = Store(Path(tmp) / "kiosk.db", power_safe=destination != "fhir")
-        transport = sync.open_transport(settings, FORM)
-        worker = sync.Sync(store, transport)
+        transport = transports.open_transport(settings)
+        worker = outbox.Sync(store, transport)
         heap: list[int] = []
         if trace:
             tracemalloc.start()
@@ -122,7 +119,7 @@ def main() -> None:
     backlog = admissions(args.admissions)
     rows = []
     options = fhir.FhirOptions()
-    bodies = [json.dumps(fhir.transaction(a, FORM, options), ensure_ascii=False).encode("utf-8") for a in backlog]
+    bodies = [json.dumps(fhir.transaction(a, options), ensure_ascii=False).encode("utf-8") for a in backlog]
     with FhirServer() as server:
         base_s = fhir_baseline(server.base, bodies)
     def kiosk(settings_for, destination, fresh):
@@ -136,7 +133,7 @@ def main() -> None:
         hospital=config.HospitalSettings(transport="fhir", url=server.base))
     rows.append(("FHIR transaction", *kiosk(fhir_settings, "fhir", FhirServer), base_s))
     h7 = hl7v2.Hl7Options(sending_facility="lobby-1")
-    messages = [hl7v2.adt_a04(a, sync.control_id_for(a), h7, sent_at=datetime.now(timezone.utc)) for a in backlog]
+    messages = [hl7v2.adt_a04(a, transports.control_id_for(a), h7, sent_at=datetime.now(timezone.utc)) for a in backlog]
     with MllpPeer() as peer:
         base_s = mllp_baseline(peer.host, peer.port, messages)
     mllp_settings = lambda peer: config.Settings(  # noqa: E731

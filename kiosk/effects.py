@@ -66,12 +66,13 @@ class Effects:
         hospital = self.settings.hospital
         if hospital.transport == "none" or self.sync is not None:
             return
-        from kiosk.hospital import sync
-        self.sync = sync.SyncThread(self.settings, self.flow.form)
+        from kiosk.hospital import appointments, outbox
+        from kiosk.store.opening import open_store
+        self.sync = outbox.SyncThread(self.settings, self.flow.form, open_store)
         self.sync.start()
         if hospital.transport == "fhir":
             try:
-                self.lookup = sync.FhirTransport(hospital, self.flow.form)   # its own session
+                self.lookup = appointments.AppointmentLookup(hospital)   # its own session
             except Exception as e:             # e.g. an unreadable token file: walk-ins only
                 log.error("appointment lookups are off: %s", type(e).__name__)
                 self.flow.look_up_appointments = False

@@ -395,6 +395,7 @@ class CheckIn:
                 return []
         s.notice = ""
         s.saving = True
+        answers = tuple(Answer(q.link_id, s.answers[q.link_id]) for q in self.questions() if q.link_id in s.answers)
         s.admission = Admission(
             id=self._new_id(), kiosk_id=self.kiosk_id, created_at=self._now().isoformat(timespec="seconds"),
             language=s.language, identified_by=s.identified_by, coverage=s.coverage,
@@ -402,8 +403,7 @@ class CheckIn:
             patient_entered=s.correction.fields if s.correction else (),
             appointment_code=s.appointment_code, appointment_id=s.appointment.id if s.appointment else "",
             patient_number=s.appointment.patient_number if s.appointment else "",
-            answers=tuple(Answer(q.link_id, s.answers[q.link_id]) for q in self.questions()
-                          if q.link_id in s.answers),
+            answers=answers, form_response=forms.form_response(self.form, answers),
             consent="accepted" if event.accepted else "declined",
             consent_text_id=signatures.text_id(event.text) if event.text else "", consent_signature=signature,
             test_data=self.test_data or s.sample)

@@ -20,6 +20,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from kiosk.checkin.model import Answer, FormResponse
 from kiosk.messages import N_
 from kiosk.paths import ASSETS
 
@@ -557,3 +558,9 @@ def response_items(form: Form, answers: dict[str, object]) -> list[dict]:
         return out
 
     return build(form.items)
+
+
+def form_response(form: Form, answers: tuple[Answer, ...]) -> FormResponse:
+    """The form as answered, to keep with the admission and send as it is (``response_items`` of these
+    answers, with the form's URL). Raises ValueError as ``response_items`` does."""
+    return FormResponse(form.url, tuple(response_items(form, {a.link_id: a.value for a in answers})))

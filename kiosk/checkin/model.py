@@ -163,6 +163,24 @@ class Answer:
 
 
 @dataclass(frozen=True)
+class FormResponse:
+    """The intake form as the patient answered it, made once when the check-in completes
+    (``kiosk.checkin.forms.form_response``): the form's canonical URL and the QuestionnaireResponse items
+    (enabled questions only, with the question texts the form had then). The hospital gets these as they
+    were made, so a form changed while admissions wait in the outbox changes nothing of what they say."""
+
+    questionnaire: str = ""             # the form's canonical URL ("" when it has none)
+    items: tuple[dict, ...] = ()        # QuestionnaireResponse.item, FHIR JSON
+
+    def to_json(self) -> dict:
+        return {"questionnaire": self.questionnaire, "item": list(self.items)}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "FormResponse":
+        return cls(data.get("questionnaire", ""), tuple(data.get("item", ())))
+
+
+@dataclass(frozen=True)
 class Appointment:
     """A booked appointment the hospital system has for the patient today."""
 
@@ -195,6 +213,9 @@ class Admission:
     # card. Marked as test data wherever it goes (FHIR meta.security HTEST, HL7 v2 MSH-11 T, the paper).
     test_data: bool = False
     patient_number: str = ""            # the hospital's own number of the patient, from today's appointment
+    # The answers as the hospital gets them; None for an admission stored before admissions carried it
+    # (its answers are then joined with the intake form at delivery: kiosk.hospital.outbox).
+    form_response: FormResponse | None = field(default=None, repr=False)
 
     def to_json(self) -> dict:
         return {
@@ -208,6 +229,7 @@ class Admission:
             "consent_signature": base64.b64encode(self.consent_signature).decode("ascii"),
             "patient_entered": list(self.patient_entered), "test_data": self.test_data,
             "patient_number": self.patient_number,
+            **({"form_response": self.form_response.to_json()} if self.form_response is not None else {}),
         }
 
     @classmethod
@@ -219,7 +241,8 @@ class Admission:
                    consent_text_id=data.get("consent_text_id", ""),
                    consent_signature=base64.b64decode(data.get("consent_signature", "")),
                    patient_entered=tuple(data.get("patient_entered", ())), test_data=bool(data.get("test_data")),
-                   patient_number=data.get("patient_number", ""))
+                   patient_number=data.get("patient_number", ""),
+                   form_response=FormResponse.from_json(data["form_response"]) if data.get("form_response") else None)
 
 
 class Severity(enum.Enum):

@@ -104,22 +104,23 @@ def _demo_summary(summary: dict, out: Path, *, tour: bool) -> None:
 def _send_samples(settings: config.Settings, store, form) -> None:
     """What the demo's sample admissions still wait for, sent now through the configured connection (the
     app's own worker sent what it could while the demo ran); they carry the test-data marks."""
-    from kiosk.hospital import sync
+    from kiosk.hospital import outbox, transports
     from kiosk.store import OutboxStatus
     name = settings.hospital.transport
     try:
-        transport = sync.open_transport(settings, form)
+        transport = transports.open_transport(settings)
     except (OSError, ValueError) as e:
         raise CommandError(f"The connection to the hospital system cannot be set up: {e}.") from None
     try:
-        progress = sync.Sync(store, transport, retry_max_s=settings.hospital.retry_max_s).run_once(now_or_never=True)
+        progress = outbox.Sync(store, transport, form=form,
+                               retry_max_s=settings.hospital.retry_max_s).run_once(now_or_never=True)
     finally:
         transport.close()
     print(f"Sent {store.outbox_count(name, OutboxStatus.DELIVERED)} sample admission(s) to the hospital system "
           f"({name}), marked as test data (FHIR meta.security HTEST, HL7 v2 processing ID T).")
     refused = [row for row in store.outbox(OutboxStatus.DEAD) if row["destination"] == name]
     if progress.waiting or refused:
-        why = (f"the hospital system refused {len(refused)} ({sync.code(refused[0]['last_error'])})" if refused
-               else f"{progress.waiting} could not be delivered ({sync.code(progress.last_reason) or 'not due yet'})")
+        why = (f"the hospital system refused {len(refused)} ({outbox.code(refused[0]['last_error'])})" if refused
+               else f"{progress.waiting} could not be delivered ({outbox.code(progress.last_reason) or 'not due yet'})")
         raise CommandError(f"Not every sample reached the hospital system: {why}; the demo's store is gone with "
                            "the demo, so run it again once the cause is fixed.", EXIT_HOSPITAL)

@@ -37,7 +37,7 @@ def _sync(args, settings: config.Settings, store, form) -> int:
     import threading
 
     from kiosk.ops import sdnotify
-    from kiosk.hospital import sync
+    from kiosk.hospital import outbox, transports
     from kiosk.store import OutboxStatus
 
     transport_name = settings.hospital.transport
@@ -45,14 +45,14 @@ def _sync(args, settings: config.Settings, store, form) -> int:
         if args.retry_refused:
             print(f"{store.outbox_requeue(transport_name, 'cli')} refused admission(s) queued again.")
         try:
-            transport = sync.open_transport(settings, form)
+            transport = transports.open_transport(settings)
         except (OSError, ValueError) as e:
             raise CommandError(f"The connection to the hospital system cannot be set up: {e}.") from None
         # systemd's watchdog (kiosk-sync.service) hears from the worker after each message it tries, once a
         # round (at most POLL_S apart), and while it waits for the app's worker to finish a round.
         watched = not args.once and sdnotify.watchdog_interval() is not None
-        worker = sync.Sync(store, transport, retry_max_s=settings.hospital.retry_max_s,
-                           alive=(lambda: sdnotify.notify("WATCHDOG=1")) if watched else (lambda: None))
+        worker = outbox.Sync(store, transport, form=form, retry_max_s=settings.hospital.retry_max_s,
+                             alive=(lambda: sdnotify.notify("WATCHDOG=1")) if watched else (lambda: None))
         try:
             if not args.once:
                 stop, wake = threading.Event(), threading.Event()
@@ -70,7 +70,7 @@ def _sync(args, settings: config.Settings, store, form) -> int:
                     housekeeping.stop()
                 return EXIT_OK
             if not args.debug:
-                logging.getLogger("kiosk.hospital.sync").setLevel(logging.CRITICAL)   # the sentences below say it
+                logging.getLogger("kiosk.hospital.outbox").setLevel(logging.CRITICAL)   # the sentences below say it
             progress = worker.run_once(now_or_never=True)
         finally:
             transport.close()
@@ -78,7 +78,7 @@ def _sync(args, settings: config.Settings, store, form) -> int:
         if progress.waiting:
             when = progress.next_due.astimezone().strftime("%H:%M:%S") if progress.next_due else "the next run"
             raise CommandError(f"{progress.waiting} admission(s) still wait to be delivered: "
-                               f"{sync.code(progress.last_reason) or 'not due yet'}; the next attempt is at {when}.",
+                               f"{outbox.code(progress.last_reason) or 'not due yet'}; the next attempt is at {when}.",
                                EXIT_HOSPITAL)
     else:
         print("Nothing to deliver: hospital.transport is none, so admissions stay in the store.")

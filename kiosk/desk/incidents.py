@@ -118,10 +118,10 @@ PRINTER_STATES = {PrinterState.READY: N_("ready"), PrinterState.PRINTING: N_("pr
                   PrinterState.COVER_OPEN: N_("cover open"), PrinterState.OFFLINE: N_("offline"),
                   PrinterState.CUTTER_ERROR: N_("cutter stuck"), PrinterState.PRINTER_ERROR: N_("printer error"),
                   PrinterState.NOT_A_PRINTER: N_("no printer at that address"), PrinterState.UNKNOWN: N_("no status")}
-# The hospital connection (kiosk.hospital.sync transports' names, hospital.transport).
+# The hospital connection (kiosk.hospital.transports' names, hospital.transport).
 TRANSPORT_TEXTS = {"fhir": N_("Connection: FHIR server"), "hl7v2": N_("Connection: HL7 v2 over MLLP"),
                    "folder": N_("Connection: drop folder")}
-# Why the hospital system has an admission set aside, or a part of it (kiosk.hospital.sync, kiosk.hospital.fhir reason codes).
+# Why the hospital system has an admission set aside, or a part of it (kiosk.hospital reason codes).
 SYNC_TEXTS = {
     "rejected": N_("The hospital system refused the message as it was sent."),
     "possible_duplicate_patient": N_("The hospital system found more than one record that could be this patient."),

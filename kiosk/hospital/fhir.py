@@ -33,7 +33,6 @@ from datetime import date, datetime, timezone
 from email.utils import parsedate_to_datetime
 from urllib.parse import quote
 
-from kiosk.checkin.forms import Form, response_items
 from kiosk.checkin.model import Admission
 
 V3_ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
@@ -125,18 +124,13 @@ def _coding(system: str, code: str, display: str = "") -> dict:
     return {k: v for k, v in (("system", system), ("code", code), ("display", display)) if v}
 
 
-def _items(admission: Admission, form: Form) -> list[dict]:
-    """The QuestionnaireResponse items: enabled questions only, nested like the form (kiosk.checkin.forms).
-
-    Raises ValueError for an answer the form does not ask or whose value does not fit its question."""
-    return response_items(form, {a.link_id: a.value for a in admission.answers})
-
-
-def transaction(admission: Admission, form: Form, options: FhirOptions = FhirOptions()) -> dict:
+def transaction(admission: Admission, options: FhirOptions = FhirOptions()) -> dict:
     """The R4 transaction Bundle of one admission, identical every time for the same admission.
 
-    ``form`` is the Questionnaire the answers belong to. Raises ValueError when an answer does not fit the
-    form or the consent is neither accepted nor declined.
+    Its QuestionnaireResponse holds ``admission.form_response``, the form as the patient answered it.
+    Raises ValueError when the admission has answers but no form response (stored before admissions
+    carried one: ``kiosk.checkin.forms.form_response`` makes it) or the consent is neither accepted nor
+    declined.
     """
     if admission.consent not in ("accepted", "declined"):
         raise ValueError(f"consent must be accepted or declined, not {admission.consent!r}")
@@ -175,14 +169,17 @@ def transaction(admission: Admission, form: Form, options: FhirOptions = FhirOpt
     entries.append((encounter_urn, encounter, {"method": "POST", "url": "Encounter", "ifNoneExist":
                                                f"identifier={_token(options.admission_system, admission.id)}"}))
 
-    items = _items(admission, form)
-    if items:
+    answered = admission.form_response
+    if answered is None and admission.answers:
+        raise ValueError("the answers come without the form they answer (no form response)")
+    if answered is not None and answered.items:
         qr_urn = _urn(admission, "QuestionnaireResponse")
         qr_id = qr_urn.removeprefix("urn:uuid:")
         response = {"resourceType": "QuestionnaireResponse", "id": qr_id,
-                    **({"questionnaire": form.url} if form.url else {}), "status": "completed",
-                    "subject": {"reference": patient_urn}, "encounter": {"reference": encounter_urn},
-                    "authored": admission.created_at, "source": {"reference": patient_urn}, "item": items}
+                    **({"questionnaire": answered.questionnaire} if answered.questionnaire else {}),
+                    "status": "completed", "subject": {"reference": patient_urn},
+                    "encounter": {"reference": encounter_urn}, "authored": admission.created_at,
+                    "source": {"reference": patient_urn}, "item": list(answered.items)}
         entries.append((qr_urn, response, {"method": "PUT", "url": f"QuestionnaireResponse/{qr_id}"}))
 
     accepted = admission.consent == "accepted"

@@ -15,7 +15,7 @@ from fhir.resources.R4B.bundle import Bundle
 from PIL import Image
 
 from kiosk import config
-from kiosk.hospital import fhir, sync
+from kiosk.hospital import fhir, outbox, transports
 from kiosk.checkin import forms
 from kiosk.checkin.events import (
                                   AdmissionStored,
@@ -227,7 +227,7 @@ def test_the_admission_is_stored_whole_with_its_signature(tmp_path):
 
 def test_the_fhir_consent_carries_the_signature_and_the_text_version():
     admission = signed_admission()
-    bundle = fhir.transaction(admission, FORM)
+    bundle = fhir.transaction(admission)
     Bundle.model_validate(bundle)
     [consent] = [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Consent"]
     model = get_fhir_model_class("Consent").model_validate(consent)
@@ -242,7 +242,7 @@ def test_the_fhir_consent_carries_the_signature_and_the_text_version():
 def test_a_declined_consent_has_no_attachment():
     k = to_consent(kiosk(consent_signature=True))
     [save] = k.handle(ConsentGiven(False, SHOWN, STROKES, PAD))
-    [consent] = [e["resource"] for e in fhir.transaction(save.admission, FORM)["entry"]
+    [consent] = [e["resource"] for e in fhir.transaction(save.admission)["entry"]
                  if e["resource"]["resourceType"] == "Consent"]
     get_fhir_model_class("Consent").model_validate(consent)
     assert "sourceAttachment" not in consent and consent["provision"]["type"] == "deny"
@@ -254,7 +254,7 @@ def test_the_signed_consent_reaches_a_real_fhir_server(tmp_path):
     stored = store.save_admission(signed_admission(), destinations=("fhir",))
     with FhirServer() as server:
         settings = config.Settings(hospital=config.HospitalSettings(transport="fhir", url=server.base))
-        progress = sync.Sync(store, sync.open_transport(settings, FORM), jitter=lambda: 0.0).run_once()
+        progress = outbox.Sync(store, transports.open_transport(settings), jitter=lambda: 0.0).run_once()
         assert progress.delivered == 1
         [consent] = server.search("Consent", identifier=f"urn:kiosk:consent|{stored.id}")
     assert consent["status"] == "active"

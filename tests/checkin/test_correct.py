@@ -17,7 +17,7 @@ from hl7apy.parser import parse_message
 
 from kiosk import config
 from kiosk.checkin import corrections, forms
-from kiosk.hospital import fhir, sync
+from kiosk.hospital import fhir, outbox, transports
 from kiosk.checkin.events import (AdmissionStored, Answered, Back, CallStaff, CardInserted, CardRead, ConsentGiven,
                                   CorrectDetails, DetailsConfirmed, DetailsCorrected, DraftChanged, IdleWarning,
                                   RaiseIncident, Start, StillHere)
@@ -304,7 +304,7 @@ def corrected(n: int = 1) -> Admission:
 
 
 def test_the_bundle_marks_what_the_patient_entered_and_validates_as_r4():
-    bundle = fhir.transaction(corrected(), FORM)
+    bundle = fhir.transaction(corrected())
     Bundle.model_validate(bundle)
     patient = bundle["entry"][0]["resource"]
     Patient.model_validate(patient)
@@ -318,11 +318,11 @@ def test_the_bundle_marks_what_the_patient_entered_and_validates_as_r4():
 
 
 def test_only_the_fields_the_patient_entered_are_marked():
-    bundle = fhir.transaction(replace(corrected(), patient_entered=("phone",)), FORM)
+    bundle = fhir.transaction(replace(corrected(), patient_entered=("phone",)))
     patient = bundle["entry"][0]["resource"]
     assert "period" not in patient["address"][0] and patient["telecom"][0]["period"] == {"start": "2026-11-27"}
     assert patient["meta"]["tag"][0]["display"].endswith(": phone")
-    plain = fhir.transaction(replace(corrected(), patient_entered=()), FORM)["entry"][0]["resource"]
+    plain = fhir.transaction(replace(corrected(), patient_entered=()))["entry"][0]["resource"]
     assert "meta" not in plain and "period" not in plain["address"][0]
 
 
@@ -348,7 +348,7 @@ def test_the_fhir_server_and_the_mllp_peer_accept_a_corrected_admission(tmp_path
         with FhirServer() as server, MllpPeer() as peer:
             for transport, url in (("fhir", server.base), ("hl7v2", peer.url)):
                 settings = config.Settings(hospital=config.HospitalSettings(transport=transport, url=url, timeout_s=5.0))
-                worker = sync.Sync(store, sync.open_transport(settings, FORM), jitter=lambda: 0.0)
+                worker = outbox.Sync(store, transports.open_transport(settings), jitter=lambda: 0.0)
                 assert worker.run_once().delivered == 1, transport
             [patient] = server.search("Patient", identifier="http://fhir.de/sid/gkv/kvid-10|X110411675")
             message = hl7.parse(peer.messages[0])

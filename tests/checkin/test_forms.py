@@ -325,11 +325,12 @@ def test_response_items_refuse_answers_that_do_not_fit(answers, message):
         forms.response_items(forms.parse(TYPED), answers)
 
 
-def _phq_admission(answers: dict) -> Admission:
+def _phq_admission(answers: dict, form: forms.Form) -> Admission:
+    answered = tuple(Answer(k, v) for k, v in answers.items())
     return Admission(id="00000000-0000-4000-8000-000000000099", kiosk_id="lobby-1",
                      created_at="2026-11-27T09:30:00+00:00", language="de", identified_by="name",
                      person=Person(family="Muster", given=("Erika",), birth_date="1964-08-12"),
-                     answers=tuple(Answer(k, v) for k, v in answers.items()))
+                     answers=answered, form_response=forms.form_response(form, answered))
 
 
 def test_a_phq9_questionnaire_response_from_the_kiosk_is_valid_r4():
@@ -337,7 +338,7 @@ def test_a_phq9_questionnaire_response_from_the_kiosk_is_valid_r4():
     answers = {link_id: "LA6568-5" for link_id in NINE}
     answers["44255-8"] = "LA6570-1"
     answers["69722-7"] = "LA6573-5"
-    bundle = fhir.transaction(_phq_admission(answers), form)
+    bundle = fhir.transaction(_phq_admission(answers, form))
     [qr] = [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "QuestionnaireResponse"]
     QuestionnaireResponse.model_validate(qr)
     assert qr["questionnaire"] == "https://kiosk.example/fhir/Questionnaire/phq-9"
@@ -374,7 +375,7 @@ def test_general_intake_follow_up_questions():
     answers = {**more, "reason-other": "Pain in my left knee", "allergies-which": "Penicillin",
                "medication-which": "Ramipril 5 mg", "phone": "+49 30 1234567",
                "emergency-contact-name": "Max Muster", "emergency-contact-phone": "0170 1234567"}
-    bundle = fhir.transaction(_phq_admission(answers), form)
+    bundle = fhir.transaction(_phq_admission(answers, form))
     [qr] = [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "QuestionnaireResponse"]
     QuestionnaireResponse.model_validate(qr)
     assert qr["item"][1] == {"linkId": "reason-other", "text": form.find("reason-other").text(""),

@@ -700,7 +700,7 @@ def test_kiosk_sync_on_its_own_is_ready_and_feeds_the_watchdog(tmp_path, listene
 
 class LockHolder:
     """Another process holding the delivery lock beside the store, as the kiosk app's worker does for a
-    whole round (kiosk.hospital.sync.Sync.run_once)."""
+    whole round (kiosk.hospital.outbox.Sync.run_once)."""
 
     def __init__(self, lock: Path):
         self.process = subprocess.Popen(

@@ -6,9 +6,8 @@ import pytest
 from fakeprinter import NetPrinter
 
 from kiosk import config
-from kiosk.checkin import forms
 from kiosk.hardware import printing
-from kiosk.hospital import sync
+from kiosk.hospital import outbox, transports
 from kiosk.desk import staff as staff_module
 from kiosk.hardware.escpos_printer import EscposPrinter
 from kiosk.hardware.preview import PreviewPrinter
@@ -393,18 +392,15 @@ def test_an_admission_whose_data_was_wiped_is_not_reprinted_or_resent(store, tmp
 
 
 def refuse(store, stored) -> None:
-    """The hospital system refused the admission's message (what kiosk.hospital.sync does with a 422)."""
+    """The hospital system refused the admission's message (what kiosk.hospital.outbox does with a 422)."""
     [row] = [r for r in store.outbox() if r["admission_id"] == stored.id]
     store.outbox_dead(row["id"], "rejected: invalid", "{}", Incident(
         IncidentKind.SYNC_REJECTED, Severity.HIGH, "folder: rejected", admission_id=stored.id))
 
 
-FORM = forms.load("intake-basic")
-
-
-def folder_worker(store, folder, clock) -> sync.Sync:
+def folder_worker(store, folder, clock) -> outbox.Sync:
     settings = config.Settings(hospital=config.HospitalSettings(transport="folder", url=f"file://{folder}"))
-    return sync.Sync(store, sync.open_transport(settings, FORM), now=clock)
+    return outbox.Sync(store, transports.open_transport(settings), now=clock)
 
 
 def test_a_resend_queues_the_refused_message_again_and_clears_the_incident(store, tmp_path, clock):

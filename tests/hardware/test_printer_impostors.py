@@ -28,7 +28,7 @@ import pytest
 from fakeprinter import (NMEA_SENTENCE, SSH_BANNER, NetPrinter, PrinterBehaviour, PtyPrinter, echo, modem, noise,
                          web_server_400)
 from kiosk import config
-from kiosk.ops import doctor
+from kiosk.ops.doctor import devices as doctor_devices
 from kiosk.checkin import forms
 from kiosk.hardware import printing
 from kiosk.checkin.events import PrintFinished, RaiseIncident
@@ -270,7 +270,7 @@ def test_the_kiosk_staff_and_doctor_say_it_is_not_a_printer(tmp_path, scheme, na
             assert [(p["actor"], p["status"], p["reason"]) for p in store.prints(stored.id)] == [
                 ("Dana K.", "failed", "not_a_printer")]
             # kiosk doctor's row for that printer.
-            row = doctor.check_printer(config.load(write_config(tmp_path, impostor.uri)), "ticket")
+            row = doctor_devices.check_printer(config.load(write_config(tmp_path, impostor.uri)), "ticket")
             assert (row.status, row.exit_code) == ("fail", 3)
             assert row.detail == f"{impostor.uri}: {NOT_A_PRINTER}: set printer.ticket.uri to the printer's address."
             if before_job and impostor.received:

@@ -38,7 +38,9 @@ def admission(n: int = 1, card: CardData | None = EGK, **changes) -> Admission:
                      created_at=(NOW + timedelta(days=n - 1)).isoformat(timespec="seconds"), language="de",
                      identified_by=f"card:{card.card}" if card else "name", person=person, coverage=coverage,
                      answers=ANSWERS)
-    return replace(base, **changes)
+    base = replace(base, **changes)
+    # The form as answered, made when the patient finished (kiosk.checkin.flow), unless the test gives one.
+    return base if "form_response" in changes else replace(base, form_response=forms.form_response(FORM, base.answers))
 
 
 SAMPLES = {
@@ -69,7 +71,7 @@ def statuses(response) -> list[int]:
 @pytest.mark.parametrize("name", SAMPLES)
 def test_bundle_is_valid_r4(name):
     options = FhirOptions(encounter_status="in-progress") if "in-progress" in name else FhirOptions()
-    bundle = fhir.transaction(SAMPLES[name], FORM, options)
+    bundle = fhir.transaction(SAMPLES[name], options)
     Bundle.model_validate(bundle)
     full_urls = {e["fullUrl"] for e in bundle["entry"]}
     assert len(full_urls) == len(bundle["entry"])                                        # bdl-7
@@ -96,7 +98,7 @@ def _references(node):
 
 
 def test_bundle_content_follows_admission_and_form():
-    bundle = fhir.transaction(SAMPLES["egk"], FORM)
+    bundle = fhir.transaction(SAMPLES["egk"])
     entries = {e["resource"]["resourceType"]: e for e in bundle["entry"]}
     assert list(entries) == ["Patient", "Coverage", "Encounter", "QuestionnaireResponse", "Consent"]
     assert entries["Patient"]["request"]["ifNoneExist"] == "identifier=http://fhir.de/sid/gkv/kvid-10|X110411675"
@@ -113,34 +115,40 @@ def test_bundle_content_follows_admission_and_form():
     assert (consent["status"], consent["provision"]["type"]) == ("active", "permit")
     assert consent["category"][0]["coding"][0]["code"] == "59284-0"
     declined = {e["resource"]["resourceType"]: e["resource"] for e in
-                fhir.transaction(SAMPLES["beid declined"], FORM)["entry"]}
+                fhir.transaction(SAMPLES["beid declined"])["entry"]}
     assert "Coverage" not in declined
     assert (declined["Consent"]["status"], declined["Consent"]["provision"]["type"]) == ("rejected", "deny")
 
 
 def test_bundle_is_the_same_for_the_same_admission():
-    first = fhir.transaction(SAMPLES["egk"], FORM)
+    first = fhir.transaction(SAMPLES["egk"])
     stored_and_loaded = Admission.from_json(json.loads(json.dumps(SAMPLES["egk"].to_json())))
-    assert json.dumps(fhir.transaction(stored_and_loaded, FORM)) == json.dumps(first)
-    other = fhir.transaction(admission(9), FORM)
+    assert json.dumps(fhir.transaction(stored_and_loaded)) == json.dumps(first)
+    other = fhir.transaction(admission(9))
     assert not {e["fullUrl"] for e in first["entry"]} & {e["fullUrl"] for e in other["entry"]}
 
 
 @pytest.mark.parametrize("bad, message", [
-    (admission(answers=(Answer("pets", True),)), "pets"),
-    (admission(answers=(Answer("reason", "bored"),)), "options"),
-    (admission(answers=(Answer("allergies", "yes"),)), "true or false"),
+    (admission(answers=(Answer("pets", True),), form_response=None), "pets"),
+    (admission(answers=(Answer("reason", "bored"),), form_response=None), "options"),
+    (admission(answers=(Answer("allergies", "yes"),), form_response=None), "true or false"),
     (admission(consent="maybe"), "consent"),
 ])
 def test_answers_outside_the_form_are_refused(bad, message):
     with pytest.raises(ValueError, match=message):
-        fhir.transaction(bad, FORM)
+        fhir.transaction(replace(bad, form_response=forms.form_response(FORM, bad.answers)))
+
+
+def test_answers_without_the_form_they_answer_are_refused():
+    with pytest.raises(ValueError, match="no form response"):
+        fhir.transaction(admission(form_response=None))
+    assert fhir.transaction(admission(answers=(), form_response=None))    # no answers: nothing to join
 
 
 # --- against SEKMET ---
 
 def test_egk_patient_is_created_once_even_when_sent_twice(server):
-    bundle = fhir.transaction(SAMPLES["egk"], FORM)
+    bundle = fhir.transaction(SAMPLES["egk"])
     first = post(server, bundle)
     assert first.status_code == 200
     assert statuses(first) == [201] * 5
@@ -157,7 +165,7 @@ def test_egk_patient_is_created_once_even_when_sent_twice(server):
 
 
 def test_second_visit_reuses_patient_and_coverage(server):
-    first, second = (post(server, fhir.transaction(admission(n), FORM)) for n in (1, 2))
+    first, second = (post(server, fhir.transaction(admission(n))) for n in (1, 2))
     assert statuses(first) == [201] * 5
     assert statuses(second) == [200, 200, 201, 201, 201]       # Patient and Coverage were there already
     assert server.count("Patient") == 1 and server.count("Coverage") == 1
@@ -166,18 +174,18 @@ def test_second_visit_reuses_patient_and_coverage(server):
 
 
 def test_new_insurer_adds_a_coverage(server):
-    post(server, fhir.transaction(admission(1), FORM))
+    post(server, fhir.transaction(admission(1)))
     switched = replace(EGK.coverage, payor_id="101575519", payor_name="Techniker Krankenkasse")
-    assert statuses(post(server, fhir.transaction(admission(2, coverage=switched), FORM)))[:2] == [200, 201]
+    assert statuses(post(server, fhir.transaction(admission(2, coverage=switched))))[:2] == [200, 201]
     assert server.count("Patient") == 1 and server.count("Coverage") == 2
 
 
 def test_typed_name_patient_gets_a_patient_per_check_in(server):
     typed = SAMPLES["typed name with code"]
-    bundle = fhir.transaction(typed, FORM)
+    bundle = fhir.transaction(typed)
     assert statuses(post(server, bundle)) == [201] * 4                       # no Coverage without a card
     assert set(statuses(post(server, bundle))) == {200}
-    assert statuses(post(server, fhir.transaction(admission(5, None), FORM)))[0] == 201   # same name, new visit
+    assert statuses(post(server, fhir.transaction(admission(5, None))))[0] == 201   # same name, new visit
     assert server.count("Patient", family="Yılmaz") == 2
     patient = server.search("Patient", identifier=f"urn:kiosk:patient|{typed.id}")[0]
     encounter = server.search("Encounter", patient=f"Patient/{patient['id']}")[0]
@@ -186,7 +194,7 @@ def test_typed_name_patient_gets_a_patient_per_check_in(server):
 
 
 def test_belgian_eid_patient_with_declined_consent(server):
-    response = post(server, fhir.transaction(SAMPLES["beid declined"], FORM))
+    response = post(server, fhir.transaction(SAMPLES["beid declined"]))
     assert response.status_code == 200 and statuses(response) == [201] * 4
     ssin = BEID.person.identifiers[0]
     [consent] = server.search("Consent", **{"patient.identifier": f"{ssin.system}|{ssin.value}"})
@@ -197,7 +205,7 @@ def test_belgian_eid_patient_with_declined_consent(server):
 def test_two_patients_with_one_identifier_are_a_possible_duplicate(server):
     for _ in range(2):
         server.create(EGK.person.to_fhir())
-    response = post(server, fhir.transaction(SAMPLES["egk"], FORM))
+    response = post(server, fhir.transaction(SAMPLES["egk"]))
     assert response.status_code == 412
     verdict = fhir.classify(response.status_code, response.json(), response.headers)
     assert verdict == Verdict("dead", "possible_duplicate_patient")
@@ -207,7 +215,7 @@ def test_two_patients_with_one_identifier_are_a_possible_duplicate(server):
 
 def test_structurally_bad_resource_is_rejected_with_a_readable_summary(server):
     bad = admission(person=replace(EGK.person, birth_date="21.03.1958"))        # as printed, not ISO
-    response = post(server, fhir.transaction(bad, FORM))
+    response = post(server, fhir.transaction(bad))
     assert response.status_code == 400
     assert fhir.classify(response.status_code, response.json(), response.headers) == Verdict("dead", "rejected")
     summary = fhir.outcome_summary(response.json())
@@ -217,10 +225,10 @@ def test_structurally_bad_resource_is_rejected_with_a_readable_summary(server):
 
 
 def test_server_output_holds_no_patient_data(server, capfd, caplog):
-    post(server, fhir.transaction(SAMPLES["egk"], FORM))
-    post(server, fhir.transaction(admission(2, person=replace(EGK.person, birth_date="21.03.1958")), FORM))
+    post(server, fhir.transaction(SAMPLES["egk"]))
+    post(server, fhir.transaction(admission(2, person=replace(EGK.person, birth_date="21.03.1958"))))
     server.fail_next(500, after_commit=True)
-    post(server, fhir.transaction(admission(3), FORM))
+    post(server, fhir.transaction(admission(3)))
     server.count("Patient", identifier="|".join(KVNR))
     out, err = capfd.readouterr()
     for text in (out, err, caplog.text):
@@ -334,7 +342,7 @@ def test_appointment_search_and_arrival(server):
     assert fhir.appointments_from(requests.get(f"{server.base}/{path}", params=params, headers=FHIR_JSON,
                                                timeout=10).json()) == []
     # the admission then names the appointment it arrived for
-    post(server, fhir.transaction(admission(2, appointment_id=booked["id"]), FORM))
+    post(server, fhir.transaction(admission(2, appointment_id=booked["id"])))
     encounter = server.search("Encounter", identifier=f"urn:kiosk:admission|{admission(2).id}")[0]
     assert encounter["appointment"] == [{"type": "Appointment", "reference": f"Appointment/{booked['id']}"}]
 
@@ -342,7 +350,7 @@ def test_appointment_search_and_arrival(server):
 # --- the test server's faults ---
 
 def test_fail_next_answers_before_the_server_sees_the_request(server):
-    bundle = fhir.transaction(SAMPLES["egk"], FORM)
+    bundle = fhir.transaction(SAMPLES["egk"])
     server.fail_next(503, retry_after=7, times=2)
     assert server.count("Patient") == 0                               # the helper's own calls pass
     for _ in range(2):
@@ -359,7 +367,7 @@ def test_fail_next_answers_before_the_server_sees_the_request(server):
 
 
 def test_fail_next_after_commit(server):
-    bundle = fhir.transaction(SAMPLES["egk"], FORM)
+    bundle = fhir.transaction(SAMPLES["egk"])
     server.fail_next(500, after_commit=True)
     response = post(server, bundle)
     assert response.status_code == 500 and fhir.classify(500, response.json(), response.headers).kind == "retry"
@@ -368,7 +376,7 @@ def test_fail_next_after_commit(server):
 
 
 def test_held_response_is_committed_and_a_resend_creates_nothing(server):
-    bundle = fhir.transaction(SAMPLES["egk"], FORM)
+    bundle = fhir.transaction(SAMPLES["egk"])
     server.hold_responses()
     with pytest.raises(requests.Timeout):
         requests.post(server.base, json=bundle, headers=SEND, timeout=0.5)

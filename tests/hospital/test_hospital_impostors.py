@@ -23,13 +23,11 @@ import pytest
 
 from kiosk import config
 from kiosk.ops import doctor
-from kiosk.checkin import forms
-from kiosk.hospital import sync
+from kiosk.hospital import outbox, transports
 from kiosk.checkin.model import Admission, Identifier, Person
 from kiosk.store import Store
 
 KIOSK = str(Path(sys.executable).parent / "kiosk")
-FORM = forms.load("intake-basic")
 MLLP_START, MLLP_END = b"\x0b", b"\x1c\r"
 
 
@@ -124,9 +122,9 @@ def attempt(transport_name: str, url: str, tmp_path: Path):
     store = Store(tmp_path / "kiosk.db", kiosk_id="lobby-1")
     try:
         store.save_admission(admission(), destinations=(transport_name,))
-        transport = sync.open_transport(settings, FORM)
+        transport = transports.open_transport(settings)
         try:
-            progress = sync.Sync(store, transport, retry_max_s=1.0).run_once(now_or_never=True)
+            progress = outbox.Sync(store, transport, retry_max_s=1.0).run_once(now_or_never=True)
         finally:
             transport.close()
         return progress, store.outbox()

@@ -1,5 +1,5 @@
 """The outbox and its worker as a state machine (hypothesis): a real store, the real worker
-(``kiosk.hospital.sync.Sync.run_once``) and real receivers, under any sequence of check-ins, receiver moods, worker
+(``kiosk.hospital.outbox.Sync.run_once``) and real receivers, under any sequence of check-ins, receiver moods, worker
 rounds, crashes, staff actions, purges and clock steps.
 
 Receivers: an MLLP peer (tests/support/mllppeer.py: AA, AE, AR, the connection dropped after the message arrived,
@@ -47,7 +47,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from kiosk import config
 from kiosk.checkin import forms
-from kiosk.hospital import sync
+from kiosk.hospital import outbox, transports
 from kiosk.checkin.model import Admission, Answer, Coverage, Identifier, IncidentKind, Person
 from kiosk.desk.staff import LOCK_S, Staff, StaffError
 from kiosk.store import Store
@@ -56,6 +56,7 @@ from machines import machine_settings
 from mllppeer import MllpPeer
 
 FORM = forms.load("intake-basic")
+ANSWERS = (Answer("reason", "acute"), Answer("allergies", False), Answer("contact-changed", True))
 QUICK_TIMEOUT_S = 0.3         # how long the worker waits for a receiver that does not answer, while it runs
 HEALTHY_TIMEOUT_S = 10.0      # ... and at the end, when every receiver answers (no timed outcome in the check)
 ALLOWED = {("pending", "delivered"), ("pending", "dead"), ("pending", "withdrawn"), ("dead", "pending"),
@@ -96,7 +97,7 @@ class MllpReceiver:
         self.peer.__exit__(None, None, None)
 
     def transport(self):
-        return sync.MllpTransport(hospital("hl7v2", self.peer.url), "lobby-1")
+        return transports.MllpTransport(hospital("hl7v2", self.peer.url), "lobby-1")
 
     def aim(self, transport) -> None:
         """Point a transport at the receiver, or at nobody while it is down."""
@@ -118,7 +119,7 @@ class MllpReceiver:
     def check(self, admissions: dict[str, Admission]) -> None:
         for admission_id, messages in self.recorded().items():
             control_ids = {str(hl7.parse(m).segment("MSH")(10)) for m in messages}
-            assert control_ids == {sync.control_id_for(admissions[admission_id])}, \
+            assert control_ids == {transports.control_id_for(admissions[admission_id])}, \
                 f"admission {admission_id} reached the receiver under the control ids {control_ids}"
             assert len(set(messages)) == 1, f"the resends of admission {admission_id} differ"
 
@@ -144,7 +145,7 @@ class FolderReceiver:
         pass
 
     def transport(self):
-        return sync.FolderTransport(hospital("folder", f"file://{self.folder}"), FORM, "lobby-1")
+        return transports.FolderTransport(hospital("folder", f"file://{self.folder}"), "lobby-1")
 
     def aim(self, transport) -> None:
         pass
@@ -181,7 +182,7 @@ class FhirReceiver:
         self.server.heal()
 
     def transport(self):
-        return sync.FhirTransport(hospital("fhir", self.server.base), FORM)
+        return transports.FhirTransport(hospital("fhir", self.server.base))
 
     def aim(self, transport) -> None:
         transport.base = self.down if self.mood == "down" else self.server.base
@@ -260,7 +261,7 @@ class OutboxMachine(RuleBasedStateMachine):
         store = Store(self.path, kiosk_id="lobby-1", power_safe=False)
         worker = {"store": store}
         for name, receiver in self.hospitals.items():
-            worker[name] = sync.Sync(store, Watched(receiver, receiver.transport(), self, store), now=lambda: self.now,
+            worker[name] = outbox.Sync(store, Watched(receiver, receiver.transport(), self, store), now=lambda: self.now,
                                      jitter=lambda: 0.5)
         return worker
 
@@ -294,8 +295,7 @@ class OutboxMachine(RuleBasedStateMachine):
             person=replace(person, identifiers=(Identifier("http://fhir.de/sid/gkv/kvid-10", f"X{n:09d}"),)),
             coverage=Coverage(payor_system="http://fhir.de/sid/arge-ik/iknr", payor_id="109500969",
                               payor_name="Test GKV", subscriber_id=f"X{n:09d}", start="2020-01-01"),
-            answers=(Answer("reason", "acute"), Answer("allergies", False), Answer("contact-changed", True)),
-            consent="accepted")
+            answers=ANSWERS, form_response=forms.form_response(FORM, ANSWERS), consent="accepted")
         stored = self.store.save_admission(admission, destinations=destinations)
         self.admissions[stored.id] = stored
         self.json[stored.id] = stored.to_json()
@@ -417,7 +417,7 @@ class OutboxMachine(RuleBasedStateMachine):
             stop = threading.Event()
             stop.set()
             other = self.workers["B" if sender == "A" else "A"]
-            assert other[destination].run_once(stop=stop) == sync.Progress(), \
+            assert other[destination].run_once(stop=stop) == outbox.Progress(), \
                 "a second worker delivered while the first was sending"
         self.on_next_send.append(other_round)
 

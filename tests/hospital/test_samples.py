@@ -145,7 +145,7 @@ def test_fhir_bundle_and_hl7_message_mark_test_data_and_only_test_data(test_data
 
     kiosk = CheckIn(kiosk_id="lobby-1", languages=("en",), form=FORM)
     admission = replace(_check_in(kiosk, CardRead(sample_cards()[0])), queue_number="A-001", test_data=test_data)
-    bundle = fhir.transaction(admission, FORM)
+    bundle = fhir.transaction(admission)
     labels = [HTEST in (entry["resource"].get("meta") or {}).get("security", []) for entry in bundle["entry"]]
     assert labels == [test_data] * len(bundle["entry"])
     from fhir.resources.R4B.bundle import Bundle

@@ -11,12 +11,11 @@ from pathlib import Path
 import pytest
 
 from kiosk import config
-from kiosk.checkin import forms
-from kiosk.hospital import sync
+from kiosk.hospital import outbox, transports
+from kiosk.hospital.appointments import AppointmentLookup
 from kiosk.checkin.model import Admission, Coverage, Identifier, IncidentKind, Person
 from kiosk.store import Store
 
-FORM = forms.load("intake-basic")
 T0 = datetime(2026, 11, 27, 8, 0, tzinfo=timezone.utc)
 
 
@@ -65,7 +64,7 @@ class Scripted:
 
     def send(self, admission, row):
         self.sent.append(admission.queue_number)
-        return self.answers.pop(0) if self.answers else sync.Attempt("delivered", answered=True)
+        return self.answers.pop(0) if self.answers else transports.Attempt("delivered", answered=True)
 
     def close(self):
         pass
@@ -76,8 +75,8 @@ class Scripted:
 def test_messages_go_in_order_and_a_failure_holds_the_later_ones_back(store):
     queue(store, "fhir", 3)
     clock = Clock()
-    transport = Scripted(sync.Attempt("retry", "unreachable"))
-    worker = sync.Sync(store, transport, now=clock, jitter=lambda: 1.0)
+    transport = Scripted(transports.Attempt("retry", "unreachable"))
+    worker = outbox.Sync(store, transport, now=clock, jitter=lambda: 1.0)
     progress = worker.run_once()
     assert transport.sent == ["A-001"] and progress.waiting == 3 and progress.delivered == 0
     assert progress.next_due == T0 + timedelta(seconds=1)
@@ -92,8 +91,8 @@ def test_pauses_double_with_jitter_up_to_the_ceiling_and_retry_after_wins(store)
     queue(store, "fhir", 1)
     clock = Clock()
     jitters = iter([0.0, 1.0, 0.0, 1.0, 1.0, 1.0])
-    worker = sync.Sync(store, Scripted(*[sync.Attempt("retry", "http_503")] * 5,
-                                       sync.Attempt("retry", "http_503", retry_after_s=120)),
+    worker = outbox.Sync(store, Scripted(*[transports.Attempt("retry", "http_503")] * 5,
+                                       transports.Attempt("retry", "http_503", retry_after_s=120)),
                        retry_max_s=8, now=clock, jitter=lambda: next(jitters))
     pauses = []
     for _ in range(6):
@@ -105,8 +104,8 @@ def test_pauses_double_with_jitter_up_to_the_ceiling_and_retry_after_wins(store)
 
 def test_a_refused_message_is_set_aside_with_an_incident_and_the_next_one_goes(store):
     first, second = queue(store, "fhir", 2)
-    transport = Scripted(sync.Attempt("dead", "rejected: error invalid Patient.birthDate", '{"resourceType": "OperationOutcome"}'))
-    progress = sync.Sync(store, transport, now=Clock()).run_once()
+    transport = Scripted(transports.Attempt("dead", "rejected: error invalid Patient.birthDate", '{"resourceType": "OperationOutcome"}'))
+    progress = outbox.Sync(store, transport, now=Clock()).run_once()
     assert (progress.delivered, progress.dead, progress.waiting) == (1, 1, 0)
     rows = store.outbox()
     assert [(r["status"], r["last_error"]) for r in rows] == [("dead", "rejected: error invalid Patient.birthDate"),
@@ -118,7 +117,7 @@ def test_a_refused_message_is_set_aside_with_an_incident_and_the_next_one_goes(s
 
 def test_a_duplicate_patient_at_the_hospital_is_its_own_incident(store):
     queue(store, "fhir", 1)
-    sync.Sync(store, Scripted(sync.Attempt("dead", "possible_duplicate_patient: error multiple-matches")),
+    outbox.Sync(store, Scripted(transports.Attempt("dead", "possible_duplicate_patient: error multiple-matches")),
               now=Clock()).run_once()
     assert [i["kind"] for i in store.incidents()] == ["duplicate_patient"]
 
@@ -126,7 +125,7 @@ def test_a_duplicate_patient_at_the_hospital_is_its_own_incident(store):
 def test_a_long_outage_is_one_incident_that_ends_when_the_hospital_answers(store):
     queue(store, "fhir", 2)
     clock = Clock()
-    worker = sync.Sync(store, Scripted(*[sync.Attempt("retry", "unreachable")] * 7), now=clock)
+    worker = outbox.Sync(store, Scripted(*[transports.Attempt("retry", "unreachable")] * 7), now=clock)
     for attempt in range(1, 8):
         progress = worker.run_once()
         assert [i["kind"] for i in store.incidents()] == (["hospital_unreachable"] if attempt >= 5 else [])
@@ -141,7 +140,7 @@ def test_an_outage_resolved_by_hand_while_it_lasts_is_raised_again(store):
     from kiosk.desk.staff import Staff
     queue(store, "fhir", 1)
     clock = Clock()
-    worker = sync.Sync(store, Scripted(*[sync.Attempt("retry", "unreachable")] * 7), now=clock)
+    worker = outbox.Sync(store, Scripted(*[transports.Attempt("retry", "unreachable")] * 7), now=clock)
     for _ in range(5):
         clock.now = worker.run_once().next_due
     [incident] = store.incidents()
@@ -156,7 +155,7 @@ def test_an_outage_resolved_by_hand_while_it_lasts_is_raised_again(store):
 def test_an_outage_raised_by_another_worker_ends_when_the_hospital_answers(store):
     queue(store, "fhir", 1)
     clock = Clock()
-    worker = sync.Sync(store, Scripted(sync.Attempt("retry", "unreachable")), now=clock)
+    worker = outbox.Sync(store, Scripted(transports.Attempt("retry", "unreachable")), now=clock)
     clock.now = worker.run_once().next_due           # this worker has seen the outage begin
     from kiosk.checkin.model import Incident, Severity
     store.raise_incident(Incident(IncidentKind.HOSPITAL_UNREACHABLE, Severity.HIGH, "fhir"))  # kiosk sync did
@@ -169,7 +168,7 @@ def test_an_admission_that_cannot_be_written_as_a_message_is_set_aside(store):
         def send(self, admission, row):
             raise ValueError("answer 'x' is not an option of question 'reason'")
     queue(store, "fhir", 1)
-    assert sync.Sync(store, Unwritable(), now=Clock()).run_once().dead == 1
+    assert outbox.Sync(store, Unwritable(), now=Clock()).run_once().dead == 1
     assert store.outbox("dead")[0]["last_error"].startswith("unsendable: answer 'x'")
     [incident] = store.incidents()
     assert incident["detail"] == "fhir:unsendable", "the incident names the reason, not the data"
@@ -178,7 +177,7 @@ def test_an_admission_that_cannot_be_written_as_a_message_is_set_aside(store):
 def test_messages_for_another_transport_are_left_alone(store):
     queue(store, "hl7v2", 1)
     transport = Scripted()
-    assert sync.Sync(store, transport, now=Clock()).run_once().waiting == 0
+    assert outbox.Sync(store, transport, now=Clock()).run_once().waiting == 0
     assert transport.sent == [] and store.outbox()[0]["status"] == "pending"
 
 
@@ -194,8 +193,8 @@ def test_the_drop_folder_gets_one_whole_file_per_admission(store, tmp_path, fmt,
     folder = tmp_path / "drop"
     folder.mkdir()
     stored = queue(store, "folder", 2)
-    transport = sync.open_transport(folder_settings(folder, fmt), FORM)
-    assert sync.Sync(store, transport, now=Clock()).run_once().delivered == 2
+    transport = transports.open_transport(folder_settings(folder, fmt))
+    assert outbox.Sync(store, transport, now=Clock()).run_once().delivered == 2
     assert sorted(p.name for p in folder.iterdir()) == sorted(f"{a.id}{suffix}" for a in stored)
     content = (folder / f"{stored[0].id}{suffix}").read_text(encoding="utf-8")
     if fmt == "fhir":
@@ -213,7 +212,7 @@ def test_a_missing_drop_folder_is_retried_until_it_is_there(store, tmp_path):
     folder = tmp_path / "not-yet"
     queue(store, "folder", 1)
     clock = Clock()
-    worker = sync.Sync(store, sync.open_transport(folder_settings(folder), FORM), now=clock)
+    worker = outbox.Sync(store, transports.open_transport(folder_settings(folder)), now=clock)
     progress = worker.run_once()
     assert progress.waiting == 1 and progress.last_reason.startswith("folder_unwritable")
     folder.mkdir()
@@ -238,7 +237,7 @@ def fhir_settings(url: str, timeout_s: float = 5.0):
 
 
 def fhir_worker(store, url, clock, timeout_s=5.0):
-    return sync.Sync(store, sync.open_transport(fhir_settings(url, timeout_s), FORM), now=clock, jitter=lambda: 0.0)
+    return outbox.Sync(store, transports.open_transport(fhir_settings(url, timeout_s)), now=clock, jitter=lambda: 0.0)
 
 
 def drain(worker, clock, rounds=10):
@@ -370,7 +369,7 @@ def test_a_tls_failure_is_retried_not_sent_in_the_clear(store, server):
 
 def mllp_worker(store, url, clock, timeout_s=2.0):
     settings = config.Settings(hospital=config.HospitalSettings(transport="hl7v2", url=url, timeout_s=timeout_s))
-    return sync.Sync(store, sync.open_transport(settings, FORM), now=clock, jitter=lambda: 0.0)
+    return outbox.Sync(store, transports.open_transport(settings), now=clock, jitter=lambda: 0.0)
 
 
 def test_mllp_accepted_messages_are_delivered_whole(store):
@@ -380,7 +379,7 @@ def test_mllp_accepted_messages_are_delivered_whole(store):
         assert mllp_worker(store, peer.url, Clock()).run_once().delivered == 2
         messages = [hl7.parse(m) for m in peer.messages]
     assert [str(m.segment("PV1")(19)) for m in messages] == [a.id for a in stored]
-    assert [str(m.segment("MSH")(10)) for m in messages] == [sync.control_id_for(a) for a in stored]
+    assert [str(m.segment("MSH")(10)) for m in messages] == [transports.control_id_for(a) for a in stored]
     assert "AA" in store.outbox()[0]["response"]
 
 
@@ -400,12 +399,12 @@ def test_mllp_reject_is_tried_again_then_set_aside(store):
     clock = Clock()
     with MllpPeer("AR") as peer:
         worker = mllp_worker(store, peer.url, clock)
-        for _ in range(sync.REFUSALS - 1):
+        for _ in range(outbox.REFUSALS - 1):
             progress = worker.run_once()
             assert progress.waiting == 1 and progress.last_reason == "rejected_AR"
             clock.now = progress.next_due
         assert worker.run_once().dead == 1
-        assert len(peer.messages) == sync.REFUSALS and len(peer.unique()) == 1
+        assert len(peer.messages) == outbox.REFUSALS and len(peer.unique()) == 1
     assert store.outbox("dead")[0]["last_error"].startswith("given_up: rejected_AR")
 
 
@@ -522,11 +521,13 @@ def test_the_appointment_of_today_is_found_and_marked_arrived_once(store, server
     booked = book(server, patient["id"], "2026-11-27T10:00:00Z")
     book(server, patient["id"], "2026-11-28T10:00:00Z")
     settings = fhir_settings(server.base)
-    transport = sync.open_transport(settings.replace(hospital=replace(settings.hospital, patient_id_system=mrn)), FORM)
-    found = transport.find_appointment(first.person.identifiers[0], date(2026, 11, 27), timeout=2.0)
+    settings = settings.replace(hospital=replace(settings.hospital, patient_id_system=mrn))
+    found = AppointmentLookup(settings.hospital).find_appointment(first.person.identifiers[0], date(2026, 11, 27),
+                                                                   timeout=2.0)
+    transport = transports.open_transport(settings)
     assert found == Appointment(booked["id"], "2026-11-27T10:00:00Z", "Kardiologie", patient_number="M-4711")
     stored = store.save_admission(replace(first, appointment_id=found.id), destinations=("fhir",))
-    assert sync.Sync(store, transport, now=Clock()).run_once().delivered == 1
+    assert outbox.Sync(store, transport, now=Clock()).run_once().delivered == 1
     assert server.search("Appointment", _id=booked["id"])[0]["status"] == "arrived"
     [encounter] = server.search("Encounter")
     assert encounter["appointment"][0]["reference"] == f"Appointment/{booked['id']}"
@@ -537,9 +538,9 @@ def test_the_appointment_of_today_is_found_and_marked_arrived_once(store, server
 
 def test_an_unreachable_hospital_makes_the_patient_a_walk_in(server):
     from datetime import date
-    transport = sync.open_transport(fhir_settings(f"http://127.0.0.1:{free_port()}/fhir"), FORM)
-    assert transport.find_appointment(admission(1).person.identifiers[0], date(2026, 11, 27), timeout=0.5) is None
-    slow = sync.open_transport(fhir_settings(server.base), FORM)
+    lookup = AppointmentLookup(fhir_settings(f"http://127.0.0.1:{free_port()}/fhir").hospital)
+    assert lookup.find_appointment(admission(1).person.identifiers[0], date(2026, 11, 27), timeout=0.5) is None
+    slow = AppointmentLookup(fhir_settings(server.base).hospital)
     server.hold_responses()
     assert slow.find_appointment(admission(1).person.identifiers[0], date(2026, 11, 27), timeout=0.3) is None
     server.release()
@@ -585,7 +586,7 @@ def test_the_bearer_token_and_request_id_go_with_every_request_and_nowhere_else(
         transport="fhir", url=f"http://127.0.0.1:{server.server_port}/fhir", token_file=str(token)))
     queue(store, "fhir", 1)
     with caplog.at_level("DEBUG"):
-        progress = sync.Sync(store, sync.open_transport(settings, FORM), now=Clock()).run_once()
+        progress = outbox.Sync(store, transports.open_transport(settings), now=Clock()).run_once()
     server.shutdown()
     assert seen == [("Bearer s3cr3t-t0ken", "lobby-1-1", "application/fhir+json")]
     assert progress.last_reason == "http_503" and (progress.next_due - T0).total_seconds() == 5
@@ -598,7 +599,7 @@ def test_an_admission_the_store_cannot_give_back_is_set_aside_and_the_rest_goes(
     first, second = queue(store, "fhir", 2)
     store.db.execute("UPDATE admissions SET data = '{}' WHERE id = ?", [first.id])
     transport = Scripted()
-    progress = sync.Sync(store, transport, now=Clock()).run_once()
+    progress = outbox.Sync(store, transport, now=Clock()).run_once()
     assert (progress.dead, progress.delivered) == (1, 1) and transport.sent == ["A-002"]
     assert store.outbox("dead")[0]["last_error"] == "unreadable_admission: KeyError"
     assert [(i["kind"], i["admission_id"]) for i in store.incidents()] == [("sync_rejected", first.id)]
@@ -609,30 +610,30 @@ def test_a_fault_of_this_side_while_sending_is_retried_not_fatal(store):
         def send(self, admission, row):
             raise RuntimeError("a bug")
     queue(store, "fhir", 1)
-    progress = sync.Sync(store, Broken(), now=Clock()).run_once()
+    progress = outbox.Sync(store, Broken(), now=Clock()).run_once()
     assert progress.waiting == 1 and progress.last_reason == "internal_RuntimeError"
     assert store.outbox()[0]["attempts"] == 1
 
 
 def test_pauses_stay_bounded_however_long_the_outage_or_odd_the_server(store):
-    worker = sync.Sync(store, Scripted(), retry_max_s=300, jitter=lambda: 1.0)
+    worker = outbox.Sync(store, Scripted(), retry_max_s=300, jitter=lambda: 1.0)
     assert worker._pause(2000, None) == 300, "no overflow after days of retries"
-    assert worker._pause(1, 86_400_000) == sync.RETRY_AFTER_MAX_S
-    assert worker._pause(1, 0) == sync.FIRST_PAUSE_S, "Retry-After: 0 does not make a busy loop"
+    assert worker._pause(1, 86_400_000) == outbox.RETRY_AFTER_MAX_S
+    assert worker._pause(1, 0) == outbox.FIRST_PAUSE_S, "Retry-After: 0 does not make a busy loop"
 
 
 def test_a_clock_that_went_back_does_not_stall_the_queue(store):
     queue(store, "fhir", 1)
     store.db.execute("UPDATE outbox SET next_attempt_at = '2026-11-28T20:00:00+00:00'")   # set by a clock 36 h fast
-    assert sync.Sync(store, Scripted(), now=Clock()).run_once().delivered == 1
+    assert outbox.Sync(store, Scripted(), now=Clock()).run_once().delivered == 1
 
 
 def test_a_conflict_that_stays_for_one_admission_is_given_up_after_a_few_answers(store, server):
     first, second = queue(store, "fhir", 2)
     clock = Clock()
     worker = fhir_worker(store, server.base, clock)
-    server.fail_next(409, times=sync.REFUSALS)
-    for _ in range(sync.REFUSALS):
+    server.fail_next(409, times=outbox.REFUSALS)
+    for _ in range(outbox.REFUSALS):
         progress = worker.run_once()
         clock.now = progress.next_due or clock.now
     assert progress.delivered == 1 and progress.dead == 1
@@ -645,8 +646,8 @@ def test_an_endpoint_problem_holds_the_queue_without_setting_admissions_aside(st
     stored = queue(store, "fhir", 3)
     clock = Clock()
     worker = fhir_worker(store, server.base, clock)
-    server.fail_next(status, times=2 * sync.REFUSALS)
-    for _ in range(2 * sync.REFUSALS):
+    server.fail_next(status, times=2 * outbox.REFUSALS)
+    for _ in range(2 * outbox.REFUSALS):
         progress = worker.run_once()
         clock.now = progress.next_due
     assert store.outbox("dead") == [] and [i["kind"] for i in store.incidents()] == ["hospital_unreachable"]
@@ -695,11 +696,11 @@ def test_a_certificate_the_kiosk_does_not_trust_is_retried_and_the_right_ca_lets
     url = f"https://127.0.0.1:{hospital.server_port}/fhir"
     queue(store, "fhir", 1)
     clock = Clock()
-    progress = sync.Sync(store, sync.open_transport(fhir_settings(url), FORM), now=clock).run_once()
+    progress = outbox.Sync(store, transports.open_transport(fhir_settings(url)), now=clock).run_once()
     assert progress.waiting == 1 and progress.last_reason == "tls_failed"
     trusted = config.Settings(hospital=config.HospitalSettings(transport="fhir", url=url, ca_file=str(cert)))
     clock.now = progress.next_due
-    assert sync.Sync(store, sync.open_transport(trusted, FORM), now=clock).run_once().delivered == 1
+    assert outbox.Sync(store, transports.open_transport(trusted), now=clock).run_once().delivered == 1
     hospital.shutdown()
 
 
@@ -716,7 +717,7 @@ def test_mllp_over_tls_is_verified(store, tls_certificate):
         assert untrusted.last_reason == "tls_failed" and peer.messages == []
         settings = config.Settings(hospital=config.HospitalSettings(transport="hl7v2", url=url, ca_file=str(cert)))
         clock.now = untrusted.next_due
-        assert sync.Sync(store, sync.open_transport(settings, FORM), now=clock).run_once().delivered == 1
+        assert outbox.Sync(store, transports.open_transport(settings), now=clock).run_once().delivered == 1
         assert len(peer.messages) == 1
 
 

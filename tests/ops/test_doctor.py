@@ -1,4 +1,4 @@
-"""``kiosk doctor`` (kiosk/ops/doctor.py) against real parts: the vpcd reader in a real pcscd, loopback network
+"""``kiosk doctor`` (kiosk/ops/doctor/) against real parts: the vpcd reader in a real pcscd, loopback network
 printers, SEKMET over HTTP, an MLLP peer, real files and a real store; the CLI runs as its console script.
 
 The clock row reads this machine's kernel clock: where a test expects "all else passes", it accepts the exit
@@ -26,6 +26,7 @@ import pytest
 
 from kiosk import config
 from kiosk.ops import doctor
+from kiosk.ops.doctor import files, hospital, local, output
 from kiosk.checkin.model import Admission, Incident, IncidentKind, Person, Severity
 from kiosk.store import Store
 
@@ -153,14 +154,14 @@ def test_table_is_aligned_in_order_with_a_summary_and_no_colour_in_a_pipe(make_c
 
 
 def test_table_wraps_the_last_column_to_the_width_given():
-    rows = [doctor.ok("config", "word " * 40), doctor.fail("disk", "Only a little free.", 1)]
-    lines = doctor.table(rows, width=60).split("\n")
+    rows = [output.ok("config", "word " * 40), output.fail("disk", "Only a little free.", 1)]
+    lines = output.table(rows, width=60).split("\n")
     assert all(len(line) <= 60 for line in lines)
     indent = lines[0].index("WHAT")
     continued = [line for line in lines[2:] if line.startswith(" ")]
     assert continued and all(line[:indent].strip() == "" and line[indent] != " " for line in continued)
     assert lines[-1] == "1 of 2 checks fail: exit 1 (the first failing check: disk)."
-    coloured = doctor.table(rows, colour=True)
+    coloured = output.table(rows, colour=True)
     assert "\033[31mfail\033[0m" in coloured and "\033[32mok\033[0m" in coloured
 
 
@@ -257,9 +258,9 @@ def test_config_must_be_roots_even_when_doctor_runs_as_the_kiosk_user():
     process that has become uid 1000 (the interpreter here lives under root's home, out of that user's reach:
     what it needs is imported before), on a config in a folder that user can reach."""
     home = Path(tempfile.mkdtemp(prefix="kiosk-doctor-"))
-    check = ("import os, sys\nfrom pathlib import Path\nfrom kiosk import config\nfrom kiosk.ops import doctor\n"
+    check = ("import os, sys\nfrom pathlib import Path\nfrom kiosk import config\nfrom kiosk.ops.doctor import files\n"
              "path = Path(sys.argv[1])\nsettings = config.load(path)\nos.setgid(1000)\nos.setuid(1000)\n"
-             "row = doctor.check_permissions(settings, path)\nprint(row.status, row.detail)\n")
+             "row = files.check_permissions(settings, path)\nprint(row.status, row.detail)\n")
     try:
         home.chmod(0o755)
         path = home / "kiosk.toml"
@@ -291,14 +292,14 @@ def test_the_services_environment_file_must_not_be_readable_by_others(make_confi
     path = make_config()
     settings = config.load(path)
     environment = tmp_path / "default-kiosk"
-    assert doctor.check_permissions(settings, path, environment).status == "ok"     # none: nothing to check
+    assert files.check_permissions(settings, path, environment).status == "ok"     # none: nothing to check
     environment.write_text("KIOSK_STORE_KEY=" + "0" * 64 + "\n")
     environment.chmod(0o644)
-    row = doctor.check_permissions(settings, path, environment)
+    row = files.check_permissions(settings, path, environment)
     assert row.status == "fail" and f"environment file {environment} can be read by every user" in row.detail
     environment.chmod(0o640)
-    assert doctor.check_permissions(settings, path, environment).status == "ok"
-    assert doctor.ENVIRONMENT_FILE == Path("/etc/default/kiosk")
+    assert files.check_permissions(settings, path, environment).status == "ok"
+    assert files.ENVIRONMENT_FILE == Path("/etc/default/kiosk")
 
 
 @pytest.mark.parametrize("url,credential", [
@@ -321,10 +322,10 @@ def test_a_credential_in_a_world_readable_config_fails(make_config, url, credent
 def test_inline_secrets_are_found_in_the_url():
     def settings(url: str) -> config.Settings:
         return config.Settings(hospital=config.HospitalSettings(url=url))
-    assert doctor._inline_secrets(settings("https://his.example/fhir?api_token=abc")) == ["hospital.url"]
-    assert doctor._inline_secrets(settings("https://user:pw@his.example/fhir")) == ["hospital.url"]
-    assert doctor._inline_secrets(settings("https://his.example/fhir?_format=json")) == []
-    assert doctor._without_credentials("https://user:pw@his.example:8443/fhir?token=x") == "https://his.example:8443/fhir"
+    assert files._inline_secrets(settings("https://his.example/fhir?api_token=abc")) == ["hospital.url"]
+    assert files._inline_secrets(settings("https://user:pw@his.example/fhir")) == ["hospital.url"]
+    assert files._inline_secrets(settings("https://his.example/fhir?_format=json")) == []
+    assert hospital._without_credentials("https://user:pw@his.example:8443/fhir?token=x") == "https://his.example:8443/fhir"
 
 
 # --- store and outbox -----------------------------------------------------------------------------------
@@ -416,14 +417,14 @@ def test_outbox_row_reports_waiting_and_refused_admissions(make_config, tmp_path
 
 def test_outbox_row_from_figures():
     now = datetime(2024, 3, 1, 12, 0, tzinfo=timezone.utc)
-    assert doctor.outbox_row(0, 0, "", 0, now).status == "ok"
-    fresh = doctor.outbox_row(3, 0, "2024-03-01T11:50:00+00:00", 0, now)
+    assert local.outbox_row(0, 0, "", 0, now).status == "ok"
+    fresh = local.outbox_row(3, 0, "2024-03-01T11:50:00+00:00", 0, now)
     assert fresh.status == "ok" and fresh.detail == "3 admission(s) wait to be delivered, the oldest for 10 min."
-    old = doctor.outbox_row(1, 0, "2024-03-01T10:30:00", 0, now)           # a time without zone is UTC
+    old = local.outbox_row(1, 0, "2024-03-01T10:30:00", 0, now)           # a time without zone is UTC
     assert old.status == "warn" and "90 min" in old.detail
-    assert doctor.outbox_row(0, 2, "", 0, now).status == "warn"
-    assert doctor.outbox_row(0, 0, "", 4, now).status == "warn"
-    assert doctor.outbox_row(1, 0, "2024-03-01T11:00:00+00:00", 0, now, warn_age_s=30 * 60).status == "warn"
+    assert local.outbox_row(0, 2, "", 0, now).status == "warn"
+    assert local.outbox_row(0, 0, "", 4, now).status == "warn"
+    assert local.outbox_row(1, 0, "2024-03-01T11:00:00+00:00", 0, now, warn_age_s=30 * 60).status == "warn"
 
 
 # --- printers: a loopback network printer ---------------------------------------------------------------------
@@ -568,12 +569,12 @@ def test_drop_folder_must_exist_and_take_files(make_config, tmp_path):
 
 def test_disk_row_thresholds():
     where = Path("/var/lib/kiosk")
-    assert doctor.disk_row(10 << 30, where).status == "ok"
-    assert doctor.disk_row(3 << 30, where).status == "warn"
-    low = doctor.disk_row(512 << 20, where)
+    assert local.disk_row(10 << 30, where).status == "ok"
+    assert local.disk_row(3 << 30, where).status == "warn"
+    low = local.disk_row(512 << 20, where)
     assert (low.status, low.exit_code) == ("fail", 1) and "0.5 GiB free" in low.detail
-    assert doctor.disk_row(3 << 30, where, fail_below=4 << 30, warn_below=8 << 30).status == "fail"
-    assert doctor.disk_row(3 << 30, where, fail_below=1 << 20, warn_below=2 << 20).status == "ok"
+    assert local.disk_row(3 << 30, where, fail_below=4 << 30, warn_below=8 << 30).status == "fail"
+    assert local.disk_row(3 << 30, where, fail_below=1 << 20, warn_below=2 << 20).status == "ok"
 
 
 def test_disk_row_of_this_machine_is_the_free_space_of_data_dir(make_config, tmp_path):
@@ -591,19 +592,19 @@ def test_disk_row_of_this_machine_is_the_free_space_of_data_dir(make_config, tmp
     (0, 0x0041, "fail"),                   # STA_UNSYNC alone
 ])
 def test_clock_row_decodes_adjtimex(state, status, expected):
-    row = doctor.clock_row(state, status)
+    row = local.clock_row(state, status)
     assert row.status == expected
     assert row.exit_code == (1 if expected == "fail" else 0)
 
 
 def test_clock_row_of_this_machine_is_what_the_kernel_says(make_config):
-    state, status = doctor.kernel_clock()
+    state, status = local.kernel_clock()
     assert 0 <= state <= 5
-    assert doctor_json(make_config())[1]["clock"]["status"] == doctor.clock_row(state, status).status
+    assert doctor_json(make_config())[1]["clock"]["status"] == local.clock_row(state, status).status
 
 
 def test_a_crashing_check_is_a_failing_row_with_the_exception_class():
-    def crash() -> doctor.Row:
+    def crash() -> output.Row:
         raise KeyError("Zwiebelkuchen")
     row = doctor.guarded("store", crash, 5.0, 1)
     assert (row.check, row.status, row.exit_code) == ("store", "fail", 1)
@@ -618,8 +619,8 @@ def test_a_hanging_check_is_given_up_after_its_timeout():
 
 
 def test_exit_code_is_the_first_failing_rows():
-    rows = [doctor.ok("config", "x."), doctor.warn("store", "y."), doctor.fail("ticket printer", "z.", 8),
-            doctor.fail("hospital", "w.", 9)]
+    rows = [output.ok("config", "x."), output.warn("store", "y."), output.fail("ticket printer", "z.", 8),
+            output.fail("hospital", "w.", 9)]
     assert doctor.exit_code(rows) == 8
     assert doctor.exit_code(rows[:2]) == 0
     assert doctor.report(rows)["ok"] is False

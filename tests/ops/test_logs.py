@@ -66,12 +66,12 @@ def test_values_come_back_as_given_and_never_span_lines(value):
 
 def test_a_record_is_one_line_of_level_logger_msg_the_fields_passed_and_a_timestamp(logged):
     out = logged()
-    logging.getLogger("kiosk.hospital.sync").warning("delivered queue=%s to %s\nthen more", "A-017", "fhir",
+    logging.getLogger("kiosk.hospital.outbox").warning("delivered queue=%s to %s\nthen more", "A-017", "fhir",
                                             extra={"queue": "A-017", "attempt": 3})
     [line] = out.getvalue().splitlines()
     fields = parse(line)
     assert list(fields) == ["ts", "level", "logger", "msg", "queue", "attempt"]
-    assert fields["level"] == "warning" and fields["logger"] == "kiosk.hospital.sync"
+    assert fields["level"] == "warning" and fields["logger"] == "kiosk.hospital.outbox"
     assert fields["msg"] == "delivered queue=A-017 to fhir\nthen more"
     assert fields["queue"] == "A-017" and fields["attempt"] == "3"
     stamp = datetime.fromisoformat(fields["ts"])

@@ -7,7 +7,7 @@ tests/ui/ui_incident_texts.py) say each of these in every language, so a kind, s
 transport added to the code without a sentence fails them.
 
 Reasons that live as literals in the code rather than in a table (the reader's faults in kiosk/hardware/pcsc.py,
-the hospital reason codes in kiosk/hospital/sync.py and kiosk/hospital/fhir.py) are read from those files.
+the hospital reason codes in kiosk/hospital/*.py) are read from those files.
 """
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ import sqlcipher3
 
 from kiosk.checkin import forms
 from kiosk.hardware import printing
-from kiosk.hospital import sync
+from kiosk.hospital import outbox
+from kiosk.hospital import transports as hospital_transports
+from kiosk.hospital.transports import Attempt
 from kiosk.checkin.events import (AdmissionFailed, AdmissionStored, Answered, Back, CallStaff, CardFailed, CardInserted,
                                   CardRead, CardRemoved, ChooseCode, ChooseName, CodeEntered, ConsentGiven, CorrectDetails,
                                   DetailsConfirmed, DetailsCorrected, DetailsWrong, NameEntered, PrintFinished, RaiseIncident,
@@ -67,7 +69,7 @@ def reader_reasons() -> set[str]:
 
 def hospital_reasons() -> tuple[set[str], set[str]]:
     """(reason codes an admission is set aside with, codes of a delivered admission's part that needs staff):
-    the literals in kiosk/hospital/sync.py and kiosk/hospital/fhir.py; ``rejected_{ack.code}`` for every HL7 acknowledgement
+    the literals in kiosk/hospital/*.py; ``rejected_{ack.code}`` for every HL7 acknowledgement
     code but the accepting ones."""
     source = hospital_source()
     dead = set()
@@ -80,7 +82,7 @@ def hospital_reasons() -> tuple[set[str], set[str]]:
 
 def transports() -> list[str]:
     """The names the sync worker's transports deliver under (the outbox's destinations)."""
-    return [cls.name for cls in vars(sync).values()
+    return [cls.name for cls in vars(hospital_transports).values()
             if isinstance(cls, type) and isinstance(getattr(cls, "name", None), str) and hasattr(cls, "send")]
 
 
@@ -161,7 +163,7 @@ def flow_incidents() -> list[Incident]:
 class _Answers:
     """A transport of the given name whose answers are written down (the worker's rules make the incident)."""
 
-    def __init__(self, name: str, answer: sync.Attempt):
+    def __init__(self, name: str, answer: Attempt):
         self.name, self.answer = name, answer
 
     def send(self, admission, row):
@@ -184,26 +186,26 @@ def sync_incidents(folder: Path) -> list[dict]:
                               identified_by="card:egk", person=CARD.person, consent="accepted")
         return store.save_admission(admission, destinations=(transport,))
 
-    def worker(transport: str, answer: sync.Attempt) -> sync.Sync:
-        return sync.Sync(store, _Answers(transport, answer), now=lambda: NOW)
+    def worker(transport: str, answer: Attempt) -> outbox.Sync:
+        return outbox.Sync(store, _Answers(transport, answer), now=lambda: NOW)
 
     try:
         for transport in transports():
             for reason in sorted(dead):
                 queued(transport)
-                worker(transport, sync.Attempt("dead", f"{reason}: what the system said", answered=True)).run_once(
+                worker(transport, Attempt("dead", f"{reason}: what the system said", answered=True)).run_once(
                     now_or_never=True)
             for note in sorted(notes):
                 queued(transport)
-                worker(transport, sync.Attempt("delivered", "", answered=True, note=f"{note}: http_404")).run_once(
+                worker(transport, Attempt("delivered", "", answered=True, note=f"{note}: http_404")).run_once(
                     now_or_never=True)
             queued(transport)                 # "not now", until the worker gives up
-            refusing = worker(transport, sync.Attempt("retry", "rejected_AR", answered=True, refused=True))
-            for _ in range(sync.REFUSALS):
+            refusing = worker(transport, Attempt("retry", "rejected_AR", answered=True, refused=True))
+            for _ in range(outbox.REFUSALS):
                 refusing.run_once(now_or_never=True)
             queued(transport)                 # no answer, until staff hear of it
-            silent = worker(transport, sync.Attempt("retry", "unreachable"))
-            for _ in range(sync.UNREACHABLE_AFTER):
+            silent = worker(transport, Attempt("retry", "unreachable"))
+            for _ in range(outbox.UNREACHABLE_AFTER):
                 silent.run_once(now_or_never=True)
             store.resolve_kiosk_incidents(IncidentKind.HOSPITAL_UNREACHABLE, "test")
             store.db.execute("DELETE FROM outbox WHERE status = 'pending'")

@@ -375,7 +375,6 @@ def run_form(tmp_path, form):
 
 def test_the_general_intake_form_is_asked_typed_checked_and_stored_with_enabled_answers_only(tmp_path):
     from kiosk.hospital import fhir
-    from kiosk.checkin import forms
     from kiosk.checkin.model import Admission
     result, run = run_form(tmp_path, "intake-general")
     steps = {s["question"]: s for s in result["steps"]}
@@ -389,7 +388,7 @@ def test_the_general_intake_form_is_asked_typed_checked_and_stored_with_enabled_
     assert answers == {"reason": "other", "reason-other": ["certificate", "Sportverletzung, Knie"], "allergies": False,
                        "medication": True, "medication-which": "Ramipril 5 mg", "pregnancy": "not-applicable",
                        "phone": "0151 2345678"}
-    bundle = fhir.transaction(Admission.from_json(result["admission"]), forms.load("intake-general"))
+    bundle = fhir.transaction(Admission.from_json(result["admission"]))
     [response] = [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "QuestionnaireResponse"]
     assert "emergency-contact" not in json.dumps(response), "empty optional answers are not sent"
     for word in ("Sportverletzung", "Ramipril", "2345678"):
@@ -400,13 +399,12 @@ def test_phq9_is_asked_and_its_response_validates_as_fhir(tmp_path):
     from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
 
     from kiosk.hospital import fhir
-    from kiosk.checkin import forms
     from kiosk.checkin.model import Admission
     result, _ = run_form(tmp_path, "phq-9")
     assert len(result["steps"]) == 9 and result["steps"][-1]["state"] == "consent", "the tenth question stays hidden"
     first = result["steps"][0]["texts"]
     assert "Überhaupt nicht" in first and any(t.startswith("Wie oft fühlten Sie sich") for t in first)
-    bundle = fhir.transaction(Admission.from_json(result["admission"]), forms.load("phq-9"))
+    bundle = fhir.transaction(Admission.from_json(result["admission"]))
     [response] = [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "QuestionnaireResponse"]
     QuestionnaireResponse.model_validate(response)
     codings = [a["valueCoding"] for item in _leaves(response["item"]) for a in item["answer"]]

@@ -9,7 +9,7 @@ HERE = Path(__file__).parent
 
 
 def test_the_patient_corrects_address_and_phone_and_staff_are_asked_to_verify(tmp_path):
-    from kiosk.checkin import corrections, forms
+    from kiosk.checkin import corrections
     from kiosk.hospital import fhir
     from kiosk.i18n import Catalogs
     from kiosk.checkin.model import Admission
@@ -38,7 +38,7 @@ def test_the_patient_corrects_address_and_phone_and_staff_are_asked_to_verify(tm
     [corrected] = [i for i in result["incidents"] if i["kind"] == "details_corrected"]
     assert corrected == {"kind": "details_corrected", "severity": "low", "detail": "address,phone",
                          "admission_id": admission.id}
-    patient = fhir.transaction(admission, forms.load("no-questions"))["entry"][0]["resource"]
+    patient = fhir.transaction(admission)["entry"][0]["resource"]
     assert patient["meta"]["tag"][0]["code"] == "patient-entered"
     for word in ("Hafenstraße", "20457", "Hamburg", "2345678"):
         assert word not in run.stdout and word not in run.stderr, "no personal data in the output"
