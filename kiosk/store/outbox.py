@@ -1,5 +1,5 @@
 """The outbox: what still has to reach the hospital system, one row per admission and destination, and
-how its delivery went (``OutboxStatus``; the sync worker, kiosk.hospital.sync, delivers the rows).
+how its delivery went (``OutboxStatus``; the delivery worker, kiosk.hospital.outbox, delivers the rows).
 """
 
 from __future__ import annotations
