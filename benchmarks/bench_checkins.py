@@ -38,7 +38,7 @@ from fakeprinter import NetPrinter
 from kiosk import app as kiosk_app
 from kiosk import demo
 from kiosk.config import KioskSettings, PrinterSettings, ReaderSettings, Settings, TicketPrinterSettings
-from kiosk.checkin.flow import State
+from kiosk.checkin.session import State
 
 mode, count, out = sys.argv[1], int(sys.argv[2]), Path(sys.argv[3])
 

@@ -984,7 +984,7 @@ def child_main(config_path: str) -> None:
     from kiosk.screens import demo
     from kiosk.ops import logs
     from kiosk.checkin.events import IdleTimeout
-    from kiosk.checkin.flow import State
+    from kiosk.checkin.session import State
     from kiosk.checkin.model import CardData
 
     logs.setup()

@@ -20,7 +20,7 @@ from pathlib import Path
 from kiosk import app as kiosk_app
 from kiosk.config import FormsSettings, KioskSettings, ReaderSettings, Settings
 from kiosk.screens.demo import answer_question, run_script
-from kiosk.checkin.flow import State
+from kiosk.checkin.session import State
 
 out = Path(sys.argv[2])
 settings = Settings(kiosk=KioskSettings(data_dir=str(out / "data"), languages=("de",)),

@@ -25,7 +25,8 @@ from kiosk.config import Settings
 from kiosk.checkin.events import (AdmissionFailed, AdmissionStored, AppointmentFound, CardFailed, CardInserted, CardRead,
                                   CardRemoved, IdleTimeout, LookUpAppointment, Print, PrintFinished, RaiseIncident,
                                   ReaderFault, SaveAdmission, StillHere, Wipe)
-from kiosk.checkin.flow import CheckIn, State
+from kiosk.checkin.flow import CheckIn
+from kiosk.checkin.session import State
 from kiosk.hardware.printer import Printer
 from kiosk.hardware.reader import CardReader, SimulatedReader
 from kiosk.i18n import Catalogs

@@ -8,11 +8,9 @@ app must perform (save, print, raise an incident, wipe). The app feeds back what
 
 from __future__ import annotations
 
-import enum
-import re
 import uuid
-from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timezone
+from dataclasses import replace
+from datetime import datetime, timezone
 from typing import Any, Callable
 
 from kiosk.checkin import corrections, forms
@@ -20,96 +18,16 @@ from kiosk.checkin import signature as signatures
 from kiosk.checkin.events import (AdmissionFailed, AdmissionStored, Answered, AppointmentFound, Back, CallStaff, CardFailed,
                                   CardInserted, CardRead, CardRemoved, ChooseCode, ChooseLanguage, ChooseName, CodeEntered,
                                   ConsentGiven, CorrectDetails, DetailsConfirmed, DetailsCorrected, DetailsWrong,
-                                  DraftChanged, Finish, IdleTimeout, IdleWarning, LookUpAppointment, NameEntered, Print,
+                                  DraftChanged, Finish, IdleTimeout, IdleWarning, NameEntered, Print,
                                   PrintFinished, RaiseIncident, ReaderFault, SaveAdmission, Start, StillHere, Ticked, Wipe)
 from kiosk.checkin.forms import Form
+from kiosk.checkin.identify import Identify
+from kiosk.checkin.model import Admission, Answer, Incident, IncidentKind, Severity
+from kiosk.checkin.session import Session, State
 from kiosk.messages import N_
-from kiosk.checkin.model import Admission, Answer, Appointment, Coverage, Incident, IncidentKind, Person, Severity
 
 
-class State(enum.Enum):
-    WELCOME = "welcome"
-    IDENTIFY = "identify"
-    ENTER_CODE = "enter_code"
-    ENTER_NAME = "enter_name"
-    CONFIRM = "confirm"
-    CORRECT = "correct"
-    QUESTIONS = "questions"
-    CONSENT = "consent"
-    DONE = "done"
-    HELP = "help"
-    IDLE_WARNING = "idle_warning"
-
-
-# --- the session ---------------------------------------------------------------------------------
-
-@dataclass
-class Session:
-    language: str
-    person: Person | None = None
-    coverage: Coverage | None = None
-    identified_by: str = ""
-    sample: bool = False                  # identified by a sample card (a simulated reader's)
-    appointment_code: str = ""
-    appointment: Appointment | None = None   # today's, found by the hospital system for a card patient
-    correction: corrections.Correction | None = None    # address/phone the patient changed on confirm
-    answers: dict[str, Any] = field(default_factory=dict)
-    draft: dict[str, str] = field(default_factory=dict)     # what is typed into the fields on screen
-    ticked: tuple = ()                    # the answers ticked so far on a question that takes several
-    question_index: int = 0
-    reading: bool = False
-    saving: bool = False
-    admission: Admission | None = None
-    prints: dict[str, str] = field(default_factory=dict)    # ticket/wristband -> printing | printed | unconfirmed | failed
-    notice: str = ""                      # a sentence (msgid) for the patient on the current screen
-    help_reason: str = ""                 # msgid shown on the help screen
-    help_resume: State | None = None
-    idle_resume: State | None = None
-    pending: list[Incident] = field(default_factory=list)   # raised once the admission has an id
-
-    @property
-    def print_status(self) -> str:
-        """All the admission's prints together: printing until each has ended, then the worst outcome."""
-        for status in ("printing", "failed", "unconfirmed", "printed"):
-            if status in self.prints.values():
-                return status
-        return ""
-
-
-def is_partial_date(iso: str) -> bool:
-    """True for a real date with the precision a card may have: 1980-07-14, 1980-07 or 1980."""
-    m = re.fullmatch(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?", iso)
-    if not m:
-        return False
-    year, month, day = (int(p) if p else 1 for p in m.groups())
-    try:
-        date(year, month, day)
-    except ValueError:
-        return False
-    return True
-
-
-def parse_birth_date(text: str, today: date) -> str | None:
-    """A typed birth date as ISO, or None. Day first (14.07.1980, 14/07/1980) or ISO (1980-07-14)."""
-    text = text.strip()
-    m = re.fullmatch(r"(\d{4})-(\d{1,2})-(\d{1,2})", text)
-    if m:
-        y, mo, d = m.groups()
-    else:
-        m = re.fullmatch(r"(\d{1,2})[./-](\d{1,2})[./-](\d{4})", text)
-        if not m:
-            return None
-        d, mo, y = m.groups()
-    try:
-        born = date(int(y), int(mo), int(d))
-    except ValueError:
-        return None
-    if born > today or born.year < today.year - 130:
-        return None
-    return born.isoformat()
-
-
-class CheckIn:
+class CheckIn(Identify):
     """One kiosk's check-in flow. Construct once; it wipes and restarts itself for every patient."""
 
     def __init__(self, *, kiosk_id: str, languages: tuple[str, ...], form: Form,
@@ -201,109 +119,6 @@ class CheckIn:
             return []
         return self._wipe()
 
-    def _reader_fault(self, event: ReaderFault) -> list:
-        self.session.reading = False
-        if self.state is State.IDENTIFY:
-            self.session.notice = N_("The card reader is not working. Please use one of the other ways below.")
-        return [RaiseIncident(Incident(IncidentKind.READER_FAULT, Severity.HIGH, event.reason))]
-
-    # --- welcome and identify ---
-
-    def _start(self, _: Start) -> list:
-        self.state = State.IDENTIFY
-        return []
-
-    def _card_inserted(self, _: CardInserted) -> list:
-        self.state = State.IDENTIFY
-        self.session.reading = True
-        self.session.notice = ""
-        return []
-
-    def _card_read(self, event: CardRead) -> list:
-        s = self.session
-        person = event.card.person
-        if not person.family or (person.birth_date and not is_partial_date(person.birth_date)):
-            return self._card_failed(CardFailed("invalid"))
-        s.reading = False
-        s.notice = ""
-        s.person, s.coverage = event.card.person, event.card.coverage
-        s.identified_by = f"card:{event.card.card}"
-        s.sample = event.card.sample
-        if s.coverage and s.coverage.ended_before(self._now().date().isoformat()):
-            s.notice = N_("The insurance cover on this card has ended. Please see the front desk after check-in.")
-            s.pending.append(Incident(IncidentKind.COVERAGE_ENDED, Severity.MEDIUM))
-        self.state = State.CONFIRM
-        if self.look_up_appointments and person.identifiers:
-            return [LookUpAppointment(person.identifiers[0])]
-        return []
-
-    def _appointment_found(self, event: AppointmentFound) -> list:
-        # Late answers for a patient who has already gone (or finished) change nothing.
-        s = self.session
-        if (s.person and s.person.identifiers and s.person.identifiers[0].value == event.identifier_value
-                and s.admission is None):
-            s.appointment = event.appointment
-        return []
-
-    def _card_removed(self, _: CardRemoved) -> list:
-        if not self.session.reading:
-            return []          # taking the card out after it was read is what patients should do
-        self.session.reading = False
-        self.session.notice = N_("The card was taken out before it could be read. "
-                                 "Please insert it again and leave it in, or use one of the other ways below.")
-        return [RaiseIncident(Incident(IncidentKind.CARD_REMOVED, Severity.LOW))]
-
-    def _card_failed(self, event: CardFailed) -> list:
-        self.state = State.IDENTIFY
-        self.session.reading = False
-        if event.reason == "unsupported":
-            self.session.notice = N_("This card cannot be used here. Please use one of the other ways below.")
-            kind = IncidentKind.CARD_UNSUPPORTED
-        else:
-            self.session.notice = N_("This card could not be read. Please use one of the other ways below.")
-            kind = IncidentKind.CARD_UNREADABLE
-        return [RaiseIncident(Incident(kind, Severity.MEDIUM, event.reason))]
-
-    def _choose_code(self, _: ChooseCode) -> list:
-        self.session.notice = ""
-        self.state = State.ENTER_CODE
-        return []
-
-    def _choose_name(self, _: ChooseName) -> list:
-        self.session.notice = ""
-        self.state = State.ENTER_NAME
-        return []
-
-    def _code_entered(self, event: CodeEntered) -> list:
-        code = event.code.strip().upper()
-        if not re.fullmatch(r"[A-Z0-9-]{4,20}", code):
-            self.session.notice = N_("Please type the code exactly as it is on your letter: 4 to 20 letters or digits.")
-            return []
-        # Looking the code up in the hospital system comes with issue 5; until then the code is kept
-        # on the admission and the patient says who they are.
-        self.session.appointment_code = code
-        self.session.notice = N_("Thank you. Please also enter your name and date of birth.")
-        self.state = State.ENTER_NAME
-        return []
-
-    def _name_entered(self, event: NameEntered) -> list:
-        s = self.session
-        family, given = " ".join(event.family.split()), " ".join(event.given.split())
-        if not family or not given:
-            s.notice = N_("Please enter both your first name and your last name.")
-            return []
-        born = parse_birth_date(event.birth_date, self._now().date())
-        if born is None:
-            s.notice = N_("Please enter your date of birth as day.month.year, for example 14.07.1980.")
-            return []
-        s.notice = ""
-        s.person = Person(family=family, given=tuple(given.split(" ")), birth_date=born)
-        s.coverage = None
-        s.sample = False
-        s.identified_by = "code" if s.appointment_code else "name"
-        s.pending.append(Incident(IncidentKind.IDENTITY_UNVERIFIED, Severity.LOW, s.identified_by))
-        self.state = State.CONFIRM
-        return []
 
     # --- confirm, questions, consent ---
 

@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 PRINTER_STATES = ("ready", "paper_low", "paper_out", "cover_open", "cutter_error", "printer_error", "offline",
                   "not_a_printer", "unknown")
 PRINTER_UP = ("ready", "paper_low")
-# How patients identify (kiosk.checkin.flow: card:<the card module's name>, code, name): counted from 0 on.
+# How patients identify (kiosk.checkin.identify: card:<the card module's name>, code, name): counted from 0 on.
 IDENTIFIED_BY = ("card:egk", "card:beid", "code", "name")
 READER_UP = (ReaderState.EMPTY.value, ReaderState.READING.value, ReaderState.CARD_PRESENT.value)
 RUN_LOCK, EXPORT_LOCK = "metrics-run.lock", "metrics.lock"     # in data_dir: see Exporter

@@ -15,7 +15,7 @@ import shutil
 from pathlib import Path
 from typing import Sequence
 
-from kiosk.checkin.flow import State
+from kiosk.checkin.session import State
 from kiosk.messages import N_
 from kiosk.checkin.model import CardData
 

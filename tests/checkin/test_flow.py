@@ -12,7 +12,10 @@ from kiosk.checkin.events import (AdmissionFailed, AdmissionStored, Answered, Ba
                                   DetailsConfirmed, DetailsWrong, DraftChanged, Finish, IdleTimeout, IdleWarning,
                                   NameEntered, PrintFinished, Print, RaiseIncident, ReaderFault, SaveAdmission, Start,
                                   StillHere, Wipe)
-from kiosk.checkin.flow import CheckIn, State, is_partial_date, parse_birth_date
+from kiosk.checkin.dates import is_partial_date
+from kiosk.checkin.flow import CheckIn
+from kiosk.checkin.identify import parse_birth_date
+from kiosk.checkin.session import State
 from kiosk.checkin.model import CardData, Coverage, Identifier, IncidentKind, Person, Severity
 
 NOW = datetime(2026, 11, 27, 9, 30, tzinfo=timezone.utc)

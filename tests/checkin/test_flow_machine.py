@@ -41,7 +41,8 @@ from kiosk.checkin.events import (AdmissionFailed, AdmissionStored, Answered, Ap
                                   ConsentGiven, CorrectDetails, DetailsConfirmed, DetailsCorrected, DetailsWrong, DraftChanged,
                                   Finish, IdleTimeout, IdleWarning, LookUpAppointment, NameEntered, Print, PrintFinished,
                                   RaiseIncident, ReaderFault, SaveAdmission, Start, StillHere, Ticked, Wipe)
-from kiosk.checkin.flow import CheckIn, Session, State
+from kiosk.checkin.flow import CheckIn
+from kiosk.checkin.session import Session, State
 from kiosk.i18n import extract_messages
 from kiosk.checkin.model import Address, Appointment, CardData, Coverage, Identifier, Person
 from kiosk.store import DB_ERRORS, PrintInProgress, Store

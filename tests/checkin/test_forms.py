@@ -470,7 +470,8 @@ def test_any_answer_but_not_at_all_to_the_phq9_self_harm_item_asks_staff(answer,
 def test_an_alert_raises_one_high_incident_that_keeps_the_answer_private():
     from datetime import datetime, timezone
     from kiosk.checkin.events import AdmissionStored, Answered, CardInserted, CardRead, ConsentGiven, DetailsConfirmed, RaiseIncident, Start
-    from kiosk.checkin.flow import CheckIn, State
+    from kiosk.checkin.flow import CheckIn
+    from kiosk.checkin.session import State
     from kiosk.checkin.model import CardData, IncidentKind, Severity
 
     def check_in(self_harm: str):
@@ -494,7 +495,8 @@ def test_an_alert_raises_one_high_incident_that_keeps_the_answer_private():
 # --- a question that repeats, through the flow ---
 
 def _repeating_flow(required: bool):
-    from kiosk.checkin.flow import CheckIn, State
+    from kiosk.checkin.flow import CheckIn
+    from kiosk.checkin.session import State
     from kiosk.checkin.events import CardInserted, CardRead, DetailsConfirmed, Start
     from kiosk.checkin.model import CardData
     form = forms.parse(questionnaire(
@@ -546,7 +548,8 @@ def test_a_repeating_answer_enables_follow_ups_and_an_optional_one_may_stay_empt
 def test_an_alert_reaches_staff_when_the_patient_leaves_before_finishing(leave):
     from kiosk.checkin.events import (AdmissionFailed, Answered, Back, CardInserted, CardRead, ConsentGiven, DetailsConfirmed,
                                       IdleTimeout, IdleWarning, RaiseIncident, Start, Wipe)
-    from kiosk.checkin.flow import CheckIn, State
+    from kiosk.checkin.flow import CheckIn
+    from kiosk.checkin.session import State
     from kiosk.checkin.model import CardData, IncidentKind, Severity
     kiosk = CheckIn(kiosk_id="k", languages=("de",), form=forms.load("phq-9"), consent_signature=False)
     for event in (Start(), CardInserted(), CardRead(CardData(card="egk", atr="3B", person=Person(family="M"))),

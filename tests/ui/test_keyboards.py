@@ -6,7 +6,7 @@ import pytest
 
 from kiosk.screens import keyboards
 from kiosk.app import WINDOW_SIZE
-from kiosk.checkin.flow import parse_birth_date
+from kiosk.checkin.identify import parse_birth_date
 from kiosk.checkin.forms import Question, Text, check
 
 # Names of real people (public figures, as their names are spelled in Wikipedia's articles on them) and

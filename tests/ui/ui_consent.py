@@ -15,7 +15,7 @@ from uirun import app_for, settings_for
 from kiosk import app as kiosk_app
 from kiosk.config import ConsentSettings
 from kiosk.screens.demo import DemoError, answer_question, run_script
-from kiosk.checkin.flow import State
+from kiosk.checkin.session import State
 
 SITE_TEXT_DE = ("Mit meiner Unterschrift willige ich ein, dass das Klinikum Musterstadt meine Daten "
                 "für Behandlung und Abrechnung verarbeitet (Patienteninformation Stand 2026-10).")

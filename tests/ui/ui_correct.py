@@ -15,7 +15,7 @@ from uirun import app_for, settings_for
 from kiosk import app as kiosk_app
 from kiosk.config import FormsSettings
 from kiosk.screens.demo import run_script
-from kiosk.checkin.flow import State
+from kiosk.checkin.session import State
 
 STREET, BAD_POSTAL_CODE, POSTAL_CODE, CITY, PHONE = "Hafenstraße 3", "2X", "20457", "Hamburg", "0151 2345678"
 

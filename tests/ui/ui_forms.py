@@ -15,7 +15,7 @@ from uirun import app_for, settings_for
 from kiosk import app as kiosk_app
 from kiosk.config import FormsSettings
 from kiosk.screens.demo import run_script
-from kiosk.checkin.flow import State
+from kiosk.checkin.session import State
 
 STEPS = {   # form -> [(question linkId, what the patient does)]
     "intake-general": [("reason", "tap:other"), ("reason-other", "tick:certificate"), ("reason-other", "tick:results"),

@@ -14,7 +14,7 @@ from uirun import app_for, settings_for
 
 from kiosk.config import FormsSettings
 from kiosk.screens.demo import DemoError, run_script
-from kiosk.checkin.flow import State
+from kiosk.checkin.session import State
 
 PATIENTS = [   # what each patient types; "\b" is the backspace key
     {"language": "de", "code": "AB12-CD34", "given": "Hans-Jürgen", "family": "Müllerr\b-Lüdenscheidt",

@@ -11,7 +11,7 @@ from vcard import Vpcd
 
 from kiosk import app as kiosk_app
 from kiosk.config import KioskSettings, Settings
-from kiosk.checkin.flow import State
+from kiosk.checkin.session import State
 from kiosk.hardware.printer import PreviewPrinter
 from kiosk.hardware.reader import PcscReader
 

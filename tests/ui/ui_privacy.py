@@ -27,7 +27,7 @@ from uirun import app_for, settings_for
 
 from kiosk.config import FormsSettings, PrinterSettings, WristbandPrinterSettings
 from kiosk.screens.demo import DemoError
-from kiosk.checkin.flow import State
+from kiosk.checkin.session import State
 
 # A's details, reversed. fresh(key) makes a new str each time: what the app receives is never the very
 # object the probes search with (those live only in NEEDLES and are skipped by identity).

@@ -10,7 +10,7 @@ from pathlib import Path
 from kiosk import app as kiosk_app
 from kiosk.config import KioskSettings, ReaderSettings, Settings
 from kiosk.checkin.events import StillHere
-from kiosk.checkin.flow import State
+from kiosk.checkin.session import State
 from kiosk.hardware.printer import PreviewPrinter
 from kiosk.hardware.reader import SimulatedReader
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from uirun import app_for, settings_for
 
 from kiosk import app as kiosk_app
-from kiosk.checkin.flow import State
+from kiosk.checkin.session import State
 from kiosk.hardware.speech import Speaker
 
 

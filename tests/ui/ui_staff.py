@@ -20,7 +20,7 @@ from kiosk import app as kiosk_app
 from kiosk.screens import layout_check
 from kiosk.config import StaffSettings
 from kiosk.screens.demo import answer_question, run_script
-from kiosk.checkin.flow import State
+from kiosk.checkin.session import State
 from kiosk.desk.staff import LOCKED, WRONG_PIN
 from kiosk.desk.staffmode import Screen
 

@@ -17,7 +17,7 @@ from uirun import settings_for
 
 from kiosk import app as kiosk_app
 from kiosk.config import DisplaySettings
-from kiosk.checkin.flow import State
+from kiosk.checkin.session import State
 
 kiosk_app.QUIET_AFTER_S = 0.5
 
