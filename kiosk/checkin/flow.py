@@ -13,7 +13,7 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from kiosk.checkin import corrections, forms
+from kiosk.checkin import answers, corrections
 from kiosk.checkin import signature as signatures
 from kiosk.checkin.events import (AdmissionFailed, AdmissionStored, Answered, AppointmentFound, Back, CallStaff, CardFailed,
                                   CardInserted, CardRead, CardRemoved, ChooseCode, ChooseLanguage, ChooseName, CodeEntered,
@@ -90,7 +90,7 @@ class CheckIn(Identify):
 
     def questions(self) -> list:
         """The questions to ask, given the answers so far (enableWhen)."""
-        return forms.enabled(self.form, self.session.answers)
+        return answers.enabled(self.form, self.session.answers)
 
     # --- handlers for every state ---
 
@@ -165,7 +165,7 @@ class CheckIn(Identify):
 
     def _tick(self, event: Ticked) -> list:
         s, q = self.session, self.question
-        if q.repeats and event.value in forms.choices(q):
+        if q.repeats and event.value in answers.choices(q):
             s.ticked = tuple(v for v in s.ticked if v != event.value) if event.value in s.ticked \
                 else (*s.ticked, event.value)
         return []
@@ -175,11 +175,11 @@ class CheckIn(Identify):
         next question enabled by the answers so far."""
         s, q = self.session, self.question
         if q.repeats and q.options:
-            value, problem = forms.check_several(q, event.value)
+            value, problem = answers.check_several(q, event.value)
         elif q.type in ("boolean", "choice"):
-            value, problem = (event.value, None) if event.value in forms.choices(q) else (None, forms.MSG_CHOOSE)
+            value, problem = (event.value, None) if event.value in answers.choices(q) else (None, answers.MSG_CHOOSE)
         else:
-            value, problem = forms.check(q, "" if event.value is None else str(event.value))
+            value, problem = answers.check(q, "" if event.value is None else str(event.value))
         if problem:
             s.notice = problem
             return []
@@ -230,7 +230,7 @@ class CheckIn(Identify):
         s.admission = replace(s.admission, queue_number=event.queue_number)
         s.prints = {kind: "printing" for kind in self.prints}
         self.state = State.DONE
-        if forms.alerts(self.form, s.answers):
+        if answers.alerts(self.form, s.answers):
             # Which question and answer stay in the admission: incidents may reach logs and metrics.
             s.pending.append(Incident(IncidentKind.ANSWER_NEEDS_STAFF, Severity.HIGH, "checked_in"))
         incidents = [RaiseIncident(replace(i, admission_id=s.admission.id)) for i in s.pending]
@@ -303,7 +303,7 @@ class CheckIn(Identify):
         s.question_index = index
         self.state = State.QUESTIONS if index < len(self.questions()) else State.CONSENT
         answer = s.answers.get(self.question.link_id) if self.state is State.QUESTIONS else None
-        s.ticked = tuple(v for v in answer if v in forms.choices(self.question)) if isinstance(answer, tuple) else ()
+        s.ticked = tuple(v for v in answer if v in answers.choices(self.question)) if isinstance(answer, tuple) else ()
 
     def _resume_state(self) -> State:
         return self.session.idle_resume if self.state is State.IDLE_WARNING else self.state
@@ -322,7 +322,7 @@ class CheckIn(Identify):
     def _wipe(self) -> list:
         effects = []
         stored = self.session.admission is not None and self.session.admission.queue_number
-        if not stored and forms.alerts(self.form, self.session.answers):
+        if not stored and answers.alerts(self.form, self.session.answers):
             # The patient who most needs someone may be the one who walks away: staff hear of it all the same.
             effects.append(RaiseIncident(Incident(IncidentKind.ANSWER_NEEDS_STAFF, Severity.HIGH, "left")))
         self.state = State.WELCOME

@@ -33,7 +33,8 @@ from datetime import date, datetime, timezone
 from email.utils import parsedate_to_datetime
 from urllib.parse import quote
 
-from kiosk.checkin.forms import Form, response_items
+from kiosk.checkin.answers import response_items
+from kiosk.checkin.forms import Form
 from kiosk.checkin.model import Admission
 
 V3_ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
