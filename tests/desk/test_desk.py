@@ -1,5 +1,6 @@
 """kiosk/desk/web.py, routes.py, auth.py, actions.py: the desk web page, served by cheroot over a real store,
-in plain HTTP and TLS, driven by requests and by a real headless Chromium (Debian ``chromium`` + ``chromium-driver``) through Selenium.
+in plain HTTP and TLS, driven by requests and by a real headless Chromium (Debian ``chromium`` +
+``chromium-driver``) through Selenium.
 
 The browser only ever talks to 127.0.0.1; Selenium is pointed at /usr/bin/chromedriver, so Selenium
 Manager never downloads a driver.
