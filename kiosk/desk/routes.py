@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import datetime
 from functools import wraps
 from typing import Callable
 
@@ -27,6 +26,7 @@ from kiosk.desk.peers import MSG_PEER_DOWN, PeerDown, Peers
 from kiosk.desk.staff import NAME_MAX, RESOLUTIONS, Staff, StaffError
 from kiosk.i18n import Catalogs, format_moment
 from kiosk.messages import N_
+from kiosk import times
 
 log = logging.getLogger(__name__)
 
@@ -246,7 +246,7 @@ def incident_json(row: dict, _: Callable[[str], str], language: str, reprint_kin
     except ValueError:
         severity_text = row["severity"]
     try:
-        when = format_moment(datetime.fromisoformat(row["created_at"]), language)
+        when = format_moment(times.moment(row["created_at"]), language)
     except (TypeError, ValueError):
         when = row.get("created_at") or ""
     taken = _(TEXTS["taken_by"]).format(name=row.get("taken_by") or "")

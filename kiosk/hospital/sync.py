@@ -37,6 +37,7 @@ from kiosk.config import HospitalSettings, Settings
 from kiosk.checkin.forms import Form
 from kiosk.checkin.model import Admission, Appointment, Identifier, Incident, IncidentKind, Severity
 from kiosk.store import Store
+from kiosk.times import moment
 
 log = logging.getLogger(__name__)
 
@@ -425,12 +426,6 @@ class Sync:
             wait = (progress.next_due - self._now()).total_seconds() if progress.next_due else 3600.0
             wake.wait(max(0.05, min(wait, poll_s or wait)))
             wake.clear()
-
-
-def moment(text: str) -> datetime:
-    """An ISO time from the store; one without a zone is UTC."""
-    value = datetime.fromisoformat(text)
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
 def code(reason: str) -> str:

@@ -18,7 +18,6 @@ import os
 import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry, generate_latest, start_http_server
@@ -27,6 +26,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoM
 from kiosk import __version__
 from kiosk.hardware.reader import ReaderState
 from kiosk.checkin.model import IncidentKind
+from kiosk import times
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ def gather(store, status) -> Snapshot:
 
 
 def _epoch(text: str) -> float:
-    return datetime.fromisoformat(text).timestamp() if text else 0.0
+    return times.moment(text).timestamp() if text else 0.0
 
 
 class KioskCollector:

@@ -34,6 +34,7 @@ from sqlite_utils.db import NotFoundError
 from sqlite_utils.migrations import Migrations
 
 from kiosk.checkin.model import Admission, Incident, IncidentKind, Severity
+from kiosk import times
 
 if TYPE_CHECKING:
     from kiosk.config import StoreSettings
@@ -650,7 +651,7 @@ class Store:
                 pin_hash, subject, state_key = "", f"name#{digest[:16]}", f"sign_in_tries:{digest}"
                 stored = self.db.execute("SELECT value FROM kiosk_state WHERE key = ?", [state_key]).fetchone()
                 wrong, until, _ = _tries(stored[0] if stored else "")
-            if until and _moment(until) > now:
+            if until and times.moment(until) > now:
                 self._audit(where, "staff.refused_locked", subject)
                 return {"refused": until, "pin_hash": "", "subject": subject, "locks": ""}
             wrong, until = wrong + 1, ""
@@ -802,11 +803,11 @@ class Store:
         forget = now - timedelta(seconds=LOCK_S)
         with self._write():
             self.db.execute("UPDATE incidents SET note = '' WHERE admission_id IS NULL AND status = 'resolved' "
-                            "AND note != '' AND julianday(resolved_at) < julianday(?)", [_utc(older_than).isoformat()])
+                            "AND note != '' AND julianday(resolved_at) < julianday(?)", [times.utc(older_than).isoformat()])
             for key, value in self.db.execute("SELECT key, value FROM kiosk_state WHERE key LIKE 'sign_in_tries:%'"
                                               ).fetchall():
                 _, until, last = _tries(value)
-                if not (until and _moment(until) > now) and (not last or _moment(last) < forget):
+                if not (until and times.moment(until) > now) and (not last or times.moment(last) < forget):
                     self.db.execute("DELETE FROM kiosk_state WHERE key = ?", [key])
             self._audit(actor, "retention.purged", "", f"{wiped} admission(s)")
         self.db.execute("PRAGMA busy_timeout = 0")      # a connection reading or writing: do not wait for it
@@ -819,7 +820,7 @@ class Store:
         return wiped
 
     def _wipe_params(self, older_than: datetime, now: datetime) -> dict:
-        return {"limit": _utc(older_than).isoformat(), "settled": (now - WITHDRAWN_SETTLE).isoformat()}
+        return {"limit": times.utc(older_than).isoformat(), "settled": (now - WITHDRAWN_SETTLE).isoformat()}
 
     def _purge_candidates(self, older_than: datetime, now: datetime) -> list[str]:
         """The ids of the admissions ``purge_personal_data`` may wipe, oldest first; read only, no write lock."""
@@ -883,15 +884,6 @@ def _make_private(path: Path, mode: int = 0o600) -> None:
         return
     if status.st_uid == os.geteuid() and status.st_mode & 0o077:
         path.chmod(mode)
-
-
-def _moment(text: str) -> datetime:
-    return _utc(datetime.fromisoformat(text))
-
-
-def _utc(value: datetime) -> datetime:
-    """A time in UTC; one without a time zone is taken as UTC already."""
-    return value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
 def _tries(value: str) -> tuple[int, str, str]:
