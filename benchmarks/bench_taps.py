@@ -9,6 +9,7 @@ not tapped: the table says so beside the count.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -19,8 +20,8 @@ import json, sys
 from pathlib import Path
 from kiosk import app as kiosk_app
 from kiosk.config import FormsSettings, KioskSettings, ReaderSettings, Settings
-from kiosk.screens.demo import answer_question, run_script
-from kiosk.checkin.session import State
+from kiosk.screens.demo import run_script
+from kiosk.screens.walk import check_in
 
 out = Path(sys.argv[2])
 settings = Settings(kiosk=KioskSettings(data_dir=str(out / "data"), languages=("de",)),
@@ -37,17 +38,9 @@ async def script(app, pilot):
         taps.append(action)
         await tap(action)
     pilot.tap = counted
-    await pilot.wait_state(State.WELCOME)
-    app.reader.insert(kiosk_app.sample_cards()[0])        # the card goes in on the welcome screen
-    await pilot.wait_state(State.CONFIRM)
-    await pilot.tap("details_confirmed")
-    while app.flow.state is State.QUESTIONS:
-        await answer_question(app, pilot, app.flow.question)
-    await pilot.wait_state(State.CONSENT)
-    await pilot.sign()                  # drawn with a finger, not a tap
-    await pilot.tap("consent_accepted")
-    await pilot.wait_for(lambda: app.flow.state is State.DONE and app.flow.session.print_status == "printed",
-                         "the ticket")
+    # The card goes in on the welcome screen; the signature is drawn with a finger, not tapped.
+    await check_in(app, pilot, kiosk_app.sample_cards()[0], card_on_welcome=True, sign=True,
+                   printed=lambda status: status == "printed")
     return [taps]
 
 run_script(app, out, script)
@@ -57,7 +50,7 @@ run_script(app, out, script)
 def taps(form: str) -> list[str]:
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run([sys.executable, "-c", WALK, form, tmp], check=True, capture_output=True, timeout=300,
-                       env={"PATH": "/usr/bin:/bin", "HOME": tmp})
+                       env={"PATH": "/usr/bin:/bin", "HOME": tmp, "PYTHONPATH": os.environ.get("PYTHONPATH", "")})
         return json.loads((Path(tmp) / "screens.json").read_text(encoding="utf-8"))["patients"][0]
 
 

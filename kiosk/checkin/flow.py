@@ -28,7 +28,8 @@ from kiosk.messages import N_
 
 
 class CheckIn(Identify):
-    """One kiosk's check-in flow. Construct once; it wipes and restarts itself for every patient."""
+    """One kiosk's check-in flow. Construct once; it wipes and restarts itself for every patient. The
+    handlers of the welcome and identify screens are ``kiosk.checkin.identify.Identify``'s."""
 
     def __init__(self, *, kiosk_id: str, languages: tuple[str, ...], form: Form,
                  idle_timeout_s: float = 60.0, idle_warning_s: float = 15.0, done_timeout_s: float = 20.0,

@@ -14,6 +14,7 @@ from uirun import app_for, settings_for
 
 from kiosk import app as kiosk_app
 from kiosk.config import FormsSettings
+from kiosk.screens import walk
 from kiosk.screens.demo import run_script
 from kiosk.checkin.session import State
 
@@ -64,11 +65,7 @@ def main(out: Path) -> None:
             ids = app.frame.manager.current_screen.ids
             return {name: ids[name].text for name in ("street", "postal_code", "city", "phone")}
 
-        await pilot.wait_state(State.WELCOME)
-        await pilot.tap("start")
-        await pilot.wait_state(State.IDENTIFY)
-        app.reader.insert(kiosk_app.sample_cards()[0])
-        await pilot.wait_state(State.CONFIRM)
+        await walk.to_confirm(app, pilot, kiosk_app.sample_cards()[0])
         await step("01-confirm", "details_wrong", "details_confirmed", "back", "correct_details")
         await pilot.tap("correct_details")
         await pilot.wait_state(State.CORRECT)
@@ -84,13 +81,8 @@ def main(out: Path) -> None:
         await pilot.tap("save_corrections")
         await pilot.wait_state(State.CONFIRM)
         await step("04-confirm-corrected", "details_wrong", "details_confirmed", "back", "correct_details")
-        await pilot.tap("details_confirmed")
-        await pilot.wait_state(State.CONSENT)
-        if "pad" in app.frame.manager.current_screen.ids:      # the site asks for a signature
-            await pilot.sign()
-        await pilot.tap("consent_accepted")
-        await pilot.wait_for(lambda: app.flow.state is State.DONE and app.flow.session.print_status != "printing",
-                             "the done screen")
+        await walk.to_consent(app, pilot)
+        await walk.consent(app, pilot)          # signed when the site asks for a signature
         admission = app.store.last_admission()
         incidents = [{k: i[k] for k in ("kind", "severity", "detail", "admission_id")} for i in app.store.incidents()]
         await pilot.tap("finish")
