@@ -71,7 +71,7 @@ def test_nothing_of_patient_a_in_the_log(run):
     mode, _, done, out = run
     log = (out / "kiosk.log").read_text(encoding="utf-8")      # everything logged, at DEBUG
     if mode == "card-finish":
-        assert "INFO kiosk: admission stored queue=A-001" in log, "the log file is the app's log"
+        assert "INFO kiosk.app: admission stored queue=A-001" in log, "the log file is the app's log"
     for text in (log, done.stdout, done.stderr):
         assert not [n for n in NEEDLES if n in text]
     assert "Traceback" not in done.stderr

@@ -143,7 +143,7 @@ app.prepare_kivy(Path(sys.argv[1]), headless=True)
 from kivy.uix.button import Button
 from kivy.uix.label import Label
 from kivy.uix.widget import Widget
-from kiosk import layout_check
+from kiosk.screens import layout_check
 root = Widget(size=(1280, 800))
 def add(widget, x, y, w, h, **text):
     widget.size_hint, widget.pos, widget.size = (None, None), (x, y), (w, h)
