@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -50,7 +51,8 @@ run_script(app, out, script)
 def taps(form: str) -> list[str]:
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run([sys.executable, "-c", WALK, form, tmp], check=True, capture_output=True, timeout=300,
-                       env={"PATH": "/usr/bin:/bin", "HOME": tmp, "PYTHONPATH": os.environ.get("PYTHONPATH", "")})
+                       env={"PATH": "/usr/bin:/bin", "HOME": tmp, "KIOSK_STORE_KEY": secrets.token_hex(32),
+                            "PYTHONPATH": os.environ.get("PYTHONPATH", "")})
         return json.loads((Path(tmp) / "screens.json").read_text(encoding="utf-8"))["patients"][0]
 
 
