@@ -38,9 +38,9 @@ from fakeprinter import NetPrinter
 from kiosk import app as kiosk_app
 from kiosk.hardware.reader import sample_cards
 from kiosk.store.opening import open_store
-from kiosk.screens import demo
+from kiosk.screens import demo, walk
 from kiosk.config import KioskSettings, PrinterSettings, ReaderSettings, Settings, TicketPrinterSettings
-from kiosk.checkin.flow import State
+from kiosk.checkin.session import State
 
 mode, count, out = sys.argv[1], int(sys.argv[2]), Path(sys.argv[3])
 
@@ -87,15 +87,8 @@ app.store.save_admission = timed_save
 
 
 async def check_in(app, pilot, card, timed):
-    await pilot.wait_state(State.WELCOME)
-    await pilot.tap("start")
-    await pilot.wait_state(State.IDENTIFY)
-    app.reader.insert(card)
-    await pilot.wait_state(State.CONFIRM)
-    await pilot.tap("details_confirmed")
-    while app.flow.state is State.QUESTIONS:
-        await demo.answer_question(app, pilot, app.flow.question)
-    await pilot.wait_state(State.CONSENT)
+    await walk.to_confirm(app, pilot, card)
+    await walk.to_consent(app, pilot)
     await pilot.sign()
     app.reader.remove()
     jobs = len(printer.connections)

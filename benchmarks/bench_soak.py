@@ -982,10 +982,10 @@ def child_main(config_path: str) -> None:
     from kiosk import app as kiosk_app
     from kiosk.store.opening import open_store
     from kiosk import config
-    from kiosk.screens import demo
+    from kiosk.screens import demo, walk
     from kiosk.ops import logs
     from kiosk.checkin.events import IdleTimeout
-    from kiosk.checkin.flow import State
+    from kiosk.checkin.session import State
     from kiosk.checkin.model import CardData
 
     logs.setup()
@@ -1098,10 +1098,7 @@ def child_main(config_path: str) -> None:
             await pilot.frames()             # the confirm screen laid out before the finger comes down
         else:
             await type_name(pilot, p)
-        await pilot.tap("details_confirmed")
-        while app.flow.state is State.QUESTIONS:
-            await demo.answer_question(app, pilot, app.flow.question)
-        await pilot.wait_state(State.CONSENT)
+        await walk.to_consent(app, pilot)
         if app.flow.consent_signature:
             await pilot.sign()
         kill_at["what"] = command["kill"]

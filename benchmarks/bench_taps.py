@@ -9,6 +9,7 @@ not tapped: the table says so beside the count.
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import subprocess
 import sys
@@ -22,8 +23,9 @@ from kiosk import app as kiosk_app
 from kiosk.hardware.reader import sample_cards
 from kiosk.store.opening import open_store
 from kiosk.config import FormsSettings, KioskSettings, ReaderSettings, Settings
-from kiosk.screens.demo import answer_question, run_script
-from kiosk.checkin.flow import State
+from kiosk.hardware.printer import PrintOutcome
+from kiosk.screens.demo import run_script
+from kiosk.screens.walk import check_in
 
 out = Path(sys.argv[2])
 settings = Settings(kiosk=KioskSettings(data_dir=str(out / "data"), languages=("de",)),
@@ -40,17 +42,9 @@ async def script(app, pilot):
         taps.append(action)
         await tap(action)
     pilot.tap = counted
-    await pilot.wait_state(State.WELCOME)
-    app.reader.insert(sample_cards()[0])        # the card goes in on the welcome screen
-    await pilot.wait_state(State.CONFIRM)
-    await pilot.tap("details_confirmed")
-    while app.flow.state is State.QUESTIONS:
-        await answer_question(app, pilot, app.flow.question)
-    await pilot.wait_state(State.CONSENT)
-    await pilot.sign()                  # drawn with a finger, not a tap
-    await pilot.tap("consent_accepted")
-    await pilot.wait_for(lambda: app.flow.state is State.DONE and app.flow.session.print_status == "printed",
-                         "the ticket")
+    # The card goes in on the welcome screen; the signature is drawn with a finger, not tapped.
+    await check_in(app, pilot, sample_cards()[0], card_on_welcome=True, sign=True,
+                   printed=lambda status: status == PrintOutcome.PRINTED)
     return [taps]
 
 run_script(app, out, script)
@@ -61,7 +55,8 @@ def taps(form: str) -> list[str]:
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run([sys.executable, "-c", WALK, form, tmp], check=True, capture_output=True, timeout=300,
                        # a throwaway key for the walk's own encrypted store, as on a kiosk
-                       env={"PATH": "/usr/bin:/bin", "HOME": tmp, "KIOSK_STORE_KEY": secrets.token_hex(32)})
+                       env={"PATH": "/usr/bin:/bin", "HOME": tmp, "KIOSK_STORE_KEY": secrets.token_hex(32),
+                            "PYTHONPATH": os.environ.get("PYTHONPATH", "")})
         return json.loads((Path(tmp) / "screens.json").read_text(encoding="utf-8"))["patients"][0]
 
 

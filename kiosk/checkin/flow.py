@@ -8,109 +8,28 @@ app must perform (save, print, raise an incident, wipe). The app feeds back what
 
 from __future__ import annotations
 
-import enum
-import re
 import uuid
-from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timezone
+from dataclasses import replace
+from datetime import datetime, timezone
 from typing import Any, Callable
 
-from kiosk.checkin import corrections, forms
+from kiosk.checkin import answers, corrections
 from kiosk.checkin import signature as signatures
 from kiosk.checkin.events import (AdmissionFailed, AdmissionStored, Answered, AppointmentFound, Back, CallStaff, CardFailed,
                                   CardInserted, CardRead, CardRemoved, ChooseCode, ChooseLanguage, ChooseName, CodeEntered,
                                   ConsentGiven, CorrectDetails, DetailsConfirmed, DetailsCorrected, DetailsWrong,
-                                  DraftChanged, Finish, IdleTimeout, IdleWarning, LookUpAppointment, NameEntered, Print,
+                                  DraftChanged, Finish, IdleTimeout, IdleWarning, NameEntered, Print,
                                   PrintFinished, RaiseIncident, ReaderFault, SaveAdmission, Start, StillHere, Ticked, Wipe)
 from kiosk.checkin.forms import Form
+from kiosk.checkin.identify import Identify
+from kiosk.checkin.model import Admission, Answer, Incident, IncidentKind, Severity
+from kiosk.checkin.session import Session, State
 from kiosk.messages import N_
-from kiosk.checkin.model import Admission, Answer, Appointment, Coverage, Incident, IncidentKind, Person, Severity
 
 
-class State(enum.Enum):
-    WELCOME = "welcome"
-    IDENTIFY = "identify"
-    ENTER_CODE = "enter_code"
-    ENTER_NAME = "enter_name"
-    CONFIRM = "confirm"
-    CORRECT = "correct"
-    QUESTIONS = "questions"
-    CONSENT = "consent"
-    DONE = "done"
-    HELP = "help"
-    IDLE_WARNING = "idle_warning"
-
-
-# --- the session ---------------------------------------------------------------------------------
-
-@dataclass
-class Session:
-    language: str
-    person: Person | None = None
-    coverage: Coverage | None = None
-    identified_by: str = ""
-    sample: bool = False                  # identified by a sample card (a simulated reader's)
-    appointment_code: str = ""
-    appointment: Appointment | None = None   # today's, found by the hospital system for a card patient
-    correction: corrections.Correction | None = None    # address/phone the patient changed on confirm
-    answers: dict[str, Any] = field(default_factory=dict)
-    draft: dict[str, str] = field(default_factory=dict)     # what is typed into the fields on screen
-    ticked: tuple = ()                    # the answers ticked so far on a question that takes several
-    question_index: int = 0
-    reading: bool = False
-    saving: bool = False
-    admission: Admission | None = None
-    prints: dict[str, str] = field(default_factory=dict)    # ticket/wristband -> printing | printed | unconfirmed | failed
-    notice: str = ""                      # a sentence (msgid) for the patient on the current screen
-    help_reason: str = ""                 # msgid shown on the help screen
-    help_resume: State | None = None
-    idle_resume: State | None = None
-    pending: list[Incident] = field(default_factory=list)   # raised once the admission has an id
-
-    @property
-    def print_status(self) -> str:
-        """All the admission's prints together: printing until each has ended, then the worst outcome."""
-        for status in ("printing", "failed", "unconfirmed", "printed"):
-            if status in self.prints.values():
-                return status
-        return ""
-
-
-def is_partial_date(iso: str) -> bool:
-    """True for a real date with the precision a card may have: 1980-07-14, 1980-07 or 1980."""
-    m = re.fullmatch(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?", iso)
-    if not m:
-        return False
-    year, month, day = (int(p) if p else 1 for p in m.groups())
-    try:
-        date(year, month, day)
-    except ValueError:
-        return False
-    return True
-
-
-def parse_birth_date(text: str, today: date) -> str | None:
-    """A typed birth date as ISO, or None. Day first (14.07.1980, 14/07/1980) or ISO (1980-07-14)."""
-    text = text.strip()
-    m = re.fullmatch(r"(\d{4})-(\d{1,2})-(\d{1,2})", text)
-    if m:
-        y, mo, d = m.groups()
-    else:
-        m = re.fullmatch(r"(\d{1,2})[./-](\d{1,2})[./-](\d{4})", text)
-        if not m:
-            return None
-        d, mo, y = m.groups()
-    try:
-        born = date(int(y), int(mo), int(d))
-    except ValueError:
-        return None
-    if born > today or born.year < today.year - 130:
-        return None
-    return born.isoformat()
-
-
-class CheckIn:
-    """One kiosk's check-in flow. Construct once; it wipes and restarts itself for every patient."""
+class CheckIn(Identify):
+    """One kiosk's check-in flow. Construct once; it wipes and restarts itself for every patient. The
+    handlers of the welcome and identify screens are ``kiosk.checkin.identify.Identify``'s."""
 
     def __init__(self, *, kiosk_id: str, languages: tuple[str, ...], form: Form,
                  idle_timeout_s: float = 60.0, idle_warning_s: float = 15.0, done_timeout_s: float = 20.0,
@@ -172,7 +91,7 @@ class CheckIn:
 
     def questions(self) -> list:
         """The questions to ask, given the answers so far (enableWhen)."""
-        return forms.enabled(self.form, self.session.answers)
+        return answers.enabled(self.form, self.session.answers)
 
     # --- handlers for every state ---
 
@@ -201,109 +120,6 @@ class CheckIn:
             return []
         return self._wipe()
 
-    def _reader_fault(self, event: ReaderFault) -> list:
-        self.session.reading = False
-        if self.state is State.IDENTIFY:
-            self.session.notice = N_("The card reader is not working. Please use one of the other ways below.")
-        return [RaiseIncident(Incident(IncidentKind.READER_FAULT, Severity.HIGH, event.reason))]
-
-    # --- welcome and identify ---
-
-    def _start(self, _: Start) -> list:
-        self.state = State.IDENTIFY
-        return []
-
-    def _card_inserted(self, _: CardInserted) -> list:
-        self.state = State.IDENTIFY
-        self.session.reading = True
-        self.session.notice = ""
-        return []
-
-    def _card_read(self, event: CardRead) -> list:
-        s = self.session
-        person = event.card.person
-        if not person.family or (person.birth_date and not is_partial_date(person.birth_date)):
-            return self._card_failed(CardFailed("invalid"))
-        s.reading = False
-        s.notice = ""
-        s.person, s.coverage = event.card.person, event.card.coverage
-        s.identified_by = f"card:{event.card.card}"
-        s.sample = event.card.sample
-        if s.coverage and s.coverage.ended_before(self._now().date().isoformat()):
-            s.notice = N_("The insurance cover on this card has ended. Please see the front desk after check-in.")
-            s.pending.append(Incident(IncidentKind.COVERAGE_ENDED, Severity.MEDIUM))
-        self.state = State.CONFIRM
-        if self.look_up_appointments and person.identifiers:
-            return [LookUpAppointment(person.identifiers[0])]
-        return []
-
-    def _appointment_found(self, event: AppointmentFound) -> list:
-        # Late answers for a patient who has already gone (or finished) change nothing.
-        s = self.session
-        if (s.person and s.person.identifiers and s.person.identifiers[0].value == event.identifier_value
-                and s.admission is None):
-            s.appointment = event.appointment
-        return []
-
-    def _card_removed(self, _: CardRemoved) -> list:
-        if not self.session.reading:
-            return []          # taking the card out after it was read is what patients should do
-        self.session.reading = False
-        self.session.notice = N_("The card was taken out before it could be read. "
-                                 "Please insert it again and leave it in, or use one of the other ways below.")
-        return [RaiseIncident(Incident(IncidentKind.CARD_REMOVED, Severity.LOW))]
-
-    def _card_failed(self, event: CardFailed) -> list:
-        self.state = State.IDENTIFY
-        self.session.reading = False
-        if event.reason == "unsupported":
-            self.session.notice = N_("This card cannot be used here. Please use one of the other ways below.")
-            kind = IncidentKind.CARD_UNSUPPORTED
-        else:
-            self.session.notice = N_("This card could not be read. Please use one of the other ways below.")
-            kind = IncidentKind.CARD_UNREADABLE
-        return [RaiseIncident(Incident(kind, Severity.MEDIUM, event.reason))]
-
-    def _choose_code(self, _: ChooseCode) -> list:
-        self.session.notice = ""
-        self.state = State.ENTER_CODE
-        return []
-
-    def _choose_name(self, _: ChooseName) -> list:
-        self.session.notice = ""
-        self.state = State.ENTER_NAME
-        return []
-
-    def _code_entered(self, event: CodeEntered) -> list:
-        code = event.code.strip().upper()
-        if not re.fullmatch(r"[A-Z0-9-]{4,20}", code):
-            self.session.notice = N_("Please type the code exactly as it is on your letter: 4 to 20 letters or digits.")
-            return []
-        # Looking the code up in the hospital system comes with issue 5; until then the code is kept
-        # on the admission and the patient says who they are.
-        self.session.appointment_code = code
-        self.session.notice = N_("Thank you. Please also enter your name and date of birth.")
-        self.state = State.ENTER_NAME
-        return []
-
-    def _name_entered(self, event: NameEntered) -> list:
-        s = self.session
-        family, given = " ".join(event.family.split()), " ".join(event.given.split())
-        if not family or not given:
-            s.notice = N_("Please enter both your first name and your last name.")
-            return []
-        born = parse_birth_date(event.birth_date, self._now().date())
-        if born is None:
-            s.notice = N_("Please enter your date of birth as day.month.year, for example 14.07.1980.")
-            return []
-        s.notice = ""
-        s.person = Person(family=family, given=tuple(given.split(" ")), birth_date=born)
-        s.coverage = None
-        s.sample = False
-        s.identified_by = "code" if s.appointment_code else "name"
-        s.pending.append(Incident(IncidentKind.IDENTITY_UNVERIFIED, Severity.LOW, s.identified_by))
-        self.state = State.CONFIRM
-        return []
 
     # --- confirm, questions, consent ---
 
@@ -350,7 +166,7 @@ class CheckIn:
 
     def _tick(self, event: Ticked) -> list:
         s, q = self.session, self.question
-        if q.repeats and event.value in forms.choices(q):
+        if q.repeats and event.value in answers.choices(q):
             s.ticked = tuple(v for v in s.ticked if v != event.value) if event.value in s.ticked \
                 else (*s.ticked, event.value)
         return []
@@ -360,11 +176,11 @@ class CheckIn:
         next question enabled by the answers so far."""
         s, q = self.session, self.question
         if q.repeats and q.options:
-            value, problem = forms.check_several(q, event.value)
+            value, problem = answers.check_several(q, event.value)
         elif q.type in ("boolean", "choice"):
-            value, problem = (event.value, None) if event.value in forms.choices(q) else (None, forms.MSG_CHOOSE)
+            value, problem = (event.value, None) if event.value in answers.choices(q) else (None, answers.MSG_CHOOSE)
         else:
-            value, problem = forms.check(q, "" if event.value is None else str(event.value))
+            value, problem = answers.check(q, "" if event.value is None else str(event.value))
         if problem:
             s.notice = problem
             return []
@@ -395,7 +211,7 @@ class CheckIn:
                 return []
         s.notice = ""
         s.saving = True
-        answers = tuple(Answer(q.link_id, s.answers[q.link_id]) for q in self.questions() if q.link_id in s.answers)
+        given = tuple(Answer(q.link_id, s.answers[q.link_id]) for q in self.questions() if q.link_id in s.answers)
         s.admission = Admission(
             id=self._new_id(), kiosk_id=self.kiosk_id, created_at=self._now().isoformat(timespec="seconds"),
             language=s.language, identified_by=s.identified_by, coverage=s.coverage,
@@ -403,7 +219,7 @@ class CheckIn:
             patient_entered=s.correction.fields if s.correction else (),
             appointment_code=s.appointment_code, appointment_id=s.appointment.id if s.appointment else "",
             patient_number=s.appointment.patient_number if s.appointment else "",
-            answers=answers, form_response=forms.form_response(self.form, answers),
+            answers=given, form_response=answers.form_response(self.form, given),
             consent="accepted" if event.accepted else "declined",
             consent_text_id=signatures.text_id(event.text) if event.text else "", consent_signature=signature,
             test_data=self.test_data or s.sample)
@@ -415,7 +231,7 @@ class CheckIn:
         s.admission = replace(s.admission, queue_number=event.queue_number)
         s.prints = {kind: "printing" for kind in self.prints}
         self.state = State.DONE
-        if forms.alerts(self.form, s.answers):
+        if answers.alerts(self.form, s.answers):
             # Which question and answer stay in the admission: incidents may reach logs and metrics.
             s.pending.append(Incident(IncidentKind.ANSWER_NEEDS_STAFF, Severity.HIGH, "checked_in"))
         incidents = [RaiseIncident(replace(i, admission_id=s.admission.id)) for i in s.pending]
@@ -488,7 +304,7 @@ class CheckIn:
         s.question_index = index
         self.state = State.QUESTIONS if index < len(self.questions()) else State.CONSENT
         answer = s.answers.get(self.question.link_id) if self.state is State.QUESTIONS else None
-        s.ticked = tuple(v for v in answer if v in forms.choices(self.question)) if isinstance(answer, tuple) else ()
+        s.ticked = tuple(v for v in answer if v in answers.choices(self.question)) if isinstance(answer, tuple) else ()
 
     def _resume_state(self) -> State:
         return self.session.idle_resume if self.state is State.IDLE_WARNING else self.state
@@ -507,7 +323,7 @@ class CheckIn:
     def _wipe(self) -> list:
         effects = []
         stored = self.session.admission is not None and self.session.admission.queue_number
-        if not stored and forms.alerts(self.form, self.session.answers):
+        if not stored and answers.alerts(self.form, self.session.answers):
             # The patient who most needs someone may be the one who walks away: staff hear of it all the same.
             effects.append(RaiseIncident(Incident(IncidentKind.ANSWER_NEEDS_STAFF, Severity.HIGH, "left")))
         self.state = State.WELCOME

@@ -165,7 +165,7 @@ class Answer:
 @dataclass(frozen=True)
 class FormResponse:
     """The intake form as the patient answered it, made once when the check-in completes
-    (``kiosk.checkin.forms.form_response``): the form's canonical URL and the QuestionnaireResponse items
+    (``kiosk.checkin.answers.form_response``): the form's canonical URL and the QuestionnaireResponse items
     (enabled questions only, with the question texts the form had then). The hospital gets these as they
     were made, so a form changed while admissions wait in the outbox changes nothing of what they say."""
 

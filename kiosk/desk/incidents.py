@@ -6,7 +6,7 @@ actions.
 An incident's ``detail`` is a code, never prose (it reaches logs and metrics, and every reader has their
 own language): what it holds depends on the kind (``texts`` turns kind and detail into sentences):
 
-- ``help_requested``: the screen the patient pressed "Call staff" on (``kiosk.checkin.flow.State`` value, e.g.
+- ``help_requested``: the screen the patient pressed "Call staff" on (``kiosk.checkin.session.State`` value, e.g.
   ``confirm``);
 - ``card_unsupported``, ``card_unreadable``: the card's reason (``unsupported``, ``unreadable``,
   ``invalid``: ``kiosk.hardware.cards.apdu.CardError.reason``);
@@ -72,7 +72,7 @@ SEVERITY_ORDER = (Severity.HIGH, Severity.MEDIUM, Severity.LOW)
 
 # --- what a detail says (see the module docstring for what each kind's detail holds) ---
 
-# help_requested: where the patient pressed "Call staff" (kiosk.checkin.flow.State values; from the help screen
+# help_requested: where the patient pressed "Call staff" (kiosk.checkin.session.State values; from the help screen
 # nothing is raised, from the idle warning the screen under it counts).
 SCREEN_TEXTS = {
     "welcome": N_("Pressed on the welcome screen."),

@@ -38,6 +38,7 @@ from kiosk.hardware.printer import PrinterState
 from kiosk.i18n import Catalogs
 from kiosk.messages import N_
 from kiosk.store import PrintInProgress, Store
+from kiosk.times import moment
 
 if TYPE_CHECKING:
     from kiosk.config import Settings
@@ -151,11 +152,6 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds")
 
 
-def _moment(text: str) -> datetime:
-    value = datetime.fromisoformat(text)
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-
-
 class Staff:
     """Staff actions on one kiosk's store. ``printers`` and ``layout_for`` are what reprint needs (the
     app's printers and ``kiosk.hardware.printing.layout_for`` bound to catalogs and settings); ``reader_state``
@@ -204,7 +200,7 @@ class Staff:
 
     @staticmethod
     def _locked(member: dict, now: datetime) -> bool:
-        return bool(member["locked_until"]) and _moment(member["locked_until"]) > now
+        return bool(member["locked_until"]) and moment(member["locked_until"]) > now
 
     def sign_in(self, name: str, pin: str, *, where: str) -> str:
         """The member's name when the PIN is right. ``where`` (e.g. "kiosk lobby-1", "desk 10.0.0.5") is the
@@ -360,7 +356,7 @@ class Staff:
         figures = self.store.outbox_figures()
         oldest = None
         if figures["oldest_pending_at"]:
-            oldest = max(0.0, (self._now() - _moment(figures["oldest_pending_at"])).total_seconds())
+            oldest = max(0.0, (self._now() - moment(figures["oldest_pending_at"])).total_seconds())
         return DeviceStatus(reader=reader, printers=printers, outbox_pending=figures["pending"],
                             outbox_refused=figures["dead"], oldest_pending_s=oldest,
                             last_delivered_at=figures["last_delivered_at"], out_of_service=self.out_of_service())

@@ -31,6 +31,7 @@ from kiosk.hardware.reader import ReaderState
 from kiosk.messages import N_
 from kiosk.checkin.model import CardData, IncidentKind
 from kiosk.desk.staff import Locked, Staff, StaffError
+from kiosk import times
 
 log = logging.getLogger(__name__)
 
@@ -250,12 +251,9 @@ class StaffMode:
     def clock(self, iso: str) -> str:
         """When, as a front desk says it: 13:45 today, 26.11. 13:45 before."""
         try:
-            moment = datetime.fromisoformat(iso)
+            moment = times.moment(iso).astimezone()
         except ValueError:
             return ""
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=timezone.utc)
-        moment = moment.astimezone()
         today = self._now().astimezone().date()
         return moment.strftime("%H:%M" if moment.date() == today else "%d.%m. %H:%M")
 

@@ -14,12 +14,12 @@ what it is, never as a patient number. Nothing else identifies a patient on pape
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Callable
 
 from kiosk.i18n import Catalogs, format_birth_date, format_moment
 from kiosk.messages import N_
 from kiosk.checkin.model import KVNR_SYSTEM, SSIN_SYSTEM, Admission, Person
+from kiosk import times
 
 SAMPLE = N_("Sample, not a real admission")
 # How the band names each number it may carry: the hospital's own, or a national one where allowed.
@@ -87,7 +87,7 @@ def ticket_for(admission: Admission, catalogs: Catalogs, *, show_name: bool = Fa
     """The ticket in the admission's own language, with its check-in time formatted for it."""
     lang = admission.language
     return ticket(admission, catalogs.translator(lang),
-                  format_moment(datetime.fromisoformat(admission.created_at), lang), show_name=show_name)
+                  format_moment(times.moment(admission.created_at), lang), show_name=show_name)
 
 
 def band_number(admission: Admission, national_ids: tuple[str, ...] = ()) -> tuple[str, str]:

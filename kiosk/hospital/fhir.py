@@ -129,7 +129,7 @@ def transaction(admission: Admission, options: FhirOptions = FhirOptions()) -> d
 
     Its QuestionnaireResponse holds ``admission.form_response``, the form as the patient answered it.
     Raises ValueError when the admission has answers but no form response (stored before admissions
-    carried one: ``kiosk.checkin.forms.form_response`` makes it) or the consent is neither accepted nor
+    carried one: ``kiosk.checkin.answers.form_response`` makes it) or the consent is neither accepted nor
     declined.
     """
     if admission.consent not in ("accepted", "declined"):

@@ -12,11 +12,12 @@ import socket
 import ssl
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 import hl7
 
 from kiosk.checkin.model import IK_SYSTEM, KVNR_SYSTEM, SSIN_SYSTEM, Admission, Identifier
+from kiosk import times
 
 # identifier system -> (assigning authority as an HD, namespace&universal id&id type; identifier type, table 0203)
 DEFAULT_ASSIGNING_AUTHORITIES = {
@@ -238,5 +239,4 @@ def _date(iso: str) -> str:
 
 def _timestamp(iso: str) -> str:
     """An ISO 8601 date-time as HL7 TS to the second with its offset (UTC when it has none)."""
-    moment = datetime.fromisoformat(iso)
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).strftime("%Y%m%d%H%M%S%z")
+    return times.moment(iso).strftime("%Y%m%d%H%M%S%z")

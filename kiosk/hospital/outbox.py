@@ -25,11 +25,13 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
-from kiosk.checkin.forms import Form, form_response
+from kiosk.checkin.answers import form_response
+from kiosk.checkin.forms import Form
 from kiosk.checkin.model import Admission, Incident, IncidentKind, Severity
 from kiosk.config import Settings
-from kiosk.hospital.transports import Attempt, moment, open_transport
+from kiosk.hospital.transports import Attempt, open_transport
 from kiosk.store import OutboxStatus, Store
+from kiosk.times import moment
 
 log = logging.getLogger(__name__)
 

@@ -16,13 +16,14 @@ import ssl
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from kiosk.checkin.model import Admission
 from kiosk.config import HospitalSettings, Settings
 from kiosk.hospital import fhir, hl7v2
+from kiosk.times import moment
 
 
 @dataclass(frozen=True)
@@ -312,8 +313,3 @@ def open_transport(settings: Settings):
         return FolderTransport(h, settings.kiosk.id)
     return None
 
-
-def moment(text: str) -> datetime:
-    """An ISO time from the store; one without a zone is UTC."""
-    value = datetime.fromisoformat(text)
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)

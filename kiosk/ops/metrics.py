@@ -18,7 +18,6 @@ import os
 import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry, generate_latest, start_http_server
@@ -28,6 +27,7 @@ from kiosk import __version__
 from kiosk.hardware.printer import PrinterState
 from kiosk.hardware.reader import ReaderState
 from kiosk.checkin.model import IncidentKind
+from kiosk import times
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ PRINTER_STATES = (PrinterState.READY, PrinterState.PAPER_LOW, PrinterState.PAPER
                   PrinterState.CUTTER_ERROR, PrinterState.PRINTER_ERROR, PrinterState.OFFLINE,
                   PrinterState.NOT_A_PRINTER, PrinterState.UNKNOWN)
 PRINTER_UP = (PrinterState.READY, PrinterState.PAPER_LOW)
-# How patients identify (kiosk.checkin.flow: card:<the card module's name>, code, name): counted from 0 on.
+# How patients identify (kiosk.checkin.identify: card:<the card module's name>, code, name): counted from 0 on.
 IDENTIFIED_BY = ("card:egk", "card:beid", "code", "name")
 READER_UP = (ReaderState.EMPTY, ReaderState.READING, ReaderState.CARD_PRESENT)
 RUN_LOCK, EXPORT_LOCK = "metrics-run.lock", "metrics.lock"     # in data_dir: see Exporter
@@ -77,7 +77,7 @@ def gather(store, status) -> Snapshot:
 
 
 def _epoch(text: str) -> float:
-    return datetime.fromisoformat(text).timestamp() if text else 0.0
+    return times.moment(text).timestamp() if text else 0.0
 
 
 class KioskCollector:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
-from kiosk.checkin.flow import State
+from kiosk.checkin.session import State
 
 HERE = Path(__file__).parent
 

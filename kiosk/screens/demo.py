@@ -15,8 +15,8 @@ import shutil
 from pathlib import Path
 from typing import Sequence
 
-from kiosk.checkin.flow import State
-from kiosk.hardware.printer import PrintOutcome
+from kiosk.checkin.session import State
+from kiosk.screens import walk
 from kiosk.messages import N_
 from kiosk.checkin.model import CardData
 
@@ -144,30 +144,6 @@ def _touch_args(window, x: float, y: float) -> tuple[float, float]:
     return x / (window.width - 1), y / (window.height - 1)
 
 
-# What the scripted patients type into questions that take text (a demo, not a diagnosis).
-DEMO_TYPED = {"string": "0151 2345678", "text": "-", "integer": "1", "decimal": "1.5", "date": "01.01.2000"}
-
-
-async def answer_question(app, pilot: Pilot, question) -> None:
-    """The first option (ticked, then Continue, when the question repeats), "yes", or a sample answer
-    typed into the field (then Continue)."""
-    if question.type == "boolean":
-        await pilot.tap("answer:True")
-    elif question.options:
-        await pilot.tap(f"answer:{question.options[0].code}")
-        if question.repeats:               # the button ticks; Continue answers
-            await pilot.tap("continue")
-    else:
-        field = app.frame.manager.current_screen.ids.typed
-        await pilot.frames(3)
-        if not field.focus:                # normally it has the keyboard already
-            await pilot.touch(*field.to_window(*field.center))
-        field.insert_text(DEMO_TYPED[question.type])
-        field.focus = False
-        await pilot.frames(2)
-        await pilot.tap("continue")
-
-
 async def walk_patients(app, pilot: Pilot, cards: Sequence[CardData]) -> list[dict]:
     """Check in one scripted patient per card, in the configured languages in turn."""
     languages = app.settings.kiosk.languages
@@ -175,30 +151,7 @@ async def walk_patients(app, pilot: Pilot, cards: Sequence[CardData]) -> list[di
     for n, card in enumerate(cards, start=1):
         p = f"p{n}"
         language = languages[(n - 1) % len(languages)]
-        await pilot.wait_state(State.WELCOME)
-        await pilot.tap(f"language:{language}")
-        await pilot.shot(f"{p}-01-welcome")
-        await pilot.tap("start")
-        await pilot.wait_state(State.IDENTIFY)
-        await pilot.shot(f"{p}-02-identify")
-        app.reader.insert(card)
-        await pilot.wait_state(State.CONFIRM)
-        await pilot.shot(f"{p}-03-confirm")
-        await pilot.tap("details_confirmed")
-        step = 4
-        while app.flow.state is State.QUESTIONS:
-            q = app.flow.question
-            await pilot.shot(f"{p}-{step:02d}-question-{q.link_id}")
-            await answer_question(app, pilot, q)
-            step += 1
-        await pilot.wait_state(State.CONSENT)
-        if app.flow.consent_signature:
-            await pilot.sign()
-        await pilot.shot(f"{p}-{step:02d}-consent")
-        await pilot.tap("consent_accepted")
-        await pilot.wait_for(lambda: app.flow.state is State.DONE and app.flow.session.print_status != PrintOutcome.PRINTING,
-                             "the ticket and wristband to be printed")
-        await pilot.shot(f"{p}-{step + 1:02d}-done")
+        await walk.check_in(app, pilot, card, language=language, shots=p)
         admission = app.store.get_admission(app.flow.session.admission.id)
         result = {"patient": n, "queue_number": admission.queue_number}
         (pilot.out / f"{p}-admission.json").write_text(
@@ -262,7 +215,7 @@ async def show_every_screen(app, pilot: Pilot, card: CardData) -> None:
                 if first:
                     await look(language, large)
                     first = False
-                await answer_question(app, pilot, app.flow.question)
+                await walk.answer_question(app, pilot, app.flow.question)
             await pilot.wait_state(State.CONSENT)
             await look(language, large)
             app.send(IdleWarning())
@@ -273,7 +226,7 @@ async def show_every_screen(app, pilot: Pilot, card: CardData) -> None:
             if app.flow.consent_signature:
                 await pilot.sign()
             await pilot.tap("consent_accepted")
-            await pilot.wait_for(lambda: app.flow.state is State.DONE and app.flow.session.print_status != PrintOutcome.PRINTING,
+            await pilot.wait_for(lambda: app.flow.state is State.DONE and walk.printing_ended(app.flow.session.print_status),
                                  "the ticket to be printed")
             await look(language, large)
             await pilot.tap("finish")

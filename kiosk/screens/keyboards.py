@@ -32,8 +32,8 @@ KEY_GAP_PX = 2              # around each key
 # The keyboard for a question's type (kiosk.checkin.forms item types); other types use no typed answer.
 FOR_QUESTION = {"integer": "digits", "decimal": "digits", "date": "digits",
                 "string": "text", "text": "text", "open-choice": "text"}
-# What a field for dates and numbers lets in, whichever keyboard it comes from (kiosk.checkin.forms.check and
-# kiosk.checkin.flow.parse_birth_date read these: 14.07.1980, 14/07/1980, 1980-07-14, -3, 1,5).
+# What a field for dates and numbers lets in, whichever keyboard it comes from (kiosk.checkin.answers.check and
+# kiosk.checkin.identify.parse_birth_date read these: 14.07.1980, 14/07/1980, 1980-07-14, -3, 1,5).
 ACCEPTS = {"date": "0123456789./-", "integer": "0123456789+- ", "decimal": "0123456789+-., "}
 
 

@@ -25,7 +25,8 @@ from kivy.uix.screenmanager import NoTransition
 from kiosk import screens
 from kiosk.checkin.events import (CardFailed, CardInserted, CardRead, CardRemoved, IdleTimeout, ReaderFault, StillHere,
                                   Wipe)
-from kiosk.checkin.flow import CheckIn, State
+from kiosk.checkin.flow import CheckIn
+from kiosk.checkin.session import State
 from kiosk.desk.staffmode import StaffMode
 from kiosk.i18n import Catalogs
 from kiosk.ops import sdnotify

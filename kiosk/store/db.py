@@ -217,12 +217,3 @@ def make_private(path: Path, mode: int = 0o600) -> None:
         path.chmod(mode)
 
 
-def moment(text: str) -> datetime:
-    return as_utc(datetime.fromisoformat(text))
-
-
-def as_utc(value: datetime) -> datetime:
-    """A time in UTC; one without a time zone is taken as UTC already."""
-    return value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
-
-

@@ -8,7 +8,8 @@ import logging
 import time
 from datetime import datetime, timedelta, timezone
 
-from kiosk.store.db import BUSY_TIMEOUT_MS, Connection, as_utc, moment
+from kiosk.store.db import BUSY_TIMEOUT_MS, Connection
+from kiosk.times import moment, utc
 from kiosk.store.outbox import UNDELIVERED, OutboxStatus
 from kiosk.store.staff import name_tries
 
@@ -70,7 +71,7 @@ class RetentionMixin(Connection):
         with self._write():
             self.db.execute("UPDATE incidents SET note = '' WHERE admission_id IS NULL AND status = 'resolved' "
                             "AND note != '' AND julianday(resolved_at) < julianday(?)",
-                            [as_utc(older_than).isoformat()])
+                            [utc(older_than).isoformat()])
             for key, value in self.db.execute("SELECT key, value FROM kiosk_state WHERE key LIKE 'sign_in_tries:%'"
                                               ).fetchall():
                 _, until, last = name_tries(value)
@@ -87,7 +88,7 @@ class RetentionMixin(Connection):
         return wiped
 
     def _wipe_params(self, older_than: datetime, now: datetime) -> dict:
-        return {"limit": as_utc(older_than).isoformat(), "settled": (now - WITHDRAWN_SETTLE).isoformat()}
+        return {"limit": utc(older_than).isoformat(), "settled": (now - WITHDRAWN_SETTLE).isoformat()}
 
     def _purge_candidates(self, older_than: datetime, now: datetime) -> list[str]:
         """The ids of the admissions ``purge_personal_data`` may wipe, oldest first; read only, no write lock."""

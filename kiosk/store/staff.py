@@ -11,7 +11,8 @@ import json
 from datetime import datetime
 
 from kiosk.store import digests
-from kiosk.store.db import Connection, moment, now_iso
+from kiosk.store.db import Connection, now_iso
+from kiosk.times import moment
 
 
 class StaffMixin(Connection):

@@ -25,7 +25,8 @@ from kiosk.checkin.events import (
                                   DetailsConfirmed,
                                   Start,
                                   )
-from kiosk.checkin.flow import CheckIn, State
+from kiosk.checkin.flow import CheckIn
+from kiosk.checkin.session import State
 from kiosk.checkin.model import Admission, CardData, Coverage, Person
 from kiosk.checkin.signature import has_ink, render_png, text_id
 from kiosk.store import Store

@@ -21,7 +21,8 @@ from kiosk.hospital import fhir, outbox, transports
 from kiosk.checkin.events import (AdmissionStored, Answered, Back, CallStaff, CardInserted, CardRead, ConsentGiven,
                                   CorrectDetails, DetailsConfirmed, DetailsCorrected, DraftChanged, IdleWarning,
                                   RaiseIncident, Start, StillHere)
-from kiosk.checkin.flow import CheckIn, State
+from kiosk.checkin.flow import CheckIn
+from kiosk.checkin.session import State
 from kiosk.hospital.hl7v2 import Hl7Options, adt_a04
 from kiosk.checkin.model import Address, Admission, CardData, IncidentKind, Person, Severity
 from kiosk.paths import ASSETS

@@ -6,13 +6,16 @@ from itertools import count
 
 import pytest
 
-from kiosk.checkin import forms
+from kiosk.checkin import answers, forms
 from kiosk.checkin.events import (AdmissionFailed, AdmissionStored, Answered, Back, CallStaff, CardFailed, CardInserted,
                                   CardRead, CardRemoved, ChooseCode, ChooseLanguage, ChooseName, CodeEntered, ConsentGiven,
                                   DetailsConfirmed, DetailsWrong, DraftChanged, Finish, IdleTimeout, IdleWarning,
                                   NameEntered, PrintFinished, Print, RaiseIncident, ReaderFault, SaveAdmission, Start,
                                   StillHere, Wipe)
-from kiosk.checkin.flow import CheckIn, State, is_partial_date, parse_birth_date
+from kiosk.checkin.dates import is_partial_date
+from kiosk.checkin.flow import CheckIn
+from kiosk.checkin.identify import parse_birth_date
+from kiosk.checkin.session import State
 from kiosk.checkin.model import CardData, Coverage, Identifier, IncidentKind, Person, Severity
 
 NOW = datetime(2026, 11, 27, 9, 30, tzinfo=timezone.utc)
@@ -477,7 +480,7 @@ def test_typed_answers_are_checked_and_follow_up_questions_come_and_go():
     kiosk.handle(Answered(True))                         # allergies: yes -> which ones?
     assert kiosk.question.link_id == "allergies-which"
     kiosk.handle(Answered(""))
-    assert kiosk.session.notice == forms.MSG_REQUIRED and kiosk.question.link_id == "allergies-which"
+    assert kiosk.session.notice == answers.MSG_REQUIRED and kiosk.question.link_id == "allergies-which"
     kiosk.handle(Answered("Penicillin"))
     assert kiosk.question.link_id == "medication" and kiosk.session.notice == ""
     kiosk.handle(Back())
@@ -488,7 +491,7 @@ def test_typed_answers_are_checked_and_follow_up_questions_come_and_go():
     kiosk.handle(Answered(False))
     kiosk.handle(Answered("no"))
     kiosk.handle(Answered("x" * 31))
-    assert kiosk.session.notice == forms.MSG_TOO_LONG
+    assert kiosk.session.notice == answers.MSG_TOO_LONG
     for text in ("0151 2345678", "", ""):
         kiosk.handle(Answered(text))
     assert kiosk.state is State.CONSENT
@@ -501,4 +504,4 @@ def test_typed_answers_are_checked_and_follow_up_questions_come_and_go():
 def test_a_button_value_the_question_does_not_offer_is_refused():
     kiosk = general_intake()
     kiosk.handle(Answered("made-up"))
-    assert kiosk.session.notice == forms.MSG_CHOOSE and kiosk.question.link_id == "reason"
+    assert kiosk.session.notice == answers.MSG_CHOOSE and kiosk.question.link_id == "reason"

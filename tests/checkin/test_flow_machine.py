@@ -34,14 +34,15 @@ from hypothesis import strategies as st
 from hypothesis.stateful import (RuleBasedStateMachine, initialize, invariant, precondition, rule,
                                  run_state_machine_as_test)
 
-from kiosk.checkin import corrections, forms
+from kiosk.checkin import answers, corrections, forms
 from kiosk.hardware.reader import sample_cards
 from kiosk.checkin.events import (AdmissionFailed, AdmissionStored, Answered, AppointmentFound, Back, CallStaff, CardFailed,
                                   CardInserted, CardRead, CardRemoved, ChooseCode, ChooseLanguage, ChooseName, CodeEntered,
                                   ConsentGiven, CorrectDetails, DetailsConfirmed, DetailsCorrected, DetailsWrong, DraftChanged,
                                   Finish, IdleTimeout, IdleWarning, LookUpAppointment, NameEntered, Print, PrintFinished,
                                   RaiseIncident, ReaderFault, SaveAdmission, Start, StillHere, Ticked, Wipe)
-from kiosk.checkin.flow import CheckIn, Session, State
+from kiosk.checkin.flow import CheckIn
+from kiosk.checkin.session import Session, State
 from kiosk.i18n import extract_messages
 from kiosk.checkin.model import Address, Appointment, CardData, Coverage, Identifier, Person
 from kiosk.store import DB_ERRORS, PrintInProgress, Store
@@ -189,7 +190,7 @@ def screen_problems(flow: CheckIn, state: State | None = None, s: Session | None
         questions = flow.questions()
         if not 0 <= s.question_index < len(questions):
             problems.append(f"question {s.question_index} of {len(questions)}")
-        elif s.ticked and not (flow.question.repeats and set(s.ticked) <= forms.choices(flow.question)):
+        elif s.ticked and not (flow.question.repeats and set(s.ticked) <= answers.choices(flow.question)):
             problems.append(f"ticks {s.ticked!r} on question {flow.question.link_id}")
         if s.person is None:
             problems.append("questions without a person")

@@ -1,5 +1,5 @@
-"""kiosk/checkin/forms.py: R4 Questionnaires as forms (groups, enableWhen, typed answers), what a patient typed checked,
-and the QuestionnaireResponse items of the enabled questions only."""
+"""kiosk/checkin/forms.py and answers.py: R4 Questionnaires as forms (groups, enableWhen, typed answers), what a
+patient typed checked, and the QuestionnaireResponse items of the enabled questions only."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from fhir.resources.R4B.questionnaire import Questionnaire
 from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
 
 from kiosk.hospital import fhir
-from kiosk.checkin import forms
+from kiosk.checkin import answers, forms
 from kiosk.checkin.model import Admission, Answer, Person
 from kiosk.paths import ASSETS
 
@@ -50,7 +50,7 @@ def test_shipped_forms_include_general_intake_and_phq9():
     assert general.find("phone").max_length == 30
     assert [i.link_id for i in general.find("emergency-contact").items] == ["emergency-contact-name",
                                                                             "emergency-contact-phone"]
-    texts = [general.title, *(i.text for i in forms._walk(general.items)),
+    texts = [general.title, *(i.text for i in forms.walk(general.items)),
              *(o.text for q in general.questions for o in q.options)]
     for language in ("de", "tr", "fr"):
         assert all(language in dict(t.by_language) for t in texts), language
@@ -159,8 +159,8 @@ def gated(source_type: str, operator: str, key: str, expected_value) -> forms.Fo
 ])
 def test_enable_when_operators(source_type, operator, key, expected_value, answer, enabled):
     form = gated(source_type, operator, key, expected_value)
-    answers = {} if answer is None else {"src": answer}
-    assert ("dep" in [q.link_id for q in forms.enabled(form, answers)]) is enabled
+    given = {} if answer is None else {"src": answer}
+    assert ("dep" in [q.link_id for q in answers.enabled(form, given)]) is enabled
 
 
 def test_repeating_answers_enable_when_any_answer_holds():
@@ -168,8 +168,8 @@ def test_repeating_answers_enable_when_any_answer_holds():
         {"linkId": "src", "type": "choice", "repeats": True, "text": "S", "answerOption": coding_options("a", "b")},
         {"linkId": "dep", "type": "string", "text": "D",
          "enableWhen": [{"question": "src", "operator": "=", "answerCoding": {"code": "b"}}]}))
-    assert [q.link_id for q in forms.enabled(form, {"src": ["a", "b"]})] == ["src", "dep"]
-    assert [q.link_id for q in forms.enabled(form, {"src": ["a"]})] == ["src"]
+    assert [q.link_id for q in answers.enabled(form, {"src": ["a", "b"]})] == ["src", "dep"]
+    assert [q.link_id for q in answers.enabled(form, {"src": ["a"]})] == ["src"]
 
 
 @pytest.mark.parametrize("behavior, a, b, enabled", [
@@ -182,7 +182,7 @@ def test_enable_behavior(behavior, a, b, enabled):
         {"linkId": "c", "type": "string", "text": "C", "enableBehavior": behavior,
          "enableWhen": [{"question": "a", "operator": "=", "answerBoolean": True},
                         {"question": "b", "operator": "=", "answerBoolean": True}]}))
-    assert ("c" in [q.link_id for q in forms.enabled(form, {"a": a, "b": b})]) is enabled
+    assert ("c" in [q.link_id for q in answers.enabled(form, {"a": a, "b": b})]) is enabled
 
 
 NESTED = questionnaire(
@@ -204,15 +204,15 @@ def test_a_disabled_group_hides_its_children_and_what_depends_on_them():
     assert [q.link_id for q in form.questions] == ["smoker", "per-day", "quit", "since", "help"]
     assert [q.group for q in form.questions] == ["", "smoking", "smoking", "inner", ""]
     assert isinstance(form.items[1], forms.Group) and isinstance(form.items[1].items[0], forms.Display)
-    answers = {"smoker": True, "per-day": 10, "quit": True, "since": "2001-05-01"}
-    assert [q.link_id for q in forms.enabled(form, answers)] == ["smoker", "per-day", "quit", "since", "help"]
-    assert forms.enabled_items(form, answers) >= {"smoking", "smoking-note", "inner"}
+    given = {"smoker": True, "per-day": 10, "quit": True, "since": "2001-05-01"}
+    assert [q.link_id for q in answers.enabled(form, given)] == ["smoker", "per-day", "quit", "since", "help"]
+    assert answers.enabled_items(form, given) >= {"smoking", "smoking-note", "inner"}
     # the patient goes back and says no: the group, everything in it, and "help" (its answer to "quit"
     # no longer counts) are disabled
-    answers["smoker"] = False
-    assert [q.link_id for q in forms.enabled(form, answers)] == ["smoker"]
-    assert forms.enabled_items(form, answers) == {"smoker"}
-    assert forms.response_items(form, answers) == [{"linkId": "smoker", "text": "Do you smoke?",
+    given["smoker"] = False
+    assert [q.link_id for q in answers.enabled(form, given)] == ["smoker"]
+    assert answers.enabled_items(form, given) == {"smoker"}
+    assert answers.response_items(form, given) == [{"linkId": "smoker", "text": "Do you smoke?",
                                                     "answer": [{"valueBoolean": False}]}]
 
 
@@ -240,37 +240,46 @@ CHOICES = tuple(forms.Option(c, forms.Text((("", c),)), "urn:s") for c in ("a", 
     (q("string"), "", None), (q("integer"), "  ", None),          # empty and not required: no answer
 ])
 def test_check_turns_typed_text_into_values(question, raw, value):
-    assert forms.check(question, raw) == (value, None)
+    assert answers.check(question, raw) == (value, None)
 
 
 @pytest.mark.parametrize("question, raw, message", [
-    (q("integer"), "4.5", forms.MSG_INTEGER), (q("integer"), "forty", forms.MSG_INTEGER),
-    (q("integer"), "4-5", forms.MSG_INTEGER),
+    (q("integer"), "4.5", answers.MSG_INTEGER), (q("integer"), "forty", answers.MSG_INTEGER),
+    (q("integer"), "4-5", answers.MSG_INTEGER),
     # Beyond what FHIR takes (a 32-bit integer, an 18-digit decimal), and numbers Python will not even read.
-    (q("integer"), "2147483648", forms.MSG_TOO_LARGE), (q("integer"), "-2147483649", forms.MSG_TOO_LARGE),
-    (q("integer"), "9" * 5000, forms.MSG_TOO_LARGE), (q("decimal"), "1" * 19, forms.MSG_TOO_LARGE),
-    (q("decimal"), "9" * 400, forms.MSG_TOO_LARGE),
-    (q("decimal"), "1.234,5", forms.MSG_DECIMAL), (q("decimal"), "abc", forms.MSG_DECIMAL),
-    (q("decimal"), "7..5", forms.MSG_DECIMAL),
-    (q("date"), "31.02.1980", forms.MSG_DATE), (q("date"), "14.07.80", forms.MSG_DATE),
-    (q("date"), "1980/07/14", forms.MSG_DATE), (q("date"), "yesterday", forms.MSG_DATE),
-    (q("date"), "14.13.1980", forms.MSG_DATE),
-    (q("string", max_length=5), "abcdef", forms.MSG_TOO_LONG),
-    (q("open-choice", options=CHOICES, max_length=3), "abcd", forms.MSG_TOO_LONG),
-    (q("boolean"), "maybe", forms.MSG_YES_NO),
-    (q("choice", options=CHOICES), "c", forms.MSG_CHOOSE),
-    (q("string", required=True), "   ", forms.MSG_REQUIRED),
-    (q("date", required=True), "", forms.MSG_REQUIRED),
+    (q("integer"), "2147483648", answers.MSG_TOO_LARGE), (q("integer"), "-2147483649", answers.MSG_TOO_LARGE),
+    (q("integer"), "9" * 5000, answers.MSG_TOO_LARGE), (q("decimal"), "1" * 19, answers.MSG_TOO_LARGE),
+    (q("decimal"), "9" * 400, answers.MSG_TOO_LARGE),
+    (q("decimal"), "1.234,5", answers.MSG_DECIMAL), (q("decimal"), "abc", answers.MSG_DECIMAL),
+    (q("decimal"), "7..5", answers.MSG_DECIMAL),
+    (q("date"), "31.02.1980", answers.MSG_DATE), (q("date"), "14.07.80", answers.MSG_DATE),
+    (q("date"), "1980/07/14", answers.MSG_DATE), (q("date"), "yesterday", answers.MSG_DATE),
+    (q("date"), "14.13.1980", answers.MSG_DATE),
+    (q("string", max_length=5), "abcdef", answers.MSG_TOO_LONG),
+    (q("open-choice", options=CHOICES, max_length=3), "abcd", answers.MSG_TOO_LONG),
+    (q("boolean"), "maybe", answers.MSG_YES_NO),
+    (q("choice", options=CHOICES), "c", answers.MSG_CHOOSE),
+    (q("string", required=True), "   ", answers.MSG_REQUIRED),
+    (q("date", required=True), "", answers.MSG_REQUIRED),
 ])
 def test_check_says_what_to_fix(question, raw, message):
-    assert forms.check(question, raw) == (None, message)
+    assert answers.check(question, raw) == (None, message)
+
+
+@pytest.mark.parametrize("typed", ["14.07.1980", "14/07/1980", "14-07-1980", "1980-07-14", " 14.7.1980 "])
+def test_a_date_answer_is_read_as_a_typed_birth_date_is(typed):
+    from datetime import date
+
+    from kiosk.checkin.identify import parse_birth_date
+    assert answers.check(q("date"), typed) == ("1980-07-14", None)
+    assert parse_birth_date(typed, date(2026, 1, 1)) == "1980-07-14"
 
 
 def test_check_messages_are_marked_for_translation():
     from kiosk.i18n import extract_messages
-    found = extract_messages([ASSETS.parent / "kiosk" / "checkin" / "forms.py"])
-    for message in (forms.MSG_REQUIRED, forms.MSG_CHOOSE, forms.MSG_YES_NO, forms.MSG_INTEGER,
-                    forms.MSG_DECIMAL, forms.MSG_DATE, forms.MSG_TOO_LONG):
+    found = extract_messages([ASSETS.parent / "kiosk" / "checkin" / "answers.py"])
+    for message in (answers.MSG_REQUIRED, answers.MSG_CHOOSE, answers.MSG_YES_NO, answers.MSG_INTEGER,
+                    answers.MSG_DECIMAL, answers.MSG_DATE, answers.MSG_TOO_LONG):
         assert message in found and message.endswith(".")
 
 
@@ -295,9 +304,9 @@ TYPED = questionnaire(
 
 def test_response_items_are_nested_typed_and_only_enabled():
     form = forms.parse(TYPED)
-    answers = {"b": True, "i": 7, "d": 72.5, "day": "2026-11-27", "s": "abc", "t": "x\ny", "c": ["a", "b"],
+    given = {"b": True, "i": 7, "d": 72.5, "day": "2026-11-27", "s": "abc", "t": "x\ny", "c": ["a", "b"],
                "o": ["a", "typed"], "off": "answered before b changed", "e": ""}
-    assert forms.response_items(form, answers) == [
+    assert answers.response_items(form, given) == [
         {"linkId": "b", "text": "B", "answer": [{"valueBoolean": True}]},
         {"linkId": "i", "text": "I", "answer": [{"valueInteger": 7}]},
         {"linkId": "d", "text": "D", "answer": [{"valueDecimal": 72.5}]},
@@ -311,34 +320,34 @@ def test_response_items_are_nested_typed_and_only_enabled():
                                                 {"valueString": "typed"}]},
     ]
     QuestionnaireResponse.model_validate({"resourceType": "QuestionnaireResponse", "status": "completed",
-                                          "item": forms.response_items(form, answers)})
+                                          "item": answers.response_items(form, given)})
 
 
-@pytest.mark.parametrize("answers, message", [
+@pytest.mark.parametrize("given, message", [
     ({"nope": 1}, "'nope'"), ({"g": 1}, "'g'"), ({"note": "x"}, "'note'"),
     ({"b": "yes"}, "true or false"), ({"i": 1.5}, "whole number"), ({"i": True}, "whole number"),
     ({"d": "72,5"}, "number"), ({"day": "14.07.1980"}, "date"), ({"s": "abcd"}, "at most 3"),
     ({"c": ["z"]}, "one of its options"), ({"b": [True, False]}, "does not repeat"), ({"t": 5}, "text"),
 ])
-def test_response_items_refuse_answers_that_do_not_fit(answers, message):
+def test_response_items_refuse_answers_that_do_not_fit(given, message):
     with pytest.raises(ValueError, match=message):
-        forms.response_items(forms.parse(TYPED), answers)
+        answers.response_items(forms.parse(TYPED), given)
 
 
-def _phq_admission(answers: dict, form: forms.Form) -> Admission:
-    answered = tuple(Answer(k, v) for k, v in answers.items())
+def _phq_admission(given: dict, form: forms.Form) -> Admission:
+    answered = tuple(Answer(k, v) for k, v in given.items())
     return Admission(id="00000000-0000-4000-8000-000000000099", kiosk_id="lobby-1",
                      created_at="2026-11-27T09:30:00+00:00", language="de", identified_by="name",
                      person=Person(family="Muster", given=("Erika",), birth_date="1964-08-12"),
-                     answers=answered, form_response=forms.form_response(form, answered))
+                     answers=answered, form_response=answers.form_response(form, answered))
 
 
 def test_a_phq9_questionnaire_response_from_the_kiosk_is_valid_r4():
     form = forms.load("phq-9")
-    answers = {link_id: "LA6568-5" for link_id in NINE}
-    answers["44255-8"] = "LA6570-1"
-    answers["69722-7"] = "LA6573-5"
-    bundle = fhir.transaction(_phq_admission(answers, form))
+    given = {link_id: "LA6568-5" for link_id in NINE}
+    given["44255-8"] = "LA6570-1"
+    given["69722-7"] = "LA6573-5"
+    bundle = fhir.transaction(_phq_admission(given, form))
     [qr] = [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "QuestionnaireResponse"]
     QuestionnaireResponse.model_validate(qr)
     assert qr["questionnaire"] == "https://kiosk.example/fhir/Questionnaire/phq-9"
@@ -354,28 +363,28 @@ def test_a_phq9_questionnaire_response_from_the_kiosk_is_valid_r4():
 def test_phq9_asks_how_difficult_only_after_a_problem():
     form = forms.load("phq-9")
     none = {link_id: "LA6568-5" for link_id in NINE}
-    assert "69722-7" not in [q.link_id for q in forms.enabled(form, none)]
-    assert "69722-7" not in [q.link_id for q in forms.enabled(form, {})]
+    assert "69722-7" not in [q.link_id for q in answers.enabled(form, none)]
+    assert "69722-7" not in [q.link_id for q in answers.enabled(form, {})]
     # an answer left over from before the patient changed their mind is not sent
-    items = forms.response_items(form, {**none, "69722-7": "LA6575-0"})
+    items = answers.response_items(form, {**none, "69722-7": "LA6575-0"})
     assert [i["linkId"] for i in items] == ["phq-9-problems"]
     for link_id in NINE:
         some = {**none, link_id: "LA6571-9"}
-        assert forms.enabled(form, some)[-1].link_id == "69722-7", link_id
+        assert answers.enabled(form, some)[-1].link_id == "69722-7", link_id
 
 
 def test_general_intake_follow_up_questions():
     form = forms.load("intake-general")
     base = {"reason": "acute", "allergies": False, "medication": False, "pregnancy": "not-applicable"}
-    assert [q.link_id for q in forms.enabled(form, base)] == [
+    assert [q.link_id for q in answers.enabled(form, base)] == [
         "reason", "allergies", "medication", "pregnancy", "phone", "emergency-contact-name",
         "emergency-contact-phone"]
     more = {**base, "reason": "other", "allergies": True, "medication": True}
-    assert {"reason-other", "allergies-which", "medication-which"} <= {q.link_id for q in forms.enabled(form, more)}
-    answers = {**more, "reason-other": "Pain in my left knee", "allergies-which": "Penicillin",
+    assert {"reason-other", "allergies-which", "medication-which"} <= {q.link_id for q in answers.enabled(form, more)}
+    given = {**more, "reason-other": "Pain in my left knee", "allergies-which": "Penicillin",
                "medication-which": "Ramipril 5 mg", "phone": "+49 30 1234567",
                "emergency-contact-name": "Max Muster", "emergency-contact-phone": "0170 1234567"}
-    bundle = fhir.transaction(_phq_admission(answers, form))
+    bundle = fhir.transaction(_phq_admission(given, form))
     [qr] = [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "QuestionnaireResponse"]
     QuestionnaireResponse.model_validate(qr)
     assert qr["item"][1] == {"linkId": "reason-other", "text": form.find("reason-other").text(""),
@@ -454,7 +463,7 @@ def test_a_broken_form_file_is_a_form_error(tmp_path):
 
 def test_phq9_speaks_all_four_languages():
     phq = forms.load("phq-9")
-    texts = [phq.title, *(i.text for i in forms._walk(phq.items)), *(o.text for q in phq.questions for o in q.options)]
+    texts = [phq.title, *(i.text for i in forms.walk(phq.items)), *(o.text for q in phq.questions for o in q.options)]
     for language in ("de", "tr", "fr"):
         assert all(t(language) != t("en") for t in texts), language
 
@@ -462,8 +471,8 @@ def test_phq9_speaks_all_four_languages():
 @pytest.mark.parametrize("answer, alerted", [("LA6568-5", False), ("LA6569-3", True), ("LA6571-9", True)])
 def test_any_answer_but_not_at_all_to_the_phq9_self_harm_item_asks_staff(answer, alerted):
     phq = forms.load("phq-9")
-    answers = {q: "LA6568-5" for q in NINE[:-1]} | {"44260-8": answer}
-    assert forms.alerts(phq, answers) == (["44260-8"] if alerted else [])
+    given = {q: "LA6568-5" for q in NINE[:-1]} | {"44260-8": answer}
+    assert answers.alerts(phq, given) == (["44260-8"] if alerted else [])
     assert [o.code for o in phq.find("44260-8").options if o.alert] == ["LA6569-3", "LA6570-1", "LA6571-9"]
     assert not any(o.alert for q in phq.questions if q.link_id != "44260-8" for o in q.options)
 
@@ -471,7 +480,8 @@ def test_any_answer_but_not_at_all_to_the_phq9_self_harm_item_asks_staff(answer,
 def test_an_alert_raises_one_high_incident_that_keeps_the_answer_private():
     from datetime import datetime, timezone
     from kiosk.checkin.events import AdmissionStored, Answered, CardInserted, CardRead, ConsentGiven, DetailsConfirmed, RaiseIncident, Start
-    from kiosk.checkin.flow import CheckIn, State
+    from kiosk.checkin.flow import CheckIn
+    from kiosk.checkin.session import State
     from kiosk.checkin.model import CardData, IncidentKind, Severity
 
     def check_in(self_harm: str):
@@ -495,7 +505,8 @@ def test_an_alert_raises_one_high_incident_that_keeps_the_answer_private():
 # --- a question that repeats, through the flow ---
 
 def _repeating_flow(required: bool):
-    from kiosk.checkin.flow import CheckIn, State
+    from kiosk.checkin.flow import CheckIn
+    from kiosk.checkin.session import State
     from kiosk.checkin.events import CardInserted, CardRead, DetailsConfirmed, Start
     from kiosk.checkin.model import CardData
     form = forms.parse(questionnaire(
@@ -515,8 +526,8 @@ def _repeating_flow(required: bool):
     (("a", "b"), ("a", "b"), ""),
     (("b", "b", "typed in"), ("b", "typed in"), ""),        # the same answer twice counts once
     (("c",), None, ""),                                     # c is no option: an open choice takes it as text
-    ((), None, forms.MSG_CHOOSE_SOME),
-    ((True,), None, forms.MSG_CHOOSE),
+    ((), None, answers.MSG_CHOOSE_SOME),
+    ((True,), None, answers.MSG_CHOOSE),
     (("a", "  "), ("a",), ""),
 ])
 def test_a_repeating_question_takes_several_answers(picked, stored, notice):
@@ -540,14 +551,15 @@ def test_a_repeating_answer_enables_follow_ups_and_an_optional_one_may_stay_empt
     optional = _repeating_flow(required=False)
     optional.handle(Answered(()))
     assert optional.session.notice == "" and "why" not in optional.session.answers
-    assert [i["linkId"] for i in forms.response_items(kiosk.form, {"why": ("a", "typed")})] == ["why"]
+    assert [i["linkId"] for i in answers.response_items(kiosk.form, {"why": ("a", "typed")})] == ["why"]
 
 
 @pytest.mark.parametrize("leave", ["idle", "back", "store_fails"])
 def test_an_alert_reaches_staff_when_the_patient_leaves_before_finishing(leave):
     from kiosk.checkin.events import (AdmissionFailed, Answered, Back, CardInserted, CardRead, ConsentGiven, DetailsConfirmed,
                                       IdleTimeout, IdleWarning, RaiseIncident, Start, Wipe)
-    from kiosk.checkin.flow import CheckIn, State
+    from kiosk.checkin.flow import CheckIn
+    from kiosk.checkin.session import State
     from kiosk.checkin.model import CardData, IncidentKind, Severity
     kiosk = CheckIn(kiosk_id="k", languages=("de",), form=forms.load("phq-9"), consent_signature=False)
     for event in (Start(), CardInserted(), CardRead(CardData(card="egk", atr="3B", person=Person(family="M"))),

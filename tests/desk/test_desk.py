@@ -1,5 +1,6 @@
-"""kiosk/desk/web.py: the desk web page, served by cheroot over a real store, in plain HTTP and TLS, driven by
-requests and by a real headless Chromium (Debian ``chromium`` + ``chromium-driver``) through Selenium.
+"""kiosk/desk/web.py, routes.py, auth.py, actions.py: the desk web page, served by cheroot over a real store,
+in plain HTTP and TLS, driven by requests and by a real headless Chromium (Debian ``chromium`` +
+``chromium-driver``) through Selenium.
 
 The browser only ever talks to 127.0.0.1; Selenium is pointed at /usr/bin/chromedriver, so Selenium
 Manager never downloads a driver.
@@ -19,7 +20,8 @@ import pytest
 import requests
 
 from kiosk import config
-from kiosk.desk import web as desk, incidents
+from kiosk.desk import actions, incidents, routes
+from kiosk.desk import web as desk
 from kiosk.store.opening import open_store
 from kiosk.hardware.preview import PreviewPrinter
 from kiosk.i18n import Catalogs
@@ -89,7 +91,7 @@ def _admission(store) -> Admission:
 def test_every_incident_kind_severity_and_resolution_has_words_for_staff():
     assert set(incidents.KIND_TEXTS) == set(IncidentKind)
     assert set(incidents.SEVERITY_TEXTS) == set(Severity)
-    assert set(desk.RESOLUTION_TEXTS) == set(RESOLUTIONS)
+    assert set(routes.RESOLUTION_TEXTS) == set(RESOLUTIONS)
 
 
 def test_the_page_speaks_the_kiosks_first_language(tmp_path, store, printer):
@@ -99,8 +101,8 @@ def test_the_page_speaks_the_kiosks_first_language(tmp_path, store, printer):
     try:
         page = requests.get(f"{server.url}/login")
         assert '<html lang="de">' in page.text
-        assert Catalogs(["de"]).gettext("de", desk.TEXTS["sign_in"]) in page.text
-        assert desk.TEXTS["sign_in"] not in page.text          # the English msgid is not what shows
+        assert Catalogs(["de"]).gettext("de", routes.TEXTS["sign_in"]) in page.text
+        assert routes.TEXTS["sign_in"] not in page.text          # the English msgid is not what shows
     finally:
         server.stop()
 
@@ -226,7 +228,7 @@ def test_a_reprint_that_fails_says_why_in_the_pages_language(tmp_path, store, pr
         server.stop()
     de = Catalogs(["de"])
     assert failed.status_code == 409
-    assert failed.json()["error"] == (f"{de.gettext('de', desk.MSG_NOT_PRINTED)} "
+    assert failed.json()["error"] == (f"{de.gettext('de', actions.MSG_NOT_PRINTED)} "
                                       f"({de.gettext('de', incidents.PRINTER_REASONS['paper_out'])})")
     assert "paper" not in failed.json()["error"]
 
@@ -306,7 +308,7 @@ def test_an_action_staff_cannot_do_shows_its_sentence(server, store):
     assert _act(server.url, session, incident, "cancel").status_code == 404     # no admission: no such button
     assert _act(server.url, session, incident, "resolve").status_code == 200
     gone = _act(server.url, session, incident, "take")
-    assert gone.status_code == 409 and gone.json()["error"] == desk.MSG_GONE
+    assert gone.status_code == 409 and gone.json()["error"] == actions.MSG_GONE
 
 
 # --- config ---
@@ -446,7 +448,7 @@ def test_staff_take_and_resolve_an_incident_in_the_browser(server, store, browse
     browser.find_element(By.ID, "note").send_keys("card works in the desk reader")
     browser.find_element(By.ID, "dialog-confirm").click()
     _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, row) == [])
-    assert browser.find_element(By.ID, "status").text == desk.MSG_RESOLVED
+    assert browser.find_element(By.ID, "status").text == actions.MSG_RESOLVED
 
     [resolved] = [r for r in store.incidents(None) if r["id"] == incident]
     assert resolved["status"] == "resolved"
@@ -634,18 +636,18 @@ def test_an_action_on_another_kiosks_incident_is_done_and_audited_there(site):
 
     actor = f"{NAME} via desk lobby-1"
     taken = _act_on(lobby1.url, session, "lobby-2", waiting, "take")
-    assert taken.status_code == 200 and taken.json() == {"message": desk.MSG_TAKEN}
+    assert taken.status_code == 200 and taken.json() == {"message": actions.MSG_TAKEN}
     [row] = [r for r in Staff(lobby2.store).incidents() if r["id"] == waiting]
     assert (row["status"], row["taken_by"]) == ("taken", actor)
     bad = _act_on(lobby1.url, session, "lobby-2", waiting, "resolve", how="not-a-way")
     assert bad.status_code == 409 and bad.json()["error"] == "Choose how the incident was resolved."
     resolved = _act_on(lobby1.url, session, "lobby-2", waiting, "resolve", how="not_needed", note="was a visitor")
-    assert resolved.status_code == 200 and resolved.json() == {"message": desk.MSG_RESOLVED}
+    assert resolved.status_code == 200 and resolved.json() == {"message": actions.MSG_RESOLVED}
     gone = _act_on(lobby1.url, session, "lobby-2", waiting, "take")
-    assert gone.status_code == 409 and gone.json()["error"] == desk.MSG_GONE
+    assert gone.status_code == 409 and gone.json()["error"] == actions.MSG_GONE
 
     printed = _act_on(lobby1.url, session, "lobby-2", fault, "reprint_ticket")
-    assert printed.status_code == 200 and printed.json() == {"message": desk.MSG_PRINTED}
+    assert printed.status_code == 200 and printed.json() == {"message": actions.MSG_PRINTED}
     assert list(lobby2.printer.folder.glob("*.png"))          # lobby-2's printer, not lobby-1's
     assert not (lobby1.printer.folder.exists() and list(lobby1.printer.folder.glob("*.png")))
 
@@ -779,7 +781,7 @@ def test_another_kiosks_incident_shows_live_and_resolves_in_the_browser(site, br
     _wait(browser, lambda d: d.find_element(By.ID, "dialog").is_displayed())
     browser.find_element(By.ID, "dialog-confirm").click()
     _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, row) == [])
-    assert browser.find_element(By.ID, "status").text == desk.MSG_RESOLVED
+    assert browser.find_element(By.ID, "status").text == actions.MSG_RESOLVED
 
     [resolved] = [r for r in Staff(lobby2.store).incidents(include_resolved=True) if r["id"] == incident]
     assert (resolved["status"], resolved["resolved_by"]) == ("resolved", f"{NAME} via desk lobby-1")

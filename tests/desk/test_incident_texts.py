@@ -13,7 +13,8 @@ import sqlite_utils
 
 import incident_forms
 from kiosk import config
-from kiosk.desk import web as desk, incidents
+from kiosk.desk import incidents, routes
+from kiosk.desk import web as desk
 from kiosk.store.opening import open_store
 from kiosk.i18n import Catalogs
 from kiosk.checkin.model import Incident, IncidentKind, Severity
@@ -127,7 +128,7 @@ def test_the_desk_page_says_every_incident_in_its_language(tmp_path, forms, lang
             english_lines = english(row["kind"], row["detail"])
             assert all(line != said for line, said in zip(lines, english_lines, strict=True)), (language, lines)
             assert incident_forms.english_in(lines, row["kind"], row["detail"]) == [], (language, lines)
-            assert not catalogs.missing(language, [incidents.SEVERITY_TEXTS[Severity.MEDIUM], desk.TEXTS["waiting"]])
+            assert not catalogs.missing(language, [incidents.SEVERITY_TEXTS[Severity.MEDIUM], routes.TEXTS["waiting"]])
 
 
 # --- stores of earlier versions (m007) ---

@@ -10,7 +10,7 @@ from PIL import Image
 
 from kiosk.hardware.reader import sample_cards
 from kiosk.hardware import layouts
-from kiosk.hardware.errors import DeviceUnavailable, PrintFault
+from kiosk.hardware.errors import PrintFault
 from kiosk.hardware.preview import PreviewPrinter
 from kiosk.hardware.printer import PrinterState, PrintOutcome
 from kiosk.hardware.printer_uri import open_printer

@@ -16,6 +16,7 @@ from fhir.resources.R4B.bundle import Bundle
 from fhirserver import FhirServer
 from kiosk.hospital import fhir
 from kiosk.checkin import forms
+from kiosk.checkin.answers import form_response
 from kiosk.hospital.fhir import FhirOptions, Verdict
 from kiosk.checkin.model import Admission, Answer, CardData, Person
 from kiosk.paths import ASSETS
@@ -40,7 +41,7 @@ def admission(n: int = 1, card: CardData | None = EGK, **changes) -> Admission:
                      answers=ANSWERS)
     base = replace(base, **changes)
     # The form as answered, made when the patient finished (kiosk.checkin.flow), unless the test gives one.
-    return base if "form_response" in changes else replace(base, form_response=forms.form_response(FORM, base.answers))
+    return base if "form_response" in changes else replace(base, form_response=form_response(FORM, base.answers))
 
 
 SAMPLES = {
@@ -136,7 +137,7 @@ def test_bundle_is_the_same_for_the_same_admission():
 ])
 def test_answers_outside_the_form_are_refused(bad, message):
     with pytest.raises(ValueError, match=message):
-        fhir.transaction(replace(bad, form_response=forms.form_response(FORM, bad.answers)))
+        fhir.transaction(replace(bad, form_response=form_response(FORM, bad.answers)))
 
 
 def test_answers_without_the_form_they_answer_are_refused():

@@ -47,6 +47,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from kiosk import config
 from kiosk.checkin import forms
+from kiosk.checkin.answers import form_response
 from kiosk.hospital import outbox, transports
 from kiosk.checkin.model import Admission, Answer, Coverage, Identifier, IncidentKind, Person
 from kiosk.desk.staff import LOCK_S, Staff, StaffError
@@ -295,7 +296,7 @@ class OutboxMachine(RuleBasedStateMachine):
             person=replace(person, identifiers=(Identifier("http://fhir.de/sid/gkv/kvid-10", f"X{n:09d}"),)),
             coverage=Coverage(payor_system="http://fhir.de/sid/arge-ik/iknr", payor_id="109500969",
                               payor_name="Test GKV", subscriber_id=f"X{n:09d}", start="2020-01-01"),
-            answers=ANSWERS, form_response=forms.form_response(FORM, ANSWERS), consent="accepted")
+            answers=ANSWERS, form_response=form_response(FORM, ANSWERS), consent="accepted")
         stored = self.store.save_admission(admission, destinations=destinations)
         self.admissions[stored.id] = stored
         self.json[stored.id] = stored.to_json()

@@ -15,7 +15,8 @@ from fhirserver import FhirServer
 from kiosk import config
 from kiosk.checkin import forms
 from kiosk.checkin.events import AdmissionStored, Answered, CardRead, ConsentGiven, DetailsConfirmed, Start
-from kiosk.checkin.flow import CheckIn, State
+from kiosk.checkin.flow import CheckIn
+from kiosk.checkin.session import State
 from kiosk.checkin.model import Admission, CardData, IncidentKind
 from kiosk.hospital import outbox, transports
 from kiosk.paths import ASSETS

@@ -26,7 +26,8 @@ from kiosk.hospital import fhir, hl7v2
 from kiosk.checkin import forms
 from kiosk.hardware.reader import sample_cards
 from kiosk.checkin.events import CardRead, ChooseName, ConsentGiven, DetailsConfirmed, NameEntered, Start
-from kiosk.checkin.flow import CheckIn, State
+from kiosk.checkin.flow import CheckIn
+from kiosk.checkin.session import State
 from kiosk.hardware.reader import SimulatedReader
 
 KIOSK = str(Path(sys.executable).parent / "kiosk")

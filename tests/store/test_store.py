@@ -6,7 +6,6 @@ Every test that takes ``key`` runs twice: on an encrypted store (SQLCipher, the 
 
 import sqlite3
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
 
 import pytest
 import sqlcipher3

@@ -28,7 +28,8 @@ from kiosk.checkin.events import (AdmissionFailed, AdmissionStored, Answered, Ba
                                   CardRead, CardRemoved, ChooseCode, ChooseName, CodeEntered, ConsentGiven, CorrectDetails,
                                   DetailsConfirmed, DetailsCorrected, DetailsWrong, NameEntered, PrintFinished, RaiseIncident,
                                   ReaderFault, Start)
-from kiosk.checkin.flow import CheckIn, State
+from kiosk.checkin.flow import CheckIn
+from kiosk.checkin.session import State
 from kiosk.hardware.cards.apdu import CardError
 from kiosk.hardware.errors import REASONS
 from kiosk.hospital.hl7v2 import ACK_CODES

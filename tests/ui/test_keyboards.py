@@ -6,8 +6,9 @@ import pytest
 
 from kiosk.screens import keyboards
 from kiosk.screens.kivy_env import WINDOW_SIZE
-from kiosk.checkin.flow import parse_birth_date
-from kiosk.checkin.forms import Question, Text, check
+from kiosk.checkin.identify import parse_birth_date
+from kiosk.checkin.answers import check
+from kiosk.checkin.forms import Question, Text
 
 # Names of real people (public figures, as their names are spelled in Wikipedia's articles on them) and
 # the Loriot sketch's Müller-Lüdenscheidt: every character must be on the names keyboard.

@@ -8,8 +8,6 @@ typing an answer (``typed-idle``: the idle warning, then the wipe). The same pro
 still there, must find A: that is what shows they can see a leak.
 """
 
-from pathlib import Path
-
 import pytest
 import uirun
 from ui_privacy import NEEDLES

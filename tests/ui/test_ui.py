@@ -121,7 +121,7 @@ def test_every_demo_screen_says_it_is_a_demo(demo):
 
 
 def test_demo_shows_every_screen_in_every_language_at_both_text_sizes_and_each_fits(demo):
-    from kiosk.checkin.flow import State
+    from kiosk.checkin.session import State
     run, out, _, _ = demo
     shots = {s["file"]: s for s in json.loads((out / "screens.json").read_text())["screens"]}
     for language, welcome in (("de", "Willkommen"), ("en", "Welcome")):

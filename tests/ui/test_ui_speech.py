@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import uirun
 
-from kiosk.checkin.flow import State
+from kiosk.checkin.session import State
 from kiosk.i18n import Catalogs
 
 HERE = Path(__file__).parent

@@ -14,8 +14,9 @@ from uirun import app_for, settings_for
 
 from kiosk.hardware.reader import sample_cards
 from kiosk.config import ConsentSettings
-from kiosk.screens.demo import DemoError, answer_question, run_script
-from kiosk.checkin.flow import State
+from kiosk.screens import walk
+from kiosk.screens.demo import DemoError, run_script
+from kiosk.checkin.session import State
 
 SITE_TEXT_DE = ("Mit meiner Unterschrift willige ich ein, dass das Klinikum Musterstadt meine Daten "
                 "für Behandlung und Abrechnung verarbeitet (Patienteninformation Stand 2026-10).")
@@ -35,18 +36,8 @@ def main(out: Path) -> None:
         return True
 
     async def to_consent(pilot, language: str, *, looks: tuple[str, ...] = ()) -> None:
-        await pilot.wait_state(State.WELCOME)
-        await pilot.tap(f"language:{language}")
-        for look in looks:
-            await pilot.tap(look)
-        await pilot.tap("start")
-        await pilot.wait_state(State.IDENTIFY)
-        app.reader.insert(sample_cards()[0])
-        await pilot.wait_state(State.CONFIRM)
-        await pilot.tap("details_confirmed")
-        while app.flow.state is State.QUESTIONS:
-            await answer_question(app, pilot, app.flow.question)
-        await pilot.wait_state(State.CONSENT)
+        await walk.to_confirm(app, pilot, sample_cards()[0], language=language, looks=looks)
+        await walk.to_consent(app, pilot)
 
     def on_screen(widget) -> bool:
         """Wholly inside the screen area below the top bar, and not squeezed to nothing."""

@@ -14,8 +14,9 @@ from uirun import app_for, settings_for
 
 from kiosk.hardware.reader import sample_cards
 from kiosk.config import FormsSettings
+from kiosk.screens import walk
 from kiosk.screens.demo import run_script
-from kiosk.checkin.flow import State
+from kiosk.checkin.session import State
 
 STREET, BAD_POSTAL_CODE, POSTAL_CODE, CITY, PHONE = "Hafenstraße 3", "2X", "20457", "Hamburg", "0151 2345678"
 
@@ -64,11 +65,7 @@ def main(out: Path) -> None:
             ids = app.frame.manager.current_screen.ids
             return {name: ids[name].text for name in ("street", "postal_code", "city", "phone")}
 
-        await pilot.wait_state(State.WELCOME)
-        await pilot.tap("start")
-        await pilot.wait_state(State.IDENTIFY)
-        app.reader.insert(sample_cards()[0])
-        await pilot.wait_state(State.CONFIRM)
+        await walk.to_confirm(app, pilot, sample_cards()[0])
         await step("01-confirm", "details_wrong", "details_confirmed", "back", "correct_details")
         await pilot.tap("correct_details")
         await pilot.wait_state(State.CORRECT)
@@ -84,13 +81,8 @@ def main(out: Path) -> None:
         await pilot.tap("save_corrections")
         await pilot.wait_state(State.CONFIRM)
         await step("04-confirm-corrected", "details_wrong", "details_confirmed", "back", "correct_details")
-        await pilot.tap("details_confirmed")
-        await pilot.wait_state(State.CONSENT)
-        if "pad" in app.frame.manager.current_screen.ids:      # the site asks for a signature
-            await pilot.sign()
-        await pilot.tap("consent_accepted")
-        await pilot.wait_for(lambda: app.flow.state is State.DONE and app.flow.session.print_status != "printing",
-                             "the done screen")
+        await walk.to_consent(app, pilot)
+        await walk.consent(app, pilot)          # signed when the site asks for a signature
         admission = app.store.last_admission()
         incidents = [{k: i[k] for k in ("kind", "severity", "detail", "admission_id")} for i in app.store.incidents()]
         await pilot.tap("finish")

@@ -14,8 +14,9 @@ from uirun import app_for, settings_for
 
 from kiosk.hardware.reader import sample_cards
 from kiosk.config import FormsSettings
+from kiosk.screens import walk
 from kiosk.screens.demo import run_script
-from kiosk.checkin.flow import State
+from kiosk.checkin.session import State
 
 STEPS = {   # form -> [(question linkId, what the patient does)]
     "intake-general": [("reason", "tap:other"), ("reason-other", "tick:certificate"), ("reason-other", "tick:results"),
@@ -34,11 +35,7 @@ def main(form: str, out: Path) -> None:
 
     async def script(app, pilot):
         seen = []
-        await pilot.wait_state(State.WELCOME)
-        await pilot.tap("start")
-        await pilot.wait_state(State.IDENTIFY)
-        app.reader.insert(sample_cards()[0])
-        await pilot.wait_state(State.CONFIRM)
+        await walk.to_confirm(app, pilot, sample_cards()[0])
         await pilot.tap("details_confirmed")
         for n, (link_id, action) in enumerate(STEPS[form]):
             await pilot.wait_state(State.QUESTIONS)
@@ -70,10 +67,7 @@ def main(form: str, out: Path) -> None:
             shot = await pilot.shot(f"{n:02d}-{q.link_id}")
             seen.append({"question": q.link_id, "state": app.flow.state.value, "file": shot.name,
                          "notice": app.flow.session.notice, "texts": pilot.texts()})
-        await pilot.wait_state(State.CONSENT)
-        await pilot.sign()                  # drawn with a finger, not a tap
-        await pilot.tap("consent_accepted")
-        await pilot.wait_for(lambda: app.flow.state is State.DONE, "the done screen")
+        await walk.consent(app, pilot, sign=True)          # drawn with a finger, not a tap
         admission = app.store.last_admission()
         return [{"steps": seen, "admission": admission.to_json()}]
 

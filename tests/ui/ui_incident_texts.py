@@ -17,7 +17,7 @@ import incident_forms
 from uirun import app_for, settings_for
 
 from kiosk.screens.demo import run_script
-from kiosk.checkin.flow import State
+from kiosk.checkin.session import State
 from kiosk.checkin.model import Incident, IncidentKind, Severity
 from kiosk.desk.staffmode import Screen
 

@@ -13,8 +13,9 @@ from pathlib import Path
 from uirun import app_for, settings_for
 
 from kiosk.config import FormsSettings
+from kiosk.screens import walk
 from kiosk.screens.demo import DemoError, run_script
-from kiosk.checkin.flow import State
+from kiosk.checkin.session import State
 
 PATIENTS = [   # what each patient types; "\b" is the backspace key
     {"language": "de", "code": "AB12-CD34", "given": "Hans-Jürgen", "family": "Müllerr\b-Lüdenscheidt",
@@ -111,12 +112,8 @@ def main(out: Path) -> None:
             await pilot.wait_state(State.CONFIRM)
             seen.append({"screen": "confirm", "keyboard": keyboard() is not None, "room": app.frame.keyboard_room})
             await pilot.shot(f"p{n}-confirm")
-            await pilot.tap("details_confirmed")
-            await pilot.wait_state(State.CONSENT)
-            if app.flow.consent_signature:
-                await pilot.sign()
-            await pilot.tap("consent_accepted")
-            await pilot.wait_for(lambda: app.flow.state is State.DONE, "the done screen")
+            await walk.to_consent(app, pilot)
+            await walk.consent(app, pilot)
             admission = app.store.last_admission()
             results.append({"steps": seen, "admission": admission.to_json(),
                             "appointment_code": app.flow.session.appointment_code})

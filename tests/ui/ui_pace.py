@@ -16,7 +16,7 @@ from uirun import app_for, settings_for
 from kiosk.screens import wakeup
 from kiosk.config import DisplaySettings
 from kiosk.screens.demo import run_script
-from kiosk.checkin.flow import State
+from kiosk.checkin.session import State
 
 wakeup.QUIET_AFTER_S = 1.5
 QUIET_S = 1.8                  # waited before each quiet sample

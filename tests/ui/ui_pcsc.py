@@ -12,7 +12,7 @@ from vcard import Vpcd
 from kiosk import app as kiosk_app
 from kiosk.store.opening import open_store
 from kiosk.config import KioskSettings, Settings
-from kiosk.checkin.flow import State
+from kiosk.checkin.session import State
 from kiosk.hardware.preview import PreviewPrinter
 from kiosk.hardware.reader import PcscReader
 

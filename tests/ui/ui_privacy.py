@@ -26,8 +26,9 @@ from pathlib import Path
 from uirun import app_for, settings_for
 
 from kiosk.config import FormsSettings, PrinterSettings, WristbandPrinterSettings
+from kiosk.screens import walk
 from kiosk.screens.demo import DemoError
-from kiosk.checkin.flow import State
+from kiosk.checkin.session import State
 
 # A's details, reversed. fresh(key) makes a new str each time: what the app receives is never the very
 # object the probes search with (those live only in NEEDLES and are skipped by identity).
@@ -275,21 +276,13 @@ def keyboards(app) -> dict:
 
 
 async def walk_a_by_card(app, pilot) -> dict:
-    await pilot.wait_state(State.WELCOME)
-    await pilot.tap("start")
-    await pilot.wait_state(State.IDENTIFY)
-    app.reader.insert(card_a())
-    await pilot.wait_state(State.CONFIRM)
+    await walk.to_confirm(app, pilot, card_a())
     app.reader.remove()                     # the patient takes the card out
     await pilot.frames(2)
     during = probe(app, with_gc=True)
-    await pilot.tap("details_confirmed")
-    await answer_the_form(app, pilot, stop_at=None)
-    await pilot.wait_state(State.CONSENT)
+    await walk.to_consent(app, pilot, answer=answer_as_a)
     await sign(app, pilot)
-    await pilot.tap("consent_accepted")
-    await pilot.wait_for(lambda: app.flow.state is State.DONE and app.flow.session.print_status not in ("", "printing"),
-                         "the ticket and wristband to be printed")
+    await walk.consent(app, pilot, sign=False, printed=lambda status: status not in ("", "printing"))
     admission = app.flow.session.admission
     done = {"print_status": app.flow.session.print_status, "queue_number": admission.queue_number}
     signature = getattr(admission, "consent_signature", b"")
@@ -362,31 +355,33 @@ async def type_into(app, pilot, field_id: str, key: str) -> None:
     await pilot.frames(2)
 
 
-async def answer_the_form(app, pilot, stop_at: str | None) -> None:
+async def answer_as_a(app, pilot, q) -> None:
     """reason: other, then typed; yes/no: no; choices: the last; phone: typed; the rest left empty."""
     typed = {"reason-other": "reason", "phone": "phone"}
-    while app.flow.state is State.QUESTIONS:
-        q = app.flow.question
-        if q.link_id == stop_at:
-            return
-        if q.link_id == "reason":
-            await pilot.tap("answer:other")
-        elif q.type == "boolean":
-            await pilot.tap("answer:False")
-        elif q.type == "choice":
-            await pilot.tap(f"answer:{q.options[-1].code}")
-        else:
-            field = app.frame.manager.current_screen.ids.typed
-            await pilot.frames(3)
-            if q.link_id in typed:
-                if not field.focus:
-                    await pilot.touch(*field.to_window(*field.center))
-                field.insert_text(fresh(typed[q.link_id]))
-            field.focus = False
-            del field
-            await pilot.frames(2)
-            await pilot.tap("continue")
+    if q.link_id == "reason":
+        await pilot.tap("answer:other")
+    elif q.type == "boolean":
+        await pilot.tap("answer:False")
+    elif q.type == "choice":
+        await pilot.tap(f"answer:{q.options[-1].code}")
+    else:
+        field = app.frame.manager.current_screen.ids.typed
+        await pilot.frames(3)
+        if q.link_id in typed:
+            if not field.focus:
+                await pilot.touch(*field.to_window(*field.center))
+            field.insert_text(fresh(typed[q.link_id]))
+        field.focus = False
+        del field
         await pilot.frames(2)
+        await pilot.tap("continue")
+    await pilot.frames(2)
+
+
+async def answer_the_form(app, pilot, stop_at: str) -> None:
+    """The questions answered as A does (``answer_as_a``) up to the one ``stop_at``, left on screen."""
+    while app.flow.state is State.QUESTIONS and app.flow.question.link_id != stop_at:
+        await answer_as_a(app, pilot, app.flow.question)
 
 
 def main(mode: str, out: Path) -> None:

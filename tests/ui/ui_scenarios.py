@@ -12,9 +12,10 @@ from kiosk.hardware.reader import sample_cards
 from kiosk.store.opening import open_store
 from kiosk.config import KioskSettings, ReaderSettings, Settings
 from kiosk.checkin.events import StillHere
-from kiosk.checkin.flow import State
+from kiosk.checkin.session import State
 from kiosk.hardware.preview import PreviewPrinter
 from kiosk.hardware.reader import SimulatedReader
+from kiosk.screens import walk
 
 
 async def type_into(pilot, field_id: str, text: str, *, then: str = "close") -> None:
@@ -72,12 +73,11 @@ async def scenarios(app, pilot) -> dict:
 
     # 3. The printer runs out of paper: the patient is told, staff get an incident.
     app.printers["ticket"].fault = "paper_out"
-    await pilot.tap("details_confirmed")
-    while app.flow.state is State.QUESTIONS:
-        q = app.flow.question
+    async def no_or_the_last(app, pilot, q) -> None:
         await pilot.tap(f"answer:{'False' if q.type == 'boolean' else q.options[-1].code}")
-    await pilot.tap("consent_declined")
-    await pilot.wait_for(lambda: app.flow.session.print_status == "failed", "the printer fault")
+
+    await walk.to_consent(app, pilot, answer=no_or_the_last)
+    await walk.consent(app, pilot, sign=False, agree=False, printed=lambda status: status == "failed")
     await pilot.shot("done-paper-out")
     note("done_paper_out")
     admission_id = app.flow.session.admission.id

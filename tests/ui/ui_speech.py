@@ -14,8 +14,9 @@ from pathlib import Path
 from uirun import app_for, settings_for
 
 from kiosk.hardware.reader import sample_cards
-from kiosk.checkin.flow import State
+from kiosk.checkin.session import State
 from kiosk.hardware.speech import Speaker
+from kiosk.screens import walk
 
 
 class NotingSpeaker(Speaker):
@@ -96,7 +97,7 @@ async def script(app, pilot) -> list[dict]:
     await read("idle_warning")            # any touch on the warning means someone is there: it goes away
     await pilot.wait_state(State.QUESTIONS)
     while app.flow.state is State.QUESTIONS:
-        await answer_question(app, pilot, app.flow.question)
+        await walk.answer_question(app, pilot, app.flow.question)
     await pilot.wait_state(State.CONSENT)
     await read("consent")
     await pilot.tap("consent_declined")     # no signature needed: the patient is checked in all the same
@@ -113,8 +114,6 @@ def main(out: Path) -> None:
     read_end, write_end = os.pipe()      # the "sound card": never read, so speech lasts until stopped
     app = app_for(settings_for(out, ("en", "tr")), speaker=NotingSpeaker(write_end))
     from kiosk.screens.demo import run_script
-    global answer_question
-    from kiosk.screens.demo import answer_question
     try:
         run_script(app, out, script)
     finally:

@@ -17,10 +17,10 @@ from pathlib import Path
 from uirun import app_for, settings_for
 
 from kiosk.hardware.reader import sample_cards
-from kiosk.screens import layout_check
+from kiosk.screens import layout_check, walk
 from kiosk.config import StaffSettings
-from kiosk.screens.demo import answer_question, run_script
-from kiosk.checkin.flow import State
+from kiosk.screens.demo import run_script
+from kiosk.checkin.session import State
 from kiosk.desk.staff import LOCKED, WRONG_PIN
 from kiosk.desk.staffmode import Screen
 
@@ -64,18 +64,7 @@ def main(out: Path) -> None:
         await pilot.wait_state(State.WELCOME)
         seen["can_speak"] = app.can_speak
         await check_layout("welcome")         # the top bar with its empty corner, four languages
-        await pilot.tap("start")
-        await pilot.wait_state(State.IDENTIFY)
-        app.reader.insert(cards[0])
-        await pilot.wait_state(State.CONFIRM)
-        await pilot.tap("details_confirmed")
-        while app.flow.state is State.QUESTIONS:
-            await answer_question(app, pilot, app.flow.question)
-        await pilot.wait_state(State.CONSENT)
-        await pilot.sign()
-        await pilot.tap("consent_accepted")
-        await pilot.wait_for(lambda: app.flow.state is State.DONE and app.flow.session.print_status == "failed",
-                             "the ticket to fail")
+        await walk.check_in(app, pilot, cards[0], sign=True, printed=lambda status: status == "failed")
         faulty = app.flow.session.admission
         printers["ticket"].fault = None
         await pilot.tap("finish")

@@ -19,7 +19,7 @@ from kiosk import app as kiosk_app
 from kiosk.store.opening import open_store
 from kiosk.screens import wakeup
 from kiosk.config import DisplaySettings
-from kiosk.checkin.flow import State
+from kiosk.checkin.session import State
 
 wakeup.QUIET_AFTER_S = 0.5
 

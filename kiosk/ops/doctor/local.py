@@ -9,6 +9,7 @@ import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 
+from kiosk import times
 from kiosk.config import Settings
 from kiosk.ops.doctor.output import EXIT_KIOSK, Row, fail, ok, warn
 
@@ -89,8 +90,7 @@ def outbox_row(pending: int, dead: int, oldest_at: str, elsewhere: int, now: dat
     problems = []
     found = "Nothing waits to be delivered." if not pending else f"{pending} admission(s) wait to be delivered"
     if pending:
-        oldest = datetime.fromisoformat(oldest_at)
-        age_s = (now - (oldest if oldest.tzinfo else oldest.replace(tzinfo=timezone.utc))).total_seconds()
+        age_s = (now - times.moment(oldest_at)).total_seconds()
         found += f", the oldest for {_duration(age_s)}."
         if age_s > warn_age_s:
             problems.append("Check the hospital row and that the sync runs (journalctl -u kiosk -u kiosk-sync).")
