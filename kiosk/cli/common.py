@@ -38,14 +38,14 @@ def start_housekeeping(settings: config.Settings, open_store, after_s: float = 0
 
 
 def open_store(settings: config.Settings, **options):
-    from kiosk.store.opening import open_store
     from kiosk.store import DB_ERRORS, StoreLocked
+    from kiosk.store.opening import STORE_FILE, open_store
     try:
         return open_store(settings, **options)
     except StoreLocked as e:
         raise CommandError(str(e)) from None
     except DB_ERRORS as e:
-        raise CommandError(f"The store {settings.data_path / 'kiosk.db'} cannot be used: {e}.") from None
+        raise CommandError(f"The store {settings.data_path / STORE_FILE} cannot be used: {e}.") from None
     except OSError as e:
         raise CommandError(f"The store in {settings.kiosk.data_dir} cannot be opened: {e.strerror or e}; "
                            "check kiosk.data_dir.") from None

@@ -17,7 +17,6 @@ need and no personal data (``kiosk.desk.routes``).
 from __future__ import annotations
 
 import logging
-import os
 import secrets
 import threading
 from datetime import timedelta
@@ -26,6 +25,7 @@ from typing import Callable
 
 from kiosk.desk.peers import Peers
 from kiosk.desk.staff import Staff, staff_builder
+from kiosk.files import write_whole
 from kiosk.i18n import Catalogs
 from kiosk.paths import ASSETS
 
@@ -47,14 +47,7 @@ def load_secret(data_dir: str | Path) -> bytes:
             return key
     except (FileNotFoundError, ValueError):
         pass                       # none yet, or cut short by a power cut while it was written: a new one
-    key = secrets.token_bytes(32)
-    part = path.with_name(f".{SECRET_FILE}.{os.getpid()}")
-    fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(key.hex())
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(part, path)         # whole or not at all; two servers starting at once: the last one's wins
+    write_whole(path, secrets.token_bytes(32).hex().encode("ascii"), 0o600)   # two servers at once: the last wins
     return bytes.fromhex(path.read_text().strip())
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import ssl
 import tempfile
 import time
@@ -22,6 +21,7 @@ from urllib.parse import urlsplit
 
 from kiosk.checkin.model import Admission
 from kiosk.config import HospitalSettings, Settings
+from kiosk.files import write_whole
 from kiosk.hospital import fhir, hl7v2
 from kiosk.times import moment
 
@@ -258,7 +258,7 @@ class FolderTransport:
             content = hl7v2.adt_a04(admission, control_id_for(admission), self.hl7_options,
                                     sent_at=moment(admission.created_at))
         try:
-            write_atomically(self.folder / name, content.encode("utf-8"))
+            write_whole(self.folder / name, content.encode("utf-8"), 0o640)
         except OSError as e:
             return Attempt("retry", f"folder_unwritable: {e.strerror or type(e).__name__}")
         return Attempt("delivered", "", name)
@@ -274,25 +274,6 @@ class FolderTransport:
 
     def close(self) -> None:
         pass
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """``path`` holds ``data`` whole, or is untouched: temp file, fsync, rename, fsync of the folder."""
-    temp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(temp, path)
-    folder = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(folder)
-    finally:
-        os.close(folder)
 
 
 def _tls_context(hospital: HospitalSettings) -> ssl.SSLContext:

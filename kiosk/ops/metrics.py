@@ -15,7 +15,6 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +27,7 @@ from kiosk.hardware.printer import PrinterState
 from kiosk.hardware.reader import ReaderState
 from kiosk.checkin.model import IncidentKind
 from kiosk import times
+from kiosk.files import write_whole
 
 log = logging.getLogger(__name__)
 
@@ -229,15 +229,6 @@ def write_textfile(path: Path, registry) -> None:
     """prometheus_client.write_to_textfile (a temporary file renamed over ``path``: the node exporter never
     reads half a file), but mode 0644 whatever the kiosk's umask (0077): the node exporter runs as
     another user, and the figures hold nothing personal. The temporary name does not end in .prom."""
-    # A fresh name made with O_EXCL (mkstemp): whoever else may write to the node exporter's folder cannot
-    # plant a symlink there to make the kiosk truncate or chmod a file of its own.
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    tmp = Path(name)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            os.fchmod(f.fileno(), 0o644)
-            f.write(generate_latest(registry))
-        os.replace(tmp, path)
-    except OSError:
-        tmp.unlink(missing_ok=True)
-        raise
+    # write_whole's temporary file is made with O_EXCL: whoever else may write to the node exporter's folder
+    # cannot plant a symlink there to make the kiosk truncate or chmod a file of its own.
+    write_whole(path, generate_latest(registry), 0o644)

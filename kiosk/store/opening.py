@@ -10,6 +10,8 @@ from kiosk.store import Store, read_key
 if TYPE_CHECKING:
     from kiosk.config import Settings
 
+STORE_FILE = "kiosk.db"                 # in kiosk.data_dir
+
 
 def open_store(settings: Settings, **options) -> Store:
     """The kiosk's store (kiosk.db in data_dir), with the key ``read_key`` finds unless ``options`` give one.
@@ -18,4 +20,4 @@ def open_store(settings: Settings, **options) -> Store:
     """
     if "key" not in options:
         options["key"] = read_key(settings.store)
-    return Store(settings.data_path / "kiosk.db", kiosk_id=settings.kiosk.id, **options)
+    return Store(settings.data_path / STORE_FILE, kiosk_id=settings.kiosk.id, **options)

@@ -12,8 +12,8 @@ from pathlib import Path
 from kiosk import times
 from kiosk.config import Settings
 from kiosk.ops.doctor.output import EXIT_KIOSK, Row, fail, ok, warn
+from kiosk.store.opening import STORE_FILE
 
-STORE_FILE = "kiosk.db"                 # in kiosk.data_dir (kiosk.store.opening.open_store)
 DISK_FAIL_BYTES = 1 << 30               # less free than this on data_dir's filesystem: fail
 DISK_WARN_BYTES = 4 << 30               # ... than this: warn
 OUTBOX_WARN_AGE_S = 3600.0              # an admission waiting longer than this for the hospital: warn
