@@ -1,13 +1,13 @@
 """Check-ins through the real screens (headless, simulated card reader, a loopback network printer):
 memory after many patients, and the time from the patient's last tap to the ticket and the stored admission.
 
-Memory (issue 9): resident memory after 20 and after 500 scripted check-ins; the baseline is the
+Memory: resident memory after 20 and after 500 scripted check-ins; the baseline is the
 figure after 20, so the ratio is the growth. Target: under 10 MB more after 500. The patients run
 with Kivy's frame limit off and the script's waits shortened, so that 500 fit in a few minutes; each
 still inserts a card, taps through confirm, the intake form's questions, signs the consent with a
 drawn stroke, gets a ticket printed and taps Finish.
 
-Latency (issue 9): from the finger lifting off "I agree" (the last tap) until the admission is
+Latency: from the finger lifting off "I agree" (the last tap) until the admission is
 committed to the store and the ticket's last byte has reached the printer, at the kiosk's real 30
 frames a second; the baseline, in the same process, stores the same admission in a store of its own
 and sends the same ticket bytes over a plain socket to the same printer. Target: under 300 ms.

@@ -4,12 +4,12 @@ virtual X display (Xvfb, Mesa's software renderer, 1280 x 800 like a lobby scree
 The kiosk runs as in a lobby: an encrypted store, delivery to a hospital system over FHIR (configured;
 nothing to deliver), a card reader (simulated) and a ticket printer (preview).
 
-Start-up (issue 9): from starting the process to its first frame, which each side reports with the
+Start-up: from starting the process to its first frame, which each side reports with the
 systemd notification a service sends when it is ready (READY=1 on $NOTIFY_SOCKET; the kiosk sends it
 after the welcome screen's first frame, the bare app after its first frame). Runs alternate;
 the medians are compared. Target: at most 1.5x the bare app.
 
-Idle CPU (issue 9): CPU time of all the process's threads over 30 s on the welcome screen (after
+Idle CPU: CPU time of all the process's threads over 30 s on the welcome screen (after
 12 s to settle), beside the bare app idling the same 30 s, in every round but the first; the medians are
 compared (this shared virtual machine's figures vary by half from one 30 s to the next). Target: at most
 half the bare app's.

@@ -8,7 +8,7 @@ already and holds the same conversation (DLE EOT 1-4, the job and GS r 1, DLE EO
 socket. The "bytes already drawn" rows time the kiosk's printer transport alone (the same finished
 bytes on both sides). Runs alternate so that machine noise hits both alike. Also printed: the CPU
 time to get a ticket's bytes ready, in a fresh process (first ticket, imports included) and warm.
-Targets (issue 4): within 1.5x of the baseline; a ticket ready in under 150 ms of CPU.
+Targets: within 1.5x of the baseline; a ticket ready in under 150 ms of CPU.
 
     .venv/bin/python benchmarks/bench_print.py [--rounds N]
 """

@@ -3,7 +3,7 @@
 Both read the same virtual card through the same pcscd + vpcd: the kiosk with ``Pcsc.read`` (connect
 exclusively, recognise the card, parse), the baseline with plain pyscard calls that replay the minimal
 APDU sequence for that card and parse nothing. Runs alternate so that machine noise hits both alike.
-Targets (issue 3): no more APDUs than the baseline; median time within 1.2x of the baseline.
+Targets: no more APDUs than the baseline; median time within 1.2x of the baseline.
 
     .venv/bin/python benchmarks/bench_read_card.py [--rounds N]
 """
@@ -56,7 +56,7 @@ def raw_transmit(card, protocol, apdu: list[int]) -> tuple[list[int], int]:
 
 
 def baseline_egk(card, protocol) -> None:
-    """Reference smartcards.md 1.3 with the length reads folded into the first chunk."""
+    """The eGK read sequence of gemLF_Impl_eGK, with the length reads folded into the first chunk."""
     t = lambda apdu: raw_transmit(card, protocol, apdu)  # noqa: E731
     t([0x00, 0xA4, 0x04, 0x0C, 0x06, 0xD2, 0x76, 0x00, 0x00, 0x01, 0x02])
     t([0x00, 0xB0, 0x8C, 0x00, 0x19])
@@ -73,7 +73,7 @@ def baseline_egk(card, protocol) -> None:
 
 
 def baseline_beid(card, protocol) -> None:
-    """Reference smartcards.md 2.3: select by path, READ with Le=FC, resend with the Le of 6Cxx."""
+    """The Belgian eID read: select by path, READ with Le=FC, resend with the Le of 6Cxx."""
     t = lambda apdu: raw_transmit(card, protocol, apdu)  # noqa: E731
     for select in ([0x00, 0xA4, 0x08, 0x0C, 0x06, 0x3F, 0x00, 0xDF, 0x01, 0x40, 0x31],
                    [0x00, 0xA4, 0x02, 0x0C, 0x02, 0x40, 0x33]):

@@ -1,4 +1,4 @@
-"""A day of check-ins in minutes, with every fault the project knows, and nothing lost (issue 18).
+"""A day of check-ins in minutes, with every fault the project knows, and nothing lost.
 
 Two kiosks of one site check in the day's patients side by side through the real screens (offscreen, driven
 by touches as in bench_checkins.py), each as a child process that is killed with SIGKILL and started again

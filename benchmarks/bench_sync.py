@@ -6,7 +6,7 @@ SQLite, its transaction Bundle built, POSTed, the answer classified, the row upd
 the same Bundles, built beforehand, with a bare ``requests.Session`` loop. Each side drains into a fresh
 server. MLLP: the same with ADT^A04 messages against a bare socket loop. Memory: the worker's Python heap
 (tracemalloc) after each tenth of the drain, which should stay flat.
-Target (issue 5): within 1.25x of the baseline, memory flat.
+Target: within 1.25x of the baseline, memory flat.
 
     .venv/bin/python benchmarks/bench_sync.py [--admissions N]
 """

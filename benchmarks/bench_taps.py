@@ -1,6 +1,6 @@
 """Taps from the welcome screen to the ticket: a scripted patient with an eGK card walks through the real
 screens (headless), once with no intake questions and once with the general intake form.
-Target (issue 6): at most 5 taps without a questionnaire. The consent's signature (on by default) is drawn,
+Target: at most 5 taps without a questionnaire. The consent's signature (on by default) is drawn,
 not tapped: the table says so beside the count.
 
     .venv/bin/python benchmarks/bench_taps.py

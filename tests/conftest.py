@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from processes import stop
 
-VPCD_READER = "Virtual PCD 00 00"    # slot 0 of the vsmartcard-vpcd driver (reference 4.1)
+VPCD_READER = "Virtual PCD 00 00"    # slot 0 of the vsmartcard-vpcd driver (its reader.conf)
 VPCD_PORT = 35963
 STARTUP_DEADLINE = 10.0              # seconds for pcscd to list the vpcd reader
 INSTALL_HINT = "`make test` installs the Debian packages pcscd and vsmartcard-vpcd"

@@ -1,7 +1,5 @@
-"""The contracts the project keeps are in the repository (docs/), and what code and docs cite exists.
-
-The command-line contract once lived in a design note outside the repository that docstrings and the
-README cited; a reader of the repository could not follow the reference.
+"""The contracts the project keeps are in the repository (docs/), and what code and docs cite exists, so a
+reader of the repository can follow every reference.
 """
 
 from __future__ import annotations
@@ -17,9 +15,6 @@ from kiosk.checkin.model import IK_SYSTEM, KVNR_SYSTEM, SSIN_SYSTEM
 ROOT = Path(__file__).resolve().parent.parent
 # A Markdown file named in prose or code: "docs/cli.md", "[x](configuration.md)", "README.md".
 CITED = re.compile(r"(?<![\w./-])((?:[\w-]+/)*[\w-]+\.md)\b")
-# Background notes outside the repository (the developers' ../shared/reference/), cited for the public sources
-# they list (card files, ESC/POS bytes, FHIR and HL7 rules): sources, never a contract the project keeps.
-SOURCES = {"smartcards.md", "escpos-printing.md", "hospital-sync.md", "kivy-and-deploy.md"}
 
 
 def _tracked() -> list[Path]:
@@ -30,15 +25,13 @@ def _tracked() -> list[Path]:
 
 def test_every_markdown_file_cited_is_in_the_repository():
     """Every *.md a file of the repository names resolves: beside the citing file, in docs/, or at the top.
-    ``../shared`` is not part of the repository, so nothing may cite it as the place of a contract."""
+    A note outside the repository is one a reader cannot follow: cite the public sources it rests on."""
     missing = []
     for path in _tracked():
         if not path.is_file():
             continue
         for n, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
             for name in CITED.findall(line):
-                if name in SOURCES:
-                    continue
                 where = (path.parent / name, ROOT / "docs" / Path(name).name, ROOT / name)
                 if not any(candidate.is_file() for candidate in where):
                     missing.append(f"{path.relative_to(ROOT)}:{n} cites {name}")

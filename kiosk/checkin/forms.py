@@ -3,7 +3,7 @@
 Item types: ``group``, ``display``, ``string``, ``text``, ``boolean``, ``integer``, ``decimal``, ``date``,
 ``choice`` and ``open-choice`` (``answerOption`` with ``valueCoding``; open-choice also takes free text),
 with ``repeats``, ``required``, ``maxLength``, ``enableWhen``/``enableBehavior`` and the FHIR ``translation``
-extension on ``title``, ``text`` and option ``display`` (hospital-sync.md §2).
+extension on ``title``, ``text`` and option ``display`` (FHIR R4 questionnaire.html; the SDC IG).
 
 The form's answers (checking what was typed, enableWhen, the QuestionnaireResponse) are
 ``kiosk.checkin.answers``.

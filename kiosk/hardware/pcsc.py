@@ -1,8 +1,8 @@
 """PC/SC through pyscard: find readers, wait for cards, read one card exclusively.
 
 Uses pyscard's thin ``smartcard.scard`` layer rather than its CardMonitor: the monitor is a process-wide
-singleton whose thread dies when pcscd restarts (reference smartcards.md 5.2, 5.5). Here one loop owns a
-PC/SC context, and a context that stops working is thrown away and established again.
+singleton whose thread dies when pcscd restarts (github.com/LudovicRousseau/pyscard/issues/82 and /128). Here
+one loop owns a PC/SC context, and a context that stops working is thrown away and established again.
 """
 
 from __future__ import annotations

@@ -1,19 +1,21 @@
 """One admission as a FHIR R4 transaction, and what the hospital system's answer means (pure, no I/O).
 
 The sync worker POSTs ``transaction(...)`` to ``[base]`` and hands the answer to ``classify``. Every entry
-is idempotent, so a bundle whose answer was lost can be sent again unchanged (hospital-sync.md §1.1-1.3):
+is idempotent, so a bundle whose answer was lost can be sent again unchanged (FHIR R4 http.html, conditional
+create and update, and transaction processing rules):
 
 - Patient: conditional create on the person's first identifier (the card's KVNR or SSIN). A person
   without one (typed name, no card) gets ``options.patient_system|<admission id>``, so each such check-in
   creates a Patient of its own for the desk to match (the flow raises identity_unverified for it). An
-  existing Patient is left as the hospital has it: the kiosk does not overwrite master data (§1.5 d).
+  existing Patient is left as the hospital has it (a conditional create that matches changes nothing): the
+  kiosk does not overwrite master data.
 - Coverage: conditional create on ``beneficiary.identifier`` and the payor's IK, so a second visit with the
   same card adds none. A coverage without a payor is not valid R4 (payor 1..*) and is left out.
 - Encounter: conditional create on ``options.admission_system|<admission id>``. ``Encounter.appointment``
   refers to ``Appointment/<admission.appointment_id>`` when the kiosk found the booking, and carries a
   typed appointment code as the reference's identifier (a logical reference when the id is unknown).
 - QuestionnaireResponse: PUT to an id derived from the admission id (update-as-create), since servers such
-  as SEKMET have no ``identifier`` search on QuestionnaireResponse (§1.5).
+  as SEKMET have no ``identifier`` search on QuestionnaireResponse.
 - Consent: conditional create on ``options.consent_system|<admission id>``. The patient's signature, when
   there is one, is its ``sourceAttachment`` (PNG, base64); which consent text was shown is a ``policy.uri``
   (``urn:kiosk:consent-text:<text id>``, kiosk.checkin.signature.text_id).
@@ -106,7 +108,7 @@ def _mark_patient_entered(patient: dict, admission: Admission) -> None:
     A tag is plain R4 that every server keeps without knowing a profile, and the HIS can list what to
     verify with ``Patient?_tag=urn:kiosk:tag|patient-entered``. An extension on the element would need a
     StructureDefinition the receiver knows; a Provenance (``targetElement``) would be a further resource
-    without a business identifier to make it idempotent. An existing Patient is not overwritten (§1.5 d),
+    without a business identifier to make it idempotent. An existing Patient is not overwritten,
     so there the mark does not reach the HIS: the kiosk's ``details_corrected`` incident tells the desk.
     """
     if not admission.patient_entered:
@@ -278,7 +280,7 @@ def _retry_after(headers: Mapping, now: datetime | None) -> float | None:
 
 def classify(status_code: int | None, body: dict | None, headers: Mapping,
              now: datetime | None = None) -> Verdict:
-    """Deliver, retry or dead-letter, from the answer to one transaction POST (hospital-sync.md §1.3).
+    """Deliver, retry or dead-letter, from the answer to one transaction POST (FHIR R4 operationoutcome.html).
 
     ``status_code`` None means no answer (network error, timeout). Retried: no answer, 408, 409 (a write
     conflict on the server; every entry is conditional, so a resend is safe), 429, 500, 502, 503, 504 and

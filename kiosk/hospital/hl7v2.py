@@ -1,8 +1,8 @@
 """An admission as an HL7 v2.5 ADT^A04 message, the ACK that answers it, and MLLP to carry both.
 
-Everything but ``send_mllp`` is pure text. Segment and field choices follow
-/work/shared/reference/hospital-sync.md section 3 (HL7 v2.5 chapters 2, 3 and 6; IHE ITI PAM;
-the HL7 Deutschland wiki for IN1).
+Everything but ``send_mllp`` is pure text. Segment and field choices follow HL7 v2.5 chapters 2 (control),
+3 (patient administration) and 6 (financial management: IN1), the IHE ITI PAM profile (ITI TF-2b 3.31) and,
+for IN1, the HL7 Deutschland wiki (https://wiki.hl7.de/index.php/Segment_IN1).
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from kiosk import times
 
 # identifier system -> (assigning authority as an HD, namespace&universal id&id type; identifier type, table 0203)
 DEFAULT_ASSIGNING_AUTHORITIES = {
-    # Krankenversichertennummer, OID of the KVNR namespace (also its FHIR NamingSystem's OID); NII as in
-    # the reference's PID-3 example.
+    # Krankenversichertennummer, OID of the KVNR namespace (also its FHIR NamingSystem's OID); NII: national
+    # insurance identifier.
     KVNR_SYSTEM: ("&1.2.276.0.76.4.8&ISO", "NII"),
     # Belgian national register / BIS number, the eHealth platform's OID; NNBEL: national person id, Belgium.
     SSIN_SYSTEM: ("&2.16.840.1.113883.3.6777.5.1&ISO", "NNBEL"),

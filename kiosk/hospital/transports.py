@@ -77,7 +77,7 @@ def http_session(hospital: HospitalSettings):
 
 
 class FhirTransport:
-    """One transaction Bundle per admission, POSTed to the FHIR base (reference §1)."""
+    """One transaction Bundle per admission, POSTed to the FHIR base (FHIR R4 http.html#transaction)."""
 
     name = "fhir"
 

@@ -1,4 +1,4 @@
-"""Inputs that make no sense are refused with one sentence (issue 18), walked class by class.
+"""Inputs that make no sense are refused with one sentence, walked class by class.
 
 - Every config key, as ``kiosk.config.describe()`` lists it, gets the out-of-range values of its kind (numbers:
   nan, inf, negative, 0, huge; paths: relative, empty, NUL; texts: control characters, too long; lists:

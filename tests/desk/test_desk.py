@@ -31,7 +31,7 @@ from kiosk.desk.staff import MAX_WRONG_PINS, RESOLUTIONS, Staff
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 NAME, PIN = "Ana Desk", "4711"
-LIVE_S = 2.0              # the page lists a new incident within this (issue 7)
+LIVE_S = 2.0              # the page lists a new incident within this
 
 
 @pytest.fixture
@@ -473,7 +473,7 @@ def every_incident(tmp_path_factory) -> list[tuple[str, str]]:
 
 @pytest.mark.parametrize("language", config.SUPPORTED_LANGUAGES)
 def test_the_browser_shows_every_incident_in_the_pages_language(tmp_path, printer, browser, every_incident, language):
-    """Issue 18: the full list in each language, as the browser shows it: each incident's sentence and
+    """The full list in each language, as the browser shows it: each incident's sentence and
     detail lines are the catalog's, and no English is left on a page in another language."""
     from selenium.webdriver.common.by import By
     settings = config.Settings().replace(kiosk=config.KioskSettings(data_dir=str(tmp_path / "data"),

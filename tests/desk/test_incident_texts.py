@@ -1,5 +1,5 @@
-"""Issue 18, walk everything: every incident the kiosk raises (tests/support/incident_forms.py drives the code that
-raises them, with every value of its tables and enums) is said to staff in their language, in words, through
+"""Every incident the kiosk raises (tests/support/incident_forms.py drives the code that raises them, with
+every value of its tables and enums) is said to staff in their language, in words, through
 the catalogs: by kiosk.desk.incidents, on the desk page (its JSON through the Flask app, here for all four
 languages; the page in Chromium: tests/desk/test_desk.py) and in staff mode (tests/ui/test_ui_incident_texts.py).
 Stores of earlier versions get the same codes (migration m007)."""
@@ -134,7 +134,7 @@ def test_the_desk_page_says_every_incident_in_its_language(tmp_path, forms, lang
 # --- stores of earlier versions (m007) ---
 
 def _old_detail(kind: str, detail: str) -> str:
-    """What the versions before issue 18 wrote for an incident whose detail is now ``detail``."""
+    """What stores of earlier versions (before m007) hold for an incident whose detail is now ``detail``."""
     old = {
         "help_requested": lambda: f"help pressed on the {detail} screen",
         "card_removed": lambda: "card removed during the read",

@@ -1,4 +1,4 @@
-"""The APDU layer against scripted card answers (ISO 7816-4; reference smartcards.md 1.7, 2.3, 5.4)."""
+"""The APDU layer against scripted card answers (ISO 7816-4; Fedict eid-mw card.cpp)."""
 
 import pytest
 

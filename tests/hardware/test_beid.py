@@ -1,5 +1,5 @@
 """The Belgian eID module: Fedict TLV, identity and address files, birth dates, national numbers, and the
-APDUs ``read`` sends to a T=0 card (reference smartcards.md 2.2-2.4 and 5.4; Fedict eid-mw)."""
+APDUs ``read`` sends to a T=0 card (Fedict eid-mw)."""
 
 import re
 
@@ -15,7 +15,7 @@ ATR = bytes.fromhex("3B9813400AA503010101AD1311")
 SSIN = "https://www.ehealth.fgov.be/standards/fhir/core/NamingSystem/ssin"
 
 
-# --- building card files: an encoder of our own, written from reference 2.4, not from the decoder ---
+# --- building card files: an encoder of our own, written from eid-mw's tlvbuffer.cpp, not from the decoder ---
 
 def tlv(tag: int, value: bytes) -> bytes:
     """Fedict TLV: one tag byte, the length as bytes that are summed while a byte is 0xFF (255 -> FF 00)."""
@@ -95,7 +95,7 @@ def test_tlv_that_runs_past_the_end_or_repeats_is_invalid(data, message):
         beid.parse_tlv(data)
 
 
-# --- parse_birth_date (month names from eid-viewer dob.cpp, reference 2.4) ---
+# --- parse_birth_date (month names from eid-viewer dob.cpp) ---
 
 @pytest.mark.parametrize("text, iso", [
     # NL
@@ -138,7 +138,7 @@ def test_impossible_or_garbled_birth_dates_are_invalid(text):
         beid.parse_birth_date(text)
 
 
-# --- national_number_ok (reference 2.4: 97 - (YYMMDDSSS mod 97), 2 prefixed from 2000 on) ---
+# --- national_number_ok (97 - (YYMMDDSSS mod 97), 2 prefixed from 2000 on) ---
 
 @pytest.mark.parametrize("nn, birth, ok", [
     ("85073003328", "1985-07-30", True),
@@ -262,7 +262,7 @@ def test_overlong_or_empty_address_is_invalid():
     assert beid.parse_address(address(t01=None)) == Address((), "1000", "Bruxelles", "BE")
 
 
-# --- read(): a T=0 card in memory (reference 2.3 and 5.4) ---
+# --- read(): a T=0 card in memory (eid-mw card.cpp's read sequence) ---
 
 class FakeEid:
     """A T=0 card holding DF01 with the identity and address files.

@@ -1,7 +1,8 @@
-"""The eGK parsers and read sequence against card files built here (reference smartcards.md 1.2-1.7).
+"""The eGK parsers and read sequence against card files built here.
 
-The samples are encoded in this file, independently of the decoder: XML written per reference 1.6 (schema
-v5.2, S3; v5.1 element names, S8), gzip'd with ``gzip.compress``, wrapped per 1.4.1-1.4.3.
+The samples are encoded in this file, independently of the decoder: XML written per gematik ``Schema_VSD.xsd``
+(v5.2; v5.1 element names as in Kaupisch-IT/eGK-KVK), gzip'd with ``gzip.compress``, wrapped in the containers
+of gemLF_Impl_eGK (EF.StatusVD, EF.PD's length prefix, EF.VD's offset header).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from kiosk.hardware.cards.egk import StatusVD, inflate, kvnr_check_digit_ok, par
 from kiosk.checkin.model import Address, Identifier
 
 # ---------------------------------------------------------------------------------------------------------------
-# Encoders (reference 1.6 for the XML, 1.4.1-1.4.3 for the containers)
+# Encoders (Schema_VSD.xsd for the XML, gemLF_Impl_eGK for the containers)
 
 NS52 = "http://ws.gematik.de/fa/vsdm/vsd/v5.2"
 PD_ROOT, VD_ROOT = "UC_PersoenlicheVersichertendatenXML", "UC_AllgemeineVersicherungsdatenXML"
@@ -133,7 +134,7 @@ def noise(n, seed=7):
 @pytest.mark.parametrize("raw, expected", [
     (status_vd(), StatusVD(False, "20240301081500", "5.2.0")),
     (status_vd(b"1", b"20231224235959"), StatusVD(True, "20231224235959", "5.2.0")),
-    (status_vd(version="0070030001"), StatusVD(False, "20240301081500", "7.3.1")),     # S10's spec example
+    (status_vd(version="0070030001"), StatusVD(False, "20240301081500", "7.3.1")),     # gemLF_Impl_eGK's example
     (status_vd()[:20], StatusVD(False, "20240301081500", "5.2.0")),                    # reserved bytes absent
 ])
 def test_status_vd(raw, expected):
@@ -148,7 +149,7 @@ def test_status_vd_rejects(raw):
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# gzip (reference 1.5)
+# gzip
 
 XML = pd_xml()
 
@@ -342,7 +343,7 @@ def test_pd_missing_person():
         parse_pd(ef_pd(xml))
 
 
-# Schema maxima (reference 1.6): at the limit accepted, one over rejected.
+# Schema maxima (Schema_VSD.xsd): at the limit accepted, one over rejected.
 PERSON_LIMITS = [("Vorname", 45), ("Nachname", 45), ("Vorsatzwort", 20), ("Namenszusatz", 20), ("Titel", 20)]
 STREET_LIMITS = [("Ort", 40), ("Strasse", 46), ("Hausnummer", 9), ("Anschriftenzusatz", 40), ("Postleitzahl", 10)]
 
@@ -545,7 +546,7 @@ def card_files(pd=None, vd=None, status=None):
 
 
 def test_read_typical_card_sends_the_minimal_sequence():
-    # A typical card (reference 1.4.2: L is about 0x016F): PD and VD each span two 0xFC chunks, in files padded
+    # A typical card (EF.PD's L is about 0x016F): PD and VD each span two 0xFC chunks, in files padded
     # to a fixed size, with the GVD copy after the VD.
     pd, vd = ef_pd(pd_xml()), ef_vd(vd_xml())
     pd_end, vd_end = 2 + struct.unpack(">H", pd[:2])[0], struct.unpack(">H", vd[2:4])[0] + 1
@@ -583,7 +584,7 @@ def test_read_unpadded_files_end_exactly_where_the_data_ends():
 def test_read_small_chunks_never_ask_a_byte_twice():
     pd = ef_pd(pd_xml(extra=[("Anmerkung", noise(400))]))
     card = FakeEgk(card_files(pd))
-    channel = Channel(card, chunk=0x64)                       # SCM readers (reference 1.3)
+    channel = Channel(card, chunk=0x64)                       # the chunk CardWerk's samples use for SCM readers
     read(channel, ATR)
     pd_end = 2 + struct.unpack(">H", pd[:2])[0]
     pd_reads = card.sent[2:card.sent.index("00B0820064")]

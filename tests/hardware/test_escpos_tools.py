@@ -54,7 +54,8 @@ def test_code_page_per_word_in_one_printout():
 
 
 def test_esc_at_resets_the_code_page_as_the_printer_does():
-    # python-escpos 3.1 does not know that ESC @ resets the page (reference §0.6): the decoder shows the damage.
+    # python-escpos 3.1 does not know that ESC @ resets the page (its reset_encoding() came later): the decoder
+    # shows the damage.
     printer = dummy()
     printer.textln("Şahin")
     printer.hw("INIT")
@@ -85,7 +86,7 @@ def test_software_code128_decodes(impl, capsys):
     printer = dummy()
     printer.barcode("{BMRN123", "CODE128", force_software=impl)
     [image] = decode(printer.output).images()
-    # The software renderer encodes the "{B" code-set prefix as data (reference §0.7).
+    # The software renderer encodes the "{B" code-set prefix as data.
     assert read_codes(image) == [("Code128", "{BMRN123")]
 
 
@@ -226,7 +227,7 @@ def test_status_bytes_follow_the_epson_bit_rules():
         assert all(b & 0x12 == 0x12 and not b & 0x81 for b in replies.values())
 
 
-@pytest.mark.parametrize("state, replies", [   # DLE EOT 1, 2, 3, 4 (reference §2.8)
+@pytest.mark.parametrize("state, replies", [   # DLE EOT 1, 2, 3, 4 (Epson's reply bits)
     ("ready", b"\x12\x12\x12\x12"), ("paper_low", b"\x12\x12\x12\x1e"), ("paper_out", b"\x1a\x32\x12\x7e"),
     ("cover_open", b"\x1a\x16\x12\x12"), ("offline", b"\x1a\x12\x12\x12"), ("cutter_error", b"\x1a\x52\x1a\x12"),
 ])

@@ -1,4 +1,4 @@
-"""Issue 18: every identifier printed on paper is one the config allows for that purpose.
+"""Every identifier printed on paper is one the config allows for that purpose.
 
 A wristband carries the hospital's own patient number (from the patient's appointment in the hospital
 system) or none; a national number (the eGK's KVNR, the Belgian national register number) only where

@@ -1,5 +1,5 @@
 """The test harness itself: the virtual card in-process, the card-content builders, and the card in a
-real pcscd through vpcd. Facts checked here come from ``../shared/reference/smartcards.md``."""
+real pcscd through vpcd. Facts checked here come from gemLF_Impl_eGK, Fedict eid-mw and vsmartcard's ``vpcd.c``."""
 
 from __future__ import annotations
 
@@ -299,7 +299,7 @@ def test_status_vd_layout():
 
 
 def decode_fedict_tlv(data: bytes) -> dict[int, bytes]:
-    """A tiny independent decoder (reference 2.4): stop at a 0x00 tag after the first."""
+    """A tiny independent decoder (eid-mw ``tlvbuffer.cpp``): stop at a 0x00 tag after the first."""
     out, i = {}, 0
     while i + 1 < len(data):
         tag = data[i]

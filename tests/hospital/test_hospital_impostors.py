@@ -1,4 +1,4 @@
-"""Issue 18: an admission is "delivered" only when the hospital system's own protocol said so.
+"""An admission is "delivered" only when the hospital system's own protocol said so.
 
 Every network transport (FHIR over HTTP, HL7 v2 over MLLP) against listeners on 127.0.0.1 that answer but are
 not a hospital system: a web server's page, JSON that is not a transaction-response, a server that echoes

@@ -1,4 +1,4 @@
-"""Issue 18: sample data never passes for a patient's. What is not a real check-in (the demo, a sample print,
+"""Sample data never passes for a patient's. What is not a real check-in (the demo, a sample print,
 a simulated reader's sample card) never writes into the configured store, never reaches the hospital system
 unless IT asks (`kiosk demo --send-samples`), and is marked as test data wherever it goes: FHIR
 ``meta.security`` ActReason HTEST, HL7 v2 MSH-11 processing ID T, and "Sample" on the paper.

@@ -1,5 +1,6 @@
 """The outbox worker: order, pauses, refusals, and the three transports against real peers (a FHIR
-server in-process, an MLLP receiver, a folder), with the faults of issue 5."""
+server in-process, an MLLP receiver, a folder), with their faults: outages, resets, answers lost after a
+commit, refusals, missing ACKs, TLS failures, and the worker killed half-way."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 8: patients with a distinctive name, birth date and KVNR check in, and none of these appears in any
+"""Patients with a distinctive name, birth date and KVNR check in, and none of these appears in any
 log output or any file outside the store.
 
 End to end, with real parts: a config like a kiosk's (hospital.transport fhir to the in-process FHIR server

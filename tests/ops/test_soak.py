@@ -1,4 +1,4 @@
-"""Issue 18: the soak benchmark (benchmarks/bench_soak.py) at a small size, every fault at least once.
+"""The soak benchmark (benchmarks/bench_soak.py) at a small size, every fault at least once.
 
 Two kiosks (FHIR with the real PcscReader through pcscd and vpcd, HL7 v2 over MLLP with the simulated reader)
 check in a short day of patients through the real screens while the fault schedule runs; the checks come from
@@ -18,7 +18,7 @@ import bench_soak  # noqa: E402
 PATIENTS = 32                # 16 per kiosk: enough for every fault of the schedule to get its own patients
 # Resident memory of the kiosk over its longest stretch without a kill, from its 5th patient (every screen, form,
 # language and the on-screen keyboard loaded by then): bench_checkins.py measures +0.0 MiB over 500 check-ins,
-# and issue 9's target is under 10 MB more after 500; a short stretch of faults must stay within the same.
+# and its target is under 10 MB more after 500; a short stretch of faults must stay within the same.
 MEMORY_BOUND_MIB = 10.0
 
 FAULTS = [

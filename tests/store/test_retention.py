@@ -1,4 +1,4 @@
-"""Retention (issue 8): ``Store.purge_personal_data`` wipes the personal data of admissions with nothing left
+"""Retention: ``Store.purge_personal_data`` wipes the personal data of admissions with nothing left
 to deliver or resolve, once they are older than the limit, and nothing of it stays in the file.
 
 The whole-file probes use a plain store, whose bytes show what is in it (an encrypted one shows nothing

@@ -1,4 +1,4 @@
-"""The store encrypted at rest (SQLCipher), its key, its file modes, and `kiosk` run as root (issue 8, Protect).
+"""The store encrypted at rest (SQLCipher), its key, its file modes, and `kiosk` run as root.
 
 The probes read the store's files byte by byte: a distinctive patient's name, birth date and KVNR must not
 be there when the store is encrypted; the same probe on a plain store finds them, which shows it can see."""

@@ -2,9 +2,9 @@
 of schema 5.1 and 5.2) and Belgian eID (Fedict TLV identity and address files), and the cards that
 hold them.
 
-Sources (``../shared/reference/smartcards.md``): eGK file system 1.2, file layouts 1.4, XML 1.6
-(checked against gematik ``Schema_VSD.xsd`` v5.2); Belgian eID files 2.2, Fedict TLV 2.4 (eid-mw
-``tlvbuffer.cpp`` ParseTLV). These builders encode independently of the kiosk's parsers.
+Sources: the eGK's file system and file layouts from gemSpec_eGK_ObjSys_G2_1 and gemLF_Impl_eGK, its XML
+from gematik ``Schema_VSD.xsd`` v5.2; the Belgian eID's files and Fedict TLV from eid-mw (``beid_p11.h``,
+``card.cpp``, ``tlvbuffer.cpp`` ParseTLV). These builders encode independently of the kiosk's parsers.
 """
 
 from __future__ import annotations
@@ -19,15 +19,15 @@ from xml.sax.saxutils import escape
 from vcard import DF, EF, VirtualCard
 
 # ------------------------------------------------------------------------------------------------
-# eGK contents (reference 1.4, 1.6)
+# eGK contents
 # ------------------------------------------------------------------------------------------------
 
-EGK_ATR = bytes.fromhex("3BD396FF81B1FE451F078081052D")           # eGK G2 (reference 1.1)
+EGK_ATR = bytes.fromhex("3BD396FF81B1FE451F078081052D")           # eGK G2 (pcsc-tools ATR list)
 EGK_MF_AID = bytes.fromhex("D2760001448000")
 EGK_HCA_AID = bytes.fromhex("D27600000102")
-# EF.ATR: the spec example quoted in reference 1.4.4 (max C-APDU data 0x0123, max R-APDU 0x0234)
+# EF.ATR: the example in gemLF_Impl_eGK (max C-APDU data 0x0123, max R-APDU 0x0234)
 EGK_EF_ATR = bytes.fromhex("E01002020123020202340202045602020789")
-EGK_ICCSN = bytes.fromhex("80276883110000017222")                 # reference 1.4.6
+EGK_ICCSN = bytes.fromhex("80276883110000017222")                 # EF.GDO's ICCSN (BCD; 80 276: Germany)
 
 _NS_52 = "http://ws.gematik.de/fa/vsdm/vsd/v5.2"
 _NS_51 = "http://ws.gematik.de/fa/vsds/{root}/v5.1"
@@ -187,13 +187,13 @@ def egk_card(*, pd: bytes | None = None, vd: bytes | None = None, status: bytes 
 
 
 # ------------------------------------------------------------------------------------------------
-# Belgian eID contents (reference 2.2, 2.4)
+# Belgian eID contents (Fedict eid-mw)
 # ------------------------------------------------------------------------------------------------
 
 BEID_ATR = bytes.fromhex("3B9813400AA503010101AD1311")
 BEID_APPLET_AID = bytes.fromhex("A00000003029057000AD13100101FF")
 
-# Identity file 4031 tags (reference 2.4); values are str (UTF-8) or bytes (binary)
+# Identity file 4031 tags (Fedict eid-mw); values are str (UTF-8) or bytes (binary)
 BEID_IDENTITY_TAGS = {
     "card_number": 0x01, "chip_number": 0x02, "validity_begin": 0x03, "validity_end": 0x04,
     "issuing_municipality": 0x05, "national_number": 0x06, "surname": 0x07, "first_names": 0x08,

@@ -4,8 +4,9 @@
  * benchmark (benchmarks/bench_soak.py builds it with gcc and LD_PRELOADs it into the kiosk's processes).
  *
  * Debian 12's libfaketime 0.9.10 cannot do this for Python 3.11: with the monotonic clock left alone, every
- * time.sleep fails with EINVAL (its clock_nanosleep with TIMER_ABSTIME, libfaketime issue 426), and with it
- * faked, a step moves the monotonic clock too, which no NTP step does.
+ * time.sleep fails with EINVAL (its clock_nanosleep with TIMER_ABSTIME:
+ * https://github.com/wolfcw/libfaketime/issues/426), and with it faked, a step moves the monotonic clock too,
+ * which no NTP step does.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>

@@ -1,7 +1,8 @@
 """Read back what was sent to an ESC/POS printer: commands, text per code page, images, QR and barcodes.
 
 Independent of ``kiosk.*`` and python-escpos on purpose, so tests check the kiosk's bytes against a second
-reading of the spec (``../shared/reference/escpos-printing.md`` §2 command bytes, §4.3 raster round trip)::
+reading of the spec (the command bytes and the ``GS v 0`` raster as the Epson, Citizen and HPRT command
+manuals give them)::
 
     printout = decode(dummy.output)
     assert "MÜLLER Anna" in printout.text

@@ -1,6 +1,6 @@
 """Fake ESC/POS printers that tests reach over real transports: a TCP port-9100 printer (``NetPrinter``) and a
 serial printer on a pseudo-terminal (``PtyPrinter``). Both record what arrives and answer real-time status
-queries (DLE EOT n) with Epson reply bytes (``../shared/reference/escpos-printing.md`` §2.8)::
+queries (DLE EOT n) with Epson reply bytes (the TM-T88III and TM-U220 specifications)::
 
     with NetPrinter(state="paper_out") as printer:
         kiosk_print(printer.uri)

@@ -2,8 +2,8 @@
 
 ``FhirServer()`` starts SEKMET with uvicorn in a daemon thread on 127.0.0.1 and a port the OS picks, on an
 in-memory database, with its simulator off (it would move booked Appointments on by itself) and without
-its traffic log (hospital-sync.md §4 "how to run in tests"). Nothing it logs carries a request body or a
-query string: uvicorn's access log is off, and SEKMET itself logs only 5xx messages.
+its traffic log. Nothing it logs carries a request body or a query string: uvicorn's access log is off, and
+SEKMET itself logs only 5xx messages.
 
 Faults for the sync tests sit in a small ASGI wrapper in front of SEKMET: ``fail_next`` answers the next
 requests itself (before SEKMET sees them, or after SEKMET committed them), and ``hold_responses`` keeps

@@ -2,7 +2,7 @@
 check-in flow with every screen, card and reader reason, correction, printer and printer fault reason
 (kiosk.hardware.errors.REASONS) and store error; the sync worker with every transport and every reason
 code its transports and kiosk.hospital.fhir can set an admission aside with; the store for a cancelled admission
-that was delivered. The walk-everything tests of issue 18 (tests/desk/test_incident_texts.py,
+that was delivered. The walk-everything tests (tests/desk/test_incident_texts.py,
 tests/ui/ui_incident_texts.py) say each of these in every language, so a kind, screen, reason, printer or
 transport added to the code without a sentence fails them.
 

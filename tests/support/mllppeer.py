@@ -1,5 +1,5 @@
 """A real MLLP receiver for tests: the ``hl7`` package's asyncio server on 127.0.0.1, on an event loop of
-its own in a background thread, answering as scripted (reference hospital-sync.md 3.3 and 3.4)."""
+its own in a background thread, answering as scripted (MLLP framing; original-mode ACKs, HL7 v2.5 chapter 2)."""
 
 from __future__ import annotations
 

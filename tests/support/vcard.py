@@ -1,10 +1,10 @@
 """A virtual smart card for the tests: an ISO 7816-4 file system and a client for the vsmartcard
 ``vpcd`` reader driver so the card can sit in a real pcscd. Card contents: ``cardfiles.py``.
 
-Sources (``../shared/reference/smartcards.md``): eGK file system 1.2, APDUs 1.3, file layouts 1.4,
-XML 1.6 (checked against gematik ``Schema_VSD.xsd`` v5.2), status words 1.7; Belgian eID files 2.2,
-read sequence 2.3, Fedict TLV 2.4 (eid-mw ``tlvbuffer.cpp`` ParseTLV); vpcd wire protocol 4.2;
-T=0 61xx / 6Cxx behaviour 5.4.
+Sources: the eGK's file system, APDUs, file layouts and status words from gemSpec_eGK_ObjSys_G2_1 and
+gemLF_Impl_eGK, its XML from gematik ``Schema_VSD.xsd`` v5.2; the Belgian eID's files, read sequence, T=0
+61xx / 6Cxx behaviour and TLV from Fedict eid-mw (``card.cpp``, ``tlvbuffer.cpp`` ParseTLV); the vpcd wire
+protocol from frankmorgner/vsmartcard ``virtualsmartcard/src/vpcd/vpcd.c``.
 
 Like the builders in ``cardfiles.py``, this imports nothing from ``kiosk.hardware.cards`` but
 ``CardRemoved``, the exception the kiosk expects from a transport.

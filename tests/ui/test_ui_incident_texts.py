@@ -1,6 +1,6 @@
 """Staff mode on the real app (tests/ui/ui_incident_texts.py in a process of its own): every incident the kiosk
-raises, in the list and on its own screen, said in each of the four languages through the catalogs (issue
-18); an urgent incident raised before eight routine ones is at the top of the list."""
+raises, in the list and on its own screen, said in each of the four languages through the catalogs;
+an urgent incident raised before eight routine ones is at the top of the list."""
 
 import incident_forms
 import pytest

@@ -26,7 +26,7 @@ def read_card(channel: Channel, atr: bytes) -> CardData:
 
 
 def looks_like_beid(atr: bytes) -> bool:
-    """Belgian eID ATRs: 3B 98 ?? 40 0A A5 03 01 01 01 AD 13 ?? and the v1.8 applet's (reference 2.1)."""
+    """Belgian eID ATRs: 3B 98 ?? 40 0A A5 03 01 01 01 AD 13 ?? and the v1.8 applet's (pcsc-tools ATR list)."""
     if len(atr) == 13 and atr[:2] == b"\x3B\x98" and atr[3:12] == bytes.fromhex("400AA503010101AD13"):
         return True
     return atr.startswith(bytes.fromhex("3B7F96000080318065B085"))

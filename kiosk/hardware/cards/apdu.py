@@ -3,7 +3,8 @@
 A transport is a function ``transmit(apdu: list[int]) -> (data: list[int], sw1, sw2)``: pyscard's
 ``CardConnection.transmit`` in the kiosk, a replayed recording in tests. ``Channel`` adds what pyscard
 does not do: 61xx GET RESPONSE, 6Cxx resend with the right Le, 6282 end-of-file, and chunked READ BINARY
-sized for common readers. Sources: ``../shared/reference/smartcards.md`` sections 1.3, 1.7, 2.3, 5.4.
+sized for common readers. Sources: ISO 7816-4; Fedict eid-mw ``cardcomm/pkcs11/src/cardlayer/card.cpp`` (61xx,
+6Cxx, 6B00, chunk sizes); gemLF_Impl_eGK (the eGK's read sequence and status words).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The Belgian eID: identity (3F00/DF01/4031) and address (4033) files, read without a PIN.
 
-Sources: ``../shared/reference/smartcards.md`` section 2 (Fedict eid-mw ``tlvbuffer.cpp``, ``card.cpp``,
-eid-viewer ``dob.cpp`` and ``genderconv.cpp``) and 5.4. The parsers are pure and raise only
+Sources: Fedict eid-mw (``cardcomm/pkcs11/src/common/tlvbuffer.cpp``, ``cardcomm/pkcs11/src/cardlayer/card.cpp``,
+eid-viewer ``conversions/dob.cpp`` and ``genderconv.cpp``). The parsers are pure and raise only
 ``CardDataInvalid``; ``read`` adds the APDUs. The photo and the signature files are never read.
 """
 
@@ -45,7 +45,7 @@ MONTHS = {
 
 
 def parse_tlv(data: bytes) -> dict[int, bytes]:
-    """Fedict TLV (reference 2.4): one-byte tag, length bytes summed while a byte is 0xFF, value.
+    """Fedict TLV (eid-mw ``tlvbuffer.cpp``): one-byte tag, length bytes summed while a byte is 0xFF, value.
 
     A 0x00 tag is the version when it comes first; anywhere later it is the zero padding that ends
     the file.

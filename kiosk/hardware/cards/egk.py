@@ -1,7 +1,9 @@
 """German eGK (elektronische Gesundheitskarte): DF.HCA, EF.StatusVD, EF.PD and EF.VD over the contact interface.
 
-Pure parsers for the card files plus ``read``, the minimal APDU sequence. Sources: ``../shared/reference/
-smartcards.md`` sections 1.2-1.7 (file layout, gzip handling, VSD schema 5.1/5.2, KVNR check digit).
+Pure parsers for the card files plus ``read``, the minimal APDU sequence. Sources: gemSpec_eGK_ObjSys_G2_1 (file
+system), gematik's Implementierungsleitfaden eGK (gemLF_Impl_eGK: read sequence, file layouts), OpenSC
+``src/tools/egk-tool.c``, and gematik ``api-telematik`` ``fa/vsds/Schema_VSD.xsd`` (VSD schema 5.2; 5.1 names as
+in Kaupisch-IT/eGK-KVK).
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ class StatusVD:
 
 
 def parse_status_vd(data: bytes) -> StatusVD:
-    """EF.StatusVD: status byte '0'/'1', 14-digit ASCII timestamp, 5-byte BCD schema version (reference 1.4.1).
+    """EF.StatusVD: status byte '0'/'1', 14-digit ASCII timestamp, 5-byte BCD schema version (gemLF_Impl_eGK).
 
     :raises CardDataInvalid: too short, unknown status byte, non-digit timestamp or non-BCD version
     """
@@ -93,7 +95,8 @@ def inflate(data: bytes) -> bytes:
 
 
 def kvnr_check_digit_ok(kvnr: str) -> bool:
-    """True when the 10th character of a KVNR (``[A-Z][0-9]{9}``) is its check digit (reference 1.6)."""
+    """True when the 10th character of a KVNR (``[A-Z][0-9]{9}``) is its check digit: the letter as 01-26 and
+    the next 8 digits, weighted 1, 2, 1, 2, ..., the digit sums of the products added up, mod 10."""
     if not _KVNR.fullmatch(kvnr):
         return False
     digits = f"{ord(kvnr[0]) - ord('A') + 1:02d}" + kvnr[1:9]
@@ -105,7 +108,8 @@ def kvnr_check_digit_ok(kvnr: str) -> bool:
 
 
 def parse_pd(ef_pd: bytes) -> tuple[Person, list[str]]:
-    """EF.PD (2-byte big-endian gzip length + gzip'd XML, reference 1.4.2 and 1.6) as a Person plus warnings.
+    """EF.PD (2-byte big-endian gzip length + gzip'd XML; gemSpec_eGK_ObjSys, OpenSC egk-tool.c, Schema_VSD.xsd)
+    as a Person plus warnings.
 
     :raises CardDataInvalid: bad length, gzip or XML, wrong root or namespace, a missing mandatory element,
         an overlong field, an impossible birth date, an unknown gender code or a malformed KVNR
@@ -138,7 +142,8 @@ def parse_pd(ef_pd: bytes) -> tuple[Person, list[str]]:
 
 
 def parse_vd(ef_vd: bytes) -> tuple[Coverage, list[str]]:
-    """EF.VD (8-byte offset header + gzip'd XML, reference 1.4.3 and 1.6) as a Coverage plus warnings.
+    """EF.VD (8-byte offset header + gzip'd XML; gemLF_Impl_eGK, OpenSC egk-tool.c, Schema_VSD.xsd) as a Coverage
+    plus warnings.
 
     ``subscriber_id`` stays empty (the KVNR is in EF.PD). The GVD copy is protected data and is not read.
 
