@@ -15,7 +15,6 @@ from functools import lru_cache, wraps
 
 from kiosk.hardware.layouts import TicketLayout, WristbandLayout
 from kiosk.hardware.escpos_lib import escpos_module
-from kiosk.hardware.raster import wristband_raster
 
 # python-escpos prints hints to stdout; silencing them swaps sys.stdout for the whole process, so
 # jobs are built one at a time (a ticket in 0.1 ms, a wristband in about 17 ms).
@@ -76,6 +75,7 @@ def ticket_job(layout: TicketLayout, profile: str) -> bytes:
 @_quietly
 def wristband_job(layout: WristbandLayout, profile: str) -> bytes:
     """The band as one raster picture (GS v 0) from its start, then a cut."""
+    from kiosk.hardware.raster import wristband_raster     # Pillow's drawing: loaded at the first band, not at start
     p = _dummy(profile)
     p.set(align="left")
     p.image(wristband_raster(layout), impl="bitImageRaster", center=False)
