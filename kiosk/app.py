@@ -18,14 +18,14 @@ from kiosk.checkin.model import CardData
 from kiosk.config import Settings
 from kiosk.desk import staff_runner
 from kiosk.desk.staff import staff_builder
-from kiosk.effects import STORE_ERRORS, Effects
+from kiosk.effects import Effects
 from kiosk.hardware import printing
 from kiosk.hardware.printer import Printer
 from kiosk.hardware.reader import CardReader, SimulatedReader, open_reader, sample_cards
 from kiosk.hardware.speech import Speaker
 from kiosk.i18n import Catalogs
 from kiosk.screens import kivy_env
-from kiosk.store import Store
+from kiosk.store import STORE_ERRORS, Store
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from kiosk.checkin.events import (AdmissionFailed, AdmissionStored, AppointmentF
                                   PrintFinished, RaiseIncident, SaveAdmission)
 from kiosk.checkin.model import Incident, IncidentKind, Severity
 from kiosk.hardware import printing
-from kiosk.store import DB_ERRORS, PrintInProgress, Store
+from kiosk.store import STORE_ERRORS, PrintInProgress, Store
 
 if TYPE_CHECKING:
     from kiosk.checkin.flow import CheckIn
@@ -27,9 +27,6 @@ if TYPE_CHECKING:
     from kiosk.i18n import Catalogs
 
 log = logging.getLogger(__name__)
-
-# What a store call raises when the store or the disk under it fails: logged, and the kiosk goes on.
-STORE_ERRORS = (*DB_ERRORS, OSError)
 
 
 class Effects:

@@ -9,7 +9,7 @@ from typing import Callable
 
 from kiosk.desk.staff import Staff, StaffError
 from kiosk.messages import N_
-from kiosk.store import DB_ERRORS, Store
+from kiosk.store import STORE_ERRORS, Store
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,6 @@ def on_own_connection(store: Store, build: Callable[[Store], Staff]) -> Callable
                 own.close()
         except StaffError as e:
             return None, e
-        except (*DB_ERRORS, OSError) as e:
+        except STORE_ERRORS as e:
             return None, failure(e)
     return run

@@ -18,7 +18,7 @@ and ``retention``.
 """
 
 from kiosk.store.admissions import AdmissionsMixin
-from kiosk.store.db import DB_ERRORS, KEY_ENV, StoreLocked, read_key
+from kiosk.store.db import DB_ERRORS, KEY_ENV, STORE_ERRORS, StoreLocked, read_key
 from kiosk.store.incidents import IncidentsMixin
 from kiosk.store.outbox import OutboxMixin, OutboxStatus
 from kiosk.store.prints import PrintInProgress, PrintsMixin
@@ -26,8 +26,8 @@ from kiosk.store.retention import RetentionMixin
 from kiosk.store.schema import migrations
 from kiosk.store.staff import StaffMixin
 
-__all__ = ["DB_ERRORS", "KEY_ENV", "OutboxStatus", "PrintInProgress", "Store", "StoreLocked", "migrations",
-           "read_key"]
+__all__ = ["DB_ERRORS", "KEY_ENV", "OutboxStatus", "PrintInProgress", "STORE_ERRORS", "Store", "StoreLocked",
+           "migrations", "read_key"]
 
 
 class Store(AdmissionsMixin, OutboxMixin, IncidentsMixin, PrintsMixin, StaffMixin, RetentionMixin):

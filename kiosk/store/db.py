@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 # What a store connection raises: the plain one (sqlite3) and the encrypted one (sqlcipher3) each have
 # their own exception classes.
 DB_ERRORS = (sqlite3.Error, sqlcipher3.Error)
+# What a store call raises when the store or the disk under it fails: logged, and the kiosk goes on.
+STORE_ERRORS = (*DB_ERRORS, OSError)
 KEY_ENV = "KIOSK_STORE_KEY"
 KEY_CREDENTIAL = "store-key"          # systemd LoadCredential= name, read from $CREDENTIALS_DIRECTORY
 _KEY = re.compile(r"[0-9a-fA-F]{64}")   # a raw 256-bit key: SQLCipher uses it as it is, no PBKDF2 at each open
