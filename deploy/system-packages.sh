@@ -16,11 +16,14 @@
 #                                              deploy/'s units (a minimal Debian has no systemd)
 #   nodejs                                     runs the polkit rule (JavaScript) in tests/cli/test_deploy.py;
 #                                              development and CI only
+#   postgresql                                 a real PostgreSQL the site service's tests start in a temporary
+#                                              folder (tests/support/postgres.py); development and CI only: a
+#                                              site on PostgreSQL uses the hospital's own server
 #   xvfb libxtst6                              a virtual X display, and XTest to click on it: the wake-up test
 #                                              (tests/ui/test_wakeup.py) and `make bench` (start-up and idle CPU
 #                                              of `kiosk run` beside a bare Kivy app); development only
 set -eu
-PACKAGES="python3-venv python3-dev gcc pkg-config libpcsclite-dev swig libgl1 libegl1 libgles2 libgl1-mesa-dri libmtdev1 pcscd libusb-1.0-0 openssl espeak-ng vsmartcard-vpcd chromium chromium-driver systemd xvfb libxtst6 nodejs"
+PACKAGES="python3-venv python3-dev gcc pkg-config libpcsclite-dev swig libgl1 libegl1 libgles2 libgl1-mesa-dri libmtdev1 pcscd libusb-1.0-0 openssl espeak-ng vsmartcard-vpcd chromium chromium-driver systemd xvfb libxtst6 nodejs postgresql"
 
 missing=""
 for p in $PACKAGES; do

@@ -102,3 +102,11 @@ def format_clock(moment: str, language: str) -> str:
     except ValueError:
         return moment
     return format_time(parsed.astimezone(), format="short", locale=language)
+
+
+def format_appointment(moment: datetime, language: str) -> str:
+    """An appointment's day and time on the patient's pages ("Tuesday, 8 December 2026, 09:30"), at the
+    hospital's wall-clock time it was given in (its own UTC offset), wherever the server runs."""
+    wall = moment.replace(tzinfo=None)
+    return (f"{format_date(wall.date(), format='full', locale=language)}, "
+            f"{format_time(wall, format='short', locale=language)}")

@@ -53,12 +53,17 @@ def test_translations_keep_their_placeholders():
 def test_every_cli_command_has_help_text():
     top = cli.parser.build()
     [subs] = [a for a in top._actions if isinstance(a, argparse._SubParsersAction)]
-    assert set(subs.choices) == {"run", "demo", "read-card", "print", "sync", "doctor", "desk", "staff"}
-    helps = {a.dest: a.help for a in subs._choices_actions}
-    for name, parser in subs.choices.items():
-        assert helps[name], name
-        for action in parser._actions:
-            assert action.help, f"{name} {action.option_strings or action.dest}"
+    assert set(subs.choices) == {"run", "demo", "read-card", "print", "sync", "doctor", "desk", "staff", "site"}
+
+    def check(subs, path):
+        helps = {a.dest: a.help for a in subs._choices_actions}
+        for name, parser in subs.choices.items():
+            assert helps[name], f"{path}{name}"
+            for action in parser._actions:
+                assert action.help, f"{path}{name} {action.option_strings or action.dest}"
+                if isinstance(action, argparse._SubParsersAction):      # staff add, site serve ...
+                    check(action, f"{path}{name} ")
+    check(subs, "")
 
 
 @pytest.mark.parametrize("module", sorted((ROOT / "kiosk" / "checkin").glob("*.py")), ids=lambda p: p.stem)

@@ -6,7 +6,7 @@ import argparse
 
 from kiosk import config
 from kiosk.cli import arguments
-from kiosk.cli import demo, devices, run, staff, sync
+from kiosk.cli import demo, devices, run, site, staff, sync
 
 WAIT_S = (0.1, 3600.0)  # what `kiosk read-card --wait` takes
 
@@ -119,6 +119,23 @@ def build() -> argparse.ArgumentParser:
                            description=staff.cmd_staff_remove.__doc__)
     q.add_argument("name", type=arguments.staff_name, help="the member's name as listed")
     q.set_defaults(func=staff.cmd_staff_remove)
+
+    p = sub.add_parser("site", parents=[common], help="the site service: pre-check-in on the patient's phone",
+                       description="The one service every kiosk of a site shares (docs/site.md): patients invited "
+                                   "for an appointment check in on their own phone before they come.")
+    actions = p.add_subparsers(dest="site_command", metavar="ACTION", required=True, help="serve or invite")
+    q = actions.add_parser("serve", parents=[common], help="serve the patient pages and the site API",
+                           description=site.cmd_site_serve.__doc__ + " Listens where [site] says.")
+    q.set_defaults(func=site.cmd_site_serve)
+    q = actions.add_parser("invite", parents=[common], help="invite a patient: read the invitation as JSON on stdin, "
+                                                              "print the link",
+                           description=site.cmd_site_invite.__doc__,
+                           epilog="Exit 2 when the invitation is not valid or the appointment has one already "
+                                  "(without --replace), 1 when the site service's database cannot be used.")
+    q.add_argument("--replace", action="store_true",
+                   help="make a new link for an appointment that has one (the old link stops working)")
+    q.add_argument("--json", action="store_true", help='print {"id", "link", "expires"} as JSON')
+    q.set_defaults(func=site.cmd_site_invite)
 
     p = sub.add_parser("doctor", parents=[common],
                        help="check config, store, card readers, printers, hospital endpoint, disk and clock",

@@ -331,3 +331,21 @@ def touch_scale(value: float) -> str | None:
 
 def metrics_port(port: int) -> str | None:
     return None if port == 0 or PORT.holds(port) else f"must be 0 (off) or between 1 and 65535, not {shown(port)}"
+
+
+def public_url(url: str) -> str | None:
+    if not url:
+        return None
+    problem = peer_urls((url,))
+    return problem and problem.replace("of a kiosk's desk page", "where patients reach the patient listener")
+
+
+def database_url(url: str) -> str | None:
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.password is not None:          # checked first: the sentences below quote the URL
+        return "holds a password: put it in ~/.pgpass or the file PGPASSFILE names, not in the config"
+    if parts.scheme not in ("postgresql", "postgres") or not parts.path.strip("/"):
+        return f"must be empty or postgresql://user@host:port/database, not {shown(url)}"
+    return None

@@ -12,9 +12,9 @@ from typing import Any
 from kiosk.checkin.model import KVNR_SYSTEM, SSIN_SYSTEM
 from kiosk.config.fields import (
     CONSENT_MAX, HL7_CHARS, NAME_CHARS, PORT, SUPPORTED_LANGUAGES, ConfigError, Range, all_of, command_line, entries,
-    file_check, form_exists, hl7_name, identifier_system, ip_address, language_list, metrics_port, name_char,
-    national_id_systems, path_check, peer_urls, printer_profile, printer_uri, quarter_turn, read_consent_text,
-    seconds, setting, text_check, touch_scale, url_check, usable_peer_secret, visible)
+    database_url, file_check, form_exists, hl7_name, identifier_system, ip_address, language_list, metrics_port, name_char,
+    national_id_systems, path_check, peer_urls, printer_profile, printer_uri, public_url, quarter_turn,
+    read_consent_text, seconds, setting, text_check, touch_scale, url_check, usable_peer_secret, visible)
 
 
 @dataclass(frozen=True)
@@ -201,6 +201,45 @@ class DeskSettings:
 
 
 @dataclass(frozen=True)
+class SiteSettings:
+    public_url: str = setting("", "Where patients' links start, as the hospital's reverse proxy publishes the patient "
+                              "listener, e.g. https://checkin.hospital.example (URL: https, or http to 127.0.0.1/"
+                              "localhost only; empty = `kiosk site` makes no invitations).", check=public_url)
+    patient_bind: str = setting("127.0.0.1", "Address the patient listener (the patient pages, the only listener the "
+                                "reverse proxy publishes) listens on (IP address).", check=ip_address)
+    patient_port: int = setting(8044, "TCP port of the patient listener (number).", check=PORT)
+    trusted_proxies: tuple = setting((), "Addresses of the reverse proxies in front of the patient listener: only "
+                                     "their X-Forwarded-For/-Proto/-Host headers are believed (IP addresses; empty = "
+                                     "none, patients connect directly).", check=entries(ip_address))
+    site_bind: str = setting("127.0.0.1", "Address the site listener (the kiosks' and the invitation API, for the "
+                             "site network only) listens on; other than 127.0.0.1 it needs tls_cert (IP address).",
+                             check=ip_address)
+    site_port: int = setting(8045, "TCP port of the site listener (number).", check=PORT)
+    tls_cert: str = setting("", "Certificate of the site listener, PEM, with its key in the same file or in tls_key "
+                            "(absolute path; empty = plain HTTP, allowed on 127.0.0.1 only).", check=file_check)
+    tls_key: str = setting("", "Key of tls_cert when it is a file of its own (absolute path; empty = none).",
+                           check=file_check)
+    api_token_file: str = setting("", "File holding the bearer token the appointment system sends to the invitation "
+                                  "API, mode 0600 (absolute path; empty = no invitation API, only `kiosk site invite`).",
+                                  check=all_of(path_check(), usable_peer_secret))
+    database_url: str = setting("", "Where the site service keeps its data: empty = an encrypted file site.db in "
+                                "kiosk.data_dir (with the store's key), or postgresql://user@host:port/database for "
+                                "several instances sharing PostgreSQL; its password in ~/.pgpass or PGPASSFILE, never "
+                                "here (URL).", check=database_url)
+    birth_date_tries: int = setting(5, "Wrong birth dates that lock a patient's link; the page then asks them to call "
+                                    "the clinic (number: 3 to 10).", check=Range(3, 10, "tries"))
+    address_limit: int = setting(30, "Links opened and birth dates tried from one address within limit_window_s, "
+                                 "beyond which it waits; a hospital's guest network may put many patients behind one "
+                                 "address (number: 5 to 10000).", check=Range(5, 10000, "requests"))
+    link_limit: int = setting(10, "Birth dates tried on one link within limit_window_s (number: 3 to 100).",
+                              check=Range(3, 100, "requests"))
+    limit_window_s: float = setting(900.0, "The window of address_limit and link_limit (seconds).",
+                                    check=seconds(60, 86400))
+    session_min: float = setting(30.0, "A patient who typed their birth date stays signed in this long without a "
+                                 "page load; then the birth date is asked again (minutes).", check=Range(5, 240, "minutes"))
+
+
+@dataclass(frozen=True)
 class StaffSettings:
     idle_timeout_s: float = setting(120.0, "Time without a touch before staff mode on the kiosk screen signs the staff "
                                     "member out (seconds).", check=seconds(10, 3600))
@@ -270,6 +309,9 @@ class Settings:
                                  metadata={"description": "Staff mode on the kiosk screen (section)."})
     desk: DeskSettings = field(default_factory=DeskSettings,
                                metadata={"description": "The desk web page for front-desk staff (section)."})
+    site: SiteSettings = field(default_factory=SiteSettings,
+                               metadata={"description": "The site service: pre-check-in on the patient's phone "
+                                                        "(`kiosk site`) (section)."})
     store: StoreSettings = field(default_factory=StoreSettings,
                                  metadata={"description": "The local store of admissions (section)."})
     display: DisplaySettings = field(default_factory=DisplaySettings,

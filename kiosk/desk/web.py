@@ -16,9 +16,7 @@ need and no personal data (``kiosk.desk.routes``).
 
 from __future__ import annotations
 
-import logging
 import secrets
-import threading
 from datetime import timedelta
 from pathlib import Path
 from typing import Callable
@@ -28,8 +26,8 @@ from kiosk.desk.staff import Staff, staff_builder
 from kiosk.files import write_whole
 from kiosk.i18n import Catalogs
 from kiosk.paths import ASSETS
+from kiosk.serving import WsgiServer
 
-log = logging.getLogger(__name__)
 
 SECRET_FILE = "desk-secret"
 COOKIE_NAME = "kiosk_desk"
@@ -117,36 +115,13 @@ def create_app(make_staff: Callable[[], Staff], *, secret_key: bytes, language: 
     return app
 
 
-class DeskServer:
+class DeskServer(WsgiServer):
     """The desk app on cheroot in a background thread; ``port`` 0 takes a free port (tests)."""
 
     def __init__(self, app, *, bind: str = "127.0.0.1", port: int = 8043, tls_cert: str = "", tls_key: str = ""):
-        from cheroot import wsgi
-        self.server = wsgi.Server((bind, port), app, numthreads=WORKER_THREADS, server_name="kiosk-desk")
-        self.server.error_log = _server_log
+        super().__init__(app, bind=bind, port=port, tls_cert=tls_cert, tls_key=tls_key, what="desk page",
+                         thread="desk", threads=WORKER_THREADS)
         self.peers = app.extensions.get("kiosk_peers") if hasattr(app, "extensions") else None
-        self.tls = bool(tls_cert)
-        if tls_cert:
-            import ssl
-
-            from cheroot.ssl.builtin import BuiltinSSLAdapter
-            adapter = BuiltinSSLAdapter(tls_cert, tls_key or None)
-            adapter.context.minimum_version = ssl.TLSVersion.TLSv1_2
-            self.server.ssl_adapter = adapter
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        host, port = self.server.bind_addr[:2]
-        return f"{'https' if self.tls else 'http'}://{host}:{port}"
-
-    def start(self) -> "DeskServer":
-        """Bind now (an address in use fails here, with OSError), then serve in a daemon thread."""
-        self.server.prepare()
-        self._thread = threading.Thread(target=self.server.serve, name="desk", daemon=True)
-        self._thread.start()
-        log.info("desk page at %s", self.url)
-        return self
 
     def stop(self) -> None:
         self.server.stop()
@@ -154,17 +129,6 @@ class DeskServer:
             self.peers.close()
         if self._thread is not None:
             self._thread.join(timeout=5)
-
-
-def _server_log(msg: str = "", level: int = logging.INFO, traceback: bool = False) -> None:
-    """cheroot's errors through the kiosk's log (one line each) instead of raw on stderr. With a traceback
-    its message is the exception's repr, which may quote a request: then only the exception is logged
-    (class and where; all of it with --debug)."""
-    server_log = logging.getLogger("cheroot")
-    if traceback:
-        server_log.log(level, "request failed", exc_info=True)
-    else:
-        server_log.log(level, "%s", msg)
 
 
 class DeskUnavailable(RuntimeError):

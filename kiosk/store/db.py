@@ -114,40 +114,7 @@ class Connection:
             migrations.apply(self.db)
 
     def _connect(self) -> sqlite3.Connection:
-        """A connection that has read the file: with the key when there is one; deleted data is overwritten."""
-        with self.path.open("rb") as f:
-            plain = f.read(len(_SQLITE_HEADER)) in (_SQLITE_HEADER, b"")    # empty: a new store
-        if self._key is None:
-            conn = sqlite3.connect(self.path)
-        else:
-            if plain and self.path.stat().st_size:
-                raise StoreLocked(f"The store {self.path} is a plain SQLite file, but it was opened with a key "
-                                  "(store.encryption = sqlcipher): set store.encryption = none, or encrypt the file "
-                                  "(sqlcipher_export, see the operations notes).")
-            conn = sqlcipher3.connect(str(self.path))
-            # SQLCipher's own log goes to stderr ("hmac check failed" for a wrong key): StoreLocked says it.
-            conn.execute("PRAGMA cipher_log_level = NONE")
-            conn.execute(f"PRAGMA key = \"x'{self._key}'\"")
-            # SQLCipher 4's settings, whatever a later build's defaults: else its store reads as a wrong key.
-            conn.execute("PRAGMA cipher_compatibility = 4")
-        try:
-            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-            conn.execute("PRAGMA secure_delete = ON")
-            conn.execute("PRAGMA temp_store = MEMORY")     # sorts and temporary tables: no spill files in $TMPDIR
-            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        except DB_ERRORS as e:
-            conn.close()
-            if getattr(e, "sqlite_errorname", "") != "SQLITE_NOTADB":
-                raise
-            if self._key is not None:
-                raise StoreLocked(f"The store {self.path} does not open with the key given: the key is not this "
-                                  "store's, or the file is not an encrypted kiosk store.") from None
-            if not plain:
-                raise StoreLocked(f"The store {self.path} is encrypted (or is not an SQLite file at all), but it "
-                                  "was opened without a key (store.encryption = none): set store.encryption = "
-                                  "sqlcipher and give the store's key.") from None
-            raise
-        return conn
+        return connect_file(self.path, self._key)
 
     @property
     def encrypted(self) -> bool:
@@ -198,6 +165,48 @@ class Connection:
 
 def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def connect_file(path: Path, key: str | None, *, check_same_thread: bool = True) -> sqlite3.Connection:
+    """A connection that has read the SQLite file ``path``: with ``key`` (64 hexadecimal digits) when there is
+    one; deleted data is overwritten. ``check_same_thread`` False for a pool that hands connections between
+    threads (one thread at a time).
+
+    :raises StoreLocked: the key is missing, wrong, or given for a plain file
+    """
+    with path.open("rb") as f:
+        plain = f.read(len(_SQLITE_HEADER)) in (_SQLITE_HEADER, b"")    # empty: a new store
+    if key is None:
+        conn = sqlite3.connect(path, check_same_thread=check_same_thread)
+    else:
+        if plain and path.stat().st_size:
+            raise StoreLocked(f"The store {path} is a plain SQLite file, but it was opened with a key "
+                              "(store.encryption = sqlcipher): set store.encryption = none, or encrypt the file "
+                              "(sqlcipher_export, see the operations notes).")
+        conn = sqlcipher3.connect(str(path), check_same_thread=check_same_thread)
+        # SQLCipher's own log goes to stderr ("hmac check failed" for a wrong key): StoreLocked says it.
+        conn.execute("PRAGMA cipher_log_level = NONE")
+        conn.execute(f"PRAGMA key = \"x'{key}'\"")
+        # SQLCipher 4's settings, whatever a later build's defaults: else its store reads as a wrong key.
+        conn.execute("PRAGMA cipher_compatibility = 4")
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        conn.execute("PRAGMA secure_delete = ON")
+        conn.execute("PRAGMA temp_store = MEMORY")     # sorts and temporary tables: no spill files in $TMPDIR
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    except DB_ERRORS as e:
+        conn.close()
+        if getattr(e, "sqlite_errorname", "") != "SQLITE_NOTADB":
+            raise
+        if key is not None:
+            raise StoreLocked(f"The store {path} does not open with the key given: the key is not this "
+                              "store's, or the file is not an encrypted kiosk store.") from None
+        if not plain:
+            raise StoreLocked(f"The store {path} is encrypted (or is not an SQLite file at all), but it "
+                              "was opened without a key (store.encryption = none): set store.encryption = "
+                              "sqlcipher and give the store's key.") from None
+        raise
+    return conn
 
 
 def make_private_folder(folder: Path) -> None:

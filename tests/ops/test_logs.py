@@ -202,7 +202,7 @@ def test_the_kiosk_in_the_journal(desk_config, tmp_path):
     events = [(line[:3], parse(line[3:])) for line in lines]
     assert all(re.fullmatch(r"<[2-7]>", prefix) for prefix, _ in events), lines
     assert all("ts" not in fields for _, fields in events)
-    assert ("<6>", "info", "kiosk.desk.web") in [(p, f["level"], f["logger"]) for p, f in events]
+    assert ("<6>", "info", "kiosk.serving") in [(p, f["level"], f["logger"]) for p, f in events]
     [(prefix, warning)] = [(p, f) for p, f in events if f["msg"].startswith("metrics port")]
     assert prefix == "<4>" and warning["level"] == "warning" and warning["logger"] == "kiosk.ops.metrics"
 

@@ -1,0 +1,96 @@
+"""``kiosk site``: the site service (docs/site.md): ``serve`` its two listeners, ``invite`` a patient."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from kiosk.cli.common import EXIT_OK, CommandError, load_settings
+
+EXIT_SITE = 1          # the site service itself: its database cannot be opened or reached
+
+
+def open_site(settings):
+    """The site service's database, or one sentence for IT."""
+    import sqlalchemy as sa
+
+    from kiosk.site.db import SITE_FILE, open_site_db
+    from kiosk.store import DB_ERRORS, StoreLocked
+    try:
+        return open_site_db(settings)
+    except StoreLocked as e:
+        raise CommandError(str(e)) from None
+    except sa.exc.SQLAlchemyError as e:
+        where = "site.database_url" if settings.site.database_url else str(settings.data_path / SITE_FILE)
+        cause = getattr(e, "orig", None) or e
+        raise CommandError(f"The site service's database ({where}) cannot be used: "
+                           f"{str(cause).strip().splitlines()[0]}.", EXIT_SITE) from None
+    except (*DB_ERRORS, OSError) as e:
+        raise CommandError(f"The site service's database {settings.data_path / SITE_FILE} cannot be used: "
+                           f"{getattr(e, 'strerror', None) or e}; check kiosk.data_dir.", EXIT_SITE) from None
+
+
+def cmd_site_serve(args) -> int:
+    """The site service: the patient listener (the patient pages, published through the hospital's reverse
+    proxy) and the site listener (the invitation API, for the site network), until stopped (SIGTERM or
+    Ctrl-C)."""
+    import signal
+    import threading
+
+    from kiosk.ops import sdnotify
+    from kiosk.site.server import SiteService
+    settings = load_settings(args)
+    site = open_site(settings)
+    try:
+        service = SiteService(site, settings).start()
+    except (OSError, ValueError) as e:       # address in use or not here; a certificate that does not load
+        site.dispose()
+        cause = e.__cause__ or e                  # cheroot wraps the socket's own error
+        raise CommandError(f"The site service cannot listen: {getattr(cause, 'strerror', None) or cause}; check "
+                           "the [site] settings.", EXIT_SITE) from None
+    print(f"Patient pages at {service.patient.url}/, site API at {service.api.url}/ (stop with Ctrl-C).", flush=True)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    sdnotify.notify("READY=1")
+    try:
+        stop.wait()
+    finally:
+        sdnotify.notify("STOPPING=1")
+        service.stop()
+    return EXIT_OK
+
+
+def cmd_site_invite(args) -> int:
+    """Makes one invitation from the JSON body the invitation API takes (docs/site.md), read from standard
+    input, so that no personal data goes on the command line; prints the patient's link and when it
+    expires."""
+    from kiosk.site import invitations
+    settings = load_settings(args)
+    if not settings.site.public_url:
+        raise CommandError("site.public_url is not set, so there is no link to give; set it to where the reverse "
+                           "proxy publishes the patient pages.")
+    try:
+        body = json.loads(sys.stdin.read(1024 * 1024))
+    except (ValueError, UnicodeDecodeError) as e:
+        raise CommandError(f"Standard input is not JSON: {e}.") from None
+    try:
+        request = invitations.parse_request(body, default_language=settings.kiosk.languages[0])
+        if isinstance(body, dict) and "replace" in body and not isinstance(body["replace"], bool):
+            raise invitations.InvitationError("replace must be true or false.")
+    except invitations.InvitationError as e:
+        raise CommandError(str(e)) from None
+    site = open_site(settings)
+    try:
+        token, invitation = invitations.create(site, request, replace=args.replace or body.get("replace", False))
+    except invitations.InvitationExists as e:
+        raise CommandError(str(e).replace("send replace: true", "give --replace")) from None
+    finally:
+        site.dispose()
+    answer = {"id": invitation.id, "link": invitations.link(settings.site.public_url, token),
+              "expires": request.expires.isoformat()}
+    if args.json:
+        print(json.dumps(answer))
+    else:
+        print(f"{answer['link']}\nThe link works until {answer['expires']}.")
+    return EXIT_OK
