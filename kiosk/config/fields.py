@@ -5,6 +5,7 @@ checks together. Each check returns None for a good value, else a sentence fragm
 
 from __future__ import annotations
 
+import codecs
 import ipaddress
 import math
 import os
@@ -331,3 +332,13 @@ def touch_scale(value: float) -> str | None:
 
 def metrics_port(port: int) -> str | None:
     return None if port == 0 or PORT.holds(port) else f"must be 0 (off) or between 1 and 65535, not {shown(port)}"
+
+
+def text_codec(name: str) -> str | None:
+    """A character set Python decodes bytes to text with (utf-8, latin-1, cp437, ...)."""
+    try:
+        if codecs.lookup(name)._is_text_encoding:
+            return None
+    except LookupError:
+        pass
+    return f"must be the name of a character set, e.g. utf-8, latin-1 or cp437, not {shown(name)}"
