@@ -6,6 +6,8 @@
 #   libmtdev1                                  Kivy's touch input; without it Kivy logs a traceback
 #   pcscd                                      the PC/SC service the card readers sit behind
 #   libusb-1.0-0                               pyusb's backend, for usb:// printers
+#   linux-libc-dev                             the kernel's linux/input.h, which evdev compiles against (barcode
+#                                              scanners in USB keyboard mode)
 #   openssl                                    the tests make a throwaway TLS certificate with it
 #   espeak-ng                                  "Read aloud": speaks the screen in the patient's language
 #   vsmartcard-vpcd                            virtual reader driver the tests play cards into (development
@@ -23,7 +25,7 @@
 #                                              (tests/ui/test_wakeup.py) and `make bench` (start-up and idle CPU
 #                                              of `kiosk run` beside a bare Kivy app); development only
 set -eu
-PACKAGES="python3-venv python3-dev gcc pkg-config libpcsclite-dev swig libgl1 libegl1 libgles2 libgl1-mesa-dri libmtdev1 pcscd libusb-1.0-0 openssl espeak-ng vsmartcard-vpcd chromium chromium-driver systemd xvfb libxtst6 nodejs postgresql"
+PACKAGES="python3-venv python3-dev gcc pkg-config libpcsclite-dev swig libgl1 libegl1 libgles2 libgl1-mesa-dri libmtdev1 pcscd libusb-1.0-0 linux-libc-dev openssl espeak-ng vsmartcard-vpcd chromium chromium-driver systemd xvfb libxtst6 nodejs postgresql"
 
 missing=""
 for p in $PACKAGES; do

@@ -153,7 +153,7 @@ def test_empty_file_gives_the_defaults(tmp_path):
     # unknown key at the top level
     ('colour = "blue"\n', "'colour'"),
     # unknown section
-    ('[scanner]\nkind = "pcsc"\n', "'scanner'"),
+    ('[scanners]\nkind = "pcsc"\n', "'scanners'"),
     # unknown key in a section
     ('[kiosk]\nname = "lobby-1"\n', "'kiosk.name'"),
     ('[printer.ticket]\nuri = "preview:t"\nwidth_mm = 80\n', "'printer.ticket.width_mm'"),

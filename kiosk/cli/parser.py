@@ -138,12 +138,12 @@ def build() -> argparse.ArgumentParser:
     q.set_defaults(func=site.cmd_site_invite)
 
     p = sub.add_parser("doctor", parents=[common],
-                       help="check config, store, card readers, printers, hospital endpoint, disk and clock",
+                       help="check config, store, card readers, scanner, printers, hospital endpoint, disk and clock",
                        description=devices.cmd_doctor.__doc__,
                        epilog="Rows: config, permissions (config file and the secret files it names), store, "
-                              "card reader, each printer, hospital, outbox, disk, clock; each ok, warn or fail "
-                              "with what to do. The exit code is the first failing row's: 2 config, 3 card reader, "
-                              "pcscd or printer not there, 8 printer fault, 9 hospital system, 1 the kiosk itself "
+                              "card reader, scanner, each printer, hospital, outbox, disk, clock; each ok, warn or "
+                              "fail with what to do. The exit code is the first failing row's: 2 config, 3 card "
+                              "reader, pcscd, scanner or printer not there, 8 printer fault, 9 hospital system, 1 the kiosk itself "
                               "(permissions, store, disk, clock); warnings keep exit 0.")
     p.add_argument("--json", action="store_true",
                    help='print one JSON object instead of the table: {"ok", "exit_code", "checks": '

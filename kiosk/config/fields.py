@@ -5,6 +5,7 @@ checks together. Each check returns None for a good value, else a sentence fragm
 
 from __future__ import annotations
 
+import codecs
 import ipaddress
 import math
 import os
@@ -349,3 +350,13 @@ def database_url(url: str) -> str | None:
     if parts.scheme not in ("postgresql", "postgres") or not parts.path.strip("/"):
         return f"must be empty or postgresql://user@host:port/database, not {shown(url)}"
     return None
+
+
+def text_codec(name: str) -> str | None:
+    """A character set Python decodes bytes to text with (utf-8, latin-1, cp437, ...)."""
+    try:
+        if codecs.lookup(name)._is_text_encoding:
+            return None
+    except LookupError:
+        pass
+    return f"must be the name of a character set, e.g. utf-8, latin-1 or cp437, not {shown(name)}"

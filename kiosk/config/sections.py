@@ -14,7 +14,7 @@ from kiosk.config.fields import (
     CONSENT_MAX, HL7_CHARS, NAME_CHARS, PORT, SUPPORTED_LANGUAGES, ConfigError, Range, all_of, command_line, entries,
     database_url, file_check, form_exists, hl7_name, identifier_system, ip_address, language_list, metrics_port, name_char,
     national_id_systems, path_check, peer_urls, printer_profile, printer_uri, public_url, quarter_turn,
-    read_consent_text, seconds, setting, text_check, touch_scale, url_check, usable_peer_secret, visible)
+    read_consent_text, seconds, setting, text_check, text_codec, touch_scale, url_check, usable_peer_secret, visible)
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,29 @@ class ReaderSettings:
                         choices=("pcsc", "simulated"))
     names: tuple = setting((), "Use only readers whose name contains one of these (texts of 1 to 128 printable "
                            "characters, each once; empty = every reader).", check=entries(text_check(128)))
+
+
+@dataclass(frozen=True)
+class ScannerSettings:
+    kind: str = setting("none", "Barcode scanner for arrival codes: none, serial (a serial or USB-CDC port), hid (a USB "
+                        "scanner in keyboard mode) or simulated (for demos and tests).",
+                        choices=("none", "serial", "hid", "simulated"))
+    port: str = setting("", "Port of a serial scanner, best its /dev/serial/by-id/... name, which stays when the scanner "
+                        "moves to another USB socket (absolute path; needed for kind serial).", check=path_check())
+    baudrate: int = setting(9600, "Speed of a serial scanner's port, as set in the scanner; a USB-CDC port ignores it "
+                            "(bits per second).", check=Range(1200, 921600, "bits per second"))
+    line_ending: str = setting("any", "What ends a scan on a serial scanner: cr, lf, crlf, or any of them (suffix).",
+                               choices=("any", "cr", "lf", "crlf"))
+    encoding: str = setting("utf-8", "Character set a serial scanner sends, e.g. utf-8, latin-1, cp437; a byte that is "
+                            "not valid in it is read as U+FFFD (name).", check=text_codec)
+    hid_device: str = setting("", "Input device of a scanner in USB keyboard mode, best its "
+                              "/dev/input/by-id/usb-...-event-kbd name; the kiosk grabs it, so its keys reach nothing "
+                              "else (absolute path; needed for kind hid).", check=path_check())
+
+    def __post_init__(self) -> None:
+        for kind, key in (("serial", "port"), ("hid", "hid_device")):
+            if self.kind == kind and not getattr(self, key):
+                raise ConfigError(f"'scanner.{key}' must be set when scanner.kind is {kind}.")
 
 
 _TIMEOUT_PRINTER = seconds(0.1, 120)
@@ -298,6 +321,8 @@ class MetricsSettings:
 class Settings:
     kiosk: KioskSettings = field(default_factory=KioskSettings, metadata={"description": "This kiosk (section)."})
     reader: ReaderSettings = field(default_factory=ReaderSettings, metadata={"description": "The card reader (section)."})
+    scanner: ScannerSettings = field(default_factory=ScannerSettings,
+                                     metadata={"description": "The barcode scanner (section)."})
     printer: PrinterSettings = field(default_factory=PrinterSettings, metadata={"description": "Printers (section)."})
     hospital: HospitalSettings = field(default_factory=HospitalSettings,
                                        metadata={"description": "The hospital system (section)."})

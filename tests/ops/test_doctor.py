@@ -26,7 +26,7 @@ import pytest
 
 from kiosk import config
 from kiosk.ops import doctor
-from kiosk.ops.doctor import files, hospital, local, output
+from kiosk.ops.doctor import devices, files, hospital, local, output
 from kiosk.checkin.model import Admission, Incident, IncidentKind, Person, Severity
 from kiosk.store import Store
 
@@ -35,7 +35,7 @@ from fhirserver import FhirServer
 from mllppeer import MllpPeer
 
 KIOSK = str(Path(sys.executable).parent / "kiosk")
-ORDER = ["config", "permissions", "store", "card reader", "ticket printer", "hospital", "outbox", "disk", "clock"]
+ORDER = ["config", "permissions", "store", "card reader", "scanner", "ticket printer", "hospital", "outbox", "disk", "clock"]
 
 
 def toml(sections: dict) -> str:
@@ -129,6 +129,45 @@ def test_simulated_reader_is_a_warning(make_config):
     _, rows = doctor_json(make_config())
     assert rows["card reader"]["status"] == "warn"
     assert "reader.kind = simulated" in rows["card reader"]["detail"]
+
+
+# --- barcode scanner: a real pseudo-terminal for a serial one; this machine has no input device ------------
+
+def scanner_row(make_config, **values) -> output.Row:
+    return devices.check_scanner(config.load(make_config(scanner=values)))
+
+
+def test_no_scanner_is_ok_and_a_simulated_one_a_warning(make_config):
+    row = scanner_row(make_config)
+    assert (row.status, row.exit_code) == ("ok", 0) and row.detail.startswith("none")
+    row = scanner_row(make_config, kind="simulated")
+    assert row.status == "warn" and "scanner.kind = simulated" in row.detail
+
+
+def test_serial_scanner_row_passes_on_a_port_and_fails_with_exit_3_without_one(make_config, tmp_path):
+    master, slave = os.openpty()
+    try:
+        row = scanner_row(make_config, kind="serial", port=os.ttyname(slave))
+        assert (row.status, row.exit_code) == ("ok", 0), row
+    finally:
+        os.close(master)
+        os.close(slave)
+    row = scanner_row(make_config, kind="serial", port=str(tmp_path / "usb-Scanner-if00"))
+    assert (row.status, row.exit_code) == ("fail", 3)
+    assert "scanner.port" in row.detail and "plug the scanner in" in row.detail and "/dev/serial/by-id" in row.detail
+
+
+def test_hid_scanner_row_fails_with_exit_3_for_a_missing_path_and_for_what_is_no_input_device(make_config, tmp_path):
+    row = scanner_row(make_config, kind="hid", hid_device=str(tmp_path / "usb-Scanner-event-kbd"))
+    assert (row.status, row.exit_code) == ("fail", 3)
+    assert "scanner.hid_device" in row.detail and "/dev/input/by-id" in row.detail
+    row = scanner_row(make_config, kind="hid", hid_device="/dev/null")
+    assert (row.status, row.exit_code) == ("fail", 3) and "is not an input device" in row.detail
+
+
+def test_a_failing_scanner_row_decides_the_exit_code_after_the_reader(make_config, tmp_path):
+    code, rows = doctor_json(make_config(scanner={"kind": "serial", "port": str(tmp_path / "gone")}))
+    assert (rows["scanner"]["status"], code) == ("fail", 3)
 
 
 # --- output ------------------------------------------------------------------------------------------
@@ -492,7 +531,7 @@ def test_each_configured_printer_has_a_row_and_the_first_failure_decides(make_co
         band.power_off()
         code, rows = doctor_json(make_config(printer__ticket={"uri": ticket.uri, "timeout_s": 1.0},
                                              printer__wristband={"uri": band.uri, "timeout_s": 1.0}))
-    assert list(rows)[4:6] == ["ticket printer", "wristband printer"]
+    assert list(rows)[5:7] == ["ticket printer", "wristband printer"]
     assert rows["ticket printer"]["exit_code"] == 8 and rows["wristband printer"]["exit_code"] == 3
     assert code == 8
 

@@ -1,10 +1,10 @@
 """``kiosk doctor``: checks what a kiosk needs, row by row, each with one sentence IT can act on.
 
-Rows, in this order: config, permissions, store, card reader, one per printer, hospital, outbox, disk,
-clock. A row is ok, warn or fail; nothing of a patient ever appears in one (the outbox row gives counts
-and ages only). The exit code is that of the first failing row (docs/cli.md: 2 config, 3 reader, pcscd or
-printer not there, 8 printer fault, 9 hospital system; 1 = the kiosk itself: permissions, store, disk,
-clock), 0 when no row fails: warnings do not count.
+Rows, in this order: config, permissions, store, card reader, scanner, one per printer, hospital, outbox,
+disk, clock. A row is ok, warn or fail; nothing of a patient ever appears in one (the outbox row gives
+counts and ages only). The exit code is that of the first failing row (docs/cli.md: 2 config, 3 reader,
+pcscd, scanner or printer not there, 8 printer fault, 9 hospital system; 1 = the kiosk itself:
+permissions, store, disk, clock), 0 when no row fails: warnings do not count.
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ def _plan(settings: Settings, path: Path | None) -> list[tuple[str, Callable[[],
         ("permissions", lambda: files.check_permissions(settings, path), LOCAL_CHECK_S, EXIT_KIOSK),
         ("store", lambda: local.check_store(settings), LOCAL_CHECK_S, EXIT_KIOSK),
         ("card reader", lambda: devices.check_reader(settings), LOCAL_CHECK_S, EXIT_NO_DEVICE),
+        ("scanner", lambda: devices.check_scanner(settings), LOCAL_CHECK_S, EXIT_NO_DEVICE),
         *((f"{kind} printer", lambda kind=kind: devices.check_printer(settings, kind),
            2 * getattr(settings.printer, kind).timeout_s + GUARD_S, EXIT_NO_DEVICE) for kind in kinds),
         ("hospital", lambda: hospital.check_hospital(settings), 2 * h.timeout_s + GUARD_S, EXIT_HOSPITAL),

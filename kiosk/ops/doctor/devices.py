@@ -1,7 +1,9 @@
-"""The rows of the devices: the card reader (through pcscd) and each printer."""
+"""The rows of the devices: the card reader (through pcscd), the barcode scanner and each printer."""
 
 from __future__ import annotations
 
+import errno
+import os
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -35,6 +37,54 @@ def check_reader(settings: Settings) -> Row:
         return fail("card reader", f"pcscd runs, but there is no reader{which}: plug the reader in; pcsc_scan lists "
                                    "what pcscd sees.", EXIT_NO_DEVICE)
     return ok("card reader", f"pcscd runs and lists {', '.join(readers)}.")
+
+
+def check_scanner(settings: Settings) -> Row:
+    """The device scanner.port or scanner.hid_device names is there and the kiosk user may read it; an HID
+    one is an input device that types Enter. It is not opened as the kiosk opens it: a running kiosk holds it."""
+    s = settings.scanner
+    if s.kind == "none":
+        return ok("scanner", "none: no barcode scanner is set (scanner.kind = none).")
+    if s.kind == "simulated":
+        return warn("scanner", "The scanner is simulated (scanner.kind = simulated): arrival codes cannot be scanned; "
+                               "set scanner.kind = serial or hid.")
+    key = "scanner.port" if s.kind == "serial" else "scanner.hid_device"
+    path = s.port if s.kind == "serial" else s.hid_device
+    listing = "ls -l /dev/serial/by-id" if s.kind == "serial" else "ls -l /dev/input/by-id"
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+    except OSError as e:
+        if e.errno in (errno.ENOENT, errno.ENODEV, errno.ENXIO):
+            return fail("scanner", f"There is no {path} ({key}): plug the scanner in, or set {key} to the name "
+                                   f"{listing} shows for it.", EXIT_NO_DEVICE)
+        if e.errno == errno.EACCES:
+            who = "dialout group" if s.kind == "serial" else "udev rule for the scanner (docs/operations.md)"
+            return fail("scanner", f"The kiosk user may not read {path} ({key}): check its {who}.", EXIT_NO_DEVICE)
+        return fail("scanner", f"{path} ({key}) cannot be opened ({e.strerror}).", EXIT_NO_DEVICE)
+    os.close(fd)
+    if s.kind == "hid":
+        return _check_input_device(path, key)
+    return ok("scanner", f"{path} is there and the kiosk user may read it.")
+
+
+def _check_input_device(path: str, key: str) -> Row:
+    try:
+        import evdev
+    except ImportError:
+        return fail("scanner", "evdev, which reads a scanner in keyboard mode (scanner.kind = hid), is not installed: "
+                               "run deploy/install.sh again.", EXIT_NO_DEVICE)
+    try:
+        device = evdev.InputDevice(path)
+    except OSError:
+        return fail("scanner", f"{path} ({key}) is not an input device: set {key} to the scanner's "
+                               "/dev/input/by-id/...-event-kbd.", EXIT_NO_DEVICE)
+    try:
+        if evdev.ecodes.KEY_ENTER not in device.capabilities().get(evdev.ecodes.EV_KEY, []):
+            return fail("scanner", f"{path} ({key}) types no Enter, so it is no keyboard: set {key} to the scanner's "
+                                   "-event-kbd device.", EXIT_NO_DEVICE)
+        return ok("scanner", f"{path} is the input device {device.name!r}, and the kiosk user may read it.")
+    finally:
+        device.close()
 
 
 def check_printer(settings: Settings, kind: str) -> Row:
