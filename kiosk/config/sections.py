@@ -225,6 +225,8 @@ class DeskSettings:
 
 @dataclass(frozen=True)
 class SiteSettings:
+    id: str = setting("site-1", f"Name of the site, in every arrival code, so that a kiosk knows a code of another site "
+                      f"(text: 1 to 20 {NAME_CHARS}).", check=text_check(20, chars=name_char, what=NAME_CHARS))
     public_url: str = setting("", "Where patients' links start, as the hospital's reverse proxy publishes the patient "
                               "listener, e.g. https://checkin.hospital.example (URL: https, or http to 127.0.0.1/"
                               "localhost only; empty = `kiosk site` makes no invitations).", check=public_url)

@@ -38,6 +38,13 @@ invitations = sa.Table(
     sa.Column("failed_tries", sa.Integer, nullable=False, server_default="0"),
     sa.Column("created_at", sa.BigInteger, nullable=False),
     sa.Column("expires_at", sa.BigInteger, nullable=False),
+    # What the patient did on their pages (personal data too; kiosk.site.precheck): the address and phone
+    # they corrected, their answers, their consent, when they finished and the arrival code's SHA-256.
+    sa.Column("contact", sa.Text),                                   # JSON: the correction, NULL = none
+    sa.Column("answers", sa.Text),                                   # JSON: {linkId: value}
+    sa.Column("consent", sa.Text),                                   # JSON: decision, text id, signature
+    sa.Column("finished_at", sa.BigInteger),
+    sa.Column("arrival_hash", sa.String(64), unique=True),
 )
 
 # Rate limits, one counter per key ("address:..." or "link:...") in a fixed window: in the database, so

@@ -22,7 +22,8 @@ from kiosk.config import SUPPORTED_LANGUAGES
 from kiosk.site.db import SiteDb, invitations
 
 TOKEN_BYTES = 24
-ID_MAX, LOCATION_MAX, NAME_MAX, TELECOM_MAX = 128, 200, 200, 10
+ID_MAX, LOCATION_MAX, NAME_MAX, LIST_MAX = 128, 200, 200, 10
+GENDERS = ("male", "female", "other", "unknown")
 
 
 class InvitationError(ValueError):
@@ -61,6 +62,10 @@ class Invitation:
     patient: dict
     failed_tries: int
     expires_at: int
+    contact: dict | None = None         # the patient's correction of address and phone (kiosk.site.precheck)
+    answers: dict | None = None         # {linkId: value}, as kiosk.checkin.answers checks them
+    consent: dict | None = None         # {"decision", "text_id", "signature" (PNG, base64) or ""}
+    finished_at: int | None = None      # when the patient finished their pages (the arrival code was made)
 
     @property
     def birth_date(self) -> str:
@@ -81,7 +86,8 @@ def _text(value: Any, what: str, max_len: int) -> str:
 
 
 def _patient(value: Any, today: date) -> dict:
-    """The parts of a FHIR Patient the service needs: name, birthDate, telecom (phone, email)."""
+    """The parts of a FHIR Patient the service needs: name, birthDate, gender, identifier (to know the patient's
+    card at the kiosk), telecom (phone, email), the first address (for the patient to confirm)."""
     if not isinstance(value, dict) or value.get("resourceType") != "Patient":
         raise InvitationError("patient must be a FHIR Patient (resourceType Patient).")
     birth = value.get("birthDate")
@@ -101,14 +107,41 @@ def _patient(value: Any, today: date) -> dict:
     name = {"family": _text(names[0].get("family"), "patient.name[0].family", NAME_MAX),
             "given": [_text(g, "patient.name[0].given", NAME_MAX) for g in given]}
     telecom = value.get("telecom", [])
-    if not isinstance(telecom, list) or len(telecom) > TELECOM_MAX:
-        raise InvitationError(f"patient.telecom must be a list of at most {TELECOM_MAX} entries.")
-    kept = []
+    if not isinstance(telecom, list) or len(telecom) > LIST_MAX:
+        raise InvitationError(f"patient.telecom must be a list of at most {LIST_MAX} entries.")
+    kept: dict[str, Any] = {"resourceType": "Patient", "name": [name], "birthDate": birth}
+    if value.get("gender") in GENDERS:
+        kept["gender"] = value["gender"]
     for entry in telecom:
         if not isinstance(entry, dict) or entry.get("system") not in ("phone", "email", "sms"):
             raise InvitationError("patient.telecom entries must each have a system of phone, sms or email.")
-        kept.append({"system": entry["system"], "value": _text(entry.get("value"), "patient.telecom value", NAME_MAX)})
-    return {"resourceType": "Patient", "name": [name], "birthDate": birth, "telecom": kept}
+        kept.setdefault("telecom", []).append(
+            {"system": entry["system"], "value": _text(entry.get("value"), "patient.telecom value", NAME_MAX)})
+    identifiers = value.get("identifier", [])
+    if not isinstance(identifiers, list) or len(identifiers) > LIST_MAX:
+        raise InvitationError(f"patient.identifier must be a list of at most {LIST_MAX} entries.")
+    for entry in identifiers:
+        if not isinstance(entry, dict):
+            raise InvitationError("patient.identifier entries must each be an object with system and value.")
+        kept.setdefault("identifier", []).append(
+            {"system": _text(entry.get("system"), "patient.identifier system", NAME_MAX),
+             "value": _text(entry.get("value"), "patient.identifier value", NAME_MAX)})
+    addresses = value.get("address", [])
+    if not isinstance(addresses, list) or (addresses and not isinstance(addresses[0], dict)):
+        raise InvitationError("patient.address must be a list of addresses.")
+    if addresses:
+        a, address = addresses[0], {}
+        lines = a.get("line", [])
+        if not isinstance(lines, list) or len(lines) > 4:
+            raise InvitationError("patient.address[0].line must be a list of at most 4 texts.")
+        if lines:
+            address["line"] = [_text(line, "patient.address[0].line", NAME_MAX) for line in lines]
+        for key in ("postalCode", "city", "country"):
+            if a.get(key) is not None:
+                address[key] = _text(a[key], f"patient.address[0].{key}", NAME_MAX)
+        if address:
+            kept["address"] = [address]
+    return kept
 
 
 def parse_request(body: Any, *, default_language: str, now: float | None = None) -> Request:
@@ -176,7 +209,9 @@ def _invitation(row) -> Invitation:
     return Invitation(id=row["id"], token_hash=row["token_hash"], appointment_id=row["appointment_id"],
                       start=datetime.fromisoformat(row["starts_at"]), location=row["location"],
                       language=row["language"], patient=json.loads(row["patient"] or "{}"),
-                      failed_tries=row["failed_tries"], expires_at=row["expires_at"])
+                      failed_tries=row["failed_tries"], expires_at=row["expires_at"],
+                      **{key: json.loads(row[key]) if row.get(key) else None for key in ("contact", "answers", "consent")},
+                      finished_at=row.get("finished_at"))
 
 
 def find(site: SiteDb, *, token: str | None = None, invitation_id: str | None = None,
