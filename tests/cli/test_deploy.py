@@ -259,9 +259,10 @@ def test_install_into_a_root_then_upgrade_in_place_keeps_config_key_and_store(ro
     assert os.readlink(system / "graphical.target.wants/kiosk.service") == "/etc/systemd/system/kiosk.service"
     assert os.readlink(system / "default.target").endswith("/graphical.target")
     assert os.readlink(system / "ctrl-alt-del.target") == "/dev/null"
-    assert not (system / "multi-user.target.wants/kiosk-sync.service").exists()     # hospital.transport none
+    # is_symlink: the link names /etc/systemd/system/..., outside the root, so exists() would never see it
+    assert not (system / "multi-user.target.wants/kiosk-sync.service").is_symlink()     # hospital.transport none
     assert "hospital.transport is none: no kiosk-sync.service" in out
-    assert not (system / "multi-user.target.wants/kiosk-site.service").exists()     # site.public_url not set
+    assert not (system / "multi-user.target.wants/kiosk-site.service").is_symlink()     # site.public_url not set
 
     # IT sets the kiosk up; the kiosk stores admissions; then an update of the checkout is installed.
     cfg.write_text(SITE_CONFIG)
@@ -341,7 +342,7 @@ def test_the_site_service_runs_only_on_the_host_whose_config_sets_site_public_ur
     cfg.write_text(SITE_CONFIG)                                # a lobby kiosk: no [site]
     lines = install("--root", root, "--skip", "venv").stdout.splitlines()
     assert "site.public_url is not set: no kiosk-site.service here (only the site service's host runs it)" in lines
-    assert not wants.exists() and not wants.is_symlink()
+    assert not wants.is_symlink()        # a link to /etc/..., outside the root: exists() is False
     cfg.write_text(SITE_CONFIG + '[site]\npublic_url = "https://checkin.hospital.example"\n')
     lines = install("--root", root, "--skip", "venv").stdout.splitlines()
     assert "site.public_url is set: kiosk-site.service, the site service, runs here" in lines
@@ -350,7 +351,7 @@ def test_the_site_service_runs_only_on_the_host_whose_config_sets_site_public_ur
     assert dropin.read_text() == key_conf("/etc/kiosk/store.key")
     cfg.write_text(SITE_CONFIG)
     install("--root", root, "--skip", "venv")
-    assert not wants.exists() and not wants.is_symlink()
+    assert not wants.is_symlink()
 
 
 def checkout_copy(target: Path) -> Path:
