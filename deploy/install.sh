@@ -42,14 +42,15 @@ Installs the admission kiosk on Debian 12 as root, or upgrades it in place when 
      (0640 root:root), each only when absent; the store key (store.key_file, $KEY: 64 hex digits,
      root:root 0600) only when absent: an existing key is never replaced, the store could not be opened
      without it; existing ones get their owner and mode back when they were loosened; $HOME_DIR (kiosk 0700)
-  5. systemd units kiosk.service (cage on tty1) and kiosk-sync.service, with drop-ins loading
-     store.key_file as their credential, the PAM file, udev rules for the configured USB printers, the
-     polkit rule for pcscd, and the lock-down (Ctrl+Alt+Del masked, no login prompts on other terminals,
-     power keys ignored, SysRq off)
+  5. systemd units kiosk.service (cage on tty1), kiosk-sync.service and kiosk-site.service, with
+     drop-ins loading store.key_file as their credential, the PAM file, udev rules for the configured
+     USB printers, the polkit rule for pcscd, and the lock-down (Ctrl+Alt+Del masked, no login prompts
+     on other terminals, power keys ignored, SysRq off)
   6. daemon-reload, udev reload, kiosk.service enabled (kiosk-sync.service too when hospital.transport is
-     not none), graphical.target the default; services already running are restarted
-Run again after an update of the checkout, or after changing printer URIs, hospital.transport or the
-store settings: the config, the key and $HOME_DIR (the store) stay as they are.
+     not none, kiosk-site.service when site.public_url is set: the site service's host),
+     graphical.target the default; services already running are restarted
+Run again after an update of the checkout, or after changing printer URIs, hospital.transport,
+site.public_url or the store settings: the config, the key and $HOME_DIR (the store) stay as they are.
 
 Options:
   --dry-run         print every step, one per line, and change nothing
@@ -310,7 +311,7 @@ else
 fi
 
 # 5. units, PAM, udev, polkit, lock-down
-for unit in kiosk.service kiosk-sync.service; do
+for unit in kiosk.service kiosk-sync.service kiosk-site.service; do
     put 0644 root "$HERE/systemd/$unit" "/etc/systemd/system/$unit"
     dropin=/etc/systemd/system/$unit.d/key.conf
     step "install $dropin (0644 root:root): LoadCredential=store-key:${key:-(none)}"
@@ -354,9 +355,19 @@ else
     step "hospital.transport is none: no kiosk-sync.service"
     run systemctl "${systemctl_root[@]}" disable kiosk-sync.service
 fi
+# The site service runs on one host of the site (a site server or one lobby box): the one whose config says
+# where its patient pages are published.
+from_config public_url public-url ""
+if [ -n "$public_url" ]; then
+    step "site.public_url is set: kiosk-site.service, the site service, runs here"
+    run systemctl "${systemctl_root[@]}" enable kiosk-site.service
+else
+    step "site.public_url is not set: no kiosk-site.service here (only the site service's host runs it)"
+    run systemctl "${systemctl_root[@]}" disable kiosk-site.service
+fi
 run systemctl "${systemctl_root[@]}" set-default graphical.target
 if systemd_running; then
     # An update: what runs now gets the new code (the kiosk's screen restarts: a patient at it starts over).
-    run systemctl try-restart kiosk.service kiosk-sync.service
+    run systemctl try-restart kiosk.service kiosk-sync.service kiosk-site.service
 fi
 step "done: the kiosk starts on tty1 at the next boot (or now: systemctl start kiosk); kiosk doctor checks it"

@@ -2,10 +2,12 @@
 
 ``udev-rules`` prints the udev rules for the printers the kiosk drives itself over USB (``usb://VID:PID``);
 ``transport`` prints hospital.transport (the installer enables kiosk-sync.service only when it is not
-``none``); ``key-file`` prints store.key_file (the services load it as their credential store-key), or an
-empty line for a plain store. A config that does not load is one sentence on stderr and exit 2, as for
-``kiosk``. ``constraints`` (no config: ``make constraints``) prints deploy/constraints.txt, the versions
-of every package the kiosk needs at run time as installed in this environment.
+``none``); ``public-url`` prints site.public_url, or an empty line (it enables kiosk-site.service only
+where it is set: on the site service's host); ``key-file`` prints store.key_file (the services load it as
+their credential store-key), or an empty line for a plain store. A config that does not load is one
+sentence on stderr and exit 2, as for ``kiosk``. ``constraints`` (no config: ``make constraints``) prints
+deploy/constraints.txt, the versions of every package the kiosk needs at run time as installed in this
+environment.
 """
 
 from __future__ import annotations
@@ -103,9 +105,10 @@ class _Parser(Parser):
 
 def parser() -> Parser:
     top = _Parser(prog="python -m kiosk.cli.deploy", description=__doc__.split("\n\n")[0])
-    top.add_argument("command", choices=["udev-rules", "transport", "key-file", "constraints"],
-                     help="udev-rules: the rules for usb:// printers; transport: hospital.transport; key-file: "
-                          "store.key_file (empty for a plain store); constraints: deploy/constraints.txt")
+    top.add_argument("command", choices=["udev-rules", "transport", "public-url", "key-file", "constraints"],
+                     help="udev-rules: the rules for usb:// printers; transport: hospital.transport; public-url: "
+                          "site.public_url (empty when not set); key-file: store.key_file (empty for a plain store); "
+                          "constraints: deploy/constraints.txt")
     top.add_argument("--config", metavar="FILE", type=existing_file,
                      help=f"settings file (default: ${config.CONFIG_ENV}, else {config.DEFAULT_CONFIG_PATH}, else "
                           "built-in defaults)")
@@ -123,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
             sys.stdout.write(udev_rules(settings))
         elif args.command == "key-file":
             print(key_file(settings))
+        elif args.command == "public-url":
+            print(settings.site.public_url)
         else:
             print(settings.hospital.transport)
     except config.ConfigError as e:

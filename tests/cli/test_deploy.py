@@ -1,6 +1,6 @@
 """Deployment: deploy/install.sh (a dry run, and real runs into a throwaway root), the systemd units
-(systemd-analyze verify), the udev rules made from the config, the systemd notifications of the kiosk and
-of `kiosk sync` (received on a real AF_UNIX datagram socket), and Kivy set for a kiosk (rotation, touch
+(systemd-analyze verify), the udev rules made from the config, the systemd notifications of the kiosk, of
+`kiosk sync` and of `kiosk site serve` (received on a real AF_UNIX datagram socket), and Kivy set for a kiosk (rotation, touch
 calibration, Escape, F1, right click: tests/ui/ui_kiosk_settings.py)."""
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ ROOT = HERE.parent.parent
 DEPLOY = ROOT / "deploy"
 INSTALL = DEPLOY / "install.sh"
 KIOSK = Path(sys.executable).parent / "kiosk"
-UNITS = ("kiosk.service", "kiosk-sync.service")
+UNITS = ("kiosk.service", "kiosk-sync.service", "kiosk-site.service")
 # A real install sets owners (root, kiosk) and runs useradd: root only, as on a kiosk (and here, and in CI).
 as_root = pytest.mark.skipif(os.geteuid() != 0, reason="install.sh installs as root")
 
@@ -149,11 +149,17 @@ def test_dry_run_prints_every_step_and_changes_nothing(root):
                      ("install /etc/systemd/system/kiosk.service.d/key.conf (0644 root:root): "
                       "LoadCredential=store-key:/etc/kiosk/store.key"),
                      "install /etc/systemd/system/kiosk-sync.service (0644 root:root) from deploy/systemd/kiosk-sync.service",
+                     "install /etc/systemd/system/kiosk-site.service (0644 root:root) from deploy/systemd/kiosk-site.service",
+                     ("install /etc/systemd/system/kiosk-site.service.d/key.conf (0644 root:root): "
+                      "LoadCredential=store-key:/etc/kiosk/store.key"),
                      "install /etc/pam.d/kiosk (0644 root:root) from deploy/pam/kiosk",
                      "run: /opt/kiosk/venv/bin/python -m kiosk.cli.deploy udev-rules --config /etc/kiosk/kiosk.toml",
                      "install /etc/polkit-1/rules.d/50-kiosk-pcsc.rules (0644 root:root) from deploy/polkit/50-kiosk-pcsc.rules",
                      f"run: systemctl --root={root} mask ctrl-alt-del.target",
                      f"run: systemctl --root={root} enable kiosk.service",
+                     "run: /opt/kiosk/venv/bin/python -m kiosk.cli.deploy public-url --config /etc/kiosk/kiosk.toml",
+                     "site.public_url is not set: no kiosk-site.service here (only the site service's host runs it)",
+                     f"run: systemctl --root={root} disable kiosk-site.service",
                      f"run: systemctl --root={root} set-default graphical.target"):
         assert expected in lines, expected
     assert any(line.startswith("install /etc/udev/rules.d/60-kiosk-printers.rules") for line in lines)
@@ -253,8 +259,10 @@ def test_install_into_a_root_then_upgrade_in_place_keeps_config_key_and_store(ro
     assert os.readlink(system / "graphical.target.wants/kiosk.service") == "/etc/systemd/system/kiosk.service"
     assert os.readlink(system / "default.target").endswith("/graphical.target")
     assert os.readlink(system / "ctrl-alt-del.target") == "/dev/null"
-    assert not (system / "multi-user.target.wants/kiosk-sync.service").exists()     # hospital.transport none
+    # is_symlink: the link names /etc/systemd/system/..., outside the root, so exists() would never see it
+    assert not (system / "multi-user.target.wants/kiosk-sync.service").is_symlink()     # hospital.transport none
     assert "hospital.transport is none: no kiosk-sync.service" in out
+    assert not (system / "multi-user.target.wants/kiosk-site.service").is_symlink()     # site.public_url not set
 
     # IT sets the kiosk up; the kiosk stores admissions; then an update of the checkout is installed.
     cfg.write_text(SITE_CONFIG)
@@ -322,6 +330,28 @@ def test_the_services_load_the_key_file_the_config_names(root):
     cfg.write_text('[store]\nkey_file = "keys/lobby-7.key"\n')
     done = install("--root", root, "--skip", "venv", check=False)
     assert done.returncode == 2 and "'store.key_file' must be an absolute path (from /), not 'keys/lobby-7.key'" in done.stderr
+
+
+@as_root
+def test_the_site_service_runs_only_on_the_host_whose_config_sets_site_public_url(root):
+    """A kiosk that is not the site service's host never gets kiosk-site.service enabled; the host does, and
+    loses it again when its config no longer names where the patient pages are published."""
+    wants = root / "etc/systemd/system/multi-user.target.wants/kiosk-site.service"
+    cfg = root / "etc/kiosk/kiosk.toml"
+    install("--root", root, "--skip", "venv")
+    cfg.write_text(SITE_CONFIG)                                # a lobby kiosk: no [site]
+    lines = install("--root", root, "--skip", "venv").stdout.splitlines()
+    assert "site.public_url is not set: no kiosk-site.service here (only the site service's host runs it)" in lines
+    assert not wants.is_symlink()        # a link to /etc/..., outside the root: exists() is False
+    cfg.write_text(SITE_CONFIG + '[site]\npublic_url = "https://checkin.hospital.example"\n')
+    lines = install("--root", root, "--skip", "venv").stdout.splitlines()
+    assert "site.public_url is set: kiosk-site.service, the site service, runs here" in lines
+    assert os.readlink(wants) == "/etc/systemd/system/kiosk-site.service"
+    dropin = root / "etc/systemd/system/kiosk-site.service.d/key.conf"          # site.db's key, the store's
+    assert dropin.read_text() == key_conf("/etc/kiosk/store.key")
+    cfg.write_text(SITE_CONFIG)
+    install("--root", root, "--skip", "venv")
+    assert not wants.is_symlink()
 
 
 def checkout_copy(target: Path) -> Path:
@@ -472,6 +502,9 @@ def test_the_units_never_give_up_and_dump_no_core():
         assert (settings["Restart"], settings["RestartSec"]) == (["always"], ["5"]), unit
     # pinged per admission it tries (a few hospital.timeout_s at most), so minutes are plenty
     assert unit_settings(DEPLOY / "systemd/kiosk-sync.service")["WatchdogSec"] == ["2min"]
+    # kiosk site serve says READY=1 and STOPPING=1 but sends no WATCHDOG=1: a WatchdogSec= would kill it
+    site = unit_settings(DEPLOY / "systemd/kiosk-site.service")
+    assert site["Type"] == ["notify"] and "WatchdogSec" not in site
 
 
 @as_root
@@ -485,7 +518,10 @@ def test_hardening_as_systemd_reads_it(root):
         return {line.split()[1] for line in done.stdout.splitlines() if line.startswith("✓")}
     common = {"NoNewPrivileges=", "RemoveIPC=", "CapabilityBoundingSet=~CAP_SYS_ADMIN", "ProtectSystem=",
               "ProtectKernelModules=", "PrivateTmp="}
-    assert common | {"ProtectProc=", "PrivateDevices=", "ProtectHome=", "ProtectClock="} <= passed("kiosk-sync.service")
+    sync = passed("kiosk-sync.service")
+    assert common | {"ProtectProc=", "PrivateDevices=", "ProtectHome=", "ProtectClock="} <= sync
+    # The site service, a server on the network with patients' data, is hardened at least as kiosk-sync is.
+    assert sync <= passed("kiosk-site.service")
     kiosk = passed("kiosk.service")
     assert common <= kiosk
     assert "PrivateDevices=" not in kiosk                     # cage opens the screen and the touch panel
@@ -544,6 +580,13 @@ def test_deploy_command_line(tmp_path):
     done = subprocess.run([sys.executable, "-m", "kiosk.cli.deploy", "key-file", "--config", str(cfg)],
                           capture_output=True, text=True)
     assert (done.returncode, done.stdout) == (0, "/etc/kiosk/store.key\n")
+    done = subprocess.run([sys.executable, "-m", "kiosk.cli.deploy", "public-url", "--config", str(cfg)],
+                          capture_output=True, text=True)
+    assert (done.returncode, done.stdout) == (0, "\n")                      # not the site service's host
+    cfg.write_text('[site]\npublic_url = "https://checkin.hospital.example"\n')
+    done = subprocess.run([sys.executable, "-m", "kiosk.cli.deploy", "public-url", "--config", str(cfg)],
+                          capture_output=True, text=True)
+    assert (done.returncode, done.stdout) == (0, "https://checkin.hospital.example\n")
     cfg.write_text("[nonsense]\n")
     done = subprocess.run([sys.executable, "-m", "kiosk.cli.deploy", "udev-rules", "--config", str(cfg)],
                           capture_output=True, text=True)
@@ -696,6 +739,36 @@ def test_kiosk_sync_on_its_own_is_ready_and_feeds_the_watchdog(tmp_path, listene
     assert said[0] == "READY=1\nSTATUS=delivering admissions (folder)", err
     assert said[-1] == "WATCHDOG=1"
     assert worker.returncode == 0, err
+
+
+def test_kiosk_site_serve_is_ready_once_both_listeners_listen_and_says_when_it_stops(tmp_path, listener):
+    """What Type=notify in kiosk-site.service counts on: READY=1 with both listeners taking connections,
+    STOPPING=1 on SIGTERM, exit 0."""
+    heard = listener(str(tmp_path / "notify"))
+    cfg = tmp_path / "kiosk.toml"
+    ports = []
+    for _ in range(2):                                      # the config takes no port 0: two free ones
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            ports.append(s.getsockname()[1])
+    cfg.write_text(f'[kiosk]\ndata_dir = "{tmp_path / "data"}"\n'
+                   f'[site]\npatient_port = {ports[0]}\nsite_port = {ports[1]}\n')
+    service = subprocess.Popen([str(KIOSK), "site", "serve", "--config", str(cfg)], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, env=dict(os.environ, NOTIFY_SOCKET=heard.address))
+    try:
+        said = heard.messages(until=lambda m: m == "READY=1", timeout=30)
+        assert said == ["READY=1"], service.stderr.read() if service.poll() is not None else said
+        assert re.findall(r"http://127\.0\.0\.1:(\d+)/", service.stdout.readline()) == list(map(str, ports))
+        for port in ports:
+            socket.create_connection(("127.0.0.1", int(port)), timeout=5).close()
+        service.send_signal(signal.SIGTERM)
+        _out, err = service.communicate(timeout=30)
+    finally:
+        if service.poll() is None:
+            service.kill()
+            service.communicate()
+    assert service.returncode == 0, err
+    assert heard.messages() == ["READY=1", "STOPPING=1"]
 
 
 class LockHolder:
