@@ -1,8 +1,10 @@
 """The site listener: the APIs for the site network, never published to the internet.
 
 ``POST /api/v1/invitations`` (docs/site.md): the hospital's appointment system, IT or an integration engine
-makes one invitation per appointment, with the bearer token of ``site.api_token_file``. Answers are JSON;
-an error is ``{"error": "<one sentence>"}``.
+makes one invitation per appointment, with the bearer token of ``site.api_token_file``. ``/api/v1/arrivals``:
+the kiosks find a pre-checked patient by arrival code or card and mark them arrived, with the site's shared
+secret (``desk.peer_secret_file``, as the desk pages' peer API). Answers are JSON; an error is
+``{"error": "<one sentence>"}``.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import logging
 from flask import Flask, abort, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from kiosk.site import invitations
+from kiosk.site import arrivals, invitations
 from kiosk.site.db import SiteDb
 
 log = logging.getLogger(__name__)
@@ -21,20 +23,29 @@ log = logging.getLogger(__name__)
 MAX_BODY = 64 * 1024
 
 
-def create_app(site: SiteDb, settings, *, api_token: str) -> Flask:
-    """The site listener's app. :param api_token: the invitation API's bearer token ("" = no invitation API)"""
+def create_app(site: SiteDb, settings, *, api_token: str, site_secret: str = "") -> Flask:
+    """The site listener's app.
+
+    :param api_token: the invitation API's bearer token ("" = no invitation API)
+    :param site_secret: the site's shared secret, the kiosks' bearer token ("" = no kiosk API)
+    """
+    from kiosk.checkin import forms
     app = Flask(__name__)
     app.config.update(MAX_CONTENT_LENGTH=MAX_BODY)
     default_language = settings.kiosk.languages[0]
+    form_url = forms.load(settings.forms.intake).url
 
     @app.before_request
     def authorise():
-        if not api_token:
-            abort(404, "This site service has no invitation API (site.api_token_file is not set).")
+        kiosks = request.path.startswith("/api/v1/arrivals")
+        token, what, setting = ((site_secret, "kiosk API", "desk.peer_secret_file") if kiosks
+                                else (api_token, "invitation API", "site.api_token_file"))
+        if not token:
+            abort(404, f"This site service has no {what} ({setting} is not set).")
         sent = request.headers.get("Authorization", "")
         if not (sent.startswith("Bearer ")
-                and hmac.compare_digest(sent.removeprefix("Bearer ").encode(), api_token.encode())):
-            log.warning("invitation API: a request from %s without the right token", request.remote_addr)
+                and hmac.compare_digest(sent.removeprefix("Bearer ").encode(), token.encode())):
+            log.warning("%s: a request from %s without the right token", what, request.remote_addr)
             abort(401, "This API needs the site's bearer token (Authorization: Bearer ...).")
 
     @app.after_request
@@ -76,5 +87,38 @@ def create_app(site: SiteDb, settings, *, api_token: str) -> Flask:
         log.info("invitation %s made", invitation.id)
         return jsonify(id=invitation.id, link=invitations.link(settings.site.public_url, token),
                        expires=made.expires.isoformat()), 201
+
+    @app.post("/api/v1/arrivals/find")
+    def find_arrival():
+        body = request.get_json(silent=True) if request.is_json else None
+        if not isinstance(body, dict):
+            return jsonify(error="The body must be a JSON object (Content-Type: application/json)."), 400
+        try:
+            if isinstance(body.get("code"), str):
+                found = arrivals.by_code(site, body["code"], settings.site.id)
+            elif isinstance(body.get("identifier"), dict) and isinstance(body.get("day"), dict):
+                ident, day = body["identifier"], body["day"]
+                found = arrivals.by_identifier(site, str(ident.get("system", "")), str(ident.get("value", "")),
+                                               int(day.get("start", 0)), int(day.get("end", 0)))
+            else:
+                return jsonify(error="Give code, or identifier with day {start, end}."), 400
+        except arrivals.NotFound as e:
+            return jsonify(error=str(e), reason=e.reason), 404
+        except (TypeError, ValueError):
+            return jsonify(error="day.start and day.end must be whole seconds since 1970."), 400
+        return jsonify(arrival=found.as_json(form_url))
+
+    @app.post("/api/v1/arrivals/<invitation_id>/arrived")
+    def arrived(invitation_id: str):
+        body = request.get_json(silent=True) if request.is_json else None
+        if not (isinstance(body, dict) and isinstance(body.get("kiosk"), str) and isinstance(body.get("admission"), str)
+                and body["kiosk"] and body["admission"]):
+            return jsonify(error="The body must be {\"kiosk\": ..., \"admission\": ...}."), 400
+        try:
+            at = arrivals.arrive(site, invitation_id[:32], body["kiosk"], body["admission"])
+        except arrivals.NotFound as e:
+            return jsonify(error=str(e), reason=e.reason), 404 if e.reason == "unknown" else 409
+        log.info("invitation %s arrived at kiosk %s", invitation_id[:32], body["kiosk"][:64])
+        return jsonify(arrived_at=at)
 
     return app

@@ -45,6 +45,10 @@ invitations = sa.Table(
     sa.Column("consent", sa.Text),                                   # JSON: decision, text id, signature
     sa.Column("finished_at", sa.BigInteger),
     sa.Column("arrival_hash", sa.String(64), unique=True),
+    # The arrival at a kiosk: when, at which kiosk, as which of its admissions.
+    sa.Column("arrived_at", sa.BigInteger),
+    sa.Column("arrived_kiosk", sa.String(64)),
+    sa.Column("arrived_admission", sa.String(64)),
 )
 
 # Rate limits, one counter per key ("address:..." or "link:...") in a fixed window: in the database, so

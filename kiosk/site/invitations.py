@@ -66,6 +66,8 @@ class Invitation:
     answers: dict | None = None         # {linkId: value}, as kiosk.checkin.answers checks them
     consent: dict | None = None         # {"decision", "text_id", "signature" (PNG, base64) or ""}
     finished_at: int | None = None      # when the patient finished their pages (the arrival code was made)
+    arrived_at: int | None = None       # when they arrived at a kiosk
+    arrived_admission: str = ""         # the kiosk's admission they arrived as
 
     @property
     def birth_date(self) -> str:
@@ -211,7 +213,8 @@ def _invitation(row) -> Invitation:
                       language=row["language"], patient=json.loads(row["patient"] or "{}"),
                       failed_tries=row["failed_tries"], expires_at=row["expires_at"],
                       **{key: json.loads(row[key]) if row.get(key) else None for key in ("contact", "answers", "consent")},
-                      finished_at=row.get("finished_at"))
+                      finished_at=row.get("finished_at"), arrived_at=row.get("arrived_at"),
+                      arrived_admission=row.get("arrived_admission") or "")
 
 
 def find(site: SiteDb, *, token: str | None = None, invitation_id: str | None = None,

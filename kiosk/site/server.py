@@ -9,7 +9,7 @@ import threading
 
 from kiosk.config import read_peer_secret
 from kiosk.serving import WsgiServer
-from kiosk.site import api, invitations, patient
+from kiosk.site import api, arrivals, invitations, patient
 from kiosk.site.db import SiteDb
 
 log = logging.getLogger(__name__)
@@ -45,13 +45,14 @@ class SiteService:
     def __init__(self, site: SiteDb, settings):
         s = settings.site
         token = read_peer_secret(s.api_token_file) if s.api_token_file else ""
+        secret = read_peer_secret(settings.desk.peer_secret_file) if settings.desk.peer_secret_file else ""
         self.site = site
         self.patient = WsgiServer(TrustedProxies(patient.create_app(site, settings), s.trusted_proxies),
                                   bind=s.patient_bind, port=s.patient_port, what="patient listener",
                                   thread="site-patient", threads=8)
-        self.api = WsgiServer(api.create_app(site, settings, api_token=token), bind=s.site_bind, port=s.site_port,
+        self.api = WsgiServer(api.create_app(site, settings, api_token=token, site_secret=secret), bind=s.site_bind, port=s.site_port,
                               tls_cert=s.tls_cert, tls_key=s.tls_key, what="site listener", thread="site-api")
-        self.window_s = s.limit_window_s
+        self.window_s, self.retention_s = s.limit_window_s, settings.store.retention_h * 3600
         self._stopping = threading.Event()
         self._housekeeping = threading.Thread(target=self._tidy, name="site-housekeeping", daemon=True)
 
@@ -68,10 +69,10 @@ class SiteService:
     def _tidy(self) -> None:
         while not self._stopping.is_set():
             try:
-                gone = invitations.wipe_expired(self.site)
+                gone = invitations.wipe_expired(self.site) + arrivals.wipe_arrived(self.site, self.retention_s)
                 self.site.forget_limits(self.window_s)
                 if gone:
-                    log.info("%d expired invitations deleted", gone)
+                    log.info("%d invitations deleted (expired, or arrived store.retention_h ago)", gone)
             except Exception:                  # the database away for a moment: the next round tries again
                 log.warning("housekeeping failed", exc_info=True)
             self._stopping.wait(HOUSEKEEPING_S)

@@ -38,14 +38,25 @@ def api_token(tmp_path):
 
 
 @pytest.fixture
-def make_settings(tmp_path, backend, api_token):
+def site_secret(tmp_path):
+    """The site's shared secret (desk.peer_secret_file): the kiosks' bearer token on the kiosk API."""
+    path = tmp_path / "site.secret"
+    secret = secrets.token_hex(32)
+    path.write_text(secret + "\n")
+    path.chmod(0o600)
+    return path, secret
+
+
+@pytest.fixture
+def make_settings(tmp_path, backend, api_token, site_secret):
     def make(**site) -> config.Settings:
         # Plain HTTP on loopback, as the tests talk to it: with https the session cookie is Secure and a
         # client on http:// does not send it back.
         values = {"public_url": "http://127.0.0.1:8044", "patient_port": 0, "site_port": 0,
                   "database_url": backend, "api_token_file": str(api_token[0]), **site}
         return config.Settings().replace(kiosk=config.KioskSettings(data_dir=str(tmp_path / "data")),
-                                         site=config.SiteSettings(**values))
+                                         site=config.SiteSettings(**values),
+                                         desk=config.DeskSettings(peer_secret_file=str(site_secret[0])))
     return make
 
 
