@@ -9,6 +9,23 @@ import threading
 log = logging.getLogger(__name__)
 
 
+# The pages' Content-Security-Policy: their own script, style and pictures only, nothing inline, no frame.
+PAGE_POLICY = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; "
+               "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+
+
+def harden(response, *, https: bool):
+    """The headers every page of the desk and the site service carries (after_request): the policy above,
+    no sniffing, no referrer, nothing cached, HSTS over HTTPS."""
+    response.headers["Content-Security-Policy"] = PAGE_POLICY
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Cache-Control"] = "no-store"
+    if https:
+        response.headers["Strict-Transport-Security"] = "max-age=31536000"
+    return response
+
+
 class WsgiServer:
     """``app`` on cheroot in a daemon thread; ``port`` 0 takes a free port (tests); TLS 1.2 and newer with
     ``tls_cert`` (its key in the same file or in ``tls_key``). ``what`` names it in the log and its thread."""

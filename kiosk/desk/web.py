@@ -26,7 +26,7 @@ from kiosk.desk.staff import Staff, staff_builder
 from kiosk.files import write_whole
 from kiosk.i18n import Catalogs
 from kiosk.paths import ASSETS
-from kiosk.serving import WsgiServer
+from kiosk.serving import WsgiServer, harden
 
 
 SECRET_FILE = "desk-secret"
@@ -86,17 +86,7 @@ def create_app(make_staff: Callable[[], Staff], *, secret_key: bytes, language: 
     def check_csrf():
         auth.check_request(peer_secret, desk._(auth.MSG_EXPIRED))
 
-    @app.after_request
-    def harden(response):
-        response.headers["Content-Security-Policy"] = (
-            "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; "
-            "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "no-referrer"
-        response.headers["Cache-Control"] = "no-store"
-        if tls:
-            response.headers["Strict-Transport-Security"] = "max-age=31536000"
-        return response
+    app.after_request(lambda response: harden(response, https=tls))
 
     @app.errorhandler(HTTPException)
     def refused(e):

@@ -28,6 +28,7 @@ from kiosk.checkin import forms
 from kiosk.config import SUPPORTED_LANGUAGES
 from kiosk.i18n import Catalogs
 from kiosk.paths import ASSETS
+from kiosk.serving import harden
 from kiosk.site import invitations, pages
 from kiosk.site.db import SiteDb
 from kiosk.site.pages import _, current, message, over_limit, page
@@ -58,7 +59,7 @@ def create_app(site: SiteDb, settings, *, catalogs: Catalogs | None = None) -> F
     app.extensions["kiosk_patient"] = pages.PatientPages(site, catalogs or Catalogs(SUPPORTED_LANGUAGES), settings,
                                                          forms.load(settings.forms.intake))
     app.before_request(check_csrf)
-    app.after_request(harden)
+    app.after_request(headers)
     app.register_error_handler(HTTPException, refused)
     app.register_blueprint(way_in)
     app.register_blueprint(steps.steps)
@@ -73,17 +74,10 @@ def check_csrf():
             abort(403, _(pages.MSG_EXPIRED))
 
 
-def harden(response):
-    response.headers["Content-Security-Policy"] = (
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; "
-        "frame-ancestors 'none'; base-uri 'none'")
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["Cache-Control"] = "no-store"
+def headers(response):
+    harden(response, https=request.is_secure)           # behind the proxy: as the patient's browser connects
     response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
     response.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
-    if request.is_secure:
-        response.headers["Strict-Transport-Security"] = "max-age=31536000"
     return response
 
 

@@ -28,23 +28,23 @@ def backend(request):
     return "" if request.param == "sqlcipher" else request.getfixturevalue("postgres").database()
 
 
+def _secret_file(path):
+    secret = secrets.token_hex(32)
+    path.write_text(secret + "\n")
+    path.chmod(0o600)
+    return path, secret
+
+
 @pytest.fixture
 def api_token(tmp_path):
-    path = tmp_path / "api.token"
-    token = secrets.token_hex(32)
-    path.write_text(token + "\n")
-    path.chmod(0o600)
-    return path, token
+    """The invitation API's bearer token (site.api_token_file)."""
+    return _secret_file(tmp_path / "api.token")
 
 
 @pytest.fixture
 def site_secret(tmp_path):
     """The site's shared secret (desk.peer_secret_file): the kiosks' bearer token on the kiosk API."""
-    path = tmp_path / "site.secret"
-    secret = secrets.token_hex(32)
-    path.write_text(secret + "\n")
-    path.chmod(0o600)
-    return path, secret
+    return _secret_file(tmp_path / "site.secret")
 
 
 @pytest.fixture
