@@ -87,10 +87,15 @@ def cmd_site_invite(args) -> int:
         raise CommandError(str(e).replace("send replace: true", "give --replace")) from None
     finally:
         site.dispose()
-    answer = {"id": invitation.id, "link": invitations.link(settings.site.public_url, token),
-              "expires": request.expires.isoformat()}
+    from kiosk.config import SUPPORTED_LANGUAGES
+    from kiosk.i18n import Catalogs
+    from kiosk.site import mail
+    link = invitations.link(settings.site.public_url, token)
+    answer = {"id": invitation.id, "link": link, "expires": request.expires.isoformat(),
+              "emailed": mail.mail_link(settings, Catalogs(SUPPORTED_LANGUAGES), request, link)}
     if args.json:
         print(json.dumps(answer))
     else:
-        print(f"{answer['link']}\nThe link works until {answer['expires']}.")
+        print(f"{link}\nThe link works until {answer['expires']}" + ("; it was e-mailed to the patient." if
+                                                                       answer["emailed"] else "."))
     return EXIT_OK

@@ -341,6 +341,15 @@ def public_url(url: str) -> str | None:
     return problem and problem.replace("of a kiosk's desk page", "where patients reach the patient listener")
 
 
+def smtp_url(url: str) -> str | None:
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in ("smtp", "smtps") or not parts.hostname or parts.path.strip("/") or parts.username:
+        return f"must be empty, smtps://host:port or smtp://host:port, not {shown(url)}"
+    return None
+
+
 def database_url(url: str) -> str | None:
     if not url:
         return None

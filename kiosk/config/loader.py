@@ -152,6 +152,8 @@ def _check_site(s: SiteSettings) -> None:
     if not s.tls_cert and not is_loopback(s.site_bind):
         raise ConfigError(f"'site.site_bind' is {s.site_bind}, which other machines can reach, but site.tls_cert is not "
                           "set; serve the site listener over TLS (site.tls_cert) or bind it to 127.0.0.1.")
+    if s.smtp_url and not s.smtp_from:
+        raise ConfigError("'site.smtp_url' is set but site.smtp_from is not; give the sender's address too.")
     if not s.trusted_proxies and not is_loopback(s.patient_bind):
         raise ConfigError(f"'site.patient_bind' is {s.patient_bind}, which other machines can reach, but "
                           "site.trusted_proxies is empty; publish the patient listener through the hospital's "

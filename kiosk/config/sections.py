@@ -14,7 +14,7 @@ from kiosk.config.fields import (
     CONSENT_MAX, HL7_CHARS, NAME_CHARS, PORT, SUPPORTED_LANGUAGES, ConfigError, Range, all_of, command_line, entries,
     database_url, file_check, form_exists, hl7_name, identifier_system, ip_address, language_list, metrics_port, name_char,
     national_id_systems, path_check, peer_urls, printer_profile, printer_uri, public_url, quarter_turn,
-    read_consent_text, seconds, setting, text_check, text_codec, touch_scale, url_check, usable_peer_secret, visible)
+    read_consent_text, seconds, setting, smtp_url, text_check, text_codec, touch_scale, url_check, usable_peer_secret, visible)
 
 
 @dataclass(frozen=True)
@@ -251,6 +251,17 @@ class SiteSettings:
                                 "kiosk.data_dir (with the store's key), or postgresql://user@host:port/database for "
                                 "several instances sharing PostgreSQL; its password in ~/.pgpass or PGPASSFILE, never "
                                 "here (URL).", check=database_url)
+    smtp_url: str = setting("", "The hospital's mail relay for e-mailing invitation links to patients who have an "
+                            "e-mail address: smtps://host:465, or smtp://host:25 (STARTTLS, required but to "
+                            "127.0.0.1) (URL; empty = no e-mail: the API and `kiosk site invite` give the link).",
+                            check=smtp_url)
+    smtp_from: str = setting("", "Sender of those e-mails, e.g. Clinic check-in <checkin@hospital.example> (text: at most "
+                             "200 printable characters; needed with smtp_url).", check=text_check(200, required=False))
+    smtp_credentials_file: str = setting("", "File holding user:password for the relay, mode 0600 (absolute path; empty "
+                                         "= the relay takes mail without signing in).", check=file_check)
+    smtp_ca_file: str = setting("", "CA certificates to verify the relay's TLS certificate with (absolute path; empty = the "
+                                "system's).", check=file_check)
+    smtp_timeout_s: float = setting(10.0, "Longest wait for the relay (seconds).", check=seconds(1, 120))
     birth_date_tries: int = setting(5, "Wrong birth dates that lock a patient's link; the page then asks them to call "
                                     "the clinic (number: 3 to 10).", check=Range(3, 10, "tries"))
     address_limit: int = setting(30, "Links opened and birth dates tried from one address within limit_window_s, "

@@ -15,7 +15,9 @@ import logging
 from flask import Flask, abort, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from kiosk.site import arrivals, invitations
+from kiosk.config import SUPPORTED_LANGUAGES
+from kiosk.i18n import Catalogs
+from kiosk.site import arrivals, invitations, mail
 from kiosk.site.db import SiteDb
 
 log = logging.getLogger(__name__)
@@ -34,6 +36,7 @@ def create_app(site: SiteDb, settings, *, api_token: str, site_secret: str = "")
     app.config.update(MAX_CONTENT_LENGTH=MAX_BODY)
     default_language = settings.kiosk.languages[0]
     form_url = forms.load(settings.forms.intake).url
+    catalogs = Catalogs(SUPPORTED_LANGUAGES)
 
     @app.before_request
     def authorise():
@@ -84,9 +87,10 @@ def create_app(site: SiteDb, settings, *, api_token: str, site_secret: str = "")
             return jsonify(error=str(e)), 409
         except invitations.InvitationError as e:
             return jsonify(error=str(e)), 400
-        log.info("invitation %s made", invitation.id)
-        return jsonify(id=invitation.id, link=invitations.link(settings.site.public_url, token),
-                       expires=made.expires.isoformat()), 201
+        link = invitations.link(settings.site.public_url, token)
+        emailed = mail.mail_link(settings, catalogs, made, link)
+        log.info("invitation %s made%s", invitation.id, ", its link e-mailed" if emailed else "")
+        return jsonify(id=invitation.id, link=link, expires=made.expires.isoformat(), emailed=emailed), 201
 
     @app.post("/api/v1/arrivals/find")
     def find_arrival():

@@ -137,7 +137,7 @@ def test_kiosk_site_invite_reads_the_body_on_stdin(config_file, invitation):
     done = kiosk(config_file, "--json", stdin=json.dumps(invitation()))
     assert done.returncode == 0, done.stderr
     made = json.loads(done.stdout)
-    assert made["link"].startswith("https://checkin.example/p/") and set(made) == {"id", "link", "expires"}
+    assert made["link"].startswith("https://checkin.example/p/") and set(made) == {"id", "link", "expires", "emailed"}
     again = kiosk(config_file, stdin=json.dumps(invitation()))
     assert again.returncode == 2 and "give --replace" in again.stderr and "Traceback" not in again.stderr
     replaced = kiosk(config_file, "--replace", stdin=json.dumps(invitation()))
