@@ -14,6 +14,7 @@ import logging
 import os
 import re
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Any, Callable
 
@@ -168,3 +169,15 @@ def _badge(value: str) -> str | None:
 
 staff_name = checked(_staff_name, "name")
 badge = checked(_badge, "badge")
+
+
+def _iso_date(value: str) -> str | None:
+    try:
+        if len(value) == 10 and date.fromisoformat(value):
+            return None
+    except ValueError:
+        pass
+    return f"must be a day as YYYY-MM-DD, e.g. 2026-12-08, not {config.shown(value)}"
+
+
+iso_date = checked(_iso_date, "date", convert=date.fromisoformat)

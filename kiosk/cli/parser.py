@@ -134,7 +134,12 @@ def build() -> argparse.ArgumentParser:
                                   "(without --replace), 1 when the site service's database cannot be used.")
     q.add_argument("--replace", action="store_true",
                    help="make a new link for an appointment that has one (the old link stops working)")
-    q.add_argument("--json", action="store_true", help='print {"id", "link", "expires"} as JSON')
+    q.add_argument("--json", action="store_true",
+                   help='print {"id", "link", "expires", "emailed"} as JSON (with --from-fhir: one object a line)')
+    q.add_argument("--from-fhir", action="store_true",
+                   help="invite every booked Appointment of --date on the hospital's FHIR server instead of reading stdin")
+    q.add_argument("--date", type=arguments.iso_date, default=None, metavar="YYYY-MM-DD",
+                   help="the day whose appointments --from-fhir invites (default: tomorrow)")
     q.set_defaults(func=site.cmd_site_invite)
 
     p = sub.add_parser("doctor", parents=[common],

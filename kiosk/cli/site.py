@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import date, timedelta
 
 from kiosk.cli.common import EXIT_OK, CommandError, load_settings
 
@@ -64,12 +65,15 @@ def cmd_site_serve(args) -> int:
 def cmd_site_invite(args) -> int:
     """Makes one invitation from the JSON body the invitation API takes (docs/site.md), read from standard
     input, so that no personal data goes on the command line; prints the patient's link and when it
-    expires."""
+    expires. With --from-fhir --date D: one invitation per booked Appointment of that day on the hospital's
+    FHIR server (hospital.url)."""
     from kiosk.site import invitations
     settings = load_settings(args)
     if not settings.site.public_url:
         raise CommandError("site.public_url is not set, so there is no link to give; set it to where the reverse "
                            "proxy publishes the patient pages.")
+    if args.from_fhir:
+        return _invite_day(settings, args)
     try:
         body = json.loads(sys.stdin.read(1024 * 1024))
     except (ValueError, UnicodeDecodeError) as e:
@@ -82,20 +86,70 @@ def cmd_site_invite(args) -> int:
         raise CommandError(str(e)) from None
     site = open_site(settings)
     try:
-        token, invitation = invitations.create(site, request, replace=args.replace or body.get("replace", False))
+        answer = _invite(settings, site, request, replace=args.replace or body.get("replace", False))
     except invitations.InvitationExists as e:
         raise CommandError(str(e).replace("send replace: true", "give --replace")) from None
     finally:
         site.dispose()
-    from kiosk.config import SUPPORTED_LANGUAGES
-    from kiosk.i18n import Catalogs
-    from kiosk.site import mail
-    link = invitations.link(settings.site.public_url, token)
-    answer = {"id": invitation.id, "link": link, "expires": request.expires.isoformat(),
-              "emailed": mail.mail_link(settings, Catalogs(SUPPORTED_LANGUAGES), request, link)}
     if args.json:
         print(json.dumps(answer))
     else:
-        print(f"{link}\nThe link works until {answer['expires']}" + ("; it was e-mailed to the patient." if
-                                                                       answer["emailed"] else "."))
+        print(f"{answer['link']}\nThe link works until {answer['expires']}" + ("; it was e-mailed to the patient."
+                                                                             if answer["emailed"] else "."))
+    return EXIT_OK
+
+
+def _invite(settings, site, request, *, replace: bool) -> dict:
+    """Make the invitation and mail its link where the config says: what the API answers."""
+    from kiosk.config import SUPPORTED_LANGUAGES
+    from kiosk.i18n import Catalogs
+    from kiosk.site import invitations, mail
+    token, invitation = invitations.create(site, request, replace=replace)
+    link = invitations.link(settings.site.public_url, token)
+    return {"id": invitation.id, "link": link, "expires": request.expires.isoformat(),
+            "emailed": mail.mail_link(settings, Catalogs(SUPPORTED_LANGUAGES), request, link)}
+
+
+def _invite_day(settings, args) -> int:
+    """--from-fhir: every booked Appointment of --date; one JSON object per appointment with --json, else a
+    line each. Exit 0 when every one was invited (now or before), 9 when the server cannot be asked, 2 when
+    some could not be (the sentence says which)."""
+    import requests
+
+    from kiosk.cli.common import EXIT_HOSPITAL
+    from kiosk.site import from_fhir, invitations
+    day = args.date or date.today() + timedelta(days=1)
+    if settings.hospital.transport != "fhir":
+        raise CommandError("--from-fhir needs the hospital's FHIR server: hospital.transport = fhir and hospital.url.")
+    try:
+        bundles = from_fhir.search_day(settings.hospital, day, settings.hospital.timeout_s)
+    except (requests.RequestException, ValueError) as e:
+        raise CommandError(f"The hospital's FHIR server did not give the day's appointments: {type(e).__name__}.",
+                           EXIT_HOSPITAL) from None
+    site = open_site(settings)
+    rows, failed = [], 0
+    try:
+        for booked in from_fhir.booked(bundles, settings.kiosk.languages[0]):
+            row = {"appointment": booked.appointment_id}
+            try:
+                if booked.body is None:
+                    raise invitations.InvitationError(booked.problem)
+                row.update(_invite(settings, site, invitations.parse_request(
+                    booked.body, default_language=settings.kiosk.languages[0]), replace=False))
+            except invitations.InvitationExists:
+                row["invited_before"] = True
+            except invitations.InvitationError as e:
+                row["error"], failed = str(e), failed + 1
+            rows.append(row)
+    finally:
+        site.dispose()
+    for row in rows:
+        if args.json:
+            print(json.dumps(row))
+        elif "link" in row:
+            print(f"{row['appointment']}: {row['link']}" + (" (e-mailed)" if row["emailed"] else ""))
+        else:
+            print(f"{row['appointment']}: " + ("invited before" if row.get("invited_before") else row["error"]))
+    if failed:
+        raise CommandError(f"{failed} of {len(rows)} appointments of {day} could not be invited (see above).")
     return EXIT_OK
