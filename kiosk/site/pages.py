@@ -49,6 +49,7 @@ MSG_FORMAT = N_("Please enter your date of birth as day, month and year, e.g. 14
 MSG_TOO_MANY = N_("Too many tries. Please wait {minutes} minutes and try again.")
 MSG_EXPIRED = N_("This page has expired. Please try again.")
 MSG_TOO_LARGE = N_("That was more than this page takes. Please try again.")
+MSG_ARRIVED = N_("You have checked in at the kiosk. There is nothing more to do here.")
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,8 @@ def signed_in_only(view):
             return message(_(MSG_LOCKED), 403)
         if not session.get("ok"):
             return page("birth_date.html", values={})
+        if found.arrived_at:                     # what they gave went with the admission: no more changes
+            return message(_(MSG_ARRIVED), 200)
         return view(found, *args, **kwargs)
     return guarded
 

@@ -120,3 +120,24 @@ def test_arrived_patients_are_deleted_after_the_retention_time(pre_checked, site
     assert arrivals.wipe_arrived(service.site, 3600) == 0
     assert arrivals.wipe_arrived(service.site, 3600, now=time.time() + 3601) == 1
     assert invitations.find(service.site, invitation_id=invitation_id) is None
+
+
+def test_after_arrival_the_patients_pages_change_nothing(serve, site_secret, invitation):
+    import re
+    service = serve()
+    token, made = invitations.create(service.site, invitations.parse_request(invitation(language="en"),
+                                                                             default_language="en"))
+    browser = requests.Session()
+    page = browser.get(f"{service.patient.url}/p/{token}", timeout=10)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)[1]
+    browser.post(f"{service.patient.url}/checkin/birth-date", timeout=10,
+                 data={"day": "14", "month": "7", "year": "1980", "csrf_token": csrf})
+    precheck.save_consent(service.site, made, "accepted", "0123456789abcdef", "")
+    precheck.finish(service.site, invitations.find(service.site, invitation_id=made.id))
+    call(service, site_secret[1], f"/{made.id}/arrived", {"kiosk": "lobby-1", "admission": "adm-1"})
+    for path in ("/checkin", "/checkin/consent", "/checkin/arrival.png"):
+        assert "You have checked in at the kiosk." in browser.get(service.patient.url + path, timeout=10).text
+    declined = browser.post(f"{service.patient.url}/checkin/consent", data={"decision": "declined", "csrf_token": csrf},
+                            timeout=10)
+    assert "You have checked in at the kiosk." in declined.text
+    assert invitations.find(service.site, invitation_id=made.id).consent["decision"] == "accepted"
