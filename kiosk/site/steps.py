@@ -79,12 +79,23 @@ def consent_text(invitation: Invitation) -> str:
     return here().settings.consent.texts().get(language()) or _(STANDARD_CONSENT)
 
 
+def open_question(invitation: Invitation) -> int | None:
+    """The number of the first question still to answer (the first of all before any was answered, then
+    the first required one without an answer), None when the form is done."""
+    if not here().form.questions:
+        return None
+    if invitation.answers is None:
+        return 1
+    asked = _enabled(invitation)
+    return next((n for n, q in enumerate(asked, 1) if q.required and q.link_id not in invitation.answers), None)
+
+
 def next_step(invitation: Invitation) -> str:
     """Where the patient goes next: the first step not done, else the overview."""
     if invitation.contact is None:
         return url_for("steps.details")
-    if invitation.answers is None and here().form.questions:
-        return url_for("steps.question", number=1)
+    if open_question(invitation) is not None:
+        return url_for("steps.question", number=open_question(invitation))
     if invitation.consent is None:
         return url_for("steps.consent")
     return url_for("steps.overview")
@@ -94,11 +105,11 @@ def next_step(invitation: Invitation) -> str:
 @signed_in_only
 def overview(invitation: Invitation):
     done = {"details": invitation.contact is not None,
-            "questions": invitation.answers is not None or not here().form.questions,
+            "questions": open_question(invitation) is None,
             "consent": invitation.consent is not None}
     code = precheck.arrival_code(here().site, invitation) if invitation.finished_at else ""
     return step_page("overview.html", when=format_appointment(invitation.start, language()), where=invitation.location,
-                     done=done, code=precheck.shown_code(code) if code else "")
+                     done=done, code=precheck.shown_code(code) if code else "", next_step=next_step(invitation))
 
 
 @steps.route("/checkin/details", methods=["GET", "POST"])

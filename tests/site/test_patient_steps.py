@@ -147,3 +147,16 @@ def test_the_arrival_picture_needs_the_session_and_the_birth_date(patient):
     p = patient(form="no-questions")
     stranger = requests.get(p.service.patient.url + "/checkin/arrival.png", timeout=10)
     assert stranger.status_code == 401 and stranger.headers["Content-Type"].startswith("text/html")
+
+
+def test_the_form_is_done_only_when_every_required_question_is_answered(patient):
+    p = patient(form="intake-basic")
+    p.post("/checkin/details", {"street": "Hauptstr. 5", "postal_code": "10115", "city": "Berlin", "phone": ""})
+    p.post("/checkin/questions/1", {"answer": "appointment"})
+    p.post("/checkin/consent", {"decision": "declined"})
+    overview = p.get("/checkin")
+    assert 'href="/checkin/questions/2" id="start"' in overview.text and 'id="finish"' not in overview.text
+    assert p.post("/checkin/finish", {}).url.endswith("/checkin/questions/2")
+    p.post("/checkin/questions/2", {"answer": "false"})
+    p.post("/checkin/questions/3", {"answer": "true"})
+    assert 'id="finish"' in p.get("/checkin").text
