@@ -297,6 +297,7 @@ class IncidentKind(enum.Enum):
     HOSPITAL_UNREACHABLE = "hospital_unreachable"   # admissions wait in the outbox
     CANCEL_IN_HOSPITAL = "cancel_in_hospital"   # cancelled here after it reached the hospital system
     APPOINTMENT_NOT_ARRIVED = "appointment_not_arrived"   # delivered, but its appointment is not marked arrived
+    ARRIVAL_CODE_USED = "arrival_code_used"     # a pre-check-in's code shown again after it was used to arrive
 
     @property
     def about_the_kiosk(self) -> bool:

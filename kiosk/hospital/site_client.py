@@ -109,8 +109,10 @@ class SiteClient:
             reason = answer.json().get("reason", "")
         except (ValueError, AttributeError):
             reason = ""
-        if answer.status_code in (404, 409) and reason in ("arrived", "unknown"):
-            return Attempt("dead", f"precheck_{reason}", answer.text[:500], answered=True)
+        if answer.status_code == 409 and reason == "arrived":
+            return Attempt("dead", "precheck_arrived", answer.text[:500], answered=True)
+        if answer.status_code == 404 and reason == "unknown":
+            return Attempt("dead", "precheck_unknown", answer.text[:500], answered=True)
         return Attempt("retry", f"http_{answer.status_code}", answer.text[:500], answered=answer.status_code < 500)
 
     def close(self) -> None:
