@@ -22,6 +22,8 @@ from kiosk.effects import Effects
 from kiosk.hardware import printing
 from kiosk.hardware.printer import Printer
 from kiosk.hardware.reader import CardReader, SimulatedReader, open_reader, sample_cards
+from kiosk.hardware.scanner import BarcodeScanner
+from kiosk.hardware.scanning import open_scanner
 from kiosk.hardware.speech import Speaker
 from kiosk.i18n import Catalogs
 from kiosk.screens import kivy_env
@@ -52,12 +54,14 @@ def prepare_kivy(kivy_home: Path, *, headless: bool, demo: bool = False) -> None
 
 
 def build_app(settings: Settings, *, store: Store, reader: CardReader, printers: dict[str, Printer],
-              sample_card_button: bool = False, speaker: Speaker | None = None, demo: str = ""):
+              sample_card_button: bool = False, speaker: Speaker | None = None, demo: str = "",
+              scanner: BarcodeScanner | None = None):
     """The kiosk as a Kivy App, wired to these parts (Kivy must be prepared: ``prepare_kivy``).
 
     :param printers: what is printed at check-in, by kind (ticket, wristband), and where
     :param speaker: reads screens aloud (default: the one ``[speech]`` names; none when it is off)
     :param demo: `kiosk demo`: the sentence (msgid) every screen shows above it; its admissions are test data
+    :param scanner: the barcode scanner for arrival codes (default: the one ``[scanner]`` names, if any)
     :raises kiosk.checkin.forms.FormError: the intake form cannot be used
     """
     kivy_env.configure(settings.display)
@@ -69,7 +73,7 @@ def build_app(settings: Settings, *, store: Store, reader: CardReader, printers:
                    idle_timeout_s=k.idle_timeout_s, idle_warning_s=k.idle_warning_s,
                    done_timeout_s=k.done_timeout_s, help_timeout_s=k.help_timeout_s,
                    prints=tuple(kind for kind in printing.KINDS if kind in printers),
-                   look_up_appointments=settings.hospital.transport == "fhir",
+                   look_up_appointments=settings.hospital.transport == "fhir", find_arrivals=bool(settings.site.url),
                    consent_signature=settings.consent.signature,
                    consent_texts=settings.consent.texts(), test_data=bool(demo))
     effects = Effects(settings, store=store, printers=printers, flow=flow, catalogs=catalogs)
@@ -80,6 +84,7 @@ def build_app(settings: Settings, *, store: Store, reader: CardReader, printers:
     if settings.speech.enabled and not (speaker is not None and speaker.available):
         log.warning("read aloud is off: %s is not installed", settings.speech.command.split()[0])
     return KioskApp(settings, flow=flow, effects=effects, catalogs=catalogs, reader=reader, staff=staff_for(store),
+                    scanner=scanner if scanner is not None else open_scanner(settings),
                     run_staff_job=staff_runner.on_own_connection(store, staff_for), store_errors=STORE_ERRORS,
                     speaker=speaker, sample_card_button=sample_card_button, demo=demo,
                     insert_sample_card=reader.insert if isinstance(reader, SimulatedReader) else None)

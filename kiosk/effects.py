@@ -1,6 +1,7 @@
 """The check-in flow's effects outside the screen (no Kivy): admissions saved in the store, tickets and
-wristbands printed, appointments looked up in the hospital system, incidents raised; and the delivery to
-the hospital system (its thread), which a saved admission wakes.
+wristbands printed, appointments looked up in the hospital system, pre-check-ins at the site service,
+incidents raised; and the delivery to the hospital system and the site service (a thread each), which a
+saved admission wakes.
 
 The app hands each effect of ``kiosk.checkin.flow.CheckIn`` to ``perform`` on its UI thread. What takes
 time (a print, a look-up) runs on a thread of its own and comes back through what the app ``connect``s:
@@ -11,11 +12,11 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Callable
 
-from kiosk.checkin.events import (AdmissionFailed, AdmissionStored, AppointmentFound, LookUpAppointment, Print,
-                                  PrintFinished, RaiseIncident, SaveAdmission)
+from kiosk.checkin.events import (AdmissionFailed, AdmissionStored, AppointmentFound, ArrivalFound, FindArrival,
+                                  LookUpAppointment, Print, PrintFinished, RaiseIncident, SaveAdmission)
 from kiosk.checkin.model import Incident, IncidentKind, Severity
 from kiosk.hardware import printing
 from kiosk.store import STORE_ERRORS, PrintInProgress, Store
@@ -41,6 +42,7 @@ class Effects:
         self.flow = flow
         self.catalogs = catalogs
         self.sync = self.lookup = None            # once the first screen is up: connect_hospital
+        self.site = self.site_sync = None         # the site service's client and arrivals' delivery, likewise
         self.last_prints: dict[str, str] = {}     # kind -> the PNG a preview printer wrote last
         self.print_threads: list[threading.Thread] = []
         self._post: Callable[[object], None] = lambda event: None
@@ -61,6 +63,8 @@ class Effects:
         """Delivery to the hospital system (its thread) and appointment lookups: set up once the welcome
         screen is shown, since loading the HTTP and HL7 libraries would otherwise delay it."""
         hospital = self.settings.hospital
+        if self.settings.site.url and self.site is None:
+            self._connect_site()
         if hospital.transport == "none" or self.sync is not None:
             return
         from kiosk.hospital import appointments, outbox
@@ -74,15 +78,31 @@ class Effects:
                 log.error("appointment lookups are off: %s", type(e).__name__)
                 self.flow.look_up_appointments = False
 
+    def _connect_site(self) -> None:
+        """The site service's client (for look-ups) and the delivery of arrivals to it (``site`` in the outbox)."""
+        from kiosk.hospital import outbox, site_client
+        from kiosk.store.opening import open_store
+        try:
+            self.site = site_client.SiteClient.from_settings(self.settings)
+        except Exception as e:                 # an unreadable secret: no pre-check-in, the kiosk's own check-in
+            log.error("pre-check-in look-ups are off: %s", type(e).__name__)
+            self.flow.find_arrivals = False
+            return
+        self.site_sync = outbox.SyncThread(self.settings, self.flow.form, open_store,
+                                           (site_client.DESTINATION, site_client.SiteArrivals))
+        self.site_sync.start()
+
     def wake_sync(self) -> None:
-        """New messages wait in the outbox: the delivery thread (if it runs yet) sends them now."""
-        if self.sync:
-            self.sync.wake()
+        """New messages wait in the outbox: the delivery threads (if they run yet) send them now."""
+        for sync in (self.sync, self.site_sync):
+            if sync:
+                sync.wake()
 
     def stop(self) -> None:
-        """The kiosk stops: the delivery thread ends, and prints under way get a little time to finish."""
-        if self.sync:
-            self.sync.stop()
+        """The kiosk stops: the delivery threads end, and prints under way get a little time to finish."""
+        for sync in (self.sync, self.site_sync):
+            if sync:
+                sync.stop()
         for thread in self.print_threads:
             thread.join(timeout=5)
 
@@ -94,6 +114,8 @@ class Effects:
             return self._print(effect.admission, effect.kind)
         if isinstance(effect, LookUpAppointment):
             self._look_up(effect.identifier)
+        elif isinstance(effect, FindArrival):
+            self._find_arrival(effect)
         elif isinstance(effect, RaiseIncident):
             self._raise(effect.incident)
         return None
@@ -101,6 +123,8 @@ class Effects:
     def _save(self, effect: SaveAdmission) -> AdmissionStored | AdmissionFailed:
         settings = self.settings
         destinations = () if settings.hospital.transport == "none" else (settings.hospital.transport,)
+        if effect.admission.precheck_id and settings.site.url:
+            destinations += ("site",)         # the site service hears that the patient arrived
         try:
             stored = self.store.save_admission(effect.admission, queue_prefix=settings.kiosk.queue_prefix,
                                                destinations=destinations, prints=self.flow.prints)
@@ -159,3 +183,22 @@ class Effects:
             found = lookup and lookup.find_appointment(identifier, today, wait_s)
             self._post(AppointmentFound(identifier.value, found))
         threading.Thread(target=job, name="appointment-lookup", daemon=True).start()
+
+    def _find_arrival(self, effect: FindArrival) -> None:
+        """Ask the site service on a thread (within site.timeout_s); the answer comes back as ArrivalFound."""
+        self.connect_hospital()              # a scan before its scheduled turn (just after start)
+        site = self.site
+        asked = "code" if effect.identifier is None else effect.identifier.value
+
+        def job() -> None:
+            from kiosk.hospital.site_client import Lookup
+            if site is None:
+                found = Lookup(reason="unreachable")
+            elif effect.identifier is None:
+                found = site.find_by_code(effect.code)
+            else:                            # the kiosk's day: local midnight to midnight
+                day = date.today()           # naive midnights read as local time: a 23 or 25 hour day too
+                start, end = (datetime.combine(d, time()).timestamp() for d in (day, day + timedelta(days=1)))
+                found = site.find_by_card(effect.identifier, int(start), int(end))
+            self._post(ArrivalFound(asked, found.arrival, found.reason))
+        threading.Thread(target=job, name="arrival-lookup", daemon=True).start()

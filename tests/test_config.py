@@ -196,6 +196,8 @@ def test_bad_settings_raise_an_error_naming_the_key(tmp_path, text, key):
     ('[kiosk]\nidle_timeout_s = 0\n', ["between 10 and 3600 seconds", "not 0."]),
     ('[kiosk]\nidle_timeout_s = "60"\n', ["a number", "'60'"]),
     ('kiosk = "lobby-1"\n', ["section", "[kiosk]"]),
+    ('[site]\nurl = "http://site.example:8045"\n', ["site.url", "without TLS", "https://"]),
+    ('[site]\nurl = "https://site.example:8045"\n', ["'site.url' is set", "desk.peer_secret_file"]),
 ])
 def test_error_messages_say_what_is_wrong(tmp_path, text, words):
     with pytest.raises(config.ConfigError) as e:

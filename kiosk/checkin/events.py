@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from kiosk.checkin.model import Admission, Appointment, CardData, Identifier, Incident
+from kiosk.checkin.model import Admission, Appointment, CardData, Identifier, Incident, PreCheckIn
 
 
 # --- events: what happened -------------------------------------------------------------------
@@ -127,6 +127,32 @@ class AppointmentFound:
 
 
 @dataclass(frozen=True)
+class Scanned:
+    """The barcode scanner read ``text`` (an arrival QR code: ``KIOSK1:<site>:<code>``)."""
+    text: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class ArrivalFound:
+    """The answer to FindArrival: the pre-check-in, or ``reason`` why there is none
+    (kiosk.hospital.site_client.REASONS). ``asked``: what FindArrival asked with (``code``, or the card's
+    identifier value), so that a late answer for a patient who has gone changes nothing."""
+    asked: str = field(repr=False)
+    arrival: PreCheckIn | None = field(default=None, repr=False)
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class ThisIsMe:
+    """'Is this you?' answered yes: the pre-check-in is the patient's."""
+
+
+@dataclass(frozen=True)
+class NotMe:
+    """'Is this you?' answered no."""
+
+
+@dataclass(frozen=True)
 class PrintFinished:
     admission_id: str
     kind: str                # ticket | wristband
@@ -196,6 +222,14 @@ class Print:
 class LookUpAppointment:
     """Ask the hospital system for the patient's appointment today (answered by AppointmentFound)."""
     identifier: Identifier
+
+
+@dataclass(frozen=True)
+class FindArrival:
+    """Ask the site service for a pre-check-in: by the arrival ``code`` scanned or typed, or by the card's
+    ``identifier`` with an appointment today (answered by ArrivalFound)."""
+    code: str = field(default="", repr=False)
+    identifier: Identifier | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)

@@ -14,12 +14,14 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from kiosk.checkin import answers, corrections
+from kiosk.checkin.arrival import Arrival
 from kiosk.checkin import signature as signatures
-from kiosk.checkin.events import (AdmissionFailed, AdmissionStored, Answered, AppointmentFound, Back, CallStaff, CardFailed,
+from kiosk.checkin.events import (AdmissionFailed, AdmissionStored, Answered, AppointmentFound, ArrivalFound, Back, CallStaff, CardFailed,
                                   CardInserted, CardRead, CardRemoved, ChooseCode, ChooseLanguage, ChooseName, CodeEntered,
                                   ConsentGiven, CorrectDetails, DetailsConfirmed, DetailsCorrected, DetailsWrong,
-                                  DraftChanged, Finish, IdleTimeout, IdleWarning, NameEntered, Print,
-                                  PrintFinished, RaiseIncident, ReaderFault, SaveAdmission, Start, StillHere, Ticked, Wipe)
+                                  DraftChanged, Finish, IdleTimeout, IdleWarning, NameEntered, NotMe, Print,
+                                  PrintFinished, RaiseIncident, ReaderFault, SaveAdmission, Scanned, Start, StillHere,
+                                  ThisIsMe, Ticked, Wipe)
 from kiosk.checkin.forms import Form
 from kiosk.checkin.identify import Identify
 from kiosk.checkin.model import Admission, Answer, Incident, IncidentKind, Severity
@@ -27,14 +29,15 @@ from kiosk.checkin.session import Session, State
 from kiosk.messages import N_
 
 
-class CheckIn(Identify):
+class CheckIn(Identify, Arrival):
     """One kiosk's check-in flow. Construct once; it wipes and restarts itself for every patient. The
-    handlers of the welcome and identify screens are ``kiosk.checkin.identify.Identify``'s."""
+    handlers of the welcome and identify screens are ``kiosk.checkin.identify.Identify``'s, those of a
+    pre-checked patient's arrival ``kiosk.checkin.arrival.Arrival``'s."""
 
     def __init__(self, *, kiosk_id: str, languages: tuple[str, ...], form: Form,
                  idle_timeout_s: float = 60.0, idle_warning_s: float = 15.0, done_timeout_s: float = 20.0,
                  help_timeout_s: float = 300.0, prints: tuple[str, ...] = ("ticket",),
-                 look_up_appointments: bool = False,
+                 look_up_appointments: bool = False, find_arrivals: bool = False,
                  consent_signature: bool = False, consent_texts: dict[str, str] | None = None,
                  test_data: bool = False,
                  now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
@@ -48,6 +51,7 @@ class CheckIn(Identify):
         self.help_timeout_s = help_timeout_s
         self.prints = tuple(prints)          # what the site prints at check-in: ticket, wristband, both or none
         self.look_up_appointments = look_up_appointments     # the hospital system answers FHIR searches
+        self.find_arrivals = find_arrivals   # a site service knows the patients who pre-checked in
         self.consent_signature = consent_signature   # patients who agree sign with a finger
         self.consent_texts = dict(consent_texts or {})   # language -> the site's own consent text
         self.test_data = test_data           # a demo: every admission is sample data, marked as test data
@@ -339,6 +343,7 @@ _ANYWHERE: dict[type, Callable[[CheckIn, Any], list]] = {
     ReaderFault: CheckIn._reader_fault,
     PrintFinished: CheckIn._printed,
     AppointmentFound: CheckIn._appointment_found,
+    ArrivalFound: CheckIn._arrival_found,
 }
 
 _S = State
@@ -346,6 +351,9 @@ _TRANSITIONS: dict[tuple[State, type], Callable[[CheckIn, Any], list]] = {
     (_S.WELCOME, Start): CheckIn._start,
     (_S.WELCOME, CardInserted): CheckIn._card_inserted,
     (_S.WELCOME, CardRead): CheckIn._card_read,
+    (_S.WELCOME, Scanned): CheckIn._scanned,
+    (_S.IDENTIFY, Scanned): CheckIn._scanned,
+    (_S.ENTER_CODE, Scanned): CheckIn._scanned,
     (_S.IDENTIFY, CardInserted): CheckIn._card_inserted,
     (_S.IDENTIFY, CardRead): CheckIn._card_read,
     (_S.IDENTIFY, CardRemoved): CheckIn._card_removed,
@@ -373,6 +381,10 @@ _TRANSITIONS: dict[tuple[State, type], Callable[[CheckIn, Any], list]] = {
     (_S.CONSENT, AdmissionStored): CheckIn._stored,
     (_S.CONSENT, AdmissionFailed): CheckIn._not_stored,
     (_S.CONSENT, Back): CheckIn._back,
+    (_S.ARRIVAL, ThisIsMe): CheckIn._this_is_me,
+    (_S.ARRIVAL, NotMe): CheckIn._not_me,
+    (_S.ARRIVAL, AdmissionStored): CheckIn._stored,
+    (_S.ARRIVAL, AdmissionFailed): CheckIn._not_stored,
     (_S.DONE, Finish): CheckIn._finish,
     (_S.HELP, Back): CheckIn._back,
     (_S.IDLE_WARNING, StillHere): CheckIn._still_here,

@@ -8,9 +8,10 @@ import re
 from datetime import date, datetime
 from typing import Callable
 
+from kiosk.checkin.arrival import ARRIVAL_CODE
 from kiosk.checkin.dates import is_partial_date, typed_date
 from kiosk.checkin.events import (AppointmentFound, CardFailed, CardInserted, CardRead, CardRemoved, ChooseCode,
-                                  ChooseName, CodeEntered, LookUpAppointment, NameEntered, RaiseIncident, ReaderFault,
+                                  ChooseName, CodeEntered, FindArrival, LookUpAppointment, NameEntered, RaiseIncident, ReaderFault,
                                   Start)
 from kiosk.checkin.model import Incident, IncidentKind, Person, Severity
 from kiosk.checkin.session import Session, State
@@ -32,6 +33,8 @@ class Identify:
     session: Session
     state: State
     look_up_appointments: bool
+    find_arrivals: bool
+    _find_by_code: Callable[[str], list]
     _now: Callable[[], datetime]
 
     def _reader_fault(self, event: ReaderFault) -> list:
@@ -64,9 +67,14 @@ class Identify:
             s.notice = N_("The insurance cover on this card has ended. Please see the front desk after check-in.")
             s.pending.append(Incident(IncidentKind.COVERAGE_ENDED, Severity.MEDIUM))
         self.state = State.CONFIRM
+        effects: list = []
         if self.look_up_appointments and person.identifiers:
-            return [LookUpAppointment(person.identifiers[0])]
-        return []
+            effects.append(LookUpAppointment(person.identifiers[0]))
+        if self.find_arrivals and person.identifiers:
+            # Did this patient pre-check in for today? Asked while they read their details.
+            s.arrival_asked = person.identifiers[0].value
+            effects.append(FindArrival(identifier=person.identifiers[0]))
+        return effects
 
     def _appointment_found(self, event: AppointmentFound) -> list:
         # Late answers for a patient who has already gone (or finished) change nothing.
@@ -110,9 +118,11 @@ class Identify:
         if not re.fullmatch(r"[A-Z0-9-]{4,20}", code):
             self.session.notice = N_("Please type the code exactly as it is on your letter: 4 to 20 letters or digits.")
             return []
+        self.session.appointment_code = code
+        if self.find_arrivals and ARRIVAL_CODE.fullmatch(code):
+            return self._find_by_code(code)     # a pre-check-in's arrival code, or else an appointment code
         # The code is not looked up in the hospital system: it is kept on the admission, and the patient
         # says who they are.
-        self.session.appointment_code = code
         self.session.notice = N_("Thank you. Please also enter your name and date of birth.")
         self.state = State.ENTER_NAME
         return []

@@ -191,6 +191,28 @@ class Appointment:
 
 
 @dataclass(frozen=True)
+class PreCheckIn:
+    """A patient's pre-check-in at home, as the site service gives it to the kiosk they arrive at (the kiosk
+    API's ``arrival``, docs/site.md): who they are (with what they corrected), the intake form's answers and
+    the consent, and what the "Is this you?" screen shows."""
+
+    id: str                             # the site service's invitation id
+    language: str
+    given: str                          # the greeting: given name and the family name's first letter
+    family_initial: str
+    appointment_id: str
+    appointment_start: str              # ISO 8601, as the appointment was given
+    location: str
+    person: Person
+    patient_entered: tuple[str, ...] = ()
+    form: str = ""                      # the canonical URL of the form the answers are to
+    answers: dict = field(default_factory=dict)
+    consent: str = "declined"           # accepted | declined
+    consent_text_id: str = ""
+    consent_signature: bytes = field(default=b"", repr=False)
+
+
+@dataclass(frozen=True)
 class Admission:
     """Everything one check-in produced; stored whole before anything is printed or sent."""
 
@@ -216,6 +238,7 @@ class Admission:
     # The answers as the hospital gets them; None for an admission stored before admissions carried it
     # (its answers are then joined with the intake form at delivery: kiosk.hospital.outbox).
     form_response: FormResponse | None = field(default=None, repr=False)
+    precheck_id: str = ""               # the site service's invitation id, for a patient who pre-checked in
 
     def to_json(self) -> dict:
         return {
@@ -230,6 +253,7 @@ class Admission:
             "patient_entered": list(self.patient_entered), "test_data": self.test_data,
             "patient_number": self.patient_number,
             **({"form_response": self.form_response.to_json()} if self.form_response is not None else {}),
+            **({"precheck_id": self.precheck_id} if self.precheck_id else {}),
         }
 
     @classmethod
@@ -242,7 +266,8 @@ class Admission:
                    consent_signature=base64.b64decode(data.get("consent_signature", "")),
                    patient_entered=tuple(data.get("patient_entered", ())), test_data=bool(data.get("test_data")),
                    patient_number=data.get("patient_number", ""),
-                   form_response=FormResponse.from_json(data["form_response"]) if data.get("form_response") else None)
+                   form_response=FormResponse.from_json(data["form_response"]) if data.get("form_response") else None,
+                   precheck_id=data.get("precheck_id", ""))
 
 
 class Severity(enum.Enum):
@@ -272,6 +297,7 @@ class IncidentKind(enum.Enum):
     HOSPITAL_UNREACHABLE = "hospital_unreachable"   # admissions wait in the outbox
     CANCEL_IN_HOSPITAL = "cancel_in_hospital"   # cancelled here after it reached the hospital system
     APPOINTMENT_NOT_ARRIVED = "appointment_not_arrived"   # delivered, but its appointment is not marked arrived
+    ARRIVAL_CODE_USED = "arrival_code_used"     # a pre-check-in's code shown again after it was used to arrive
 
     @property
     def about_the_kiosk(self) -> bool:

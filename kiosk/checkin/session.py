@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kiosk.checkin import corrections
-from kiosk.checkin.model import Admission, Appointment, Coverage, Incident, Person
+from kiosk.checkin.model import Admission, Appointment, Coverage, Incident, Person, PreCheckIn
 
 
 class State(enum.Enum):
@@ -17,6 +17,7 @@ class State(enum.Enum):
     ENTER_NAME = "enter_name"
     CONFIRM = "confirm"
     CORRECT = "correct"
+    ARRIVAL = "arrival"              # a pre-check-in: looked up, then "Is this you?"
     QUESTIONS = "questions"
     CONSENT = "consent"
     DONE = "done"
@@ -33,6 +34,8 @@ class Session:
     sample: bool = False                  # identified by a sample card (a simulated reader's)
     appointment_code: str = ""
     appointment: Appointment | None = None   # today's, found by the hospital system for a card patient
+    arrival_asked: str = ""               # what the site service is being asked with: "code", a card's identifier value
+    arrival: PreCheckIn | None = None     # the pre-check-in found, shown as "Is this you?"
     correction: corrections.Correction | None = None    # address/phone the patient changed on confirm
     answers: dict[str, Any] = field(default_factory=dict)
     draft: dict[str, str] = field(default_factory=dict)     # what is typed into the fields on screen

@@ -350,6 +350,13 @@ def smtp_url(url: str) -> str | None:
     return None
 
 
+def site_url(url: str) -> str | None:
+    if not url:
+        return None
+    problem = peer_urls((url,))
+    return problem and problem.replace("of a kiosk's desk page", "of the site service's site listener")
+
+
 def database_url(url: str) -> str | None:
     if not url:
         return None

@@ -46,7 +46,7 @@ def load(path: str | os.PathLike | None) -> Settings:
         settings = _build(Settings, raw, "")
         _check_hospital(settings.hospital)
         _check_desk(settings.desk)
-        _check_site(settings.site)
+        _check_site(settings.site, settings.desk)
         if settings.kiosk.idle_warning_s >= settings.kiosk.idle_timeout_s:
             raise ConfigError("'kiosk.idle_warning_s' must be shorter than kiosk.idle_timeout_s "
                               f"({settings.kiosk.idle_timeout_s:g} s).")
@@ -144,7 +144,7 @@ def _check_desk(d: DeskSettings) -> None:
         raise ConfigError("'desk.peers' is set but desk.peer_secret_file is not; give the site's shared secret too.")
 
 
-def _check_site(s: SiteSettings) -> None:
+def _check_site(s: SiteSettings, desk: DeskSettings) -> None:
     """The site listener without TLS only on loopback (the site secret and the invitation token cross it); the
     patient listener off loopback only behind a reverse proxy, which gives patients TLS."""
     if s.tls_key and not s.tls_cert:
@@ -154,6 +154,8 @@ def _check_site(s: SiteSettings) -> None:
                           "set; serve the site listener over TLS (site.tls_cert) or bind it to 127.0.0.1.")
     if s.smtp_url and not s.smtp_from:
         raise ConfigError("'site.smtp_url' is set but site.smtp_from is not; give the sender's address too.")
+    if s.url and not desk.peer_secret_file:
+        raise ConfigError("'site.url' is set but desk.peer_secret_file is not; give the site's shared secret too.")
     if not s.trusted_proxies and not is_loopback(s.patient_bind):
         raise ConfigError(f"'site.patient_bind' is {s.patient_bind}, which other machines can reach, but "
                           "site.trusted_proxies is empty; publish the patient listener through the hospital's "

@@ -14,7 +14,7 @@ from kiosk.config.fields import (
     CONSENT_MAX, HL7_CHARS, NAME_CHARS, PORT, SUPPORTED_LANGUAGES, ConfigError, Range, all_of, command_line, entries,
     database_url, file_check, form_exists, hl7_name, identifier_system, ip_address, language_list, metrics_port, name_char,
     national_id_systems, path_check, peer_urls, printer_profile, printer_uri, public_url, quarter_turn,
-    read_consent_text, seconds, setting, smtp_url, text_check, text_codec, touch_scale, url_check, usable_peer_secret, visible)
+    read_consent_text, seconds, setting, site_url, smtp_url, text_check, text_codec, touch_scale, url_check, usable_peer_secret, visible)
 
 
 @dataclass(frozen=True)
@@ -273,6 +273,14 @@ class SiteSettings:
                                     check=seconds(60, 86400))
     session_min: float = setting(30.0, "A patient who typed their birth date stays signed in this long without a "
                                  "page load; then the birth date is asked again (minutes).", check=Range(5, 240, "minutes"))
+    # The kiosk's side: where it asks for pre-checked patients (the kiosk API, with desk.peer_secret_file).
+    url: str = setting("", "Base URL of the site service's site listener this kiosk asks when a pre-checked patient "
+                       "arrives, e.g. https://site.hospital.example:8045 (URL: https, or http to 127.0.0.1/localhost "
+                       "only; empty = no pre-check-in at this kiosk; needs desk.peer_secret_file).", check=site_url)
+    ca_file: str = setting("", "CA certificates to verify the site listener's TLS certificate with (absolute path; empty "
+                           "= the system's).", check=file_check)
+    timeout_s: float = setting(3.0, "Longest wait for the site service's answer when a patient scans or types an arrival "
+                               "code; then the kiosk checks the patient in as usual (seconds).", check=seconds(0.5, 30))
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,10 @@ own language): what it holds depends on the kind (``texts`` turns kind and detai
   ``kiosk.hardware.errors.REASONS``); ``paper_low``, ``printer_no_status``: the printer (``ticket``);
 - ``sync_rejected``, ``duplicate_patient``, ``appointment_not_arrived``: ``<transport>:<reason code>``
   (``fhir:rejected``, ``hl7v2:rejected_AE``, ``fhir:appointment_not_arrived``...); ``hospital_unreachable``,
-  ``cancel_in_hospital``: the transport (``fhir``, ``hl7v2``, ``folder``);
+  ``cancel_in_hospital``: the transport (``fhir``, ``hl7v2``, ``folder``; ``site``: the site service, told that a
+  pre-checked patient arrived, ``site:precheck_arrived``);
 - ``store_fault``: the class of the error (``OperationalError``), shown as a technical code;
-- ``card_removed``, ``coverage_ended``, ``details_wrong``: nothing (the kind says it all).
+- ``card_removed``, ``coverage_ended``, ``details_wrong``, ``arrival_code_used``: nothing (the kind says it all).
 
 A detail this kiosk does not understand (a newer peer's, or one a store kept from before m007) is shown
 as a technical code ("Technical code: ..."), never as if it were a sentence.
@@ -65,6 +66,8 @@ KIND_TEXTS = {
     IncidentKind.APPOINTMENT_NOT_ARRIVED: N_("An admission reached the hospital system, but its appointment could "
                                              "not be marked as arrived there: mark it by hand."),
     IncidentKind.STORE_FAULT: N_("The kiosk could not store an admission: the patient must check in at the desk."),
+    IncidentKind.ARRIVAL_CODE_USED: N_("An arrival code that was used already was shown again; the patient is checking "
+                                       "in at the kiosk: make sure they are the patient who pre-checked in."),
 }
 SEVERITY_TEXTS = {Severity.HIGH: N_("Urgent"), Severity.MEDIUM: N_("Soon"), Severity.LOW: N_("When convenient")}
 # Urgent first: the order of the lists on the desk page and in staff mode.
@@ -84,6 +87,7 @@ SCREEN_TEXTS = {
     "questions": N_("Pressed during the intake questions."),
     "consent": N_("Pressed on the consent screen."),
     "done": N_("Pressed after checking in, on the last screen."),
+    "arrival": N_("Pressed while looking at a pre-check-in."),
 }
 # card_unsupported, card_unreadable: kiosk.hardware.cards.apdu.CardError reasons.
 CARD_TEXTS = {
@@ -120,7 +124,7 @@ PRINTER_STATES = {PrinterState.READY: N_("ready"), PrinterState.PRINTING: N_("pr
                   PrinterState.NOT_A_PRINTER: N_("no printer at that address"), PrinterState.UNKNOWN: N_("no status")}
 # The hospital connection (kiosk.hospital.transports' names, hospital.transport).
 TRANSPORT_TEXTS = {"fhir": N_("Connection: FHIR server"), "hl7v2": N_("Connection: HL7 v2 over MLLP"),
-                   "folder": N_("Connection: drop folder")}
+                   "folder": N_("Connection: drop folder"), "site": N_("Connection: site service (pre-check-in)")}
 # Why the hospital system has an admission set aside, or a part of it (kiosk.hospital reason codes).
 SYNC_TEXTS = {
     "rejected": N_("The hospital system refused the message as it was sent."),
@@ -131,6 +135,10 @@ SYNC_TEXTS = {
     "unreadable_admission": N_("The kiosk could not read the stored admission back to send it."),
     "appointment_not_arrived": N_("The admission arrived, but its appointment could not be marked as arrived: "
                                   "do that there by hand."),
+    "precheck_arrived": N_("The pre-check-in was used for another admission already: check that this patient is the "
+                           "one who pre-checked in."),
+    "precheck_unknown": N_("The site service no longer holds the pre-check-in (it expired before the kiosk could say "
+                           "that the patient arrived)."),
 }
 # Reason codes with a value in them: (pattern, msgid with {value}).
 SYNC_PATTERNS = (

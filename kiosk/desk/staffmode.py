@@ -24,7 +24,7 @@ from datetime import datetime, timezone
 from typing import Callable
 
 from kiosk.desk import incidents
-from kiosk.checkin.events import CardFailed, CardInserted, CardRead, CardRemoved, Start
+from kiosk.checkin.events import CardFailed, CardInserted, CardRead, CardRemoved, Scanned, Start
 from kiosk.desk.incidents import Message
 from kiosk.hardware.printer import PrintOutcome
 from kiosk.hardware.reader import ReaderState
@@ -193,11 +193,11 @@ class StaffMode:
         return self.idle_timeout_s if self.active else None
 
     def holds_back(self, event: object, *, at_welcome: bool) -> bool:
-        """True when ``event`` must not reach the patient flow: card events in staff mode, and cards and
-        Start on the welcome screen of a kiosk out of service."""
+        """True when ``event`` must not reach the patient flow: card events and scans in staff mode, and
+        cards, scans and Start on the welcome screen of a kiosk out of service."""
         if self.active:
-            return isinstance(event, (*CARD_EVENTS, Start))
-        return at_welcome and self.out_of_service and isinstance(event, (*CARD_EVENTS, Start))
+            return isinstance(event, (*CARD_EVENTS, Scanned, Start))
+        return at_welcome and self.out_of_service and isinstance(event, (*CARD_EVENTS, Scanned, Start))
 
     # --- out of service ---
 

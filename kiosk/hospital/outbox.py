@@ -212,14 +212,18 @@ class SyncThread:
     connection to the hospital system cannot even be set up (a broken certificate file...), it says so
     (log and incident) and tries again every ``retry_max_s``: the kiosk keeps admitting meanwhile."""
 
-    def __init__(self, settings: Settings, form: Form, open_store: Callable[..., Store]):
+    def __init__(self, settings: Settings, form: Form, open_store: Callable[..., Store],
+                 destination: tuple[str, Callable[[Settings], object]] | None = None):
         """
         :param form: the intake form (for admissions stored before they carried it as answered: ``Sync``)
         :param open_store: ``open_store(settings, power_safe=...)`` opens the store, called on the thread
+        :param destination: (name, opens its transport from the settings) for a destination other than the
+            hospital system's (``site``: kiosk.hospital.site_client.SiteArrivals)
         """
         self.settings, self.form, self.open_store = settings, form, open_store
+        self.name, self.open_transport = destination or (settings.hospital.transport, open_transport)
         self.stop_event, self.wake_event = threading.Event(), threading.Event()
-        self.thread = threading.Thread(target=self._run, name="sync", daemon=True)
+        self.thread = threading.Thread(target=self._run, name=f"sync-{self.name}", daemon=True)
 
     def start(self) -> None:
         self.thread.start()
@@ -234,15 +238,15 @@ class SyncThread:
 
     def _run(self) -> None:
         h = self.settings.hospital
-        # See kiosk sync: only FHIR resends are free.
-        store = self.open_store(self.settings, power_safe=h.transport != "fhir")
+        # See kiosk sync: only FHIR resends (and the site service's arrivals, answered the same again) are free.
+        store = self.open_store(self.settings, power_safe=self.name not in ("fhir", "site"))
         try:
             while not self.stop_event.is_set():
                 try:
-                    transport = open_transport(self.settings)
+                    transport = self.open_transport(self.settings)
                 except Exception as e:
-                    log.error("the connection to the hospital system cannot be set up: %s", type(e).__name__)
-                    store.raise_incident(Incident(IncidentKind.HOSPITAL_UNREACHABLE, Severity.HIGH, h.transport))
+                    log.error("the connection to %s cannot be set up: %s", self.name, type(e).__name__)
+                    store.raise_incident(Incident(IncidentKind.HOSPITAL_UNREACHABLE, Severity.HIGH, self.name))
                     self.stop_event.wait(h.retry_max_s)
                     continue
                 try:

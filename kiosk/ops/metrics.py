@@ -96,7 +96,7 @@ class KioskCollector:
             return
         yield _gauge("kiosk_last_update_timestamp_seconds", "When these figures were taken (Unix time).", s.taken_at)
         checkins = CounterMetricFamily("kiosk_checkins", "Admissions stored, by how the patient identified "
-                                       "(card:egk, card:beid, code, name).", labels=["identified_by"])
+                                       "(card:egk, card:beid, code, name, precheck).", labels=["identified_by"])
         for how in sorted(set(IDENTIFIED_BY) | set(s.checkins)):
             checkins.add_metric([how or "unknown"], s.checkins.get(how, 0))
         yield checkins

@@ -23,8 +23,8 @@ from kivy.lang import global_idmap
 from kivy.uix.screenmanager import NoTransition
 
 from kiosk import screens
-from kiosk.checkin.events import (CardFailed, CardInserted, CardRead, CardRemoved, IdleTimeout, ReaderFault, StillHere,
-                                  Wipe)
+from kiosk.checkin.events import (CardFailed, CardInserted, CardRead, CardRemoved, IdleTimeout, ReaderFault, Scanned,
+                                  StillHere, Wipe)
 from kiosk.checkin.flow import CheckIn
 from kiosk.checkin.session import State
 from kiosk.desk.staffmode import StaffMode
@@ -50,6 +50,7 @@ class KioskApp(App):
     :param flow: the patient's check-in (its events come from here, its effects go to ``effects``)
     :param effects: performs the flow's effects (``kiosk.effects.Effects``); its results come back as events
     :param reader: the card reader (started with the app, stopped with it)
+    :param scanner: the barcode scanner for arrival codes, or None (started and stopped likewise)
     :param staff: staff actions on the UI thread's store connection (``kiosk.desk.staff.Staff``)
     :param run_staff_job: ``run(job)`` does ``job(staff)`` on a store connection of its own, for another
         thread; returns ``(result, None)``, or ``(None, the StaffError)``
@@ -64,7 +65,7 @@ class KioskApp(App):
     def __init__(self, settings, *, flow: CheckIn, effects, catalogs: Catalogs, reader, staff,
                  run_staff_job: Callable, store_errors: tuple[type[BaseException], ...], speaker=None,
                  insert_sample_card: Callable[[], None] | None = None, sample_card_button: bool = False,
-                 demo: str = ""):
+                 demo: str = "", scanner=None):
         _window()                             # the window first, as Kivy's Config has it now
         super().__init__()
         self.settings = settings
@@ -73,6 +74,7 @@ class KioskApp(App):
         self.store, self.printers, self.last_prints = effects.store, effects.printers, effects.last_prints
         self.catalogs = catalogs
         self.reader = reader
+        self.scanner = scanner
         self.staff = staff
         self.speaker = speaker
         self.can_speak = speaker is not None and speaker.available
@@ -115,6 +117,9 @@ class KioskApp(App):
         self.effects.interrupt_prints()       # a stopped kiosk's half-done jobs: staff judge
         self._wire_reader()
         self.reader.start()
+        if self.scanner is not None:
+            self.scanner.on_scan = lambda text: self.post(Scanned(text))
+            self.scanner.start()
         Clock.schedule_interval(self._staff_poll, 2.0)
         self._render()
         return self.frame
@@ -145,6 +150,8 @@ class KioskApp(App):
         sdnotify.notify("STOPPING=1")
         self.stop_speaking()
         self.reader.stop()
+        if self.scanner is not None:
+            self.scanner.stop()
         self.effects.stop()
 
     # --- events in, effects out ---

@@ -10,7 +10,7 @@ import pytest
 from kiosk import config
 from kiosk.hardware import printing
 from kiosk.desk.incidents import KIND_TEXTS, SEVERITY_TEXTS
-from kiosk.checkin.events import CardInserted, CardRead, CardRemoved, ChooseLanguage, PrintFinished, Start
+from kiosk.checkin.events import CardInserted, CardRead, CardRemoved, ChooseLanguage, PrintFinished, Scanned, Start
 from kiosk.hardware.preview import PreviewPrinter
 from kiosk.i18n import Catalogs
 from kiosk.checkin.model import Admission, CardData, Identifier, Incident, IncidentKind, Person, Severity
@@ -336,14 +336,14 @@ def test_cancel_asks_first_then_cancels_and_resolves(mode, store):
     assert any(r["actor"] == "Petra Schmidt" and "cancel" in r["action"] for r in store.audit_trail())
 
 
-def test_out_of_service_holds_back_cards_and_start_at_welcome_only(mode, staff):
+def test_out_of_service_holds_back_cards_scans_and_start_at_welcome_only(mode, staff):
     card_read = CardRead(card("T555555555"))
     assert not mode.holds_back(CardInserted(), at_welcome=True)
     signed_in(mode)
     mode.toggle_out_of_service()
     assert mode.out_of_service and staff.out_of_service()
     assert mode.leave() is False, "no patient goes on at a kiosk out of service"
-    for event in (CardInserted(), card_read, CardRemoved(), Start()):
+    for event in (CardInserted(), card_read, CardRemoved(), Start(), Scanned("KIOSK1:site-1:ABCDEFGHJK")):
         assert mode.holds_back(event, at_welcome=True), event
         assert not mode.holds_back(event, at_welcome=False), event
     assert not mode.holds_back(ChooseLanguage("de"), at_welcome=True)

@@ -21,13 +21,13 @@ import sqlcipher3
 
 from kiosk.checkin import forms
 from kiosk.hardware import printing
-from kiosk.hospital import outbox
+from kiosk.hospital import outbox, site_client
 from kiosk.hospital import transports as hospital_transports
 from kiosk.hospital.transports import Attempt
-from kiosk.checkin.events import (AdmissionFailed, AdmissionStored, Answered, Back, CallStaff, CardFailed, CardInserted,
-                                  CardRead, CardRemoved, ChooseCode, ChooseName, CodeEntered, ConsentGiven, CorrectDetails,
-                                  DetailsConfirmed, DetailsCorrected, DetailsWrong, NameEntered, PrintFinished, RaiseIncident,
-                                  ReaderFault, Start)
+from kiosk.checkin.events import (AdmissionFailed, AdmissionStored, Answered, ArrivalFound, Back, CallStaff, CardFailed,
+                                  CardInserted, CardRead, CardRemoved, ChooseCode, ChooseName, CodeEntered, ConsentGiven,
+                                  CorrectDetails, DetailsConfirmed, DetailsCorrected, DetailsWrong, NameEntered, PrintFinished,
+                                  RaiseIncident, ReaderFault, Scanned, Start)
 from kiosk.checkin.flow import CheckIn
 from kiosk.checkin.session import State
 from kiosk.hardware.cards.apdu import CardError
@@ -83,7 +83,7 @@ def hospital_reasons() -> tuple[set[str], set[str]]:
 
 def transports() -> list[str]:
     """The names the sync worker's transports deliver under (the outbox's destinations)."""
-    return [cls.name for cls in vars(hospital_transports).values()
+    return [cls.name for module in (hospital_transports, site_client) for cls in vars(module).values()
             if isinstance(cls, type) and isinstance(getattr(cls, "name", None), str) and hasattr(cls, "send")]
 
 
@@ -153,6 +153,11 @@ def flow_incidents() -> list[Incident]:
         for event in (Start(), CardRead(CARD), DetailsConfirmed(), ConsentGiven(True)):
             kiosk.handle(event)
         raised += _raised(kiosk.handle(AdmissionFailed(error)))
+    for reason in ("unknown", "other_site", "arrived", "unreachable"):     # a pre-check-in's code that finds nothing
+        kiosk = _kiosk()
+        kiosk.find_arrivals = True
+        raised += _raised(kiosk.handle(Scanned("KIOSK1:site-1:ABCDEFGHJK")))
+        raised += _raised(kiosk.handle(ArrivalFound("code", None, reason)))
     for kind in printing.KINDS:
         for reason in REASONS:
             raised += _raised(_kiosk().handle(PrintFinished("adm-1", kind, "failed", reason)))
