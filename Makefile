@@ -12,7 +12,7 @@ DEMO_OUT ?= demo-out
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml deploy/system-packages.sh deploy/constraints.txt
+$(STAMP): pyproject.toml deploy/system-packages.sh deploy/constraints.txt tests/browser/package-lock.json
 	sh deploy/system-packages.sh
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
@@ -21,6 +21,9 @@ $(STAMP): pyproject.toml deploy/system-packages.sh deploy/constraints.txt
 	# reach no package index): the pinned run-time packages, and setuptools to build the kiosk itself.
 	$(BIN)/pip wheel --quiet -w $(VENV)/wheelhouse -r deploy/constraints.txt
 	$(BIN)/pip download --quiet --no-deps -d $(VENV)/wheelhouse 'setuptools>=70.1'
+	# axe-core, the accessibility checker the browser tests inject into Chromium (tests/support/browser.py),
+	# at the version tests/browser/package-lock.json pins.
+	npm ci --prefix tests/browser --no-audit --no-fund
 	touch $(STAMP)
 
 # Without a display, `kiosk demo` says so and runs the headless walk-through into DEMO_OUT.
@@ -53,4 +56,4 @@ constraints: $(STAMP)
 	mv deploy/constraints.txt.new deploy/constraints.txt
 
 clean:
-	rm -rf $(VENV) $(DEMO_OUT)
+	rm -rf $(VENV) $(DEMO_OUT) tests/browser/node_modules

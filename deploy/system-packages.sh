@@ -18,6 +18,11 @@
 #                                              deploy/'s units (a minimal Debian has no systemd)
 #   nodejs                                     runs the polkit rule (JavaScript) in tests/cli/test_deploy.py;
 #                                              development and CI only
+#   npm                                        installs axe-core, the accessibility checker the browser tests
+#                                              inject into Chromium (tests/browser/); development and CI only.
+#                                              Debian 12's nodejs has no npm: it is its own package there (taken
+#                                              only when there is no npm command: NodeSource's nodejs brings
+#                                              one and conflicts with Debian's npm)
 #   postgresql                                 a real PostgreSQL the site service's tests start in a temporary
 #                                              folder (tests/support/postgres.py); development and CI only: a
 #                                              site on PostgreSQL uses the hospital's own server
@@ -31,6 +36,7 @@ missing=""
 for p in $PACKAGES; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
 [ -z "$missing" ] && exit 0
 
 echo "Installing Debian packages:$missing"

@@ -1,5 +1,5 @@
-"""Shared fixtures: ``pcscd`` (does nothing until a test asks for it) and ``tls_certificate``; and the
-store key of the session."""
+"""Shared fixtures: ``pcscd`` (does nothing until a test asks for it), ``tls_certificate`` and ``browser``;
+and the store key of the session."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from browser import Unavailable, chromium
 from processes import stop
 
 VPCD_READER = "Virtual PCD 00 00"    # slot 0 of the vsmartcard-vpcd driver (its reader.conf)
@@ -165,3 +166,14 @@ def tls_certificate(tmp_path_factory) -> tuple[Path, Path]:
 def store_key() -> str:
     """The session's store key (64 hexadecimal digits): what ``kiosk.store.opening.open_store`` reads in these tests."""
     return STORE_KEY
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    """A headless Chromium at desktop size (tests/support/browser.py), shared by the tests of a module:
+    starting one takes a while."""
+    try:
+        with chromium(tmp_path_factory.mktemp("chromium")) as driver:
+            yield driver
+    except Unavailable as e:
+        pytest.fail(str(e), pytrace=False)

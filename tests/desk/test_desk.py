@@ -1,15 +1,11 @@
 """kiosk/desk/web.py, routes.py, auth.py, actions.py: the desk web page, served by cheroot over a real store,
-in plain HTTP and TLS, driven by requests and by a real headless Chromium (Debian ``chromium`` +
-``chromium-driver``) through Selenium.
-
-The browser only ever talks to 127.0.0.1; Selenium is pointed at /usr/bin/chromedriver, so Selenium
-Manager never downloads a driver.
+in plain HTTP and TLS, driven by requests and by a real headless Chromium (the ``browser`` fixture,
+tests/support/browser.py).
 """
 
 from __future__ import annotations
 
 import re
-import shutil
 import socket
 import stat
 from datetime import datetime, timezone
@@ -28,8 +24,6 @@ from kiosk.i18n import Catalogs
 from kiosk.checkin.model import Admission, Identifier, Incident, IncidentKind, Person, Severity
 from kiosk.desk.staff import MAX_WRONG_PINS, RESOLUTIONS, Staff
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
 NAME, PIN = "Ana Desk", "4711"
 LIVE_S = 2.0              # the page lists a new incident within this
 
@@ -372,37 +366,6 @@ def test_kiosk_desk_says_when_its_port_is_taken(tmp_path, settings, capsys):
 
 
 # --- in a real browser ---
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    if not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)):
-        pytest.fail("the browser tests need Debian's chromium and chromium-driver (deploy/system-packages.sh)",
-                    pytrace=False)
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                     "--disable-default-apps", "--disable-extensions", "--ignore-certificate-errors",
-                         "--remote-debugging-pipe",    # chromedriver talks to chromium over a pipe, not "localhost"
-                     f"--user-data-dir={tmp_path_factory.mktemp('chromium')}", "--window-size=1280,900"):
-        options.add_argument(argument)
-    class Chromedriver(Service):
-        """chromedriver asked at 127.0.0.1, not "localhost": a minimal Debian may have no /etc/hosts."""
-
-        @property
-        def service_url(self) -> str:
-            return f"http://127.0.0.1:{self.port}"
-
-        def is_connectable(self) -> bool:
-            from selenium.webdriver.common.utils import is_url_connectable
-            return is_url_connectable(self.port, host="127.0.0.1")
-
-    driver = webdriver.Chrome(service=Chromedriver(executable_path=CHROMEDRIVER), options=options)
-    yield driver
-    driver.quit()
-
 
 def _wait(driver, condition, timeout: float = 10.0):
     from selenium.common.exceptions import StaleElementReferenceException

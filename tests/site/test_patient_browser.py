@@ -1,0 +1,152 @@
+"""The patient's pages in a real headless Chromium, at a phone's width (360 CSS px) and a desktop's, in each
+language: axe-core finds no violation of WCAG 2.1 AA on any page, nothing scrolls sideways on the phone, the
+page says its language, and the way in (the language menu, the birth date) works with the keyboard alone.
+
+On the embedded database only: tests/site/test_patient_pages.py runs the pages on both backends. Each page's
+screenshot at phone width is left in the test's temporary folder, to look at.
+"""
+
+from __future__ import annotations
+
+import pytest
+from browser import DESKTOP, PHONE, axe_violations, described, set_viewport
+
+from kiosk.config import SUPPORTED_LANGUAGES
+from kiosk.i18n import Catalogs
+from kiosk.site import invitations
+from kiosk.site.patient import MSG_LOCKED, MSG_NO_LINK, MSG_WRONG, TEXTS
+
+CATALOGS = Catalogs(SUPPORTED_LANGUAGES)
+TAB_LIMIT = 12            # more Tabs than the page has things to focus: the one looked for is not reachable
+
+
+@pytest.fixture
+def backend():
+    """The embedded SQLCipher file: the browser does not see the backend."""
+    return ""
+
+
+@pytest.fixture(params=SUPPORTED_LANGUAGES)
+def language(request):
+    return request.param
+
+
+@pytest.fixture(params=[PHONE, DESKTOP], ids=["phone", "desktop"])
+def viewport(request, browser):
+    set_viewport(browser, request.param)
+    browser.delete_all_cookies()
+    return request.param
+
+
+def open_invitation(browser, service, invitation, language: str, **changes) -> None:
+    request = invitations.parse_request(invitation(language=language, **changes), default_language="de")
+    token, _ = invitations.create(service.site, request, replace=True)
+    browser.get(f"{service.patient.url}/p/{token}")
+
+
+def check_page(browser, viewport, tmp_path, name: str, lang: str) -> None:
+    """What every page must be: no violation, the page's language, nothing wider than the screen."""
+    from selenium.webdriver.common.by import By
+    violations = axe_violations(browser)
+    assert not violations, f"axe-core on the {name} page ({lang}, {viewport[0]} px):\n{described(violations)}"
+    assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == lang
+    # A phone's browser widens its layout viewport to content that does not fit: both must stay the screen's.
+    inner, scroll = browser.execute_script("return [innerWidth, document.documentElement.scrollWidth]")
+    assert (inner, max(scroll, inner)) == (viewport[0], viewport[0]), \
+        f"the {name} page is {scroll} px wide (layout viewport {inner} px) on a {viewport[0]} px screen"
+    if viewport == PHONE:
+        browser.save_screenshot(str(tmp_path / f"{name}-{lang}.png"))
+
+
+def tab_to(browser, found) -> None:
+    """Tab, as a keyboard does, until the element ``found(active element)`` is focused."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+    for _ in range(TAB_LIMIT):
+        ActionChains(browser).send_keys(Keys.TAB).perform()
+        if found(browser.switch_to.active_element):
+            return
+    raise AssertionError(f"not reached with {TAB_LIMIT} Tabs")
+
+
+def leaving(browser, action) -> None:
+    """Does ``action`` (keys or a click that sends the page on) and waits until the next page has loaded:
+    a new document, without the mark this one's window was given."""
+    from selenium.common.exceptions import WebDriverException
+    from selenium.webdriver.support.ui import WebDriverWait
+    browser.execute_script("window.leftByTest = true")
+    action()
+    # While the page changes, chromedriver may answer with an error instead of the script's result: ask again.
+    WebDriverWait(browser, 10, poll_frequency=0.05, ignored_exceptions=(WebDriverException,)).until(
+        lambda d: d.execute_script("return window.leftByTest === undefined && document.readyState === 'complete'"))
+
+
+def press(browser, *keys: str) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
+    leaving(browser, ActionChains(browser).send_keys(*keys).perform)
+
+
+def type_birth_date(browser, day: str, month: str, year: str) -> None:
+    from selenium.webdriver.common.by import By
+    for field, typed in (("day", day), ("month", month), ("year", year)):
+        browser.find_element(By.ID, field).send_keys(typed)
+    leaving(browser, browser.find_element(By.ID, "continue").click)
+
+
+def test_the_way_in_by_keyboard(browser, viewport, tmp_path, serve, invitation, language):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    service = serve()
+    open_invitation(browser, service, invitation, language)
+    assert browser.current_url == f"{service.patient.url}/checkin"
+    assert browser.find_element(By.TAG_NAME, "h1").text == CATALOGS.gettext(language, TEXTS["birth_date_title"])
+    check_page(browser, viewport, tmp_path, "birth-date", language)
+
+    # The language menu, by keyboard: to another language and back, the focus visible on the way.
+    other = SUPPORTED_LANGUAGES[(SUPPORTED_LANGUAGES.index(language) + 1) % len(SUPPORTED_LANGUAGES)]
+    for going in (other, language):
+        tab_to(browser, lambda e: e.get_attribute("hreflang") == going)
+        assert browser.switch_to.active_element.value_of_css_property("outline-style") == "solid"
+        press(browser, Keys.ENTER)
+        assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == going
+        current = browser.find_element(By.CSS_SELECTOR, ".languages [aria-current]")
+        assert current.get_attribute("hreflang") == going
+
+    tab_to(browser, lambda e: e.get_attribute("id") == "day")
+    press(browser, "14", Keys.TAB, "7", Keys.TAB, "1980", Keys.ENTER)
+    assert browser.find_element(By.ID, "where").text == "Cardiology, building B"
+    check_page(browser, viewport, tmp_path, "appointment", language)
+
+
+def test_wrong_birth_dates_then_the_lock_and_an_unknown_link(browser, viewport, tmp_path, serve, make_settings,
+                                                             invitation, language):
+    from selenium.webdriver.common.by import By
+    service = serve(make_settings(birth_date_tries=3))
+    open_invitation(browser, service, invitation, language)
+    for left in (2, 1):
+        type_birth_date(browser, "15", "7", "1980")
+        error = browser.find_element(By.ID, "error")
+        assert error.get_attribute("role") == "alert"
+        assert error.text == CATALOGS.gettext(language, MSG_WRONG).format(n=left)
+        fieldset = browser.find_element(By.TAG_NAME, "fieldset")
+        assert fieldset.get_attribute("aria-describedby") == "error"
+    check_page(browser, viewport, tmp_path, "wrong-birth-date", language)
+    type_birth_date(browser, "15", "7", "1980")
+    assert browser.find_element(By.ID, "message").text == CATALOGS.gettext(language, MSG_LOCKED)
+    assert browser.find_elements(By.TAG_NAME, "form") == []
+    check_page(browser, viewport, tmp_path, "locked", language)
+
+    browser.get(f"{service.patient.url}/p/no-such-link")
+    assert browser.find_element(By.ID, "message").text == CATALOGS.gettext(language, MSG_NO_LINK)
+    check_page(browser, viewport, tmp_path, "no-link", language)      # the session's language still
+
+
+def test_axe_runs_where_the_pages_policy_blocks_inline_script(browser, serve, invitation):
+    """axe-core reaches the page through the DevTools protocol, which the Content-Security-Policy does not
+    govern; a script the page itself would run inline stays blocked."""
+    service = serve()
+    open_invitation(browser, service, invitation, "en")
+    browser.execute_script("const s = document.createElement('script'); s.textContent = 'window.inline = 1';"
+                           "document.head.append(s);")
+    assert browser.execute_script("return window.inline") is None
+    assert axe_violations(browser) == []
