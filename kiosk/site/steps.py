@@ -52,7 +52,7 @@ TEXTS = {
     "decline": N_("I do not agree"),
     "decline_note": N_("If you do not agree, you will still be checked in. Staff will talk to you about it."),
     "sign_here": N_("Sign here with your finger"),
-    "clear": N_("Clear signature"),
+    "clear_signature": N_("Clear signature"),
     "no_script": N_("Signing needs JavaScript, which this browser has switched off. You can give your consent at "
                     "the kiosk instead."),
     "finish": N_("Finish and show my arrival code"),

@@ -14,7 +14,7 @@ from browser import DESKTOP, PHONE, axe_violations, described, set_viewport
 from kiosk.config import SUPPORTED_LANGUAGES
 from kiosk.i18n import Catalogs
 from kiosk.site import invitations
-from kiosk.site.patient import MSG_LOCKED, MSG_NO_LINK, MSG_WRONG, TEXTS
+from kiosk.site.pages import MSG_LOCKED, MSG_NO_LINK, MSG_WRONG, TEXTS
 
 CATALOGS = Catalogs(SUPPORTED_LANGUAGES)
 TAB_LIMIT = 12            # more Tabs than the page has things to focus: the one looked for is not reachable
@@ -50,6 +50,8 @@ def check_page(browser, viewport, tmp_path, name: str, lang: str) -> None:
     violations = axe_violations(browser)
     assert not violations, f"axe-core on the {name} page ({lang}, {viewport[0]} px):\n{described(violations)}"
     assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == lang
+    body = browser.find_element(By.TAG_NAME, "body").text
+    assert "built-in method" not in body and "Undefined" not in body, f"a text is missing on the {name} page"
     # A phone's browser widens its layout viewport to content that does not fit: both must stay the screen's.
     inner, scroll = browser.execute_script("return [innerWidth, document.documentElement.scrollWidth]")
     assert (inner, max(scroll, inner)) == (viewport[0], viewport[0]), \
@@ -150,3 +152,69 @@ def test_axe_runs_where_the_pages_policy_blocks_inline_script(browser, serve, in
                            "document.head.append(s);")
     assert browser.execute_script("return window.inline") is None
     assert axe_violations(browser) == []
+
+
+def draw_signature(browser, kind: str) -> None:
+    """A signature across the pad with a finger, a pen or a mouse (Pointer Events, as the device sends them)."""
+    from selenium.webdriver.common.actions import interaction
+    from selenium.webdriver.common.actions.action_builder import ActionBuilder
+    from selenium.webdriver.common.actions.pointer_input import PointerInput
+    from selenium.webdriver.common.by import By
+    pad = browser.find_element(By.ID, "pad-canvas")
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", pad)
+    box = browser.execute_script("const r = arguments[0].getBoundingClientRect(); return [r.left, r.top, r.width, r.height]", pad)
+    kinds = {"finger": interaction.POINTER_TOUCH, "pen": interaction.POINTER_PEN, "mouse": interaction.POINTER_MOUSE}
+    actions = ActionBuilder(browser, mouse=PointerInput(kinds[kind], kind))
+    left, top, width, height = box
+    points = [(0.1, 0.6), (0.3, 0.3), (0.5, 0.7), (0.7, 0.3), (0.9, 0.5)]
+    actions.pointer_action.move_to_location(int(left + width * points[0][0]), int(top + height * points[0][1]))
+    actions.pointer_action.pointer_down()
+    for x, y in points[1:]:
+        actions.pointer_action.move_to_location(int(left + width * x), int(top + height * y))
+    actions.pointer_action.pointer_up()
+    actions.perform()
+
+
+def test_the_steps_to_the_arrival_code(browser, viewport, tmp_path, serve, make_settings, invitation, language):
+    """Details, the form (intake-basic), the consent signed with a finger on the phone and with a pen or a
+    mouse on the desktop, the arrival code: each page without violation; the QR code read back out of the
+    browser's own screenshot (zxing-cpp) is the code the page writes."""
+    import io
+    import json
+
+    import zxingcpp
+    from PIL import Image
+    from selenium.webdriver.common.by import By
+
+    from kiosk import config
+    from kiosk.site import precheck
+    service = serve(make_settings().replace(forms=config.FormsSettings(intake="intake-basic")))
+    open_invitation(browser, service, invitation, language)
+    type_birth_date(browser, "14", "7", "1980")
+    check_page(browser, viewport, tmp_path, "overview", language)
+    leaving(browser, browser.find_element(By.ID, "start").click)
+    assert browser.current_url.endswith("/checkin/details")
+    check_page(browser, viewport, tmp_path, "details", language)
+    browser.find_element(By.ID, "phone").send_keys("0151 2345678")
+    leaving(browser, browser.find_element(By.ID, "continue").click)
+    for number, choice in ((1, 1), (2, 2), (3, 2)):
+        assert browser.current_url.endswith(f"/checkin/questions/{number}")
+        if number == 1:
+            check_page(browser, viewport, tmp_path, "question", language)
+        browser.find_element(By.CSS_SELECTOR, f"label[for='answer-{choice}']").click()
+        leaving(browser, browser.find_element(By.ID, "continue").click)
+    assert browser.current_url.endswith("/checkin/consent")
+    assert browser.find_element(By.ID, "pad").is_displayed()          # the script showed the pad
+    check_page(browser, viewport, tmp_path, "consent", language)
+    kind = "finger" if viewport == PHONE else ("pen" if language == "fr" else "mouse")
+    draw_signature(browser, kind)
+    strokes = json.loads(browser.find_element(By.ID, "signature").get_attribute("value"))
+    assert len(strokes) == 1 and len(strokes[0]) >= 5, kind
+    leaving(browser, browser.find_element(By.ID, "agree").click)
+    leaving(browser, browser.find_element(By.ID, "finish").click)
+    shown = browser.find_element(By.ID, "arrival-code").text
+    check_page(browser, viewport, tmp_path, "arrival-code", language)
+    qr = browser.find_element(By.ID, "arrival-qr")
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", qr)
+    [read] = zxingcpp.read_barcodes(Image.open(io.BytesIO(browser.get_screenshot_as_png())))
+    assert read.text == precheck.qr_text("site-1", shown.replace("-", ""))

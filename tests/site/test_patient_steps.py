@@ -160,3 +160,10 @@ def test_the_form_is_done_only_when_every_required_question_is_answered(patient)
     p.post("/checkin/questions/2", {"answer": "false"})
     p.post("/checkin/questions/3", {"answer": "true"})
     assert 'id="finish"' in p.get("/checkin").text
+
+
+def test_no_text_of_the_pages_is_named_like_a_method_of_its_dict():
+    """Templates read texts as ``s.name``; Jinja looks up attributes first, so a key such as ``clear`` showed
+    the dict's method instead of the text."""
+    from kiosk.site import pages, steps
+    assert [key for texts in (pages.TEXTS, steps.TEXTS) for key in texts if hasattr(dict, key)] == []
