@@ -73,7 +73,6 @@ ROOT = Path(__file__).resolve().parent.parent
 TESTS = ROOT / "tests" / "support"
 MARK = "SOAK "                       # the child's protocol lines on its stdout
 KIOSK = str(Path(sys.executable).parent / "kiosk")
-VPCD_READER = "Virtual PCD 00 00"
 KVNR_SYSTEM = "http://fhir.de/sid/gkv/kvid-10"
 LANGUAGES = ("de", "en", "tr", "fr")
 STORE_FILES = ("kiosk.db", "kiosk.db-wal", "kiosk.db-shm")
@@ -85,6 +84,7 @@ SETTLE_S = 120.0                     # after the day, for the kiosks to deliver 
 WARM_UP = 5                          # patients of a life before its memory counts
 
 sys.path.insert(0, str(TESTS))
+import pcsc_service  # noqa: E402
 
 
 # --- the patients ------------------------------------------------------------------------------------
@@ -300,7 +300,7 @@ class Kiosk:
         self.clock = self.folder / "clock"
         self.set_clock(0)
         url = self.hospital.fhir_url if self.name == "fhir" else self.hospital.mllp_url
-        reader = f'kind = "pcsc"\nnames = ["{VPCD_READER}"]' if self.reader == "pcsc" else 'kind = "simulated"'
+        reader = f'kind = "pcsc"\nnames = ["{pcsc_service.VPCD_READER}"]' if self.reader == "pcsc" else 'kind = "simulated"'
         self.config = self.folder / "kiosk.toml"
         self.config.write_text(
             f'[kiosk]\nid = "{self.kiosk_id}"\ndata_dir = "{self.data}"\n'
@@ -1166,15 +1166,12 @@ def main() -> None:
 
 
 def _bench_pcscd():
-    """The pcscd with the vpcd reader (tests/conftest.py's): the one running (it cannot be restarted, so the
-    run says so), else one started here."""
-    import conftest
-    if conftest._pcscd_running():
-        conftest._wait_for_reader(None, None)
-        return conftest.Pcscd(conftest.VPCD_READER, conftest.VPCD_PORT, started_here=False)
-    log = Path(tempfile.mkdtemp(prefix="soak-pcscd-")) / "pcscd.log"
-    return conftest.Pcscd(conftest.VPCD_READER, conftest.VPCD_PORT, started_here=True, log=log,
-                          process=conftest._launch(log))
+    """The pcscd with the vpcd reader (tests/support/pcsc_service.py): the one running (it cannot be
+    restarted, so the run says so), else one started here."""
+    try:
+        return pcsc_service.ready(Path(tempfile.mkdtemp(prefix="soak-pcscd-")) / "pcscd.log")
+    except pcsc_service.PcscdUnavailable as e:
+        sys.exit(str(e))
 
 
 def verdict(f: dict) -> list[str]:
