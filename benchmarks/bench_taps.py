@@ -1,7 +1,11 @@
-"""Taps from the welcome screen to the ticket: a scripted patient with an eGK card walks through the real
-screens (headless), once with no intake questions and once with the general intake form.
-Target: at most 5 taps without a questionnaire. The consent's signature (on by default) is drawn,
-not tapped: the table says so beside the count.
+"""Taps from the welcome screen to the ticket, and the time they take: a scripted patient with an eGK card walks
+through the real screens (headless), with no intake questions, with the general intake form and with the
+basic one; beside them, in the same run, a patient who pre-checked in on their phone (the basic form, a
+real site service in this process) scans their arrival code at the kiosk (the simulated scanner) and says
+"Yes, this is me". Time: from the card going in (or the scan) to the ticket printed, the taps made as
+fast as the screens take them; the ratio is the pre-checked patient's over the card's with the same form.
+Targets: at most 5 taps without a questionnaire; 1 for a pre-checked patient. The consent's signature (on
+by default) is drawn, not tapped: the table says so beside the count.
 
     .venv/bin/python benchmarks/bench_taps.py
 """
@@ -14,22 +18,32 @@ import secrets
 import subprocess
 import sys
 import tempfile
+from datetime import datetime, timedelta
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests" / "support"))
+
 WALK = """
-import json, sys
+import json, sys, time
 from pathlib import Path
 from kiosk import app as kiosk_app
 from kiosk.hardware.reader import sample_cards
 from kiosk.store.opening import open_store
-from kiosk.config import FormsSettings, KioskSettings, ReaderSettings, Settings
+from kiosk.checkin.session import State
+from kiosk.config import DeskSettings, FormsSettings, KioskSettings, ReaderSettings, Settings, SiteSettings
+from kiosk.config.sections import ScannerSettings
 from kiosk.hardware.printer import PrintOutcome
 from kiosk.screens.demo import run_script
 from kiosk.screens.walk import check_in
 
-out = Path(sys.argv[2])
+form, out, scanned = sys.argv[1], Path(sys.argv[2]), sys.argv[3:]
+site = {}
+if scanned:        # site URL, the site's secret file, the arrival QR
+    site = {"site": SiteSettings(url=scanned[0]), "desk": DeskSettings(peer_secret_file=scanned[1]),
+            "scanner": ScannerSettings(kind="simulated")}
 settings = Settings(kiosk=KioskSettings(data_dir=str(out / "data"), languages=("de",)),
-                    reader=ReaderSettings(kind="simulated"), forms=FormsSettings(intake=sys.argv[1]))
+                    reader=ReaderSettings(kind="simulated"), forms=FormsSettings(intake=form), **site)
 kiosk_app.prepare_kivy(out / "data" / "kivy", headless=True)
 reader, printers = kiosk_app.open_devices(settings)
 app = kiosk_app.build_app(settings, store=open_store(settings), reader=reader, printers=printers)
@@ -42,30 +56,73 @@ async def script(app, pilot):
         taps.append(action)
         await tap(action)
     pilot.tap = counted
-    # The card goes in on the welcome screen; the signature is drawn with a finger, not tapped.
-    await check_in(app, pilot, sample_cards()[0], card_on_welcome=True, sign=True,
-                   printed=lambda status: status == PrintOutcome.PRINTED)
-    return [taps]
+    began = time.perf_counter()
+    if scanned:
+        app.scanner.scan(scanned[2]).join()
+        await pilot.wait_for(lambda: app.flow.state is State.ARRIVAL and not app.flow.session.arrival_asked,
+                             "Is this you?")
+        await pilot.tap("this_is_me")
+        await pilot.wait_for(lambda: app.flow.state is State.DONE and app.flow.session.print_status == PrintOutcome.PRINTED,
+                             "the ticket printed")
+    else:
+        # The card goes in on the welcome screen; the signature is drawn with a finger, not tapped.
+        await check_in(app, pilot, sample_cards()[0], card_on_welcome=True, sign=True,
+                       printed=lambda status: status == PrintOutcome.PRINTED)
+    return [{"taps": taps, "seconds": time.perf_counter() - began}]
 
 run_script(app, out, script)
 """
 
 
-def taps(form: str) -> list[str]:
+def walk(form: str, *scan: str) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run([sys.executable, "-c", WALK, form, tmp], check=True, capture_output=True, timeout=300,
+        subprocess.run([sys.executable, "-c", WALK, form, tmp, *scan], check=True, capture_output=True, timeout=300,
                        # a throwaway key for the walk's own encrypted store, as on a kiosk
                        env={"PATH": "/usr/bin:/bin", "HOME": tmp, "KIOSK_STORE_KEY": secrets.token_hex(32),
                             "PYTHONPATH": os.environ.get("PYTHONPATH", "")})
         return json.loads((Path(tmp) / "screens.json").read_text(encoding="utf-8"))["patients"][0]
 
 
+def pre_checked(tmp: Path) -> tuple[object, str, str]:
+    """A site service in this process with one patient who finished their pre-check-in (the basic form):
+    (the service, the site's secret file, the arrival QR's text)."""
+    os.environ.setdefault("KIOSK_STORE_KEY", secrets.token_hex(32))      # the site service's own file
+    from precheckin import finished_precheck
+
+    from kiosk import config
+    from kiosk.site import precheck
+    from kiosk.site.db import open_site_db
+    from kiosk.site.server import SiteService
+    secret = tmp / "site.secret"
+    secret.write_text(secrets.token_hex(32) + "\n")
+    secret.chmod(0o600)
+    settings = config.Settings().replace(
+        kiosk=config.KioskSettings(data_dir=str(tmp / "site")), desk=config.DeskSettings(peer_secret_file=str(secret)),
+        site=config.SiteSettings(public_url="http://127.0.0.1:8044", patient_port=0, site_port=0))
+    service = SiteService(open_site_db(settings), settings).start()
+    start = (datetime.now().astimezone() + timedelta(hours=1)).replace(second=0, microsecond=0)
+    code, _ = finished_precheck(service, {
+        "appointment": {"id": "bench-1", "start": start.isoformat(), "location": "Cardiology"},
+        "patient": {"resourceType": "Patient", "name": [{"family": "Bench", "given": ["Pat"]}], "birthDate": "1980-07-14"},
+        "language": "de"})
+    return service, str(secret), precheck.qr_text(settings.site.id, code)
+
+
 def main() -> None:
-    print("| eGK patient, welcome to ticket | taps | and | what was tapped |")
-    print("|---|---|---|---|")
-    for form in ("no-questions", "intake-general"):
-        done = taps(form)
-        print(f"| {form} | {len(done)} | a signature drawn with a finger | {', '.join(done)} |")
+    rows = {form: walk(form) for form in ("no-questions", "intake-general", "intake-basic")}
+    with tempfile.TemporaryDirectory() as tmp:
+        service, secret, qr = pre_checked(Path(tmp))
+        try:
+            rows["intake-basic, pre-checked"] = walk("intake-basic", f"{service.api.url}", secret, qr)
+        finally:
+            service.stop()
+    card = rows["intake-basic"]["seconds"]
+    print("| patient, welcome to ticket | taps | and | card in (or scan) to ticket | ratio | what was tapped |")
+    print("|---|---|---|---|---|---|")
+    for name, done in rows.items():
+        how = "the arrival code scanned" if "pre-checked" in name else "a signature drawn with a finger"
+        ratio = f"{done['seconds'] / card:.2f}x" if name.startswith("intake-basic") else ""
+        print(f"| {name} | {len(done['taps'])} | {how} | {done['seconds']:.2f} s | {ratio} | {', '.join(done['taps'])} |")
 
 
 if __name__ == "__main__":

@@ -48,6 +48,7 @@ def test_a_benchmark_runs_on_a_fresh_clone(name, request, tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     if name == "bench_taps.py":           # counts taps, beside the target in its docstring
         assert re.search(r"\| no-questions \| \d+ \|", done.stdout), done.stdout
+        assert re.search(r"\| intake-basic, pre-checked \| 1 \| .* \| this_is_me \|", done.stdout), done.stdout
     else:
         assert RATIO.search(done.stdout), done.stdout
 
