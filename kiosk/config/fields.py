@@ -334,11 +334,16 @@ def metrics_port(port: int) -> str | None:
     return None if port == 0 or PORT.holds(port) else f"must be 0 (off) or between 1 and 65535, not {shown(port)}"
 
 
-def public_url(url: str) -> str | None:
-    if not url:
-        return None
-    problem = peer_urls((url,))
-    return problem and problem.replace("of a kiosk's desk page", "where patients reach the patient listener")
+def web_url(what: str) -> Check:
+    """One https:// URL (http:// to loopback only), or empty; ``what`` says whose it is in the sentence."""
+    def check(url: str) -> str | None:
+        problem = peer_urls((url,)) if url else None
+        return problem and problem.replace("of a kiosk's desk page", what)
+    return check
+
+
+public_url = web_url("where patients reach the patient listener")
+site_url = web_url("of the site service's site listener")
 
 
 def smtp_url(url: str) -> str | None:
@@ -348,13 +353,6 @@ def smtp_url(url: str) -> str | None:
     if parts.scheme not in ("smtp", "smtps") or not parts.hostname or parts.path.strip("/") or parts.username:
         return f"must be empty, smtps://host:port or smtp://host:port, not {shown(url)}"
     return None
-
-
-def site_url(url: str) -> str | None:
-    if not url:
-        return None
-    problem = peer_urls((url,))
-    return problem and problem.replace("of a kiosk's desk page", "of the site service's site listener")
 
 
 def database_url(url: str) -> str | None:

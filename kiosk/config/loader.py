@@ -133,13 +133,19 @@ def _check_hospital(h: HospitalSettings) -> None:
                           f"localhost; use {allowed[0]}:// for {parts.hostname}.")
 
 
+def _tls_off_loopback(section: str, bind_key: str, bind: str, cert: str, key: str, what: str) -> None:
+    """A listener beyond this machine only over TLS: a key needs its certificate, and an address other
+    machines can reach needs both."""
+    if key and not cert:
+        raise ConfigError(f"'{section}.tls_key' is set but {section}.tls_cert is not; give the certificate too.")
+    if not cert and not is_loopback(bind):
+        raise ConfigError(f"'{section}.{bind_key}' is {bind}, which other machines can reach, but {section}.tls_cert is "
+                          f"not set; serve {what} over TLS ({section}.tls_cert) or bind it to 127.0.0.1.")
+
+
 def _check_desk(d: DeskSettings) -> None:
     """The desk page without TLS only on loopback: staff PINs and sessions must not cross the network in clear."""
-    if d.tls_key and not d.tls_cert:
-        raise ConfigError("'desk.tls_key' is set but desk.tls_cert is not; give the certificate too.")
-    if not d.tls_cert and not is_loopback(d.bind):
-        raise ConfigError(f"'desk.bind' is {d.bind}, which other machines can reach, but desk.tls_cert is not set; "
-                          "serve the desk page over TLS (desk.tls_cert) or bind it to 127.0.0.1.")
+    _tls_off_loopback("desk", "bind", d.bind, d.tls_cert, d.tls_key, "the desk page")
     if d.peers and not d.peer_secret_file:
         raise ConfigError("'desk.peers' is set but desk.peer_secret_file is not; give the site's shared secret too.")
 
@@ -147,11 +153,7 @@ def _check_desk(d: DeskSettings) -> None:
 def _check_site(s: SiteSettings, desk: DeskSettings) -> None:
     """The site listener without TLS only on loopback (the site secret and the invitation token cross it); the
     patient listener off loopback only behind a reverse proxy, which gives patients TLS."""
-    if s.tls_key and not s.tls_cert:
-        raise ConfigError("'site.tls_key' is set but site.tls_cert is not; give the certificate too.")
-    if not s.tls_cert and not is_loopback(s.site_bind):
-        raise ConfigError(f"'site.site_bind' is {s.site_bind}, which other machines can reach, but site.tls_cert is not "
-                          "set; serve the site listener over TLS (site.tls_cert) or bind it to 127.0.0.1.")
+    _tls_off_loopback("site", "site_bind", s.site_bind, s.tls_cert, s.tls_key, "the site listener")
     if s.smtp_url and not s.smtp_from:
         raise ConfigError("'site.smtp_url' is set but site.smtp_from is not; give the sender's address too.")
     if s.url and not desk.peer_secret_file:
