@@ -18,11 +18,12 @@ import secrets
 import subprocess
 import sys
 import tempfile
-from datetime import datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "support"))
+
+from precheckin import site_with_a_pre_checked_patient  # noqa: E402
 
 WALK = """
 import json, sys, time
@@ -83,37 +84,13 @@ def walk(form: str, *scan: str) -> dict:
         return json.loads((Path(tmp) / "screens.json").read_text(encoding="utf-8"))["patients"][0]
 
 
-def pre_checked(tmp: Path) -> tuple[object, str, str]:
-    """A site service in this process with one patient who finished their pre-check-in (the basic form):
-    (the service, the site's secret file, the arrival QR's text)."""
-    os.environ.setdefault("KIOSK_STORE_KEY", secrets.token_hex(32))      # the site service's own file
-    from precheckin import finished_precheck
-
-    from kiosk import config
-    from kiosk.site import precheck
-    from kiosk.site.db import open_site_db
-    from kiosk.site.server import SiteService
-    secret = tmp / "site.secret"
-    secret.write_text(secrets.token_hex(32) + "\n")
-    secret.chmod(0o600)
-    settings = config.Settings().replace(
-        kiosk=config.KioskSettings(data_dir=str(tmp / "site")), desk=config.DeskSettings(peer_secret_file=str(secret)),
-        site=config.SiteSettings(public_url="http://127.0.0.1:8044", patient_port=0, site_port=0))
-    service = SiteService(open_site_db(settings), settings).start()
-    start = (datetime.now().astimezone() + timedelta(hours=1)).replace(second=0, microsecond=0)
-    code, _ = finished_precheck(service, {
-        "appointment": {"id": "bench-1", "start": start.isoformat(), "location": "Cardiology"},
-        "patient": {"resourceType": "Patient", "name": [{"family": "Bench", "given": ["Pat"]}], "birthDate": "1980-07-14"},
-        "language": "de"})
-    return service, str(secret), precheck.qr_text(settings.site.id, code)
-
-
 def main() -> None:
     rows = {form: walk(form) for form in ("no-questions", "intake-general", "intake-basic")}
     with tempfile.TemporaryDirectory() as tmp:
-        service, secret, qr = pre_checked(Path(tmp))
+        os.environ.setdefault("KIOSK_STORE_KEY", secrets.token_hex(32))      # the site service's own file
+        service, secret, qr = site_with_a_pre_checked_patient(Path(tmp))
         try:
-            rows["intake-basic, pre-checked"] = walk("intake-basic", f"{service.api.url}", secret, qr)
+            rows["intake-basic, pre-checked"] = walk("intake-basic", service.api.url, str(secret), qr)
         finally:
             service.stop()
     card = rows["intake-basic"]["seconds"]

@@ -3,6 +3,7 @@ window or headless, and the samples sent to the hospital's test system with --se
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import secrets
 import shutil
@@ -65,6 +66,11 @@ def _demo(args, settings: config.Settings, store, cards, out: Path, headless: bo
     # Tickets and wristbands as PNG files: copied into the output folder by the headless walk, written there
     # directly when a person plays the patient.
     printer = PreviewPrinter(settings.data_path / "tickets" if headless else out / "tickets")
+    site, arrivals = None, ()
+    if headless and not args.send_samples:
+        # A site service of the demo's own, on 127.0.0.1, with two sample patients who pre-checked in: one
+        # arrives by scanning their code, the other's "Is this you?" is shown in every language.
+        site, arrivals, settings = _demo_site(settings, cards[0])
     kiosk_app.prepare_kivy(settings.data_path / "kivy", headless=headless, demo=True)
     try:
         app = kiosk_app.build_app(settings, store=store, reader=SimulatedReader(cards),
@@ -72,19 +78,84 @@ def _demo(args, settings: config.Settings, store, cards, out: Path, headless: bo
                                   sample_card_button=not headless,
                                   demo=demo.BANNER_SENDING if args.send_samples else demo.BANNER)
     except FormError as e:
+        if site is not None:
+            site.stop()
         raise CommandError(f"The intake form cannot be used: {e}.") from None
     if not headless:
         print(f"Tickets and wristbands are written to {printer.folder}; the demo's store goes when the demo ends.")
         app.run()
     else:
         try:
-            summary = demo.run_headless(app, out, cards, tour=not args.send_samples)
+            summary = demo.run_headless(app, out, cards, tour=not args.send_samples, arrivals=arrivals)
         except demo.DemoError as e:
             raise CommandError(f"The demo stopped: {e}.", 1) from None
+        finally:
+            if site is not None:
+                site.stop()
         _demo_summary(summary, out, tour=not args.send_samples)
     if args.send_samples:
         _send_samples(settings, store, app.flow.form)
     return EXIT_OK
+
+
+def _demo_site(settings: config.Settings, card) -> tuple:
+    """The demo's site service (its own encrypted database in the demo's scratch folder) with two sample
+    patients who finished their pre-check-in (the intake form answered, consent signed): (the running
+    service, the arrival QR texts, the kiosk's settings to reach it with a simulated scanner)."""
+    from datetime import datetime, timedelta
+
+    from kiosk.checkin import answers, forms, signature
+    from kiosk.checkin.corrections import correct, draft
+    from kiosk.config.sections import ScannerSettings
+    from kiosk.messages import STANDARD_CONSENT
+    from kiosk.site import invitations, precheck
+    from kiosk.site.db import SITE_FILE, SiteDb, file_engine
+    from kiosk.site.server import SiteService
+    folder = settings.data_path / "site"
+    secret = folder / "site.secret"
+    folder.mkdir(mode=0o700)
+    secret.write_text(secrets.token_hex(32) + "\n")
+    secret.chmod(0o600)
+    site_settings = settings.replace(desk=dataclasses.replace(settings.desk, peer_secret_file=str(secret), peers=()),
+                                     site=dataclasses.replace(settings.site, public_url="http://127.0.0.1:8044",
+                                                              patient_port=0, site_port=0, site_bind="127.0.0.1",
+                                                              patient_bind="127.0.0.1", tls_cert="", tls_key="",
+                                                              api_token_file="", smtp_url=""))
+    db = SiteDb(file_engine(folder / SITE_FILE, secrets.token_hex(32)))
+    db.create_schema()
+    service = SiteService(db, site_settings).start()
+    form = forms.load(settings.forms.intake)
+    start = (datetime.now().astimezone() + timedelta(minutes=20)).replace(second=0, microsecond=0)
+    qrs = []
+    for n in (1, 2):
+        request = invitations.parse_request({
+            "appointment": {"id": f"demo-{n}", "start": start.isoformat(), "location": "Outpatients, ground floor"},
+            "patient": card.person.to_fhir(), "language": settings.kiosk.languages[0]},
+            default_language=settings.kiosk.languages[0])
+        _, made = invitations.create(db, request)
+        shown = draft(card.person)            # confirmed as the card has them
+        precheck.save_contact(db, made, correct(card.person, tuple(shown["street"].split(",")), shown["postal_code"],
+                                                shown["city"], shown["phone"])[0])
+        given: dict = {}
+        while (q := next((q for q in answers.enabled(form, given) if q.link_id not in given), None)) is not None:
+            given[q.link_id] = _sample_answer(q)
+            precheck.save_answer(db, invitations.find(db, invitation_id=made.id), form, q.link_id, given[q.link_id])
+        drawn = signature.render_png([[(0.1, 0.5), (0.3, 0.7), (0.5, 0.4), (0.8, 0.6)]], (600, 200))
+        precheck.save_consent(db, made, "accepted", signature.text_id(STANDARD_CONSENT),
+                              base64.b64encode(drawn).decode("ascii"))
+        code = precheck.finish(db, invitations.find(db, invitation_id=made.id))
+        qrs.append(precheck.qr_text(site_settings.site.id, code))
+    kiosk_settings = settings.replace(site=dataclasses.replace(settings.site, url=service.api.url),
+                                      desk=dataclasses.replace(settings.desk, peer_secret_file=str(secret)),
+                                      scanner=ScannerSettings(kind="simulated"))
+    return service, tuple(qrs), kiosk_settings
+
+
+def _sample_answer(q):
+    """What the demo's pre-checked patients answered: no, the first option, one, a date, or a word."""
+    kinds = {"boolean": False, "integer": 1, "decimal": 1.0, "date": "2000-01-01"}
+    value = q.options[0].code if q.options else kinds.get(q.type, "-")
+    return (value,) if q.repeats and q.type in ("choice", "open-choice") else value
 
 
 def _demo_summary(summary: dict, out: Path, *, tour: bool) -> None:

@@ -336,8 +336,10 @@ def metrics_port(port: int) -> str | None:
 
 def web_url(what: str) -> Check:
     """One https:// URL (http:// to loopback only), or empty; ``what`` says whose it is in the sentence."""
+    printable = text_check(2048, required=False, chars=visible, what="printable characters without spaces")
+
     def check(url: str) -> str | None:
-        problem = peer_urls((url,)) if url else None
+        problem = printable(url) or (peer_urls((url,)) if url else None)
         return problem and problem.replace("of a kiosk's desk page", what)
     return check
 
@@ -371,6 +373,6 @@ def text_codec(name: str) -> str | None:
     try:
         if codecs.lookup(name)._is_text_encoding:
             return None
-    except LookupError:
+    except (LookupError, ValueError):             # ValueError: a name with a NUL in it
         pass
     return f"must be the name of a character set, e.g. utf-8, latin-1 or cp437, not {shown(name)}"

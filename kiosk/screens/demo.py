@@ -167,7 +167,41 @@ async def walk_patients(app, pilot: Pilot, cards: Sequence[CardData]) -> list[di
     return results
 
 
-async def show_every_screen(app, pilot: Pilot, card: CardData) -> None:
+async def scan_arrival(app, pilot: Pilot, qr: str) -> None:
+    """The arrival code scanned on the welcome screen, and the site service's answer on the screen."""
+    app.scanner.scan(qr).join()
+    await pilot.wait_for(lambda: app.flow.state is not State.WELCOME and not app.flow.session.arrival_asked,
+                         "the site service's answer")
+    await pilot.frames(2)
+
+
+async def arrive(app, pilot: Pilot, qr: str, n: int) -> dict:
+    """A patient who pre-checked in at home scans their arrival code, says "Yes, this is me", takes the ticket."""
+    p = f"p{n}"
+    await scan_arrival(app, pilot, qr)
+    await pilot.wait_state(State.ARRIVAL)
+    await pilot.shot(f"{p}-01-{State.ARRIVAL.value}")
+    pilot.shots[-1]["language"] = app.flow.session.language       # the one the patient chose at home
+    await pilot.tap("this_is_me")
+    await pilot.wait_for(lambda: app.flow.state is State.DONE and walk.printing_ended(app.flow.session.print_status),
+                         "the ticket to be printed")
+    await pilot.shot(f"{p}-02-{State.DONE.value}")
+    pilot.shots[-1]["language"] = app.flow.session.language
+    admission = app.store.get_admission(app.flow.session.admission.id)
+    (pilot.out / f"{p}-admission.json").write_text(json.dumps(admission.to_json(), indent=2, ensure_ascii=False),
+                                                   encoding="utf-8")
+    result = {"patient": n, "queue_number": admission.queue_number, "admission": f"{p}-admission.json",
+              "pre_checked": True}
+    for kind, path in app.last_prints.items():
+        if path:
+            shutil.copy(path, pilot.out / f"{p}-{kind}.png")
+            result[kind] = f"{p}-{kind}.png"
+    await pilot.tap("finish")
+    await pilot.wait_state(State.WELCOME)
+    return result
+
+
+async def show_every_screen(app, pilot: Pilot, card: CardData, arrival: str = "") -> None:
     """Every screen in every language the kiosk offers, with normal and with larger text, saved as
     ``screens/<language>/<screen>[-large].png``. Each of these shots records what a person would find
     wrong with it (too small to touch or read, cut off, out of the screen: kiosk.screens.layout_check)."""
@@ -187,6 +221,16 @@ async def show_every_screen(app, pilot: Pilot, card: CardData) -> None:
             if large:
                 await pilot.tap("large_text")
             await look(language, large)
+            if arrival:                       # "Is this you?", then "No": back to the welcome screen
+                await scan_arrival(app, pilot, arrival)
+                await pilot.wait_state(State.ARRIVAL)
+                await pilot.tap(f"language:{language}")     # the pre-check-in's language, until the patient chooses
+                await look(language, large)
+                await pilot.tap("not_me")
+                await pilot.wait_state(State.WELCOME)
+                await pilot.tap(f"language:{language}")
+                if large:
+                    await pilot.tap("large_text")
             await pilot.tap("start")
             await pilot.wait_state(State.IDENTIFY)
             await look(language, large)
@@ -233,14 +277,17 @@ async def show_every_screen(app, pilot: Pilot, card: CardData) -> None:
             await pilot.wait_state(State.WELCOME)
 
 
-def run_headless(app, out: Path, cards: Sequence[CardData], *, tour: bool = True) -> dict:
-    """Walk ``cards`` through ``app`` (a built, not yet running KioskApp), then (``tour``) show every screen in
-    every language; returns the summary written to ``out/screens.json``. Raises DemoError when a screen was
-    not reached."""
+def run_headless(app, out: Path, cards: Sequence[CardData], *, tour: bool = True, arrivals: Sequence[str] = ()) -> dict:
+    """Walk ``cards`` through ``app`` (a built, not yet running KioskApp), then a patient who pre-checked in
+    scanning the first of ``arrivals`` (arrival QR texts of the demo's site service), then (``tour``) show
+    every screen in every language ("Is this you?" for the second of ``arrivals``); returns the summary
+    written to ``out/screens.json``. Raises DemoError when a screen was not reached."""
     async def script(app, pilot: Pilot) -> list[dict]:
         patients = await walk_patients(app, pilot, cards)
+        if arrivals:
+            patients.append(await arrive(app, pilot, arrivals[0], len(patients) + 1))
         if tour:
-            await show_every_screen(app, pilot, cards[0])
+            await show_every_screen(app, pilot, cards[0], arrivals[1] if len(arrivals) > 1 else "")
         return patients
 
     return run_script(app, out, script)

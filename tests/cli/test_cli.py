@@ -29,6 +29,7 @@ SUBCOMMANDS = [
     ("doctor", "exit 0 only when all pass"),
     ("desk", "desk web page"),
     ("staff", "salted scrypt hashes"),
+    ("site", "patients invited for an appointment"),
 ]
 
 

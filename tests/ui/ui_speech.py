@@ -107,17 +107,32 @@ async def script(app, pilot) -> list[dict]:
     await pilot.tap("finish")              # the wipe
     await pilot.wait_state(State.WELCOME)
     spoken["done"]["speaking_after_wipe"] = speaker.speaking()
+    # A patient who pre-checked in scans their arrival code: "Is this you?"
+    app.scanner.scan(app.arrival_qr).join()
+    await pilot.wait_for(lambda: app.flow.state is State.ARRIVAL and not app.flow.session.arrival_asked, "Is this you?")
+    await read("arrival")
+    await pilot.tap("not_me")
+    await pilot.wait_state(State.WELCOME)
     return [{"spoken": spoken, "shown": shown, "visited": visited}]
 
 
 def main(out: Path) -> None:
-    read_end, write_end = os.pipe()      # the "sound card": never read, so speech lasts until stopped
-    app = app_for(settings_for(out, ("en", "tr")), speaker=NotingSpeaker(write_end))
+    from precheckin import site_with_a_pre_checked_patient
+
+    from kiosk.config import DeskSettings, FormsSettings, SiteSettings
+    from kiosk.config.sections import ScannerSettings
     from kiosk.screens.demo import run_script
+    read_end, write_end = os.pipe()      # the "sound card": never read, so speech lasts until stopped
+    site, secret, qr = site_with_a_pre_checked_patient(out, language="en")
+    app = app_for(settings_for(out, ("en", "tr"), site=SiteSettings(url=site.api.url), forms=FormsSettings(intake="intake-basic"),
+                               desk=DeskSettings(peer_secret_file=str(secret)), scanner=ScannerSettings(kind="simulated")),
+                  speaker=NotingSpeaker(write_end))
+    app.arrival_qr = qr
     try:
         run_script(app, out, script)
     finally:
         app.speaker.stop()
+        site.stop()
         os.close(read_end)
         os.close(write_end)
 
