@@ -177,10 +177,9 @@ def test_every_page_carries_the_security_headers(serve, invitation):
         assert "Strict-Transport-Security" not in answer.headers           # plain HTTP here, no proxy
 
 
+@pytest.mark.parametrize("backend", [""], ids=["sqlcipher"])     # PostgreSQL's files are its server's to encrypt
 def test_the_store_keeps_no_patient_in_clear(serve, make_settings, invitation):
     settings = make_settings()
-    if settings.site.database_url:
-        pytest.skip("PostgreSQL's files are the database server's to encrypt")
     service = serve(settings)
     invite(service, invitation)
     service.site.dispose()
