@@ -84,6 +84,7 @@ class SiteDb:
     def __init__(self, engine: sa.Engine):
         self.engine = engine
         self.postgres = engine.dialect.name == "postgresql"
+        self._secrets: dict[str, bytes] = {}
 
     def create_schema(self) -> None:
         """Create what is missing. On PostgreSQL under a transaction-scoped advisory lock, so that instances
@@ -95,11 +96,15 @@ class SiteDb:
             conn.execute(_PUT_ONCE, {"name": "schema_version", "value": SCHEMA_VERSION})
 
     def secret(self, name: str) -> bytes:
-        """A random 32-byte secret, made by the first instance that asks and the same for every instance."""
-        with self.engine.begin() as conn:
-            conn.execute(_PUT_ONCE, {"name": name, "value": secrets.token_hex(32)})
-            value = conn.execute(sa.select(settings_table.c.value).where(settings_table.c.name == name)).scalar_one()
-        return bytes.fromhex(value)
+        """A random 32-byte secret, made by the first instance that asks and the same for every instance (it
+        never changes: kept once read)."""
+        if name not in self._secrets:
+            with self.engine.begin() as conn:
+                conn.execute(_PUT_ONCE, {"name": name, "value": secrets.token_hex(32)})
+                value = conn.execute(sa.select(settings_table.c.value)
+                                     .where(settings_table.c.name == name)).scalar_one()
+            self._secrets[name] = bytes.fromhex(value)
+        return self._secrets[name]
 
     def hit(self, key: str, window_s: float, now: float | None = None) -> tuple[int, int]:
         """Count one request against ``key``: how many in the current window, this one included, and the
