@@ -85,6 +85,7 @@ WARM_UP = 5                          # patients of a life before its memory coun
 
 sys.path.insert(0, str(TESTS))
 import pcsc_service  # noqa: E402
+from needles import date_formats, encodings  # noqa: E402
 
 
 # --- the patients ------------------------------------------------------------------------------------
@@ -128,7 +129,6 @@ def card_json(p: dict) -> dict:
 
 
 def needles(patients: list[dict]) -> set[str]:
-    from test_phi_logs import date_formats, encodings
     texts = {t for p in patients for t in (p["family"], p["given"], p["kvnr"], p["street"], *date_formats(p["birth"]))}
     return {form.casefold() for text in texts for form in encodings(text)}
 

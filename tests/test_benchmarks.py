@@ -53,10 +53,12 @@ def test_a_benchmark_runs_on_a_fresh_clone(name, request, tmp_path):
         assert RATIO.search(done.stdout), done.stdout
 
 
-def test_the_soak_finds_its_pcscd_on_a_fresh_clone(pcscd, tmp_path):
-    """What bench_soak.py does before its day: import its helpers and take the pcscd with the vpcd reader, as
-    `make bench` runs it (nothing set in the environment). tests/ops/test_soak.py runs the day itself."""
+def test_the_soak_finds_its_helpers_and_pcscd_on_a_fresh_clone(pcscd, tmp_path):
+    """What bench_soak.py takes from beside the tests, as `make bench` runs it (nothing set in the environment):
+    its modules, the privacy check's needles (made after the day) and the pcscd with the vpcd reader.
+    tests/ops/test_soak.py runs the day itself, under pytest, where more is on the path."""
     env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "PYTHONPATH": str(BENCHMARKS.parent)}
-    done = subprocess.run([sys.executable, "-c", "import bench_soak; print(bench_soak._bench_pcscd().reader_name)"],
+    done = subprocess.run([sys.executable, "-c", "import bench_soak; bench_soak.needles(bench_soak.make_patients(2, 1)); "
+                                                 "print(bench_soak._bench_pcscd().reader_name)"],
                           capture_output=True, text=True, timeout=120, env=env, cwd=BENCHMARKS)
     assert done.returncode == 0 and done.stdout.strip() == pcscd.reader_name, done.stderr[-3000:]

@@ -43,13 +43,12 @@ import uuid
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timezone
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 import requests
 import sqlcipher3
-from babel.dates import format_date
 from fhirserver import FhirServer
+from needles import date_formats, encodings
 from prometheus_client.parser import text_string_to_metric_families
 
 from kiosk.checkin.model import Admission, Incident, IncidentKind, Severity
@@ -81,25 +80,10 @@ PATIENTS = [
 ]
 
 
-def date_formats(iso: str) -> set[str]:
-    """A birth date as the kiosk could write it: ISO, German, compact, US and UK, and long in its languages."""
-    d = date.fromisoformat(iso)
-    written = {iso, d.strftime("%d.%m.%Y"), d.strftime("%Y%m%d"), d.strftime("%d/%m/%Y"), d.strftime("%m/%d/%Y"),
-               f"{d.day}.{d.month}.{d.year}"}
-    for language in ("de", "en", "fr", "tr"):
-        written |= {format_date(d, style, locale=language) for style in ("medium", "long")}
-    return written
-
-
 def needles(patient: dict) -> set[str]:
     p = patient["patient"]
     return {p["name"][0]["family"], *p["name"][0]["given"], p["identifier"][0]["value"], p["address"][0]["line"][0],
             *date_formats(p["birthDate"])}
-
-
-def encodings(text: str) -> set[str]:
-    """``text`` as it would look escaped in JSON (ensure_ascii), in a URL, or with HL7 v2 escapes."""
-    return {text, json.dumps(text)[1:-1], quote(text), text.replace("^", "\\S\\").replace("&", "\\T\\")}
 
 
 NEEDLES = {form for patient in PATIENTS for text in needles(patient) for form in encodings(text)}
