@@ -133,7 +133,7 @@ def main() -> None:
         hospital=config.HospitalSettings(transport="fhir", url=server.base))
     rows.append(("FHIR transaction", *kiosk(fhir_settings, "fhir", FhirServer), base_s))
     h7 = hl7v2.Hl7Options(sending_facility="lobby-1")
-    messages = [hl7v2.adt_a04(a, transports.control_id_for(a), h7, sent_at=datetime.now(timezone.utc)) for a in backlog]
+    messages = [hl7v2.adt(a, transports.control_id_for(a), h7, sent_at=datetime.now(timezone.utc)) for a in backlog]
     with MllpPeer() as peer:
         base_s = mllp_baseline(peer.host, peer.port, messages)
     mllp_settings = lambda peer: config.Settings(  # noqa: E731

@@ -28,3 +28,26 @@ def write_whole(path: Path, data: bytes, mode: int) -> None:
         os.fsync(folder)
     finally:
         os.close(folder)
+
+
+class FileLock:
+    """An exclusive lock on a file, for one process (and thread) at a time: ``with FileLock(p) as lock:`` then
+    ``lock.try_acquire()`` until it says True. Released when the block ends, or the process dies."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def __enter__(self) -> FileLock:
+        self._file = open(self.path, "a")
+        return self
+
+    def try_acquire(self) -> bool:
+        import fcntl
+        try:
+            fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            return False
+
+    def __exit__(self, *_) -> None:
+        self._file.close()

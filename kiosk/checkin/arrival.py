@@ -12,7 +12,7 @@ from typing import Callable
 from kiosk.checkin import answers as checking
 from kiosk.checkin.events import ArrivalFound, FindArrival, NotMe, RaiseIncident, SaveAdmission, Scanned, ThisIsMe
 from kiosk.checkin.forms import Form
-from kiosk.checkin.model import Admission, Answer, Incident, IncidentKind, PreCheckIn, Severity
+from kiosk.checkin.model import Admission, Answer, FormResponse, Incident, IncidentKind, PreCheckIn, Severity
 from kiosk.checkin.session import Session, State
 from kiosk.messages import N_
 
@@ -101,11 +101,8 @@ class Arrival:
         if s.saving or s.arrival is None:
             return []          # a second tap while the first is being saved, or still looking it up
         a = s.arrival
-        s.answers = {k: tuple(v) if isinstance(v, list) else v for k, v in a.answers.items()}
-        given = tuple(Answer(q.link_id, s.answers[q.link_id]) for q in checking.enabled(self.form, s.answers)
-                      if q.link_id in s.answers)
         try:
-            response = checking.form_response(self.form, given)
+            s.answers, given, response = answered(self.form, a.answers)
         except ValueError:     # answers that do not fit this kiosk's form: the kiosk asks them itself
             s.arrival, s.answers = None, {}
             s.notice = MSG_UNAVAILABLE
@@ -120,6 +117,15 @@ class Arrival:
 
     def _not_me(self, _: NotMe) -> list:
         return self._wipe()
+
+
+def answered(form: Form, answers: dict) -> tuple[dict, tuple[Answer, ...], FormResponse]:
+    """A pre-check-in's answers ({linkId: value}, lists for several) as the check-in keeps them, as the
+    admission's answers (of the questions they enable) and as the form answered.
+    :raises ValueError: they do not fit ``form``"""
+    kept = {k: tuple(v) if isinstance(v, list) else v for k, v in answers.items()}
+    given = tuple(Answer(q.link_id, kept[q.link_id]) for q in checking.enabled(form, kept) if q.link_id in kept)
+    return kept, given, checking.form_response(form, given)
 
 
 def admission_of(a: PreCheckIn, admission_id: str, kiosk_id: str, created_at: str, *, language: str, identified_by: str,

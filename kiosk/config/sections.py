@@ -111,7 +111,9 @@ class PrinterSettings:
 
 @dataclass(frozen=True)
 class HospitalSettings:
-    transport: str = setting("none", "How admissions reach the hospital system: fhir, hl7v2, folder, or none (keep them only in the store).",
+    transport: str = setting("none", "How admissions reach the hospital system: fhir, hl7v2, folder, or none (keep them only in the store). "
+                             "On the site service: how finished pre-check-ins reach it before the patients come (none: only with "
+                             "their arrival).",
                              choices=("fhir", "hl7v2", "folder", "none"))
     url: str = setting("", "Address of the hospital system: https://... for fhir, mllp://host:port for hl7v2, file:///dir for folder (URL: at "
                        "most 2048 characters, no spaces).", check=url_check)

@@ -60,6 +60,7 @@ class FhirOptions:
     patient_system: str = "urn:kiosk:patient"         # Patient.identifier of a person without a card
     appointment_system: str = "urn:kiosk:appointment-code"   # identifier system of typed appointment codes
     consent_text_system: str = "urn:kiosk:consent-text"     # Consent.policy.uri prefix of the consent text's id
+    precheck_system: str = "urn:kiosk:precheck"       # Encounter.identifier system of a pre-check-in (its id)
 
 
 @dataclass(frozen=True)
@@ -86,8 +87,10 @@ class Verdict:
     retry_after_s: float | None = None
 
 
-def _urn(admission: Admission, resource_type: str) -> str:
-    return f"urn:uuid:{uuid.uuid5(_NAMESPACE, f'{admission.id}/{resource_type}')}"
+def _urn(of: Admission | str, resource_type: str) -> str:
+    """The fullUrl of one resource of an admission (or of a pre-check-in: its id)."""
+    key = of if isinstance(of, str) else of.id
+    return f"urn:uuid:{uuid.uuid5(_NAMESPACE, f'{key}/{resource_type}')}"
 
 
 def _token(system: str, value: str) -> str:
@@ -126,10 +129,17 @@ def _coding(system: str, code: str, display: str = "") -> dict:
     return {k: v for k, v in (("system", system), ("code", code), ("display", display)) if v}
 
 
-def transaction(admission: Admission, options: FhirOptions = FhirOptions()) -> dict:
+def transaction(admission: Admission, options: FhirOptions = FhirOptions(), *, pre_admit: bool = False) -> dict:
     """The R4 transaction Bundle of one admission, identical every time for the same admission.
 
     Its QuestionnaireResponse holds ``admission.form_response``, the form as the patient answered it.
+
+    A patient who pre-checked in at home (``admission.precheck_id``) is written twice, by two systems: first
+    by the site service before they come (``pre_admit``: the Encounter ``planned``, created only where no
+    Encounter has the pre-check-in's identifier yet, so it never undoes an arrival), then by the kiosk they
+    arrive at (the same Encounter, found by that identifier, updated to arrived, with the admission's
+    identifier added). The QuestionnaireResponse and the Consent are the pre-check-in's in both (its id in
+    theirs; updated, so an answer changed at home replaces the one delivered before), never two of each.
     Raises ValueError when the admission has answers but no form response (stored before admissions
     carried one: ``kiosk.checkin.answers.form_response`` makes it) or the consent is neither accepted nor
     declined.
@@ -139,28 +149,34 @@ def transaction(admission: Admission, options: FhirOptions = FhirOptions()) -> d
     patient_urn, encounter_urn = _urn(admission, "Patient"), _urn(admission, "Encounter")
     patient = admission.person.to_fhir()
     _mark_patient_entered(patient, admission)
-    patient.setdefault("identifier", [{"system": options.patient_system, "value": admission.id}])
-    key = patient["identifier"][0]
+    precheck = admission.precheck_id
+    key = precheck or admission.id        # of the answers, the consent and a patient without a card's number:
+                                          # the pre-check-in's, where there is one (one of each, from both)
+    patient.setdefault("identifier", [{"system": options.patient_system, "value": key}])
+    first_id = patient["identifier"][0]
     entries = [(patient_urn, patient, {"method": "POST", "url": "Patient",
-                                       "ifNoneExist": f"identifier={_token(key['system'], key['value'])}"})]
+                                       "ifNoneExist": f"identifier={_token(first_id['system'], first_id['value'])}"})]
 
     coverage = admission.coverage.to_fhir() if admission.coverage else {}
     if coverage.get("payor"):
         coverage["beneficiary"] = {"reference": patient_urn}
-        match = f"beneficiary.identifier={_token(key['system'], key['value'])}"
+        match = f"beneficiary.identifier={_token(first_id['system'], first_id['value'])}"
         if admission.coverage.payor_id:
             match += f"&payor:identifier={_token(admission.coverage.payor_system, admission.coverage.payor_id)}"
         entries.append((_urn(admission, "Coverage"), coverage,
                         {"method": "POST", "url": "Coverage", "ifNoneExist": match}))
 
+    identifiers = ([] if pre_admit else [{"system": options.admission_system, "value": admission.id}]) + (
+        [{"system": options.precheck_system, "value": precheck}] if precheck else [])
     encounter: dict = {
         "resourceType": "Encounter",
-        "identifier": [{"system": options.admission_system, "value": admission.id}],
-        "status": options.encounter_status,
+        "identifier": identifiers,
+        "status": "planned" if pre_admit else options.encounter_status,
         "class": _coding(V3_ACT_CODE, options.encounter_class),
         "subject": {"reference": patient_urn},
-        "period": {"start": admission.created_at},
     }
+    if not pre_admit:
+        encounter["period"] = {"start": admission.created_at}
     appointment = {"type": "Appointment"}
     if admission.appointment_id:
         appointment["reference"] = f"Appointment/{admission.appointment_id}"
@@ -168,14 +184,19 @@ def transaction(admission: Admission, options: FhirOptions = FhirOptions()) -> d
         appointment["identifier"] = {"system": options.appointment_system, "value": admission.appointment_code}
     if len(appointment) > 1:
         encounter["appointment"] = [appointment]
-    entries.append((encounter_urn, encounter, {"method": "POST", "url": "Encounter", "ifNoneExist":
-                                               f"identifier={_token(options.admission_system, admission.id)}"}))
+    if precheck and not pre_admit:
+        request = {"method": "PUT", "url": f"Encounter?identifier={_token(options.precheck_system, precheck)}"}
+    else:
+        first = identifiers[0]
+        request = {"method": "POST", "url": "Encounter",
+                   "ifNoneExist": f"identifier={_token(first['system'], first['value'])}"}
+    entries.append((encounter_urn, encounter, request))
 
     answered = admission.form_response
     if answered is None and admission.answers:
         raise ValueError("the answers come without the form they answer (no form response)")
     if answered is not None and answered.items:
-        qr_urn = _urn(admission, "QuestionnaireResponse")
+        qr_urn = _urn(key, "QuestionnaireResponse")
         qr_id = qr_urn.removeprefix("urn:uuid:")
         response = {"resourceType": "QuestionnaireResponse", "id": qr_id,
                     **({"questionnaire": answered.questionnaire} if answered.questionnaire else {}),
@@ -187,7 +208,7 @@ def transaction(admission: Admission, options: FhirOptions = FhirOptions()) -> d
     accepted = admission.consent == "accepted"
     consent = {
         "resourceType": "Consent",
-        "identifier": [{"system": options.consent_system, "value": admission.id}],
+        "identifier": [{"system": options.consent_system, "value": key}],
         "status": "active" if accepted else "rejected",
         "scope": {"coding": [_coding(CONSENT_SCOPE, "patient-privacy")]},
         "category": [{"coding": [_coding(LOINC, "59284-0", "Patient Consent")]}],
@@ -205,8 +226,9 @@ def transaction(admission: Admission, options: FhirOptions = FhirOptions()) -> d
             "contentType": "image/png", "language": admission.language,
             "data": base64.b64encode(admission.consent_signature).decode("ascii"),
             "title": "Signature of the patient", "creation": admission.created_at}
-    entries.append((_urn(admission, "Consent"), consent, {
-        "method": "POST", "url": "Consent", "ifNoneExist": f"identifier={_token(options.consent_system, admission.id)}"}))
+    match = f"identifier={_token(options.consent_system, key)}"
+    entries.append((_urn(admission, "Consent"), consent, {"method": "PUT", "url": f"Consent?{match}"} if precheck
+                    else {"method": "POST", "url": "Consent", "ifNoneExist": match}))
     if admission.test_data:               # sample patients: no hospital may take them for real ones
         for _, resource, _ in entries:
             resource.setdefault("meta", {}).setdefault("security", []).append(dict(TEST_DATA))

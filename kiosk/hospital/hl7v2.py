@@ -1,4 +1,4 @@
-"""An admission as an HL7 v2.5 ADT^A04 message, the ACK that answers it, and MLLP to carry both.
+"""An admission as an HL7 v2.5 ADT^A04 message (a pre-check-in as an ADT^A05), the ACK that answers it, and MLLP to carry both.
 
 Everything but ``send_mllp`` is pure text. Segment and field choices follow HL7 v2.5 chapters 2 (control),
 3 (patient administration) and 6 (financial management: IN1), the IHE ITI PAM profile (ITI TF-2b 3.31) and,
@@ -75,9 +75,15 @@ def escape(text: str) -> str:
     return text.translate(_ESCAPES)
 
 
-def adt_a04(admission: Admission, control_id: str, options: Hl7Options, *, sent_at: datetime) -> str:
+def adt(admission: Admission, control_id: str, options: Hl7Options, *, sent_at: datetime,
+        pre_admit: bool = False) -> str:
     """The ADT^A04^ADT_A01 ("register a patient") for ``admission``: MSH, EVN, PID, PV1 and, when there is
     a coverage, IN1; segments joined with CR, no trailing CR, to be encoded as UTF-8 (MSH-18).
+
+    With ``pre_admit``, the ADT^A05^ADT_A05 ("pre-admit a patient") the site service sends for a pre-check-in
+    before the patient comes. PV1-19 (the visit number) is the pre-check-in's id in both, for a patient who
+    pre-checked in (``admission.precheck_id``): the kiosk's A04 at arrival names the visit the A05 announced,
+    and carries its own admission id in PV1-50 (alternate visit ID); otherwise PV1-19 is the admission id.
 
     ``control_id`` goes to MSH-10 and comes back in the ACK's MSA-2: resend the *same* one when an ACK is
     missing. HL7 2.5 gives it 20 characters; printable ASCII without delimiters, else ValueError.
@@ -95,10 +101,10 @@ def adt_a04(admission: Admission, control_id: str, options: Hl7Options, *, sent_
     segments = [
         "|".join(["MSH", "^~\\&", escape(options.sending_application), escape(options.sending_facility),
                   escape(options.receiving_application), escape(options.receiving_facility),
-                  sent_at.strftime("%Y%m%d%H%M%S%z"), "", "ADT^A04^ADT_A01", control_id,
+                  sent_at.strftime("%Y%m%d%H%M%S%z"), "", "ADT^A05^ADT_A05" if pre_admit else "ADT^A04^ADT_A01", control_id,
                   "T" if admission.test_data else escape(options.processing_id), "2.5", "", "", "", "", "",
                   "UNICODE UTF-8"]),
-        _segment("EVN", {1: "A04", 2: created, 5: escape(admission.kiosk_id)}),
+        _segment("EVN", {1: "A05" if pre_admit else "A04", 2: created, 5: escape(admission.kiosk_id)}),
         _segment("PID", {
             1: "1",
             3: "~".join(_cx(i, options) for i in person.identifiers),
@@ -112,8 +118,9 @@ def adt_a04(admission: Admission, control_id: str, options: Hl7Options, *, sent_
             15: escape(admission.language),
         }),
         _segment("PV1", {1: "1", 2: escape(options.patient_class),
-                         19: escape(admission.id),
-                         44: created}),
+                         19: escape(admission.precheck_id or admission.id),
+                         **({} if pre_admit else {44: created}),
+                         **({50: escape(admission.id)} if admission.precheck_id and not pre_admit else {})}),
     ]
     coverage = admission.coverage
     if coverage:                                    # its period may be FHIR dateTimes: DT keeps the day

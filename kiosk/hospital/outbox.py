@@ -17,7 +17,6 @@ Every message is idempotent at the receiver, so delivering at least once is deli
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import random
 import threading
@@ -54,7 +53,11 @@ class Progress:
 
 class Sync:
     """Delivers the outbox of ``store`` through ``transport``. Not thread-safe: one per thread, with a
-    Store of its own (SQLite connections stay on the thread that opened them)."""
+    Store of its own (SQLite connections stay on the thread that opened them).
+
+    ``store`` is the kiosk's ``Store``, or the site service's outbox (``kiosk.site.delivery.SiteOutbox``: the
+    pre-check-ins delivered before the patients arrive); both give the outbox, incident and lock methods
+    used here, with the same meaning."""
 
     def __init__(self, store: Store, transport, *, form: Form | None = None, retry_max_s: float = 300.0,
                  now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
@@ -69,7 +72,6 @@ class Sync:
         self.store, self.transport, self.form = store, transport, form
         self.retry_max_s = retry_max_s
         self._now, self._jitter, self._alive = now, jitter, alive
-        self._lock_path = store.path.with_name(store.path.name + ".sync-lock")
 
     def run_once(self, *, now_or_never: bool = False, stop: threading.Event | None = None) -> Progress:
         """Deliver every message that is due now, in order; stop at the first one that must wait.
@@ -80,18 +82,14 @@ class Sync:
             (someone asked: ``kiosk sync --once``)
         :param stop: when it is set while the other worker delivers, give up waiting for it (nothing done)
         """
-        with open(self._lock_path, "a") as lock:
+        with self.store.delivery_lock() as lock:
             # The other worker may hold the lock for a whole round (a backlog after an outage): waited for
-            # in short sleeps, each one alive, rather than in one flock() nobody can see or stop. The lock
-            # is released when the file closes, or the process dies.
-            while True:
-                try:
-                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    self._alive()
-                    if (stop or threading.Event()).wait(LOCK_POLL_S):    # (a sleep when nobody can stop it)
-                        return Progress()
+            # in short sleeps, each one alive, rather than in one blocking call nobody can see or stop. The
+            # lock is released when the block ends, or the process dies.
+            while not lock.try_acquire():
+                self._alive()
+                if (stop or threading.Event()).wait(LOCK_POLL_S):    # (a sleep when nobody can stop it)
+                    return Progress()
             return self._deliver(now_or_never)
 
     def _deliver(self, now_or_never: bool) -> Progress:
@@ -106,7 +104,7 @@ class Sync:
                 break
             attempt, admission = self._attempt(row)
             self._alive()
-            queue_number = admission.queue_number if admission else "?"
+            queue_number = (admission.queue_number or admission.id) if admission else "?"   # (a pre-check-in: its id)
             if attempt.answered:
                 self._hospital_answers()
             if attempt.kind == "retry" and attempt.refused and row["refusals"] + 1 >= REFUSALS:
@@ -213,15 +211,17 @@ class SyncThread:
     (log and incident) and tries again every ``retry_max_s``: the kiosk keeps admitting meanwhile."""
 
     def __init__(self, settings: Settings, form: Form, open_store: Callable[..., Store],
-                 destination: tuple[str, Callable[[Settings], object]] | None = None):
+                 destination: tuple[str, Callable[[Settings], object]] | None = None, poll_s: float | None = None):
         """
         :param form: the intake form (for admissions stored before they carried it as answered: ``Sync``)
         :param open_store: ``open_store(settings, power_safe=...)`` opens the store, called on the thread
         :param destination: (name, opens its transport from the settings) for a destination other than the
             hospital system's (``site``: kiosk.hospital.site_client.SiteArrivals)
+        :param poll_s: look for new messages that often besides being woken (where others queue them too)
         """
         self.settings, self.form, self.open_store = settings, form, open_store
         self.name, self.open_transport = destination or (settings.hospital.transport, open_transport)
+        self.poll_s = poll_s
         self.stop_event, self.wake_event = threading.Event(), threading.Event()
         self.thread = threading.Thread(target=self._run, name=f"sync-{self.name}", daemon=True)
 
@@ -251,7 +251,7 @@ class SyncThread:
                     continue
                 try:
                     Sync(store, transport, form=self.form, retry_max_s=h.retry_max_s).run_forever(
-                        self.stop_event, self.wake_event)
+                        self.stop_event, self.wake_event, self.poll_s)
                 finally:
                     transport.close()
         finally:

@@ -81,8 +81,9 @@ class FhirTransport:
 
     name = "fhir"
 
-    def __init__(self, hospital: HospitalSettings):
+    def __init__(self, hospital: HospitalSettings, *, pre_admit: bool = False):
         self.base = hospital.url.rstrip("/")
+        self.pre_admit = pre_admit
         self.options = fhir.FhirOptions(encounter_status=hospital.encounter_status)
         self.timeout = hospital.timeout_s
         self.session, self.verify = http_session(hospital)
@@ -107,7 +108,7 @@ class FhirTransport:
 
     def send(self, admission: Admission, row: dict) -> Attempt:
         import requests
-        body = json.dumps(fhir.transaction(admission, self.options), ensure_ascii=False)
+        body = json.dumps(fhir.transaction(admission, self.options, pre_admit=self.pre_admit), ensure_ascii=False)
         try:
             answer = self.session.post(self.base, data=body.encode("utf-8"), timeout=self.timeout, verify=self.verify,
                                        headers={"X-Request-Id": f"{admission.kiosk_id}-{row['id']}"})
@@ -125,7 +126,8 @@ class FhirTransport:
         reason = verdict.reason or f"http_{answer.status_code}"
         if verdict.kind == "dead" and payload is not None:
             reason = f"{reason}: {fhir.outcome_summary(payload)}"[:300]
-        note = self._arrive(admission.appointment_id) if verdict.kind == "delivered" and admission.appointment_id else ""
+        arrives = verdict.kind == "delivered" and admission.appointment_id and not self.pre_admit
+        note = self._arrive(admission.appointment_id) if arrives else ""
         # A 5xx, 429 or 401 is about the server or the connection, not this admission: it is retried
         # for as long as it lasts (the hospital_unreachable incident tells IT); a 409 is about it.
         return Attempt(verdict.kind, reason, answer.text, verdict.retry_after_s, answered=True,
@@ -159,11 +161,13 @@ class FhirTransport:
 
 class MllpTransport:
     """One ADT^A04 per admission over MLLP (``mllps://`` with TLS); MSH-10 is derived from the
-    admission, so a resend after a lost ACK carries the same control id."""
+    admission, so a resend after a lost ACK carries the same control id. With ``pre_admit``: an ADT^A05 per
+    outbox row of a pre-check-in (each change the patient made after finishing is a new message)."""
 
     name = "hl7v2"
 
-    def __init__(self, hospital: HospitalSettings, kiosk_id: str):
+    def __init__(self, hospital: HospitalSettings, kiosk_id: str, *, pre_admit: bool = False):
+        self.pre_admit = pre_admit
         parts = urlsplit(hospital.url)
         self.host, self.port = parts.hostname, parts.port or 2575
         self.timeout = hospital.timeout_s
@@ -171,9 +175,10 @@ class MllpTransport:
         self.context = _tls_context(hospital) if parts.scheme == "mllps" else None
 
     def send(self, admission: Admission, row: dict) -> Attempt:
-        control_id = control_id_for(admission)
+        control_id = control_id_for(admission, row if self.pre_admit else None)
         # MSH-7 is the check-in time, so that a resend is the same message, byte for byte.
-        message = hl7v2.adt_a04(admission, control_id, self.options, sent_at=moment(admission.created_at))
+        message = hl7v2.adt(admission, control_id, self.options, sent_at=moment(admission.created_at),
+                            pre_admit=self.pre_admit)
         try:
             answer = hl7v2.send_mllp(self.host, self.port, message, self.timeout, context=self.context)
         except ssl.SSLError:
@@ -231,10 +236,12 @@ def hl7_options(hospital: HospitalSettings, kiosk_id: str) -> hl7v2.Hl7Options:
                             receiving_facility=hospital.hl7_receiving_facility, patient_class=hospital.hl7_patient_class)
 
 
-def control_id_for(admission: Admission) -> str:
+def control_id_for(admission: Admission, row: dict | None = None) -> str:
     """MSH-10: 20 characters (the most v2.5 allows), the same for every resend of an admission: a hash
-    of its id, so that ids sharing a beginning still get different control ids."""
-    return hashlib.sha256(admission.id.encode()).hexdigest()[:20].upper()
+    of its id, so that ids sharing a beginning still get different control ids. A pre-check-in's outbox
+    ``row`` is one version of it, with a control id of its own."""
+    key = f"{admission.id}/{row['id']}" if row else admission.id
+    return hashlib.sha256(key.encode()).hexdigest()[:20].upper()
 
 
 class FolderTransport:
@@ -243,20 +250,25 @@ class FolderTransport:
 
     name = "folder"
 
-    def __init__(self, hospital: HospitalSettings, kiosk_id: str):
+    def __init__(self, hospital: HospitalSettings, kiosk_id: str, *, pre_admit: bool = False):
         self.folder = Path(urlsplit(hospital.url).path)
+        self.pre_admit = pre_admit
         self.format = hospital.folder_format
         self.fhir_options = fhir.FhirOptions(encounter_status=hospital.encounter_status)
         self.hl7_options = hl7_options(hospital, kiosk_id)
 
     def send(self, admission: Admission, row: dict) -> Attempt:
+        # A pre-check-in's versions each get a file (``<id>-<row>``): an engine that took the first one
+        # finds the patient's change as a new file, not as the old name written over.
+        stem = f"{admission.id}-{row['id']}" if self.pre_admit else admission.id
         if self.format == "fhir":
-            name = f"{admission.id}.json"
-            content = json.dumps(fhir.transaction(admission, self.fhir_options), ensure_ascii=False, indent=1)
+            name = f"{stem}.json"
+            content = json.dumps(fhir.transaction(admission, self.fhir_options, pre_admit=self.pre_admit),
+                                 ensure_ascii=False, indent=1)
         else:
-            name = f"{admission.id}.hl7"
-            content = hl7v2.adt_a04(admission, control_id_for(admission), self.hl7_options,
-                                    sent_at=moment(admission.created_at))
+            name = f"{stem}.hl7"
+            content = hl7v2.adt(admission, control_id_for(admission, row if self.pre_admit else None),
+                                self.hl7_options, sent_at=moment(admission.created_at), pre_admit=self.pre_admit)
         try:
             write_whole(self.folder / name, content.encode("utf-8"), 0o640)
         except OSError as e:
@@ -283,14 +295,15 @@ def _tls_context(hospital: HospitalSettings) -> ssl.SSLContext:
     return context
 
 
-def open_transport(settings: Settings):
-    """The transport ``hospital.transport`` names (None for "none")."""
-    h = settings.hospital
+def open_transport(settings: Settings, *, pre_admit: bool = False, sender: str = ""):
+    """The transport ``hospital.transport`` names (None for "none"); ``pre_admit`` for the site service's
+    pre-check-ins, sent as ``sender`` (MSH-4; default the kiosk's id)."""
+    h, sender = settings.hospital, sender or settings.kiosk.id
     if h.transport == "fhir":
-        return FhirTransport(h)
+        return FhirTransport(h, pre_admit=pre_admit)
     if h.transport == "hl7v2":
-        return MllpTransport(h, settings.kiosk.id)
+        return MllpTransport(h, sender, pre_admit=pre_admit)
     if h.transport == "folder":
-        return FolderTransport(h, settings.kiosk.id)
+        return FolderTransport(h, sender, pre_admit=pre_admit)
     return None
 

@@ -16,7 +16,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from kiosk.site import precheck
-from kiosk.site.db import SiteDb, invitations
+from kiosk.site.db import SiteDb, invitations, outbox
 from kiosk.site.invitations import Invitation, find
 
 
@@ -100,6 +100,10 @@ def arrive(site: SiteDb, invitation_id: str, kiosk_id: str, admission_id: str) -
             arrived_at=now, arrived_kiosk=kiosk_id[:64], arrived_admission=admission_id[:64])).rowcount
         row = conn.execute(sa.select(invitations.c.arrived_at, invitations.c.arrived_admission)
                            .where(invitations.c.id == invitation_id)).first()
+        # The kiosk's admission carries the whole pre-check-in (kiosk.hospital.fhir.transaction): a version
+        # still waiting here would reach the hospital after the arrival, as a pre-admit of someone admitted.
+        conn.execute(sa.update(outbox).where(outbox.c.invitation_id == invitation_id, outbox.c.status == "pending")
+                     .values(status="withdrawn"))
     if row is None or row.arrived_at is None:
         raise NotFound("unknown", "No finished pre-check-in has this id.")
     if not changed and row.arrived_admission != admission_id[:64]:
@@ -108,7 +112,8 @@ def arrive(site: SiteDb, invitation_id: str, kiosk_id: str, admission_id: str) -
 
 
 def wipe_arrived(site: SiteDb, retention_s: float, now: float | None = None) -> int:
-    """Delete the pre-check-ins of patients who arrived more than ``retention_s`` ago; how many."""
+    """Delete the pre-check-ins of patients who arrived more than ``retention_s`` ago, but for one the hospital
+    system has not taken yet (kiosk.site.db.undelivered); how many."""
     limit = int((time.time() if now is None else now) - retention_s)
     with site.engine.begin() as conn:
-        return conn.execute(sa.delete(invitations).where(invitations.c.arrived_at <= limit)).rowcount
+        return site.wipe(conn, invitations.c.arrived_at <= limit)

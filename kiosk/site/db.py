@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -51,6 +52,49 @@ invitations = sa.Table(
     sa.Column("arrived_admission", sa.String(64)),
 )
 
+# What is to reach the hospital system before the patient comes (kiosk.site.delivery): one row per finished
+# pre-check-in, and one more for each change the patient makes after finishing, delivered in order by the
+# kiosk's own outbox worker (kiosk.hospital.outbox.Sync). ``taken``: a worker has read the pre-check-in for
+# this row, so a later change needs a row of its own. ``response`` may quote the patient: the rows go with
+# their invitation.
+outbox = sa.Table(
+    "site_outbox", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("invitation_id", sa.String(32), nullable=False, index=True),
+    sa.Column("destination", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(12), nullable=False),                 # as kiosk.store.OutboxStatus
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("next_attempt_at", sa.String(40), nullable=False),       # ISO 8601, UTC (as the kiosk's outbox)
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("refusals", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("taken", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("last_error", sa.Text, nullable=False, server_default=""),
+    sa.Column("response", sa.Text, nullable=False, server_default=""),
+    sa.Column("delivered_at", sa.BigInteger),
+    sa.Index("site_outbox_queue", "status", "destination", "id"),
+)
+
+# What staff must look at (kiosk.checkin.model.IncidentKind): a pre-check-in the hospital system refused,
+# the hospital system away, an answer at home that needs a person (PHQ-9 item 9).
+incidents = sa.Table(
+    "site_incidents", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("severity", sa.String(8), nullable=False),
+    sa.Column("status", sa.String(12), nullable=False),              # open | resolved
+    sa.Column("invitation_id", sa.String(32)),                       # NULL: about the service itself
+    sa.Column("detail", sa.Text, nullable=False, server_default=""),
+    sa.Column("resolved_at", sa.BigInteger),
+    sa.Column("resolved_by", sa.String(64)),
+    sa.Column("note", sa.Text),
+)
+
+def undelivered():
+    """The condition "an invitation with a version the hospital system has not taken" (pending or dead)."""
+    return sa.exists().where(outbox.c.invitation_id == invitations.c.id, outbox.c.status.in_(("pending", "dead")))
+
+
 # Rate limits, one counter per key ("address:..." or "link:...") in a fixed window: in the database, so
 # that they hold across instances.
 limits = sa.Table(
@@ -81,9 +125,13 @@ _PUT_ONCE = sa.text("INSERT INTO site_settings (name, value) VALUES (:name, :val
 class SiteDb:
     """The site service's engine and the statements shared by the invitations, the limits and the pages."""
 
-    def __init__(self, engine: sa.Engine):
+    def __init__(self, engine: sa.Engine, *, deliver_to: str = ""):
+        """:param deliver_to: the outbox destination of finished pre-check-ins (the hospital's transport:
+            fhir, hl7v2, folder), "" when they go to the hospital only with the arrival"""
         self.engine = engine
         self.postgres = engine.dialect.name == "postgresql"
+        self.deliver_to = deliver_to
+        self.queued = lambda: None           # called after a pre-check-in was queued (wakes the delivery)
         self._secrets: dict[str, bytes] = {}
 
     def create_schema(self) -> None:
@@ -120,6 +168,32 @@ class SiteDb:
         with self.engine.begin() as conn:
             return conn.execute(sa.delete(limits).where(limits.c.window_start <= now_s - int(window_s))).rowcount
 
+    def queue_delivery(self, conn: sa.Connection, invitation_id: str, now: int) -> bool:
+        """In ``conn``'s transaction: queue the pre-check-in for delivery, unless a row of it waits that no
+        worker has read yet (that one will carry this change). True when a row was added."""
+        if not self.deliver_to:
+            return False
+        waiting = conn.execute(sa.select(outbox.c.id).where(
+            outbox.c.invitation_id == invitation_id, outbox.c.status == "pending", outbox.c.taken.is_(False))
+            .with_for_update()).first()       # (a worker taking it meanwhile waits, or is waited for)
+        if waiting is not None:
+            return False
+        conn.execute(sa.insert(outbox).values(
+            invitation_id=invitation_id, destination=self.deliver_to, status="pending", created_at=now,
+            next_attempt_at=datetime.fromtimestamp(now, UTC).isoformat(timespec="milliseconds")))
+        return True
+
+    def wipe(self, conn: sa.Connection, due) -> int:
+        """In ``conn``'s transaction: delete the invitations ``due`` (a condition on them) and their outbox
+        rows, keeping those with a version not delivered (pending, or refused and set aside for staff): a
+        pre-check-in is never lost before the hospital system has it. How many went."""
+        gone = [r.id for r in conn.execute(sa.select(invitations.c.id).where(due, ~undelivered()))]
+        for chunk in range(0, len(gone), 500):
+            ids = gone[chunk:chunk + 500]
+            conn.execute(sa.delete(outbox).where(outbox.c.invitation_id.in_(ids)))
+            conn.execute(sa.delete(invitations).where(invitations.c.id.in_(ids)))
+        return len(gone)
+
     def dispose(self) -> None:
         self.engine.dispose()
 
@@ -138,7 +212,8 @@ def open_site_db(settings) -> SiteDb:
     else:
         from kiosk.store.db import read_key
         engine = file_engine(settings.data_path / SITE_FILE, read_key(settings.store))
-    site = SiteDb(engine)
+    transport = settings.hospital.transport
+    site = SiteDb(engine, deliver_to="" if transport == "none" else transport)
     site.create_schema()
     return site
 

@@ -238,8 +238,9 @@ def wrong_birth_date(site: SiteDb, invitation_id: str) -> int:
 
 
 def wipe_expired(site: SiteDb, now: float | None = None) -> int:
-    """Delete the invitations whose links have expired, with everything personal in them; how many."""
+    """Delete the invitations whose links have expired, with everything personal in them, but for one the
+    hospital system has not taken yet (kiosk.site.db.undelivered); how many."""
     now_s = int(time.time() if now is None else now)
     with site.engine.begin() as conn:
-        return conn.execute(sa.delete(invitations).where(invitations.c.expires_at <= now_s)).rowcount
+        return site.wipe(conn, invitations.c.expires_at <= now_s)
 

@@ -37,8 +37,16 @@ ARRIVAL_KEY = "arrival_code_key"
 
 
 def _save(site: SiteDb, invitation_id: str, **values) -> None:
+    """Keep a step; once the pre-check-in is finished (and the patient has not arrived), queue it for the
+    hospital system with the step, in one transaction: what the patient changed after finishing is
+    delivered again (kiosk.site.delivery)."""
+    now = int(time.time())
     with site.engine.begin() as conn:
-        conn.execute(sa.update(invitations).where(invitations.c.id == invitation_id).values(**values))
+        row = conn.execute(sa.update(invitations).where(invitations.c.id == invitation_id).values(**values)
+                           .returning(invitations.c.finished_at, invitations.c.arrived_at)).first()
+        queued = bool(row and row.finished_at and not row.arrived_at) and site.queue_delivery(conn, invitation_id, now)
+    if queued:
+        site.queued()
 
 
 def person(invitation: Invitation) -> Person:

@@ -1,5 +1,6 @@
 """``kiosk site serve``: the patient listener and the site listener, each a cheroot server, over one database,
-and the housekeeping that deletes expired invitations and spent rate-limit counters."""
+the delivery of finished pre-check-ins to the hospital system (kiosk.site.delivery), and the housekeeping
+that deletes expired invitations and spent rate-limit counters."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import threading
 
 from kiosk.config import read_peer_secret
 from kiosk.serving import WsgiServer
-from kiosk.site import api, arrivals, invitations, patient
+from kiosk.checkin import forms
+from kiosk.site import api, arrivals, delivery, invitations, patient
 from kiosk.site.db import SiteDb
 
 log = logging.getLogger(__name__)
@@ -55,6 +57,7 @@ class SiteService:
         self.window_s, self.retention_s = s.limit_window_s, settings.store.retention_h * 3600
         self._stopping = threading.Event()
         self._housekeeping = threading.Thread(target=self._tidy, name="site-housekeeping", daemon=True)
+        self.delivery = delivery.delivery_thread(site, settings, forms.load(settings.forms.intake))
 
     def start(self) -> "SiteService":
         self.patient.start()
@@ -64,6 +67,8 @@ class SiteService:
             self.patient.stop()
             raise
         self._housekeeping.start()
+        if self.delivery:
+            self.delivery.start()
         return self
 
     def _tidy(self) -> None:
@@ -79,6 +84,8 @@ class SiteService:
 
     def stop(self) -> None:
         self._stopping.set()
+        if self.delivery:
+            self.delivery.stop()
         self.patient.stop()
         self.api.stop()
         self._housekeeping.join(timeout=5)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from kiosk.checkin.model import Incident, IncidentKind, Severity
+from kiosk.files import FileLock
 from kiosk.store.db import Connection, now_iso
 
 
@@ -29,6 +30,10 @@ class OutboxMixin(Connection):
     def outbox(self, status: OutboxStatus | None = None) -> list[dict]:
         where, args = ("status = ?", [status]) if status else (None, None)
         return list(self.db["outbox"].rows_where(where, args, order_by="id"))
+
+    def delivery_lock(self) -> FileLock:
+        """The lock a delivering worker holds (kiosk.hospital.outbox.Sync): one at a time per store."""
+        return FileLock(self.path.with_name(self.path.name + ".sync-lock"))
 
     def outbox_head(self, destination: str) -> dict | None:
         """The oldest message still to deliver to ``destination``: messages go one at a time, in order."""

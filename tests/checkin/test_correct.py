@@ -23,7 +23,7 @@ from kiosk.checkin.events import (AdmissionStored, Answered, Back, CallStaff, Ca
                                   RaiseIncident, Start, StillHere)
 from kiosk.checkin.flow import CheckIn
 from kiosk.checkin.session import State
-from kiosk.hospital.hl7v2 import Hl7Options, adt_a04
+from kiosk.hospital.hl7v2 import Hl7Options, adt
 from kiosk.checkin.model import Address, Admission, CardData, IncidentKind, Person, Severity
 from kiosk.paths import ASSETS
 from kiosk.store import Store
@@ -328,7 +328,7 @@ def test_only_the_fields_the_patient_entered_are_marked():
 
 
 def test_the_a04_carries_address_and_phone_and_validates_strictly():
-    text = adt_a04(corrected(), "KIOSK-1", Hl7Options(), sent_at=NOW)
+    text = adt(corrected(), "KIOSK-1", Hl7Options(), sent_at=NOW)
     message = hl7.parse(text)
     pid = message.segment("PID")
     assert [message.unescape(str(pid(11)(1)(c))) for c in (1, 3, 5, 6, 7)] == [
@@ -336,7 +336,7 @@ def test_the_a04_carries_address_and_phone_and_validates_strictly():
     assert [str(pid(13)(1)(c)) for c in (1, 2, 3)] == ["0151 2345678", "PRN", "PH"]
     parsed = parse_message(text, validation_level=VALIDATION_LEVEL.STRICT)
     assert parsed.validate()
-    without = hl7.parse(adt_a04(replace(corrected(), person=EGK.person), "KIOSK-1", Hl7Options(), sent_at=NOW))
+    without = hl7.parse(adt(replace(corrected(), person=EGK.person), "KIOSK-1", Hl7Options(), sent_at=NOW))
     assert len(without.segment("PID")) <= 13 or str(without.segment("PID")(13)) == ""
 
 

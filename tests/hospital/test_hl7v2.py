@@ -22,7 +22,7 @@ from kiosk.hospital.hl7v2 import (
                                   KVNR_SYSTEM,
                                   SSIN_SYSTEM,
                                   Hl7Options,
-                                  adt_a04,
+                                  adt,
                                   escape,
                                   parse_ack,
                                   send_mllp,
@@ -48,7 +48,7 @@ def admission(card: str = "egk", **changes) -> Admission:
 
 
 def a04(adm: Admission, options: Hl7Options = OPTIONS) -> hl7.Message:
-    return hl7.parse(adt_a04(adm, CONTROL_ID, options, sent_at=SENT_AT))
+    return hl7.parse(adt(adm, CONTROL_ID, options, sent_at=SENT_AT))
 
 
 def value(message: hl7.Message, segment: str, field: int, repetition: int = 1, component: int = 1,
@@ -155,28 +155,43 @@ def test_coverage_end_and_period_times_become_dates():
 
 
 def test_answers_are_not_in_the_a04():
-    assert "Penicillin" not in adt_a04(admission(), CONTROL_ID, OPTIONS, sent_at=SENT_AT)
+    assert "Penicillin" not in adt(admission(), CONTROL_ID, OPTIONS, sent_at=SENT_AT)
 
 
 @pytest.mark.parametrize("control_id", ["", "A|B", "A^B", "ÄB", "A B", "A\rB"])
 def test_a_control_id_that_cannot_be_echoed_unchanged_is_refused(control_id):
     with pytest.raises(ValueError):
-        adt_a04(admission(), control_id, OPTIONS, sent_at=SENT_AT)
+        adt(admission(), control_id, OPTIONS, sent_at=SENT_AT)
 
 
 def test_a_time_without_zone_or_a_malformed_birth_date_is_refused():
     with pytest.raises(ValueError):
-        adt_a04(admission(), CONTROL_ID, OPTIONS, sent_at=SENT_AT.replace(tzinfo=None))
+        adt(admission(), CONTROL_ID, OPTIONS, sent_at=SENT_AT.replace(tzinfo=None))
     with pytest.raises(ValueError):
         a04(admission(person=replace(CARDS["egk"].person, birth_date="21.03.1958")))
 
 
 @pytest.mark.parametrize("card", ["egk", "beid"])
 def test_hl7apy_validates_the_structure_strictly(card):
-    text = adt_a04(admission(card), CONTROL_ID, OPTIONS, sent_at=SENT_AT)
+    text = adt(admission(card), CONTROL_ID, OPTIONS, sent_at=SENT_AT)
     message = parse_message(text, validation_level=VALIDATION_LEVEL.STRICT)
     assert message.validate()
     assert message.msh.msh_9.to_er7() == "ADT^A04^ADT_A01"
+
+
+@pytest.mark.parametrize("card", ["egk", "beid"])
+def test_a_pre_check_in_is_a_valid_a05_and_its_arrival_an_a04_of_the_same_visit(card):
+    pre_checked = admission(card, precheck_id="9f2c41d07a3b5e68")
+    a05 = adt(replace(pre_checked, id=pre_checked.precheck_id), CONTROL_ID, OPTIONS, sent_at=SENT_AT, pre_admit=True)
+    message = parse_message(a05, validation_level=VALIDATION_LEVEL.STRICT)
+    assert message.validate()
+    assert message.msh.msh_9.to_er7() == "ADT^A05^ADT_A05" and message.evn.evn_1.to_er7() == "A05"
+    arrival = a04(pre_checked)
+    assert parse_message(adt(pre_checked, CONTROL_ID, OPTIONS, sent_at=SENT_AT),
+                         validation_level=VALIDATION_LEVEL.STRICT).validate()
+    assert value(hl7.parse(a05), "PV1", 19) == value(arrival, "PV1", 19) == "9f2c41d07a3b5e68"
+    assert value(arrival, "PV1", 50) == pre_checked.id and value(hl7.parse(a05), "PV1", 44) == ""
+    assert value(a04(admission(card)), "PV1", 19) == admission(card).id          # without a pre-check-in
 
 
 def test_escape_uses_the_hl7_sequences():
@@ -190,7 +205,7 @@ def test_hostile_names_and_addresses_survive_the_round_trip():
     person = replace(CARDS["egk"].person, family=HOSTILE, given=("Jean\\Paul", "&Co"), prefix=("~",),
                      address=hostile_address,
                      identifiers=(Identifier(KVNR_SYSTEM, "X^1|2"),))
-    text = adt_a04(admission(person=person, kiosk_id="lobby|1"), CONTROL_ID, OPTIONS, sent_at=SENT_AT)
+    text = adt(admission(person=person, kiosk_id="lobby|1"), CONTROL_ID, OPTIONS, sent_at=SENT_AT)
     assert text.count("\r") == 4 and not set(text) & set("\n\x0b\x1c")
     message = hl7.parse(text)
     assert segment_names(message) == ["MSH", "EVN", "PID", "PV1", "IN1"]
@@ -250,11 +265,11 @@ def test_parse_ack_refuses_what_is_not_an_ack(text):
 
 def test_parse_ack_refuses_the_a04_itself():
     with pytest.raises(ValueError):
-        parse_ack(adt_a04(admission(), CONTROL_ID, OPTIONS, sent_at=SENT_AT))
+        parse_ack(adt(admission(), CONTROL_ID, OPTIONS, sent_at=SENT_AT))
 
 
 def message_text(control_id: str = CONTROL_ID, card: str = "egk") -> str:
-    return adt_a04(admission(card), control_id, OPTIONS, sent_at=SENT_AT)
+    return adt(admission(card), control_id, OPTIONS, sent_at=SENT_AT)
 
 
 @pytest.mark.parametrize("answer", ["AA", "AE", "AR"])
@@ -270,7 +285,7 @@ def test_send_mllp_returns_the_peers_ack(answer):
 
 def test_send_mllp_carries_utf8_and_hostile_text_unchanged():
     person = replace(CARDS["egk"].person, family=HOSTILE + "\x1c\r\x0b")
-    text = adt_a04(admission(person=person), CONTROL_ID, OPTIONS, sent_at=SENT_AT)
+    text = adt(admission(person=person), CONTROL_ID, OPTIONS, sent_at=SENT_AT)
     with MllpPeer() as peer:
         assert parse_ack(send_mllp(peer.host, peer.port, text, timeout=WAIT)).code == "AA"
         received = hl7.parse(peer.messages[0])

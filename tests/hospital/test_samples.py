@@ -151,5 +151,5 @@ def test_fhir_bundle_and_hl7_message_mark_test_data_and_only_test_data(test_data
     assert labels == [test_data] * len(bundle["entry"])
     from fhir.resources.R4B.bundle import Bundle
     Bundle.model_validate(json.loads(json.dumps(bundle)))           # still a valid Bundle with its labels
-    message = hl7v2.adt_a04(admission, "K1", hl7v2.Hl7Options(), sent_at=datetime.now(UTC))
+    message = hl7v2.adt(admission, "K1", hl7v2.Hl7Options(), sent_at=datetime.now(UTC))
     assert str(hl7.parse(message.replace("\n", "\r")).segment("MSH")(11)) == ("T" if test_data else "P")
