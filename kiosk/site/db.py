@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.sqlite.pysqlcipher import SQLiteDialect_pysqlcipher
 from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 
+from kiosk.checkin.model import Incident
 from kiosk.store.db import connect_file, make_private, make_private_folder
 
 SITE_FILE = "site.db"
@@ -93,6 +94,21 @@ incidents = sa.Table(
 def undelivered():
     """The condition "an invitation with a version the hospital system has not taken" (pending or dead)."""
     return sa.exists().where(outbox.c.invitation_id == invitations.c.id, outbox.c.status.in_(("pending", "dead")))
+
+
+def insert_incident(conn: sa.Connection, incident: Incident) -> int:
+    """In ``conn``'s transaction: record an incident for staff (``admission_id``: the invitation's id); its
+    id. One already open of the same kind, about the same invitation (or the service itself) with the same
+    detail is not raised again."""
+    open_id = conn.execute(sa.select(incidents.c.id).where(
+        incidents.c.kind == incident.kind.value, incidents.c.status == "open", incidents.c.detail == incident.detail,
+        incidents.c.invitation_id == incident.admission_id if incident.admission_id
+        else incidents.c.invitation_id.is_(None))).scalar()
+    if open_id is not None:
+        return open_id
+    return conn.execute(sa.insert(incidents).values(
+        created_at=int(time.time()), kind=incident.kind.value, severity=incident.severity.value, status="open",
+        invitation_id=incident.admission_id, detail=incident.detail).returning(incidents.c.id)).scalar_one()
 
 
 # Rate limits, one counter per key ("address:..." or "link:...") in a fixed window: in the database, so

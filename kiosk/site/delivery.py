@@ -28,7 +28,7 @@ from kiosk.hospital.outbox import SyncThread
 from kiosk.hospital.site_client import pre_check_in
 from kiosk.hospital.transports import open_transport
 from kiosk.site.arrivals import Found
-from kiosk.site.db import SITE_FILE, SiteDb, incidents, outbox
+from kiosk.site.db import SITE_FILE, SiteDb, incidents, insert_incident, outbox
 from kiosk.site.invitations import find
 
 POLL_S = 10.0                 # how often a worker looks for pre-check-ins queued by another instance
@@ -118,7 +118,7 @@ class SiteOutbox:
             done = conn.execute(sa.update(outbox).where(outbox.c.id == row_id, outbox.c.status == "pending").values(
                 status="dead", attempts=outbox.c.attempts + 1, last_error=error, response=response)).rowcount
             if done:
-                _insert_incident(conn, incident)
+                insert_incident(conn, incident)
 
     def outbox_count(self, destination: str, status: str = "pending") -> int:
         with self.site.engine.connect() as conn:
@@ -127,7 +127,7 @@ class SiteOutbox:
 
     def raise_incident(self, incident: Incident) -> int:
         with self.site.engine.begin() as conn:
-            return _insert_incident(conn, incident)
+            return insert_incident(conn, incident)
 
     def kiosk_incident_open(self, kind: IncidentKind) -> bool:
         """Whether an incident of this kind about the service itself is open."""
@@ -144,18 +144,6 @@ class SiteOutbox:
 
     def close(self) -> None:
         pass                  # the engine is the service's
-
-
-def _insert_incident(conn: sa.Connection, incident: Incident) -> int:
-    if incident.kind.about_the_kiosk and incident.admission_id is None:
-        open_id = conn.execute(sa.select(incidents.c.id).where(
-            incidents.c.kind == incident.kind.value, incidents.c.status == "open", incidents.c.invitation_id.is_(None),
-            incidents.c.detail == incident.detail)).scalar()
-        if open_id is not None:
-            return open_id
-    return conn.execute(sa.insert(incidents).values(
-        created_at=int(time.time()), kind=incident.kind.value, severity=incident.severity.value, status="open",
-        invitation_id=incident.admission_id, detail=incident.detail).returning(incidents.c.id)).scalar_one()
 
 
 def open_incidents(site: SiteDb) -> list[dict]:

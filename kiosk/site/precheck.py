@@ -23,8 +23,8 @@ import sqlalchemy as sa
 from kiosk.checkin import answers as checking
 from kiosk.checkin.corrections import Correction
 from kiosk.checkin.forms import Form
-from kiosk.checkin.model import Person
-from kiosk.site.db import SiteDb, invitations
+from kiosk.checkin.model import Incident, IncidentKind, Person, Severity
+from kiosk.site.db import SiteDb, insert_incident, invitations
 from kiosk.site.invitations import Invitation
 
 # The arrival code: 10 characters of Crockford's base 32 (no I, L, O, U: nothing to misread), 50 random
@@ -36,12 +36,14 @@ QR_PREFIX = "KIOSK1"
 ARRIVAL_KEY = "arrival_code_key"
 
 
-def _save(site: SiteDb, invitation_id: str, **values) -> None:
-    """Keep a step; once the pre-check-in is finished (and the patient has not arrived), queue it for the
-    hospital system with the step, in one transaction: what the patient changed after finishing is
-    delivered again (kiosk.site.delivery)."""
+def _save(site: SiteDb, invitation_id: str, *, incident: Incident | None = None, **values) -> None:
+    """Keep a step (and raise ``incident`` with it); once the pre-check-in is finished (and the patient has
+    not arrived), queue it for the hospital system with the step, in one transaction: what the patient
+    changed after finishing is delivered again (kiosk.site.delivery)."""
     now = int(time.time())
     with site.engine.begin() as conn:
+        if incident:
+            insert_incident(conn, incident)
         row = conn.execute(sa.update(invitations).where(invitations.c.id == invitation_id).values(**values)
                            .returning(invitations.c.finished_at, invitations.c.arrived_at)).first()
         queued = bool(row and row.finished_at and not row.arrived_at) and site.queue_delivery(conn, invitation_id, now)
@@ -75,7 +77,11 @@ def save_answer(site: SiteDb, invitation: Invitation, form: Form, link_id: str, 
         answers[link_id] = list(value) if isinstance(value, tuple) else value
     on = checking.enabled_items(form, answers)
     answers = {k: v for k, v in answers.items() if k in on}
-    _save(site, invitation.id, answers=json.dumps(answers, ensure_ascii=False))
+    # An answer the form marks for staff (PHQ-9 item 9): the clinic hears of it now, not when the patient
+    # comes. The incident names the invitation only; which answer stays with the answers.
+    alert = (Incident(IncidentKind.ANSWER_NEEDS_STAFF, Severity.HIGH, "answered_at_home", admission_id=invitation.id)
+             if checking.alerts(form, answers) else None)
+    _save(site, invitation.id, incident=alert, answers=json.dumps(answers, ensure_ascii=False))
     return answers
 
 

@@ -210,3 +210,23 @@ def test_two_instances_on_one_database_deliver_each_version_once(serve, make_set
               "every pre-check-in delivered", timeout=60)
         visits = [str(hl7.parse(m).segment("PV1")(19)) for m in peer.messages]
         assert sorted(visits) == sorted(made)
+
+
+def test_thoughts_of_self_harm_answered_at_home_raise_a_high_incident_at_once(serve, make_settings, invitation):
+    """PHQ-9 item 9 answered "several days" on the phone: staff hear of it when it is saved, not when the patient
+    comes (and once, however often it is saved); "not at all" raises nothing."""
+    from kiosk.site.delivery import open_incidents
+    settings = make_settings().replace(forms=config.FormsSettings(intake="phq-9"))
+    service = serve(settings)
+    phq = forms.load("phq-9")
+    _, calm = invitations.create(service.site, invitations.parse_request(invitation(), default_language="de"))
+    precheck.save_answer(service.site, calm, phq, "44260-8", "LA6568-5")              # not at all
+    assert open_incidents(service.site) == []
+    _, made = invitations.create(service.site, invitations.parse_request(
+        invitation(appointment={**invitation()["appointment"], "id": "appt-2"}), default_language="de"))
+    for _ in range(2):
+        precheck.save_answer(service.site, invitations.find(service.site, invitation_id=made.id), phq,
+                             "44260-8", "LA6569-3")                                    # several days
+    [incident] = open_incidents(service.site)
+    assert (incident["kind"], incident["severity"], incident["invitation_id"], incident["detail"]) == (
+        "answer_needs_staff", "high", made.id, "answered_at_home")
