@@ -70,7 +70,7 @@ def _demo(args, settings: config.Settings, store, cards, out: Path, headless: bo
     if headless and not args.send_samples:
         # A site service of the demo's own, on 127.0.0.1, with two sample patients who pre-checked in: one
         # arrives by scanning their code, the other's "Is this you?" is shown in every language.
-        site, arrivals, settings = _demo_site(settings, cards[0])
+        site, arrivals, settings = _demo_site(settings, cards[0], out)
     kiosk_app.prepare_kivy(settings.data_path / "kivy", headless=headless, demo=True)
     try:
         app = kiosk_app.build_app(settings, store=store, reader=SimulatedReader(cards),
@@ -98,10 +98,12 @@ def _demo(args, settings: config.Settings, store, cards, out: Path, headless: bo
     return EXIT_OK
 
 
-def _demo_site(settings: config.Settings, card) -> tuple:
+def _demo_site(settings: config.Settings, card, out: Path) -> tuple:
     """The demo's site service (its own encrypted database in the demo's scratch folder) with two sample
-    patients who finished their pre-check-in (the intake form answered, consent signed): (the running
-    service, the arrival QR texts, the kiosk's settings to reach it with a simulated scanner)."""
+    patients who finished their pre-check-in (the intake form answered, consent signed): the first on the
+    patient pages, as on a phone (photographed into ``out``: kiosk.cli.demo_phone), the second directly.
+    (the running service, the arrival QR texts, the kiosk's settings to reach it with a simulated scanner)."""
+    from kiosk.cli import demo_phone
     from datetime import datetime, timedelta
 
     from kiosk.checkin import answers, forms, signature
@@ -132,18 +134,27 @@ def _demo_site(settings: config.Settings, card) -> tuple:
             "appointment": {"id": f"demo-{n}", "start": start.isoformat(), "location": "Outpatients, ground floor"},
             "patient": card.person.to_fhir(), "language": settings.kiosk.languages[0]},
             default_language=settings.kiosk.languages[0])
-        _, made = invitations.create(db, request)
+        token, made = invitations.create(db, request)
         shown = draft(card.person)            # confirmed as the card has them
-        precheck.save_contact(db, made, correct(card.person, tuple(shown["street"].split(",")), shown["postal_code"],
-                                                shown["city"], shown["phone"])[0])
-        given: dict = {}
-        while (q := next((q for q in answers.enabled(form, given) if q.link_id not in given), None)) is not None:
-            given[q.link_id] = _sample_answer(q)
-            precheck.save_answer(db, invitations.find(db, invitation_id=made.id), form, q.link_id, given[q.link_id])
-        drawn = signature.render_png([[(0.1, 0.5), (0.3, 0.7), (0.5, 0.4), (0.8, 0.6)]], (600, 200))
-        precheck.save_consent(db, made, "accepted", signature.text_id(STANDARD_CONSENT),
-                              base64.b64encode(drawn).decode("ascii"))
-        code = precheck.finish(db, invitations.find(db, invitation_id=made.id))
+        if n == 1:
+            try:
+                demo_phone.walk(service.patient.url, invitations.link(service.patient.url, token), out,
+                                birth_date=card.person.birth_date, details=shown, form=form, answer=_sample_answer)
+            except Exception as e:            # the service's own pages failed: say so, the demo stops
+                service.stop()
+                raise CommandError(f"The demo stopped: the patient pages failed ({type(e).__name__}: {e}).", 1) from None
+            code = precheck.arrival_code(db, made)
+        else:
+            precheck.save_contact(db, made, correct(card.person, tuple(shown["street"].split(",")),
+                                                    shown["postal_code"], shown["city"], shown["phone"])[0])
+            given: dict = {}
+            while (q := next((q for q in answers.enabled(form, given) if q.link_id not in given), None)) is not None:
+                given[q.link_id] = _sample_answer(q)
+                precheck.save_answer(db, invitations.find(db, invitation_id=made.id), form, q.link_id, given[q.link_id])
+            drawn = signature.render_png([[(0.1, 0.5), (0.3, 0.7), (0.5, 0.4), (0.8, 0.6)]], (600, 200))
+            precheck.save_consent(db, made, "accepted", signature.text_id(STANDARD_CONSENT),
+                                  base64.b64encode(drawn).decode("ascii"))
+            code = precheck.finish(db, invitations.find(db, invitation_id=made.id))
         qrs.append(precheck.qr_text(site_settings.site.id, code))
     kiosk_settings = settings.replace(site=dataclasses.replace(settings.site, url=service.api.url),
                                       desk=dataclasses.replace(settings.desk, peer_secret_file=str(secret)),
@@ -167,6 +178,10 @@ def _demo_summary(summary: dict, out: Path, *, tour: bool) -> None:
     if problems:
         print(f"  {len(problems)} layout problems (too small to touch or read, cut off, out of the screen):")
         print("\n".join(f"    {line}" for line in problems))
+    if any(out.glob("phone-*.png")):
+        print("  the pre-checked patient's pages on a phone, before they came: phone-<N>-<page>.png")
+    elif tour:
+        print("  (Chromium is not installed: the patient pages on a phone are not photographed)")
     print("  printed tickets and wristbands: p<N>-ticket.png, p<N>-wristband.png; "
           "admissions as stored: p<N>-admission.json")
     print("  screens.json: what every screenshot shows, as text")

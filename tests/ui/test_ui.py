@@ -110,6 +110,25 @@ def test_demo_writes_the_admission_the_ticket_and_the_wristband_and_nothing_else
                                             f"ADMISSION:{admission['id']}"]
 
 
+def test_demo_shows_the_pre_checked_patient_on_the_phone_before_they_scan_at_the_kiosk(demo):
+    """The patient pages photographed at a phone's width, from the birth date to the arrival code, whose QR
+    code (read back out of the photograph) is of the demo's site; then that patient at the kiosk."""
+    import zxingcpp
+    _, out, _, _ = demo
+    phones = sorted(out.glob("phone-*.png"))
+    assert [p.name for p in phones] == ["phone-1-birth-date.png", "phone-2-appointment.png", "phone-3-details.png",
+                                        "phone-4-question.png", "phone-5-consent.png", "phone-6-arrival-code.png"]
+    for phone in phones:
+        with Image.open(phone) as image:
+            assert image.width == 360 and visible(phone), phone.name
+    with Image.open(phones[-1]) as image:
+        [read] = zxingcpp.read_barcodes(image)
+    assert read.text.startswith("KIOSK1:")
+    [arrived] = [a for a in map(lambda p: json.loads(p.read_text(encoding="utf-8")), out.glob("p*-admission.json"))
+                 if a.get("precheck_id")]
+    assert arrived["identified_by"] == "precheck" and arrived["consent"] == "accepted"
+
+
 def test_every_demo_screen_says_it_is_a_demo(demo):
     _, out, _, _ = demo
     banner = {"de": "Demo mit Musterpatienten: Nichts davon erreicht das Krankenhaus.",
