@@ -86,3 +86,13 @@ def test_catalogs_hold_no_message_the_code_no_longer_uses(language):
     with open(ROOT / "assets" / "locales" / language / "LC_MESSAGES" / "kiosk.po", "rb") as f:
         ids = {m.id for m in read_po(f) if m.id}
     assert ids - set(MESSAGES) == set()
+
+
+def test_no_screen_renders_markup():
+    """What the kiosk shows may come from a patient or the hospital (a name, a place, an answer): a Label with
+    ``markup`` on would take ``[b]``, ``[color]`` or ``[ref]`` in it as formatting. None has it on."""
+    import re
+    found = [f"{path.relative_to(ROOT)}:{n}" for path in sorted(screens.HERE.rglob("*.*")) if path.suffix in (".py", ".kv")
+             for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+             if re.search(r"\bmarkup\s*[:=]\s*(True|1)\b", line)]
+    assert found == []

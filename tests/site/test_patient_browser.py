@@ -218,3 +218,47 @@ def test_the_steps_to_the_arrival_code(browser, viewport, tmp_path, serve, make_
     browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", qr)
     [read] = zxingcpp.read_barcodes(Image.open(io.BytesIO(browser.get_screenshot_as_png())))
     assert read.text == precheck.qr_text("site-1", shown.replace("-", ""))
+
+
+HOSTILE = '<script>window.injected=1</script><img src=x onerror="window.injected=2"> [b]5[/b] \' " &amp;'
+
+
+def test_what_a_patient_types_comes_back_as_text_never_as_markup(browser, serve, make_settings, invitation):
+    """Script and markup typed into the address and into a free-text answer: saved, and shown again on the
+    pages as the very characters typed (in the fields, as their values), with nothing of it run or made an
+    element. (The kiosk's screens render no markup, and the desk page shows no text a patient typed.)"""
+    import sqlalchemy as sa
+    from selenium.webdriver.common.by import By
+
+    from kiosk import config
+    from kiosk.checkin import answers as checking
+    from kiosk.checkin import forms
+    from kiosk.site import precheck
+    from kiosk.site.db import invitations as table
+    set_viewport(browser, PHONE)
+    browser.delete_all_cookies()
+    service = serve(make_settings().replace(forms=config.FormsSettings(intake="intake-general")))
+    open_invitation(browser, service, invitation, "en")
+    type_birth_date(browser, "14", "7", "1980")
+    browser.get(f"{service.patient.url}/checkin/details")
+    for field, typed in (("street", HOSTILE), ("postal_code", "10115"), ("city", HOSTILE)):
+        browser.find_element(By.ID, field).clear()
+        browser.find_element(By.ID, field).send_keys(typed)
+    leaving(browser, browser.find_element(By.ID, "continue").click)
+    with service.site.engine.connect() as conn:
+        invitation_id = conn.execute(sa.select(table.c.id)).scalar_one()
+    made = invitations.find(service.site, invitation_id=invitation_id)
+    assert precheck.person(made).address.city == HOSTILE.strip()
+
+    form = forms.load("intake-general")
+    for link_id, value in (("reason", "appointment"), ("allergies", True), ("allergies-which", HOSTILE)):
+        made = invitations.find(service.site, invitation_id=invitation_id)
+        precheck.save_answer(service.site, made, form, link_id, value)
+    made = invitations.find(service.site, invitation_id=invitation_id)
+    number = [q.link_id for q in checking.enabled(form, made.answers)].index("allergies-which") + 1
+    for page, field, shown in (("/checkin/details", "street", HOSTILE.strip()), ("/checkin/details", "city", HOSTILE.strip()),
+                               (f"/checkin/questions/{number}", "typed", HOSTILE)):
+        browser.get(service.patient.url + page)
+        assert browser.find_element(By.ID, field).get_attribute("value") == shown, page
+        assert browser.execute_script("return window.injected") is None, page
+        assert browser.find_elements(By.CSS_SELECTOR, "img[src='x'], main script, form script") == [], page
