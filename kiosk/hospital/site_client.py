@@ -93,6 +93,12 @@ class SiteClient:
         log.warning("the site service answered HTTP %d, not as the kiosk API does", answer.status_code)
         return Lookup(reason="invalid" if answer.status_code < 500 else "unreachable")
 
+    def probe(self) -> str:
+        """Ask for a code no pre-check-in has (``kiosk doctor``): "" when the site service answers as the kiosk
+        API does and takes this kiosk's secret, else the reason: unreachable, refused, invalid."""
+        reason = self._find({"code": "kiosk-doctor"}).reason
+        return "" if reason == "unknown" else reason
+
     def arrived(self, invitation_id: str, kiosk_id: str, admission_id: str) -> Attempt:
         """Mark the pre-check-in arrived as this admission; how it went, as the outbox sorts it: delivered
         (also when it was marked so before: a retry), retry (no answer, the service failing, the secret

@@ -35,7 +35,8 @@ from fhirserver import FhirServer
 from mllppeer import MllpPeer
 
 KIOSK = str(Path(sys.executable).parent / "kiosk")
-ORDER = ["config", "permissions", "store", "card reader", "scanner", "ticket printer", "hospital", "outbox", "disk", "clock"]
+ORDER = ["config", "permissions", "store", "card reader", "scanner", "ticket printer", "hospital", "site", "outbox", "disk",
+         "clock"]
 
 
 def toml(sections: dict) -> str:
@@ -142,6 +143,36 @@ def test_no_scanner_is_ok_and_a_simulated_one_a_warning(make_config):
     assert (row.status, row.exit_code) == ("ok", 0) and row.detail.startswith("none")
     row = scanner_row(make_config, kind="simulated")
     assert row.status == "warn" and "scanner.kind = simulated" in row.detail
+
+
+def test_site_row_asks_the_site_service_and_only_ever_warns(make_config, tmp_path):
+    """Not set: ok. A real site service (tests/support/precheckin.py) with the site's secret: ok; with another
+    secret, at a port nobody listens on, or at something that is no site service: a warning saying what to fix."""
+    import socket
+    from precheckin import site_with_a_pre_checked_patient
+    assert hospital.check_site(config.load(make_config())).status == "ok"
+    (tmp_path / "site").mkdir()
+    service, secret, _ = site_with_a_pre_checked_patient(tmp_path / "site")
+    wrong = tmp_path / "wrong.secret"
+    wrong.write_text("0" * 64 + "\n")
+    wrong.chmod(0o600)
+    with socket.socket() as nobody:
+        nobody.bind(("127.0.0.1", 0))
+        rows = {}
+        try:
+            for name, url, secret_file in (("right", service.api.url, secret), ("wrong", service.api.url, wrong),
+                                           ("nobody", f"http://127.0.0.1:{nobody.getsockname()[1]}", secret),
+                                           ("pages", service.patient.url, secret)):
+                rows[name] = hospital.check_site(config.load(make_config(
+                    site={"url": url, "timeout_s": 2.0}, desk={"peer_secret_file": str(secret_file)})))
+        finally:
+            service.stop()
+    assert (rows["right"].status, rows["right"].detail) == (
+        "ok", f"The site service at {service.api.url} answers and takes this kiosk's secret.")
+    assert all(rows[n].status == "warn" and rows[n].exit_code == 0 for n in ("wrong", "nobody", "pages"))
+    assert "refuses this kiosk's secret" in rows["wrong"].detail
+    assert "cannot be reached" in rows["nobody"].detail
+    assert "does not answer as a site service does" in rows["pages"].detail
 
 
 def test_serial_scanner_row_passes_on_a_port_and_fails_with_exit_3_without_one(make_config, tmp_path):

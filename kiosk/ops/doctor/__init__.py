@@ -1,7 +1,7 @@
 """``kiosk doctor``: checks what a kiosk needs, row by row, each with one sentence IT can act on.
 
-Rows, in this order: config, permissions, store, card reader, scanner, one per printer, hospital, outbox,
-disk, clock. A row is ok, warn or fail; nothing of a patient ever appears in one (the outbox row gives
+Rows, in this order: config, permissions, store, card reader, scanner, one per printer, hospital, site
+(the site service; only ever a warning), outbox, disk, clock. A row is ok, warn or fail; nothing of a patient ever appears in one (the outbox row gives
 counts and ages only). The exit code is that of the first failing row (docs/cli.md: 2 config, 3 reader,
 pcscd, scanner or printer not there, 8 printer fault, 9 hospital system; 1 = the kiosk itself:
 permissions, store, disk, clock), 0 when no row fails: warnings do not count.
@@ -57,6 +57,7 @@ def _plan(settings: Settings, path: Path | None) -> list[tuple[str, Callable[[],
         *((f"{kind} printer", lambda kind=kind: devices.check_printer(settings, kind),
            2 * getattr(settings.printer, kind).timeout_s + GUARD_S, EXIT_NO_DEVICE) for kind in kinds),
         ("hospital", lambda: hospital.check_hospital(settings), 2 * h.timeout_s + GUARD_S, EXIT_HOSPITAL),
+        ("site", lambda: hospital.check_site(settings), settings.site.timeout_s + GUARD_S, EXIT_HOSPITAL),
         ("outbox", lambda: local.check_outbox(settings), LOCAL_CHECK_S, EXIT_KIOSK),
         ("disk", lambda: local.check_disk(settings), LOCAL_CHECK_S, EXIT_KIOSK),
         ("clock", local.check_clock, LOCAL_CHECK_S, EXIT_KIOSK),

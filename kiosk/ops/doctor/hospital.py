@@ -33,6 +33,38 @@ def check_hospital(settings: Settings) -> Row:
     return folder_row(probe, transport.folder)
 
 
+def check_site(settings: Settings) -> Row:
+    """The site service at ``site.url`` answers the kiosk API and takes this kiosk's secret. Never a failure:
+    without it the kiosk checks every patient in itself (a pre-checked one as if they had not), so a
+    problem is a warning with what to fix."""
+    from kiosk.config import ConfigError
+    from kiosk.hospital.site_client import SiteClient
+    url = settings.site.url
+    if not url:
+        return ok("site", "site.url is not set: this kiosk asks no site service (no arrival by pre-check-in).")
+    where = _without_credentials(url)
+    try:
+        client = SiteClient.from_settings(settings)
+    except ConfigError as e:
+        return warn("site", f"The site's shared secret cannot be read ({e}): pre-checked patients check in here "
+                            "as if they had not; fix desk.peer_secret_file.")
+    try:
+        problem = client.probe()
+    finally:
+        client.close()
+    if problem == "unreachable":
+        return warn("site", f"The site service at {where} cannot be reached or did not answer within "
+                            f"{settings.site.timeout_s:g} s (TLS: site.ca_file): pre-checked patients check in here "
+                            "as if they had not; check the network, site.url and kiosk-site.service.")
+    if problem == "refused":
+        return warn("site", f"The site service at {where} refuses this kiosk's secret: put the site's shared secret "
+                            "(the same file as on the site service) at desk.peer_secret_file.")
+    if problem:
+        return warn("site", f"{where} does not answer as a site service does: site.url must be the site listener's "
+                            "address, e.g. https://site.example:8045.")
+    return ok("site", f"The site service at {where} answers and takes this kiosk's secret.")
+
+
 def _without_credentials(url: str) -> str:
     """The URL to show: no user, password or query."""
     parts = urlsplit(url)
