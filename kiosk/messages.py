@@ -10,3 +10,9 @@ def N_(message: str) -> str:
 # The consent a site without its own text (consent.text_*) asks for, at the kiosk and on the patient's phone.
 STANDARD_CONSENT = N_("I agree that the hospital stores and uses my details and my answers for my treatment and its "
                       "administration, as described in the patient information at the front desk.")
+
+# What an action on an incident says, on the desk page of the kiosk that holds it or of the site service (the peer
+# API answers with these msgids; the page says them in its language).
+MSG_TAKEN = N_("You have taken this incident.")
+MSG_RESOLVED = N_("The incident is resolved.")
+MSG_GONE = N_("This incident is no longer open.")

@@ -12,15 +12,12 @@ from kiosk.desk import incidents
 from kiosk.desk.peers import PEER_FIELDS
 from kiosk.desk.staff import Staff, StaffError
 from kiosk.hardware.printer import PrintOutcome
-from kiosk.messages import N_
+from kiosk.messages import MSG_GONE, MSG_RESOLVED, MSG_TAKEN, N_
 
-MSG_TAKEN = N_("You have taken this incident.")
-MSG_RESOLVED = N_("The incident is resolved.")
 MSG_PRINTED = N_("Printed again.")
 MSG_UNCONFIRMED = N_("Sent to the printer, which did not confirm it: check that it came out.")
 MSG_NOT_PRINTED = N_("Not printed: check the printer (paper, cover, cable) and try again.")
 MSG_RESENT = N_("Queued for the hospital system again: {count}.")
-MSG_GONE = N_("This incident is no longer open.")
 
 ACTIONS = ("take", "resolve", "reprint_ticket", "reprint_wristband", "resend", "cancel")
 

@@ -115,6 +115,9 @@ ANSWER_TEXTS = {
                      "before they are seen."),
     "left": N_("The patient left the kiosk before finishing and nothing was stored: look for them near the kiosk."),
 }
+# ... or at home, in the pre-check-in on their phone (the site service's: ``answered_at_home:<appointment id>``).
+MSG_AT_HOME = N_("Answered at home in the pre-check-in, for appointment {appointment}: contact the patient before "
+                 "they come.")
 # Printers (kiosk.hardware.printing.KINDS), with their state: staff mode's device status says them the same way.
 PRINTER_TEXTS = {"ticket": N_("Ticket printer: {state}"), "wristband": N_("Wristband printer: {state}")}
 PRINTER_STATES = {PrinterState.READY: N_("ready"), PrinterState.PRINTING: N_("printing"),
@@ -193,6 +196,12 @@ def _one_of(table: dict[str, str]) -> Callable[[str], list[Message] | None]:
     return lambda detail: [Message(table[detail])] if detail in table else None
 
 
+def _at_home(detail: str) -> list[Message] | None:
+    """answer_needs_staff of the site service: ``answered_at_home:<appointment id>``."""
+    code, _, appointment = detail.partition(":")
+    return [Message(MSG_AT_HOME, (("appointment", appointment),))] if code == "answered_at_home" and appointment else None
+
+
 def _fields(detail: str) -> list[Message] | None:
     names = detail.split(",")
     return [Message(FIELD_TEXTS[n]) for n in names] if all(n in FIELD_TEXTS for n in names) else None
@@ -216,7 +225,7 @@ _DETAILS: dict[IncidentKind, Callable[[str], list[Message] | None]] = {
     IncidentKind.READER_FAULT: _one_of(READER_TEXTS),
     IncidentKind.IDENTITY_UNVERIFIED: _one_of(IDENTITY_TEXTS),
     IncidentKind.DETAILS_CORRECTED: _fields,
-    IncidentKind.ANSWER_NEEDS_STAFF: _one_of(ANSWER_TEXTS),
+    IncidentKind.ANSWER_NEEDS_STAFF: lambda detail: _one_of(ANSWER_TEXTS)(detail) or _at_home(detail),
     IncidentKind.PRINTER_FAULT: _printer_fault,
     IncidentKind.PAPER_LOW: lambda detail: _printer(detail, PRINTER_STATES["paper_low"]),
     IncidentKind.PRINTER_NO_STATUS: lambda detail: _printer(detail, PRINTER_STATES[PrinterState.UNKNOWN]),

@@ -3,21 +3,24 @@
 ``POST /api/v1/invitations`` (docs/site.md): the hospital's appointment system, IT or an integration engine
 makes one invitation per appointment, with the bearer token of ``site.api_token_file``. ``/api/v1/arrivals``:
 the kiosks find a pre-checked patient by arrival code or card and mark them arrived, with the site's shared
-secret (``desk.peer_secret_file``, as the desk pages' peer API). Answers are JSON; an error is
-``{"error": "<one sentence>"}``.
+secret (``desk.peer_secret_file``, as the desk pages' peer API). ``/peer/incidents``: the site's incidents for
+the kiosks' desk pages, as a kiosk's peer API gives its own, with the same secret. Answers are JSON; an error
+is ``{"error": "<one sentence>"}``.
 """
 
 from __future__ import annotations
 
 import hmac
 import logging
+from datetime import UTC, datetime
 
 from flask import Flask, abort, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from kiosk.config import SUPPORTED_LANGUAGES
 from kiosk.i18n import Catalogs
-from kiosk.site import arrivals, invitations, mail
+from kiosk.messages import MSG_GONE, MSG_RESOLVED, MSG_TAKEN
+from kiosk.site import arrivals, delivery, invitations, mail
 from kiosk.site.db import SiteDb
 
 log = logging.getLogger(__name__)
@@ -40,7 +43,7 @@ def create_app(site: SiteDb, settings, *, api_token: str, site_secret: str = "")
 
     @app.before_request
     def authorise():
-        kiosks = request.path.startswith("/api/v1/arrivals")
+        kiosks = request.path.startswith(("/api/v1/arrivals", "/peer/"))
         token, what, setting = ((site_secret, "kiosk API", "desk.peer_secret_file") if kiosks
                                 else (api_token, "invitation API", "site.api_token_file"))
         if not token:
@@ -124,5 +127,30 @@ def create_app(site: SiteDb, settings, *, api_token: str, site_secret: str = "")
             return jsonify(error=str(e), reason=e.reason), 404 if e.reason == "unknown" else 409
         log.info("invitation %s arrived at kiosk %s", invitation_id[:32], body["kiosk"][:64])
         return jsonify(arrived_at=at)
+
+    @app.get("/peer/incidents")
+    def peer_incidents():
+        """The site's incidents as a kiosk's peer API lists its own (kiosk.desk.peers), so that a desk page whose
+        ``desk.peers`` names this listener shows them beside the kiosks'; nothing personal in them."""
+        rows = [{"id": r["id"], "kiosk_id": settings.site.id, "kind": r["kind"], "severity": r["severity"],
+                 "status": r["status"], "detail": r["detail"], "taken_by": r["taken_by"] or "",
+                 "created_at": datetime.fromtimestamp(r["created_at"], UTC).isoformat(timespec="seconds"),
+                 "admission_id": "", "queue_number": "", "admission_cancelled": ""}
+                for r in delivery.open_incidents(site)]
+        return jsonify(kiosk=settings.site.id, reprint_kinds=[], incidents=rows)
+
+    @app.post("/peer/incidents/<int:incident_id>/<action>")
+    def peer_act(incident_id: int, action: str):
+        """Take or resolve one, as "<member> via desk <kiosk>" (the desk page signed the member in)."""
+        member, via = request.form.get("member", "").strip(), request.form.get("via", "").strip()
+        if action not in ("take", "resolve"):
+            abort(404)
+        if not all(0 < len(text) <= 64 and text.isprintable() for text in (member, via)):
+            abort(400, "member and via: the member of staff and the desk's kiosk.")
+        if not delivery.act_on_incident(site, incident_id, action, f"{member} via desk {via}",
+                                        request.form.get("how", "done")[:40], request.form.get("note", "")[:500]):
+            return jsonify(error=MSG_GONE), 409
+        log.info("site incident %d: %s by a member of staff via desk %s", incident_id, action, via[:64])
+        return jsonify(message=MSG_TAKEN if action == "take" else MSG_RESOLVED)
 
     return app

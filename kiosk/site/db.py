@@ -83,11 +83,12 @@ incidents = sa.Table(
     sa.Column("created_at", sa.BigInteger, nullable=False),
     sa.Column("kind", sa.String(40), nullable=False),
     sa.Column("severity", sa.String(8), nullable=False),
-    sa.Column("status", sa.String(12), nullable=False),              # open | resolved
+    sa.Column("status", sa.String(12), nullable=False),              # open | taken | resolved
+    sa.Column("taken_by", sa.String(200)),                           # "<member> via desk <kiosk>"
     sa.Column("invitation_id", sa.String(32)),                       # NULL: about the service itself
     sa.Column("detail", sa.Text, nullable=False, server_default=""),
     sa.Column("resolved_at", sa.BigInteger),
-    sa.Column("resolved_by", sa.String(64)),
+    sa.Column("resolved_by", sa.String(200)),
     sa.Column("note", sa.Text),
 )
 
@@ -101,7 +102,7 @@ def insert_incident(conn: sa.Connection, incident: Incident) -> int:
     id. One already open of the same kind, about the same invitation (or the service itself) with the same
     detail is not raised again."""
     open_id = conn.execute(sa.select(incidents.c.id).where(
-        incidents.c.kind == incident.kind.value, incidents.c.status == "open", incidents.c.detail == incident.detail,
+        incidents.c.kind == incident.kind.value, incidents.c.status != "resolved", incidents.c.detail == incident.detail,
         incidents.c.invitation_id == incident.admission_id if incident.admission_id
         else incidents.c.invitation_id.is_(None))).scalar()
     if open_id is not None:

@@ -133,13 +133,13 @@ class SiteOutbox:
         """Whether an incident of this kind about the service itself is open."""
         with self.site.engine.connect() as conn:
             return conn.execute(sa.select(incidents.c.id).where(
-                incidents.c.kind == kind.value, incidents.c.status == "open",
+                incidents.c.kind == kind.value, incidents.c.status != "resolved",
                 incidents.c.invitation_id.is_(None)).limit(1)).first() is not None
 
     def resolve_kiosk_incidents(self, kind: IncidentKind, actor: str, *, how: str = "done", note: str = "") -> int:
         with self.site.engine.begin() as conn:
             return conn.execute(sa.update(incidents).where(
-                incidents.c.kind == kind.value, incidents.c.status == "open", incidents.c.invitation_id.is_(None))
+                incidents.c.kind == kind.value, incidents.c.status != "resolved", incidents.c.invitation_id.is_(None))
                 .values(status="resolved", resolved_at=int(time.time()), resolved_by=actor[:64], note=note)).rowcount
 
     def close(self) -> None:
@@ -147,10 +147,21 @@ class SiteOutbox:
 
 
 def open_incidents(site: SiteDb) -> list[dict]:
-    """The incidents staff have not resolved, oldest first (no personal data in them)."""
+    """The incidents staff have not resolved (open or taken), oldest first (no personal data in them)."""
     with site.engine.connect() as conn:
-        return [dict(r) for r in conn.execute(sa.select(incidents).where(incidents.c.status == "open")
+        return [dict(r) for r in conn.execute(sa.select(incidents).where(incidents.c.status != "resolved")
                                               .order_by(incidents.c.id)).mappings()]
+
+
+def act_on_incident(site: SiteDb, incident_id: int, action: str, actor: str, how: str = "done", note: str = "") -> bool:
+    """``take`` an open incident or ``resolve`` one not resolved yet, as ``actor``; False when it is not (any more)."""
+    now = int(time.time())
+    change = (sa.update(incidents).where(incidents.c.id == incident_id, incidents.c.status == "open")
+              .values(status="taken", taken_by=actor[:200]) if action == "take" else
+              sa.update(incidents).where(incidents.c.id == incident_id, incidents.c.status != "resolved")
+              .values(status="resolved", resolved_at=now, resolved_by=actor[:200], note=f"{how}: {note}"[:500]))
+    with site.engine.begin() as conn:
+        return conn.execute(change).rowcount == 1
 
 
 def delivery_thread(site: SiteDb, settings, form: Form) -> SyncThread | None:

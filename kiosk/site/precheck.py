@@ -78,9 +78,10 @@ def save_answer(site: SiteDb, invitation: Invitation, form: Form, link_id: str, 
     on = checking.enabled_items(form, answers)
     answers = {k: v for k, v in answers.items() if k in on}
     # An answer the form marks for staff (PHQ-9 item 9): the clinic hears of it now, not when the patient
-    # comes. The incident names the invitation only; which answer stays with the answers.
-    alert = (Incident(IncidentKind.ANSWER_NEEDS_STAFF, Severity.HIGH, "answered_at_home", admission_id=invitation.id)
-             if checking.alerts(form, answers) else None)
+    # comes (on the desk pages that list the site service: docs/site.md). The incident names the appointment
+    # for staff to find the patient by; which answer stays with the answers.
+    alert = (Incident(IncidentKind.ANSWER_NEEDS_STAFF, Severity.HIGH, f"answered_at_home:{invitation.appointment_id}",
+                      admission_id=invitation.id) if checking.alerts(form, answers) else None)
     _save(site, invitation.id, incident=alert, answers=json.dumps(answers, ensure_ascii=False))
     return answers
 

@@ -104,6 +104,13 @@ def test_the_kiosk_api_is_not_on_the_patient_listener(pre_checked, site_secret):
     answer = requests.post(f"{service.patient.url}/api/v1/arrivals/find", json={"code": code}, timeout=10,
                            headers={"Authorization": f"Bearer {site_secret[1]}"})
     assert answer.status_code in (404, 405) and "Yilmaz" not in answer.text
+    # ... nor the incidents the kiosks' desk pages list
+    for method, path in (("get", "/peer/incidents"), ("post", "/peer/incidents/1/resolve")):
+        answer = getattr(requests, method)(f"{service.patient.url}{path}", timeout=10,
+                                           headers={"Authorization": f"Bearer {site_secret[1]}"})
+        assert answer.status_code in (404, 405), path
+        answer = getattr(requests, method)(f"{service.api.url}{path}", timeout=10)
+        assert answer.status_code == 401, path
 
 
 def test_bad_bodies(pre_checked, site_secret):

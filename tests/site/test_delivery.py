@@ -229,4 +229,42 @@ def test_thoughts_of_self_harm_answered_at_home_raise_a_high_incident_at_once(se
                              "44260-8", "LA6569-3")                                    # several days
     [incident] = open_incidents(service.site)
     assert (incident["kind"], incident["severity"], incident["invitation_id"], incident["detail"]) == (
-        "answer_needs_staff", "high", made.id, "answered_at_home")
+        "answer_needs_staff", "high", made.id, "answered_at_home:appt-2")
+
+
+def test_the_kiosks_desk_pages_list_the_sites_incidents_and_take_and_resolve_them(serve, make_settings, invitation,
+                                                                                   site_secret):
+    """The site listener answers a desk page's peer API (kiosk.desk.peers, what a kiosk's page asks the site's
+    other kiosks): the self-harm answer from home, said in the page's language with the appointment to find the
+    patient by, taken and resolved by name; without the site's secret nothing."""
+    from kiosk.desk.incidents import messages
+    from kiosk.desk.peers import PeerDown, Peers
+    from kiosk.i18n import Catalogs
+    settings = make_settings().replace(forms=config.FormsSettings(intake="phq-9"))
+    service = serve(settings)
+    _, made = invitations.create(service.site, invitations.parse_request(invitation(), default_language="de"))
+    precheck.save_answer(service.site, made, forms.load("phq-9"), "44260-8", "LA6570-1")      # more than half the days
+    peers = Peers((service.api.url,), site_secret[1], timeout_s=5)
+    try:
+        [(_, listing, why)] = peers.listings()
+        assert why == "" and listing["kiosk"] == settings.site.id and listing["reprint_kinds"] == ()
+        [row] = listing["incidents"]
+        assert (row["kind"], row["severity"], row["status"], row["admission_id"]) == ("answer_needs_staff", "high",
+                                                                                      "open", "")
+        said = [m.render(lambda text: Catalogs(("de",)).gettext("de", text)) for m in messages(row["kind"], row["detail"])]
+        assert said[-1] == ("Zu Hause in der Voranmeldung beantwortet, für den Termin appt-1: den Patienten vor seinem "
+                            "Kommen kontaktieren.")
+        assert peers.act(settings.site.id, row["id"], "take", "Dana K.", "lobby-1", {}) == (
+            200, {"message": "You have taken this incident."})
+        assert peers.listings()[0][1]["incidents"][0]["taken_by"] == "Dana K. via desk lobby-1"
+        assert peers.act(settings.site.id, row["id"], "resolve", "Dana K.", "lobby-1", {"how": "done", "note": ""})[0] == 200
+        assert peers.listings()[0][1]["incidents"] == []
+        assert peers.act(settings.site.id, row["id"], "resolve", "Dana K.", "lobby-1", {})[0] == 409
+    finally:
+        peers.close()
+    stranger = Peers((service.api.url,), "0" * 64, timeout_s=5)
+    try:
+        with pytest.raises(PeerDown):
+            stranger._listing(service.api.url)
+    finally:
+        stranger.close()
