@@ -103,10 +103,10 @@ def _demo_site(settings: config.Settings, card, out: Path) -> tuple:
     patients who finished their pre-check-in (the intake form answered, consent signed): the first on the
     patient pages, as on a phone (photographed into ``out``: kiosk.cli.demo_phone), the second directly.
     (the running service, the arrival QR texts, the kiosk's settings to reach it with a simulated scanner)."""
-    from kiosk.cli import demo_phone
     from datetime import datetime, timedelta
 
     from kiosk.checkin import answers, forms, signature
+    from kiosk.cli import demo_phone
     from kiosk.checkin.corrections import correct, draft
     from kiosk.config.sections import ScannerSettings
     from kiosk.messages import STANDARD_CONSENT

@@ -92,9 +92,15 @@ incidents = sa.Table(
     sa.Column("note", sa.Text),
 )
 
+
 def undelivered():
-    """The condition "an invitation with a version the hospital system has not taken" (pending or dead)."""
-    return sa.exists().where(outbox.c.invitation_id == invitations.c.id, outbox.c.status.in_(("pending", "dead")))
+    """The condition "an invitation with a version the hospital system has not taken": one waiting, or one
+    refused and set aside while staff have not resolved the incident about it (once they have, it goes as
+    any other: the kiosk's arrival carries it all again)."""
+    def of_it(table):
+        return sa.exists().where(table.c.invitation_id == invitations.c.id)
+    return (of_it(outbox).where(outbox.c.status == "pending")
+            | (of_it(outbox).where(outbox.c.status == "dead") & of_it(incidents).where(incidents.c.status != "resolved")))
 
 
 def insert_incident(conn: sa.Connection, incident: Incident) -> int:

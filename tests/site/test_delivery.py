@@ -268,3 +268,18 @@ def test_the_kiosks_desk_pages_list_the_sites_incidents_and_take_and_resolve_the
             stranger._listing(service.api.url)
     finally:
         stranger.close()
+
+
+def test_a_refused_pre_check_in_is_kept_until_staff_resolve_its_incident(serve, make_settings, invitation):
+    from kiosk.site.delivery import act_on_incident, open_incidents
+    with FhirServer() as server:
+        server.fail_next(422, body={"resourceType": "OperationOutcome", "issue": [
+            {"severity": "error", "code": "processing", "diagnostics": "refused"}]})
+        service = serve(_with_hospital(make_settings(), "fhir", server.base))
+        _, invitation_id = finished_precheck(service, invitation())
+        _wait(lambda: _rows(service)[0]["status"] == "dead", "the refused row set aside")
+        later = time.time() + 10 * 86400
+        assert invitations.wipe_expired(service.site, now=later) == 0
+        [incident] = open_incidents(service.site)
+        assert act_on_incident(service.site, incident["id"], "resolve", "Dana K. via desk lobby-1")
+        assert invitations.wipe_expired(service.site, now=later) == 1 and _rows(service) == []
