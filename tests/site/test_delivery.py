@@ -283,3 +283,26 @@ def test_a_refused_pre_check_in_is_kept_until_staff_resolve_its_incident(serve, 
         [incident] = open_incidents(service.site)
         assert act_on_incident(service.site, incident["id"], "resolve", "Dana K. via desk lobby-1")
         assert invitations.wipe_expired(service.site, now=later) == 1 and _rows(service) == []
+
+
+@pytest.mark.parametrize("folder_format", ["fhir", "hl7v2"])
+def test_to_a_drop_folder_each_version_is_a_file_of_its_own(serve, make_settings, invitation, tmp_path, folder_format):
+    import json
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    settings = _with_hospital(make_settings(), "folder", folder.as_uri())
+    service = serve(settings.replace(hospital=replace(settings.hospital, folder_format=folder_format)))
+    _, invitation_id = finished_precheck(service, invitation())
+    first = _wait(lambda: sorted(p.name for p in folder.iterdir() if not p.name.startswith(".")), "the first file")
+    precheck.save_consent(service.site, invitations.find(service.site, invitation_id=invitation_id), "declined",
+                          "0123456789abcdef")
+    names = _wait(lambda: (lambda n: n if len(n) == 2 else None)(
+        sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))), "the second file")
+    suffix = ".json" if folder_format == "fhir" else ".hl7"
+    assert names[0] == first[0] and all(n.startswith(f"{invitation_id}-") and n.endswith(suffix) for n in names)
+    latest = (folder / names[-1]).read_text(encoding="utf-8")
+    if folder_format == "fhir":
+        consent = next(e["resource"] for e in json.loads(latest)["entry"] if e["resource"]["resourceType"] == "Consent")
+        assert consent["status"] == "rejected"
+    else:
+        assert str(hl7.parse(latest).segment("MSH")(9)) == "ADT^A05^ADT_A05"
