@@ -114,11 +114,9 @@ class DeskServer(WsgiServer):
         self.peers = app.extensions.get("kiosk_peers") if hasattr(app, "extensions") else None
 
     def stop(self) -> None:
-        self.server.stop()
+        super().stop()
         if self.peers is not None:
             self.peers.close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
 
 
 class DeskUnavailable(RuntimeError):
