@@ -37,16 +37,18 @@ ARRIVAL_KEY = "arrival_code_key"
 
 
 def _save(site: SiteDb, invitation_id: str, *, incident: Incident | None = None, **values) -> None:
-    """Keep a step (and raise ``incident`` with it); once the pre-check-in is finished (and the patient has
-    not arrived), queue it for the hospital system with the step, in one transaction: what the patient
-    changed after finishing is delivered again (kiosk.site.delivery)."""
+    """Keep a step (and raise ``incident`` with it), unless the patient has arrived; once the pre-check-in is
+    finished, queue it for the hospital system with the step, in one transaction: what the patient changed
+    after finishing is delivered again (kiosk.site.delivery)."""
     now = int(time.time())
     with site.engine.begin() as conn:
         if incident:
             insert_incident(conn, incident)
-        row = conn.execute(sa.update(invitations).where(invitations.c.id == invitation_id).values(**values)
-                           .returning(invitations.c.finished_at, invitations.c.arrived_at)).first()
-        queued = bool(row and row.finished_at and not row.arrived_at) and site.queue_delivery(conn, invitation_id, now)
+        # Once arrived, nothing changes (a page sent just before the kiosk read the pre-check-in).
+        row = conn.execute(sa.update(invitations).where(invitations.c.id == invitation_id,
+                                                        invitations.c.arrived_at.is_(None)).values(**values)
+                           .returning(invitations.c.finished_at)).first()
+        queued = bool(row and row.finished_at) and site.queue_delivery(conn, invitation_id, now)
     if queued:
         site.queued()
 

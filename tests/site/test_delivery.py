@@ -306,3 +306,12 @@ def test_to_a_drop_folder_each_version_is_a_file_of_its_own(serve, make_settings
         assert consent["status"] == "rejected"
     else:
         assert str(hl7.parse(latest).segment("MSH")(9)) == "ADT^A05^ADT_A05"
+
+
+def test_after_the_arrival_nothing_a_late_page_sends_changes_the_pre_check_in(serve, make_settings, invitation):
+    service = serve(make_settings())
+    _, invitation_id = finished_precheck(service, invitation())
+    made = invitations.find(service.site, invitation_id=invitation_id)
+    arrivals.arrive(service.site, invitation_id, "lobby-1", "kiosk-admission-1")
+    precheck.save_answer(service.site, made, FORM, "reason", "other")
+    assert invitations.find(service.site, invitation_id=invitation_id).answers == {"reason": "appointment"}
