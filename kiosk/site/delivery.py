@@ -15,6 +15,7 @@ on another instance.
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import UTC, datetime
 
@@ -30,6 +31,8 @@ from kiosk.hospital.transports import open_transport
 from kiosk.site.arrivals import Found
 from kiosk.site.db import SITE_FILE, SiteDb, incidents, insert_incident, outbox
 from kiosk.site.invitations import find
+
+log = logging.getLogger(__name__)
 
 POLL_S = 10.0                 # how often a worker looks for pre-check-ins queued by another instance
 LOCK_ID = 0x6B696F736B01      # the PostgreSQL advisory lock the delivering worker holds ("kiosk", 1)
@@ -164,9 +167,24 @@ def act_on_incident(site: SiteDb, incident_id: int, action: str, actor: str, how
         return conn.execute(change).rowcount == 1
 
 
+def follow_the_destination(site: SiteDb) -> int:
+    """After ``hospital.transport`` changed: what still waits goes to the new destination (each message is made
+    when it is sent), or, with none, is withdrawn (the arrival carries it); how many rows changed."""
+    with site.engine.begin() as conn:
+        changed = conn.execute(sa.update(outbox).where(outbox.c.status == "pending",
+                                                       outbox.c.destination != (site.deliver_to or "-"))
+                               .values(destination=site.deliver_to) if site.deliver_to else
+                               sa.update(outbox).where(outbox.c.status == "pending").values(status="withdrawn")).rowcount
+    if changed:
+        log.warning("%d waiting pre-check-ins %s", changed,
+                    f"now go to {site.deliver_to}" if site.deliver_to else "withdrawn: hospital.transport is none")
+    return changed
+
+
 def delivery_thread(site: SiteDb, settings, form: Form) -> SyncThread | None:
     """The worker that delivers the site's outbox beside the service (None when pre-check-ins go to the
     hospital only with the arrival: ``hospital.transport`` is none)."""
+    follow_the_destination(site)
     if not site.deliver_to:
         return None
     folder = None if site.postgres else settings.data_path

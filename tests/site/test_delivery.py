@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
+from types import SimpleNamespace
 
 import hl7
 import pytest
@@ -179,10 +180,7 @@ def test_changes_before_a_worker_reads_the_pre_check_in_make_one_delivery(make_s
         settings = _with_hospital(make_settings(), "hl7v2", peer.url)
         site = open_site_db(settings)
         try:
-            class Bare:                       # finished_precheck needs a service's .site only
-                pass
-            service = Bare()
-            service.site = site
+            service = SimpleNamespace(site=site)      # finished_precheck needs a service's .site only
             _, invitation_id = finished_precheck(service, invitation())
             made = invitations.find(site, invitation_id=invitation_id)
             precheck.save_answer(site, made, FORM, "reason", "other")
@@ -315,3 +313,19 @@ def test_after_the_arrival_nothing_a_late_page_sends_changes_the_pre_check_in(se
     arrivals.arrive(service.site, invitation_id, "lobby-1", "kiosk-admission-1")
     precheck.save_answer(service.site, made, FORM, "reason", "other")
     assert invitations.find(service.site, invitation_id=invitation_id).answers == {"reason": "appointment"}
+
+
+def test_what_waits_follows_a_changed_transport_or_is_withdrawn_without_one(make_settings, invitation):
+    from kiosk.site.db import open_site_db
+    from kiosk.site.delivery import follow_the_destination
+    site = open_site_db(_with_hospital(make_settings(), "fhir", "http://127.0.0.1:9/fhir"))     # no worker runs
+    try:
+        service = SimpleNamespace(site=site)
+        finished_precheck(service, invitation())
+        assert [(r["destination"], r["status"]) for r in _rows(service)] == [("fhir", "pending")]
+        site.deliver_to = "hl7v2"
+        assert follow_the_destination(site) == 1 and [r["destination"] for r in _rows(service)] == ["hl7v2"]
+        site.deliver_to = ""
+        assert follow_the_destination(site) == 1 and [r["status"] for r in _rows(service)] == ["withdrawn"]
+    finally:
+        site.dispose()
