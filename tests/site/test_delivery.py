@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 from fhirserver import FhirServer
 from mllppeer import MllpPeer
+from processes import wait_until as _wait
 from precheckin import finished_precheck
 
 from kiosk import config
@@ -32,14 +33,6 @@ def _with_hospital(settings: config.Settings, transport: str, url: str) -> confi
                             forms=config.FormsSettings(intake="intake-basic"))
 
 
-def _wait(condition, what: str, timeout: float = 30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = condition()
-        if found:
-            return found
-        time.sleep(0.1)
-    pytest.fail(f"{what} did not happen within {timeout:.0f} s")
 
 
 def _rows(service) -> list[dict]:

@@ -22,6 +22,7 @@ from browser import PHONE, set_viewport
 from escpos_decode import decode
 from fhirserver import FhirServer
 from mllppeer import MllpPeer
+from processes import wait_until as _wait
 
 from kiosk import config
 from kiosk.site import invitations
@@ -46,13 +47,6 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _wait(condition, what: str, timeout: float = 30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if found := condition():
-            return found
-        time.sleep(0.1)
-    pytest.fail(f"{what} did not happen within {timeout:.0f} s")
 
 
 def _fill_the_pages(browser, link: str) -> str:
