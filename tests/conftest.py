@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pcsc_service
 import pytest
+from hypothesis import settings
 from browser import Unavailable, chromium
 from processes import stop
 
@@ -18,6 +19,11 @@ from processes import stop
 # desk, the sync worker, and the `kiosk` processes the tests start, which inherit it) is encrypted with this
 # key, as on a kiosk with store.encryption = sqlcipher; tests that open such a store themselves pass it.
 STORE_KEY = os.environ["KIOSK_STORE_KEY"] = secrets.token_hex(32)
+
+# No timed assertions: Hypothesis's per-example deadline (200 ms) fails an example that a busy shared machine
+# merely slowed down. What an example checks is kept; how long it took is not a test's business (benchmarks/).
+settings.register_profile("kiosk", deadline=None)
+settings.load_profile("kiosk")
 
 # The processes the tests start (UI scripts, peers) import the shared peers and fakes as pytest does.
 SUPPORT = str(Path(__file__).resolve().parent / "support")

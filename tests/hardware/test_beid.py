@@ -480,7 +480,7 @@ def check_person(result):
         assert warnings in ([], ["national number check digit does not match"])
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(st.binary(max_size=600))
 def test_random_bytes_give_data_or_card_data_invalid(data):
     only_invalid(beid.parse_tlv, data)
@@ -488,14 +488,14 @@ def test_random_bytes_give_data_or_card_data_invalid(data):
     only_invalid(beid.parse_address, data)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(mutated(identity()))
 def test_mutated_identity_files(data):
     only_invalid(beid.parse_tlv, data)
     check_person(only_invalid(beid.parse_identity, data))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(mutated(address()))
 def test_mutated_address_files(data):
     result = only_invalid(beid.parse_address, data)
@@ -505,7 +505,7 @@ def test_mutated_address_files(data):
 DATES = ["30 JUL 1985", "15.MÄR.1980", "   MEI 1985", "01 AOÛT 2001", "00.00.1980", "29 FEB 2000"]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(st.one_of(st.text(max_size=50),
                  st.builds(lambda d, at, s: d[:at] + s + d[at + 1:], st.sampled_from(DATES),
                            st.integers(0, 12), st.text(max_size=3))))
@@ -515,7 +515,7 @@ def test_random_and_mutated_birth_dates(text):
     assert only_invalid(beid.national_number_ok, text) in (None, True, False)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(mutated(identity()), mutated(address()), st.sampled_from([None, 0x6A86]))
 def test_read_of_a_card_with_mutated_files(ident, addr, path_sw):
     card = FakeEid({bytes.fromhex("4031"): ident, bytes.fromhex("4033"): addr}, path_sw=path_sw)

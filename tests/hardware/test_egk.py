@@ -702,14 +702,14 @@ SAMPLES = {"pd": ef_pd(pd_xml(Titel="Dr.", Vorsatzwort="von", PostfachAdresse=PO
 
 
 @pytest.mark.parametrize("kind", PARSERS)
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(data=st.binary(max_size=600))
 def test_random_bytes(kind, data):
     only_card_data_invalid(PARSERS[kind], data)
 
 
 @pytest.mark.parametrize("kind", PARSERS)
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(data=st.data())
 def test_mutated_files(kind, data):
     only_card_data_invalid(PARSERS[kind], data.draw(mutated(SAMPLES[kind])))
@@ -718,7 +718,7 @@ def test_mutated_files(kind, data):
 @pytest.mark.parametrize("parse, xml", [(parse_pd, pd_xml("5.2", Titel="Dr.", PostfachAdresse=POSTBOX)),
                                         (parse_pd, pd_xml("5.1")), (parse_vd, vd_xml("5.2", ende="20251231")),
                                         (parse_vd, vd_xml("5.1"))], ids=["pd52", "pd51", "vd52", "vd51"])
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(data=st.data())
 def test_mutated_xml_in_valid_containers(parse, xml, data):
     # Mutating the XML before gzip gets past the CRC, so the XML parser and the field rules see the damage.
@@ -726,14 +726,14 @@ def test_mutated_xml_in_valid_containers(parse, xml, data):
     only_card_data_invalid(parse, wrap(data.draw(mutated(xml))))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(offsets=st.tuples(*[st.integers(0, 0xFFFF)] * 4), size=st.integers(0, 700))
 def test_vd_random_offsets(offsets, size):
     body = SAMPLES["vd"][8:]
     only_card_data_invalid(parse_vd, (struct.pack(">4H", *offsets) + body)[:size])
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(data=st.data())
 def test_read_with_mutated_files(data):
     files = {sfi: data.draw(mutated(content)) for sfi, content in card_files().items()}
