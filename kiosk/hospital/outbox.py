@@ -42,6 +42,11 @@ REFUSALS = 5                   # answers that say "not now" to the same message 
 LOCK_POLL_S = 1.0              # how often a worker waiting for the other one's round looks again
 
 
+class NothingToSend(LookupError):
+    """From a store's ``get_admission``: the row no longer needs sending (the site service's pre-check-in
+    whose patient has arrived: the kiosk's admission carries it); it counts as done, nothing is sent."""
+
+
 @dataclass
 class Progress:
     delivered: int = 0
@@ -146,6 +151,8 @@ class Sync:
         would stop the worker with the queue behind it."""
         try:
             admission = self.store.get_admission(row["admission_id"])
+        except NothingToSend as e:         # superseded meanwhile (a pre-check-in whose patient arrived): done
+            return Attempt("delivered", "", str(e)), None
         except Exception as e:             # a row the store cannot give back: staff must look, the rest goes on
             return Attempt("dead", f"unreadable_admission: {type(e).__name__}"), None
         try:

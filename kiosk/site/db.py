@@ -207,13 +207,14 @@ class SiteDb:
         return True
 
     def wipe(self, conn: sa.Connection, due) -> int:
-        """In ``conn``'s transaction: delete the invitations ``due`` (a condition on them) and their outbox
-        rows, keeping those with a version not delivered (pending, or refused and set aside for staff): a
+        """In ``conn``'s transaction: delete the invitations ``due`` (a condition on them) with their outbox
+        rows and incidents (staff's notes, the appointment id), keeping those with a version not delivered (pending, or refused and set aside for staff): a
         pre-check-in is never lost before the hospital system has it. How many went."""
         gone = [r.id for r in conn.execute(sa.select(invitations.c.id).where(due, ~undelivered()))]
         for chunk in range(0, len(gone), 500):
             ids = gone[chunk:chunk + 500]
             conn.execute(sa.delete(outbox).where(outbox.c.invitation_id.in_(ids)))
+            conn.execute(sa.delete(incidents).where(incidents.c.invitation_id.in_(ids)))
             conn.execute(sa.delete(invitations).where(invitations.c.id.in_(ids)))
         return len(gone)
 

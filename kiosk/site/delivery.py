@@ -25,7 +25,7 @@ from kiosk.checkin.arrival import admission_of, answered
 from kiosk.checkin.forms import Form
 from kiosk.checkin.model import Admission, Incident, IncidentKind
 from kiosk.files import FileLock
-from kiosk.hospital.outbox import SyncThread
+from kiosk.hospital.outbox import NothingToSend, SyncThread
 from kiosk.hospital.site_client import pre_check_in
 from kiosk.hospital.transports import open_transport
 from kiosk.site.arrivals import Found
@@ -57,9 +57,11 @@ class AdvisoryLock:
 
     def __exit__(self, *_) -> None:
         try:
-            if self.held:
-                self.conn.execute(sa.text("SELECT pg_advisory_unlock(:id)"), {"id": LOCK_ID})
-                self.conn.commit()
+            if self.held and not self.conn.execute(sa.text("SELECT pg_advisory_unlock(:id)"), {"id": LOCK_ID}).scalar():
+                self.conn.invalidate()           # not released: this connection must not go back to the pool
+            self.conn.commit()
+        except sa.exc.SQLAlchemyError:
+            self.conn.invalidate()               # (closing the server's session releases the lock)
         finally:
             self.conn.close()
 
@@ -96,6 +98,9 @@ class SiteOutbox:
                                                          outbox.c.status == "pending").values(taken=True)
                                  .returning(outbox.c.id, outbox.c.created_at)).all()
         invitation = find(self.site, invitation_id=invitation_id, now=0)
+        if not first or (invitation is not None and invitation.arrived_at):
+            # Withdrawn since the worker looked, or arrived: a pre-admit after the arrival would undo it.
+            raise NothingToSend("arrived")
         if invitation is None or not invitation.finished_at:
             raise LookupError("no finished pre-check-in")
         a = pre_check_in(Found(invitation).as_json(self.form.url))
@@ -106,7 +111,7 @@ class SiteOutbox:
 
     def outbox_delivered(self, row_id: int, response: str = "") -> None:
         with self.site.engine.begin() as conn:
-            conn.execute(sa.update(outbox).where(outbox.c.id == row_id, outbox.c.status.in_(("pending", "withdrawn")))
+            conn.execute(sa.update(outbox).where(outbox.c.id == row_id, outbox.c.status == "pending")
                          .values(status="delivered", delivered_at=int(time.time()), response=response, last_error=""))
 
     def outbox_retry(self, row_id: int, error: str, next_attempt_at: str, *, refused: bool = False) -> int:

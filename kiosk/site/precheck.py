@@ -42,12 +42,12 @@ def _save(site: SiteDb, invitation_id: str, *, incident: Incident | None = None,
     after finishing is delivered again (kiosk.site.delivery)."""
     now = int(time.time())
     with site.engine.begin() as conn:
-        if incident:
-            insert_incident(conn, incident)
         # Once arrived, nothing changes (a page sent just before the kiosk read the pre-check-in).
         row = conn.execute(sa.update(invitations).where(invitations.c.id == invitation_id,
                                                         invitations.c.arrived_at.is_(None)).values(**values)
                            .returning(invitations.c.finished_at)).first()
+        if incident and row is not None:
+            insert_incident(conn, incident)
         queued = bool(row and row.finished_at) and site.queue_delivery(conn, invitation_id, now)
     if queued:
         site.queued()
@@ -82,8 +82,10 @@ def save_answer(site: SiteDb, invitation: Invitation, form: Form, link_id: str, 
     # An answer the form marks for staff (PHQ-9 item 9): the clinic hears of it now, not when the patient
     # comes (on the desk pages that list the site service: docs/site.md). The incident names the appointment
     # for staff to find the patient by; which answer stays with the answers.
+    # Raised when such an answer is given or changed to another one that alerts, not by every later step.
+    alerting = link_id in checking.alerts(form, answers) and (invitation.answers or {}).get(link_id) != answers[link_id]
     alert = (Incident(IncidentKind.ANSWER_NEEDS_STAFF, Severity.HIGH, f"answered_at_home:{invitation.appointment_id}",
-                      admission_id=invitation.id) if checking.alerts(form, answers) else None)
+                      admission_id=invitation.id) if alerting else None)
     _save(site, invitation.id, incident=alert, answers=json.dumps(answers, ensure_ascii=False))
     return answers
 

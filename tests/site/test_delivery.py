@@ -98,7 +98,7 @@ def test_a_finished_pre_check_in_reaches_the_fhir_server_before_arrival_and_the_
 
         # A pre-admission that comes late (the site service was away) does not undo the arrival.
         again = transports.FhirTransport(config.HospitalSettings(transport="fhir", url=server.base), pre_admit=True)
-        site_admission = service.delivery.open_store().get_admission(invitation_id)
+        site_admission = replace(_arrival_admission(service, invitation_id), id=invitation_id, kiosk_id="site-1")
         assert again.send(site_admission, {"id": 9}).kind == "delivered"
         assert [e["status"] for e in server.search("Encounter")] == ["arrived"]
 
@@ -144,6 +144,12 @@ def test_what_waits_when_the_patient_arrives_is_withdrawn_and_nothing_undelivere
 
         arrivals.arrive(service.site, invitation_id, "lobby-1", "kiosk-admission-1")
         _wait(lambda: _rows(service)[0]["status"] == "withdrawn", "the waiting row withdrawn")
+        # The worker reading it after the arrival sends nothing (an A05 after the kiosk's A04 would undo it).
+        sent = len(peer.messages)
+        from kiosk.hospital.outbox import NothingToSend
+        with pytest.raises(NothingToSend):
+            service.delivery.open_store().get_admission(invitation_id)
+        assert len(peer.messages) == sent
         # (the kiosk's admission carries it all now): wiped with its rows after the retention
         assert arrivals.wipe_arrived(service.site, 0, now=time.time() + 1) == 1
         assert _rows(service) == []
@@ -221,6 +227,13 @@ def test_thoughts_of_self_harm_answered_at_home_raise_a_high_incident_at_once(se
     [incident] = open_incidents(service.site)
     assert (incident["kind"], incident["severity"], incident["invitation_id"], incident["detail"]) == (
         "answer_needs_staff", "high", made.id, "answered_at_home:appt-2")
+    # Resolved by staff: a later step does not raise it again; the answer changed to another that alerts does.
+    from kiosk.site.delivery import act_on_incident
+    assert act_on_incident(service.site, incident["id"], "resolve", "Dana K. via desk lobby-1")
+    precheck.save_answer(service.site, invitations.find(service.site, invitation_id=made.id), phq, "44250-9", "LA6568-5")
+    assert open_incidents(service.site) == []
+    precheck.save_answer(service.site, invitations.find(service.site, invitation_id=made.id), phq, "44260-8", "LA6571-9")
+    assert len(open_incidents(service.site)) == 1
 
 
 def test_the_kiosks_desk_pages_list_the_sites_incidents_and_take_and_resolve_them(serve, make_settings, invitation,
@@ -274,6 +287,9 @@ def test_a_refused_pre_check_in_is_kept_until_staff_resolve_its_incident(serve, 
         [incident] = open_incidents(service.site)
         assert act_on_incident(service.site, incident["id"], "resolve", "Dana K. via desk lobby-1")
         assert invitations.wipe_expired(service.site, now=later) == 1 and _rows(service) == []
+        from kiosk.site.db import incidents                 # staff's note and the detail went with it
+        with service.site.engine.connect() as conn:
+            assert conn.execute(sa.select(sa.func.count()).select_from(incidents)).scalar_one() == 0
 
 
 @pytest.mark.parametrize("folder_format", ["fhir", "hl7v2"])
