@@ -155,14 +155,21 @@ def test_what_waits_when_the_patient_arrives_is_withdrawn_and_nothing_undelivere
         assert _rows(service) == []
 
 
+def _refused(server: FhirServer, serve, make_settings, invitation, said: str):
+    """A site service whose first pre-check-in the FHIR server refuses (422, saying ``said``), set aside:
+    (the service, that pre-check-in's id)."""
+    server.fail_next(422, body={"resourceType": "OperationOutcome", "issue": [
+        {"severity": "error", "code": "processing", "diagnostics": said}]})
+    service = serve(_with_hospital(make_settings(), "fhir", server.base))
+    _, invitation_id = finished_precheck(service, invitation())
+    _wait(lambda: _rows(service)[0]["status"] == "dead", "the refused row set aside")
+    return service, invitation_id
+
+
 def test_a_refused_pre_check_in_is_set_aside_for_staff_and_the_next_one_goes(serve, make_settings, invitation):
     from kiosk.site.delivery import open_incidents
     with FhirServer() as server:
-        server.fail_next(422, body={"resourceType": "OperationOutcome", "issue": [
-            {"severity": "error", "code": "processing", "diagnostics": "Yilmaz is not known here"}]})
-        service = serve(_with_hospital(make_settings(), "fhir", server.base))
-        _, first = finished_precheck(service, invitation())
-        _wait(lambda: _rows(service)[0]["status"] == "dead", "the refused row set aside")
+        service, first = _refused(server, serve, make_settings, invitation, "Yilmaz is not known here")
         [incident] = open_incidents(service.site)
         assert (incident["kind"], incident["severity"], incident["invitation_id"]) == ("sync_rejected", "high", first)
         assert "Yilmaz" not in incident["detail"]
@@ -277,11 +284,7 @@ def test_the_kiosks_desk_pages_list_the_sites_incidents_and_take_and_resolve_the
 def test_a_refused_pre_check_in_is_kept_until_staff_resolve_its_incident(serve, make_settings, invitation):
     from kiosk.site.delivery import act_on_incident, open_incidents
     with FhirServer() as server:
-        server.fail_next(422, body={"resourceType": "OperationOutcome", "issue": [
-            {"severity": "error", "code": "processing", "diagnostics": "refused"}]})
-        service = serve(_with_hospital(make_settings(), "fhir", server.base))
-        _, invitation_id = finished_precheck(service, invitation())
-        _wait(lambda: _rows(service)[0]["status"] == "dead", "the refused row set aside")
+        service, invitation_id = _refused(server, serve, make_settings, invitation, "refused")
         later = time.time() + 10 * 86400
         assert invitations.wipe_expired(service.site, now=later) == 0
         [incident] = open_incidents(service.site)
