@@ -28,18 +28,20 @@ log = logging.getLogger(__name__)
 MAX_BODY = 64 * 1024
 
 
-def create_app(site: SiteDb, settings, *, api_token: str, site_secret: str = "") -> Flask:
+def create_app(site: SiteDb, settings, *, api_token: str, site_secret: str = "", form=None,
+               catalogs: Catalogs | None = None) -> Flask:
     """The site listener's app.
 
     :param api_token: the invitation API's bearer token ("" = no invitation API)
     :param site_secret: the site's shared secret, the kiosks' bearer token ("" = no kiosk API)
+    :param form: the site's intake form (loaded from ``settings.forms.intake`` when not given)
     """
     from kiosk.checkin import forms
     app = Flask(__name__)
     app.config.update(MAX_CONTENT_LENGTH=MAX_BODY)
     default_language = settings.kiosk.languages[0]
-    form_url = forms.load(settings.forms.intake).url
-    catalogs = Catalogs(SUPPORTED_LANGUAGES)
+    form_url = (form if form is not None else forms.load(settings.forms.intake)).url
+    catalogs = catalogs or Catalogs(SUPPORTED_LANGUAGES)
 
     @app.before_request
     def authorise():

@@ -42,8 +42,9 @@ MAX_BODY = 256 * 1024          # a signature's strokes
 way_in = Blueprint("way_in", __name__)
 
 
-def create_app(site: SiteDb, settings, *, catalogs: Catalogs | None = None) -> Flask:
-    """The patient pages as a Flask app over ``site``, as ``settings.site`` configures them."""
+def create_app(site: SiteDb, settings, *, catalogs: Catalogs | None = None, form: forms.Form | None = None) -> Flask:
+    """The patient pages as a Flask app over ``site``, as ``settings.site`` configures them (``form``: the
+    site's intake form, loaded from ``settings.forms.intake`` when not given)."""
     from kiosk.site import steps
     s = settings.site
     secure = s.public_url.startswith("https://")
@@ -57,7 +58,7 @@ def create_app(site: SiteDb, settings, *, catalogs: Catalogs | None = None) -> F
                       SESSION_COOKIE_SAMESITE="Lax", PERMANENT_SESSION_LIFETIME=timedelta(minutes=s.session_min),
                       MAX_CONTENT_LENGTH=MAX_BODY)
     app.extensions["kiosk_patient"] = pages.PatientPages(site, catalogs or Catalogs(SUPPORTED_LANGUAGES), settings,
-                                                         forms.load(settings.forms.intake))
+                                                         form if form is not None else forms.load(settings.forms.intake))
     app.before_request(check_csrf)
     app.after_request(headers)
     app.register_error_handler(HTTPException, refused)

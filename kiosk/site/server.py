@@ -8,7 +8,8 @@ import ipaddress
 import logging
 import threading
 
-from kiosk.config import read_peer_secret
+from kiosk.config import SUPPORTED_LANGUAGES, read_peer_secret
+from kiosk.i18n import Catalogs
 from kiosk.serving import WsgiServer
 from kiosk.checkin import forms
 from kiosk.site import api, arrivals, delivery, invitations, patient
@@ -49,15 +50,19 @@ class SiteService:
         token = read_peer_secret(s.api_token_file) if s.api_token_file else ""
         secret = read_peer_secret(settings.desk.peer_secret_file) if settings.desk.peer_secret_file else ""
         self.site = site
-        self.patient = WsgiServer(TrustedProxies(patient.create_app(site, settings), s.trusted_proxies),
+        # Loaded once for the pages, the kiosk API and the delivery.
+        form, catalogs = forms.load(settings.forms.intake), Catalogs(SUPPORTED_LANGUAGES)
+        self.patient = WsgiServer(TrustedProxies(patient.create_app(site, settings, catalogs=catalogs, form=form),
+                                                 s.trusted_proxies),
                                   bind=s.patient_bind, port=s.patient_port, what="patient listener",
                                   thread="site-patient", threads=8)
-        self.api = WsgiServer(api.create_app(site, settings, api_token=token, site_secret=secret), bind=s.site_bind, port=s.site_port,
+        self.api = WsgiServer(api.create_app(site, settings, api_token=token, site_secret=secret, form=form,
+                                             catalogs=catalogs), bind=s.site_bind, port=s.site_port,
                               tls_cert=s.tls_cert, tls_key=s.tls_key, what="site listener", thread="site-api")
         self.window_s, self.retention_s = s.limit_window_s, settings.store.retention_h * 3600
         self._stopping = threading.Event()
         self._housekeeping = threading.Thread(target=self._tidy, name="site-housekeeping", daemon=True)
-        self.delivery = delivery.delivery_thread(site, settings, forms.load(settings.forms.intake))
+        self.delivery = delivery.delivery_thread(site, settings, form)
 
     def start(self) -> "SiteService":
         self.patient.start()
