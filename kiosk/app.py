@@ -75,7 +75,7 @@ def build_app(settings: Settings, *, store: Store, reader: CardReader, printers:
                    prints=tuple(kind for kind in printing.KINDS if kind in printers),
                    look_up_appointments=settings.hospital.transport == "fhir", find_arrivals=bool(settings.site.url),
                    consent_signature=settings.consent.signature,
-                   consent_texts=settings.consent.texts(), test_data=bool(demo))
+                   consent_texts=settings.consent.texts(), test_data=bool(demo), queues=settings.queues.queues())
     effects = Effects(settings, store=store, printers=printers, flow=flow, catalogs=catalogs)
     staff_for = staff_builder(settings, printers=printers, reader_state=lambda: reader.state.value,
                               wake=effects.wake_sync, catalogs=catalogs)

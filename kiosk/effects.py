@@ -121,12 +121,18 @@ class Effects:
         return None
 
     def _save(self, effect: SaveAdmission) -> AdmissionStored | AdmissionFailed:
-        settings = self.settings
+        settings, admission = self.settings, effect.admission
         destinations = () if settings.hospital.transport == "none" else (settings.hospital.transport,)
-        if effect.admission.precheck_id and settings.site.url:
-            destinations += ("site",)         # the site service hears that the patient arrived
+        number = ""
+        if settings.site.url:
+            # The site's number when it gives one at once, else the kiosk's own; either way the ticket reaches
+            # the site's waiting list (and a pre-check-in is marked arrived) through the outbox.
+            destinations += ("site",)
+            self.connect_hospital()
+            if self.site is not None and admission.queue:
+                number = self.site.number(admission.id, settings.kiosk.id, admission.queue)
         try:
-            stored = self.store.save_admission(effect.admission, queue_prefix=settings.kiosk.queue_prefix,
+            stored = self.store.save_admission(admission, queue_prefix=settings.kiosk.queue_prefix, queue_number=number,
                                                destinations=destinations, prints=self.flow.prints)
         except STORE_ERRORS as e:
             log.error("admission not stored: %s", type(e).__name__)

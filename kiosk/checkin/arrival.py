@@ -112,7 +112,8 @@ class Arrival:
         s.notice = ""
         s.admission = admission_of(a, self._new_id(), self.kiosk_id, self._now().isoformat(timespec="seconds"),
                                    language=s.language, identified_by=s.identified_by or "precheck", coverage=s.coverage,
-                                   answers=given, response=response, test_data=self.test_data or s.sample)
+                                   answers=given, response=response, test_data=self.test_data or s.sample,
+                                   queue=self.queue_of(a.location, s.answers))
         return [SaveAdmission(s.admission)]
 
     def _not_me(self, _: NotMe) -> list:
@@ -129,11 +130,11 @@ def answered(form: Form, answers: dict) -> tuple[dict, tuple[Answer, ...], FormR
 
 
 def admission_of(a: PreCheckIn, admission_id: str, kiosk_id: str, created_at: str, *, language: str, identified_by: str,
-                 coverage, answers: tuple[Answer, ...], response, test_data: bool) -> Admission:
+                 coverage, answers: tuple[Answer, ...], response, test_data: bool, queue: str = "") -> Admission:
     """The admission a pre-check-in makes, as if the patient had done it all at the kiosk just now."""
     return Admission(
         id=admission_id, kiosk_id=kiosk_id, created_at=created_at, language=language,
         identified_by=identified_by, person=a.person, coverage=coverage, appointment_id=a.appointment_id,
         answers=answers, form_response=response, consent=a.consent, consent_text_id=a.consent_text_id,
         consent_signature=a.consent_signature, patient_entered=a.patient_entered, test_data=test_data,
-        precheck_id=a.id)
+        precheck_id=a.id, queue=queue, appointment_start=a.appointment_start)

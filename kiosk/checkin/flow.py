@@ -25,6 +25,7 @@ from kiosk.checkin.events import (AdmissionFailed, AdmissionStored, Answered, Ap
 from kiosk.checkin.forms import Form
 from kiosk.checkin.identify import Identify
 from kiosk.checkin.model import Admission, Answer, Incident, IncidentKind, Severity
+from kiosk.checkin.queues import Queues
 from kiosk.checkin.session import Session, State
 from kiosk.messages import N_
 
@@ -39,7 +40,7 @@ class CheckIn(Identify, Arrival):
                  help_timeout_s: float = 300.0, prints: tuple[str, ...] = ("ticket",),
                  look_up_appointments: bool = False, find_arrivals: bool = False,
                  consent_signature: bool = False, consent_texts: dict[str, str] | None = None,
-                 test_data: bool = False,
+                 test_data: bool = False, queues: Queues | None = None,
                  now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
                  new_id: Callable[[], str] = lambda: str(uuid.uuid4())):
         self.kiosk_id = kiosk_id
@@ -55,6 +56,7 @@ class CheckIn(Identify, Arrival):
         self.consent_signature = consent_signature   # patients who agree sign with a finger
         self.consent_texts = dict(consent_texts or {})   # language -> the site's own consent text
         self.test_data = test_data           # a demo: every admission is sample data, marked as test data
+        self.queues = queues                 # the site's queues ([queues]); None: no queue is chosen
         self._now = now
         self._new_id = new_id
         self.state = State.WELCOME
@@ -73,6 +75,10 @@ class CheckIn(Identify, Arrival):
             # patient back on identify is not told "reading your card" about a read that has ended.
             self.session.reading = False
         return effects
+
+    def queue_of(self, appointment: str, given: dict[str, Any]) -> str:
+        """The queue (its prefix) the patient joins, by the appointment's text and the answers; "" without queues."""
+        return self.queues.choose(appointment, given) if self.queues else ""
 
     def timer(self) -> tuple[object, float] | None:
         """The event the app must send after that many seconds without a touch, or None."""
@@ -226,7 +232,9 @@ class CheckIn(Identify, Arrival):
             answers=given, form_response=answers.form_response(self.form, given),
             consent="accepted" if event.accepted else "declined",
             consent_text_id=signatures.text_id(event.text) if event.text else "", consent_signature=signature,
-            test_data=self.test_data or s.sample)
+            test_data=self.test_data or s.sample,
+            queue=self.queue_of(s.appointment.description if s.appointment else "", s.answers),
+            appointment_start=s.appointment.start if s.appointment else "")
         return [SaveAdmission(s.admission)]
 
     def _stored(self, event: AdmissionStored) -> list:

@@ -239,6 +239,8 @@ class Admission:
     # (its answers are then joined with the intake form at delivery: kiosk.hospital.outbox).
     form_response: FormResponse | None = field(default=None, repr=False)
     precheck_id: str = ""               # the site service's invitation id, for a patient who pre-checked in
+    queue: str = ""                     # the prefix of the queue the patient joined (kiosk.checkin.queues)
+    appointment_start: str = ""         # ISO 8601, when today's appointment (if any) starts: for the waiting list
 
     def to_json(self) -> dict:
         return {
@@ -254,6 +256,8 @@ class Admission:
             "patient_number": self.patient_number,
             **({"form_response": self.form_response.to_json()} if self.form_response is not None else {}),
             **({"precheck_id": self.precheck_id} if self.precheck_id else {}),
+            **({"queue": self.queue} if self.queue else {}),
+            **({"appointment_start": self.appointment_start} if self.appointment_start else {}),
         }
 
     @classmethod
@@ -267,7 +271,8 @@ class Admission:
                    patient_entered=tuple(data.get("patient_entered", ())), test_data=bool(data.get("test_data")),
                    patient_number=data.get("patient_number", ""),
                    form_response=FormResponse.from_json(data["form_response"]) if data.get("form_response") else None,
-                   precheck_id=data.get("precheck_id", ""))
+                   precheck_id=data.get("precheck_id", ""), queue=data.get("queue", ""),
+                   appointment_start=data.get("appointment_start", ""))
 
 
 class Severity(enum.Enum):
@@ -298,6 +303,7 @@ class IncidentKind(enum.Enum):
     CANCEL_IN_HOSPITAL = "cancel_in_hospital"   # cancelled here after it reached the hospital system
     APPOINTMENT_NOT_ARRIVED = "appointment_not_arrived"   # delivered, but its appointment is not marked arrived
     ARRIVAL_CODE_USED = "arrival_code_used"     # a pre-check-in's code shown again after it was used to arrive
+    TICKET_NUMBER_SHARED = "ticket_number_shared"   # two of the day's tickets carry one number (the site's list)
 
     @property
     def about_the_kiosk(self) -> bool:

@@ -17,14 +17,14 @@ from kiosk.config.loader import CONFIG_ENV, DEFAULT_CONFIG_PATH, config_path, lo
 from kiosk.config.reference import describe, example_toml, reference_markdown
 from kiosk.config.sections import (
     ConsentSettings, DeskSettings, DisplaySettings, FormsSettings, HospitalSettings, KioskSettings, LogSettings,
-    MetricsSettings, PrinterSettings, ReaderSettings, Settings, SiteSettings, SpeechSettings, StaffSettings,
+    MetricsSettings, PrinterSettings, QueueSettings, ReaderSettings, Settings, SiteSettings, SpeechSettings, StaffSettings,
     StoreSettings,
     TicketPrinterSettings, WristbandPrinterSettings)
 
 __all__ = [
     "CONFIG_ENV", "DEFAULT_CONFIG_PATH", "SUPPORTED_LANGUAGES", "Check", "ConfigError", "ConsentSettings",
     "DeskSettings", "DisplaySettings", "FormsSettings", "HospitalSettings", "KioskSettings", "LogSettings",
-    "MetricsSettings", "PrinterSettings", "Range", "ReaderSettings", "Settings", "SiteSettings", "SpeechSettings",
+    "MetricsSettings", "PrinterSettings", "QueueSettings", "Range", "ReaderSettings", "Settings", "SiteSettings", "SpeechSettings",
     "StaffSettings",
     "StoreSettings", "TicketPrinterSettings", "WristbandPrinterSettings", "config_path", "describe", "example_toml",
     "is_loopback", "load", "printer_profile", "printer_uri", "read_peer_secret", "reference_markdown", "shown",

@@ -47,6 +47,7 @@ def load(path: str | os.PathLike | None) -> Settings:
         _check_hospital(settings.hospital)
         _check_desk(settings.desk)
         _check_site(settings.site, settings.desk)
+        _check_queue_prefix(settings)
         if settings.kiosk.idle_warning_s >= settings.kiosk.idle_timeout_s:
             raise ConfigError("'kiosk.idle_warning_s' must be shorter than kiosk.idle_timeout_s "
                               f"({settings.kiosk.idle_timeout_s:g} s).")
@@ -162,3 +163,14 @@ def _check_site(s: SiteSettings, desk: DeskSettings) -> None:
         raise ConfigError(f"'site.patient_bind' is {s.patient_bind}, which other machines can reach, but "
                           "site.trusted_proxies is empty; publish the patient listener through the hospital's "
                           "reverse proxy (which gives patients TLS) and name it there, or bind it to 127.0.0.1.")
+
+
+def _check_queue_prefix(settings: Settings) -> None:
+    """With a site service the kiosk's own numbers (printed while the service is away) must differ from the
+    site's: no queue may have the kiosk's prefix."""
+    prefix = settings.kiosk.queue_prefix.upper()
+    if settings.site.url and prefix in (q.prefix for q in settings.queues.queues().queues):
+        raise ConfigError(f"'kiosk.queue_prefix' is {settings.kiosk.queue_prefix!r}, which is also a queue's prefix "
+                          "(queues.names); with a site service (site.url) the kiosk prints its own numbers only while "
+                          "the service is away, and they must not be the site's: give each kiosk a prefix of its own, "
+                          "e.g. K1.")

@@ -12,9 +12,11 @@ from typing import Any
 from kiosk.checkin.model import KVNR_SYSTEM, SSIN_SYSTEM
 from kiosk.config.fields import (
     CONSENT_MAX, HL7_CHARS, NAME_CHARS, PORT, SUPPORTED_LANGUAGES, ConfigError, Range, all_of, command_line, entries,
-    database_url, file_check, form_exists, hl7_name, identifier_system, ip_address, language_list, metrics_port, name_char,
-    national_id_systems, path_check, peer_urls, printer_profile, printer_uri, public_url, quarter_turn,
-    read_consent_text, seconds, setting, site_url, smtp_url, text_check, text_codec, touch_scale, url_check, usable_peer_secret, visible)
+    file_check, form_exists, hl7_name, identifier_system, ip_address, language_list, metrics_port, name_char,
+    national_id_systems, path_check, peer_urls, printer_profile, printer_uri, quarter_turn,
+    read_consent_text, seconds, setting, text_check, text_codec, touch_scale, url_check, usable_peer_secret, visible)
+
+from kiosk.config.site import QueueSettings, SiteSettings
 
 
 @dataclass(frozen=True)
@@ -26,8 +28,11 @@ class KioskSettings:
                             check=path_check(required=True, kind="folder"))
     languages: tuple = setting(SUPPORTED_LANGUAGES, "Languages offered to patients, each once; the first is where every "
                                "session starts (ISO 639-1 codes).", check=all_of(language_list, entries()))
-    queue_prefix: str = setting("A", "Letters printed before the queue number on the ticket, e.g. A-017 (text: 1 to 4 "
-                                "letters or digits).", check=text_check(4, chars=str.isalnum, what="letters or digits"))
+    queue_prefix: str = setting("A", "Letters printed before the kiosk's own queue numbers, e.g. A-017: every ticket's "
+                                "without a site service (site.url), else those printed while the site service is away; "
+                                "with a site service each kiosk needs its own, other than every queue's prefix, so that "
+                                "no two tickets share a number (text: 1 to 4 letters or digits).",
+                                check=text_check(4, chars=str.isalnum, what="letters or digits"))
     idle_timeout_s: float = setting(60.0, "Time without a touch before a session is wiped (seconds).",
                                     check=seconds(10, 3600))
     idle_warning_s: float = setting(15.0, "How long the 'Are you still there?' warning shows before the wipe; shorter "
@@ -226,66 +231,6 @@ class DeskSettings:
 
 
 @dataclass(frozen=True)
-class SiteSettings:
-    id: str = setting("site-1", f"Name of the site, in every arrival code, so that a kiosk knows a code of another site "
-                      f"(text: 1 to 20 {NAME_CHARS}).", check=text_check(20, chars=name_char, what=NAME_CHARS))
-    public_url: str = setting("", "Where patients' links start, as the hospital's reverse proxy publishes the patient "
-                              "listener, e.g. https://checkin.hospital.example (URL: https, or http to 127.0.0.1/"
-                              "localhost only; empty = `kiosk site` makes no invitations).", check=public_url)
-    patient_bind: str = setting("127.0.0.1", "Address the patient listener (the patient pages, the only listener the "
-                                "reverse proxy publishes) listens on (IP address).", check=ip_address)
-    patient_port: int = setting(8044, "TCP port of the patient listener (number).", check=PORT)
-    trusted_proxies: tuple = setting((), "Addresses of the reverse proxies in front of the patient listener: only "
-                                     "their X-Forwarded-For/-Proto/-Host headers are believed (IP addresses; empty = "
-                                     "none, patients connect directly).", check=entries(ip_address))
-    site_bind: str = setting("127.0.0.1", "Address the site listener (the kiosks' and the invitation API, for the "
-                             "site network only) listens on; other than 127.0.0.1 it needs tls_cert (IP address).",
-                             check=ip_address)
-    site_port: int = setting(8045, "TCP port of the site listener (number).", check=PORT)
-    tls_cert: str = setting("", "Certificate of the site listener, PEM, with its key in the same file or in tls_key "
-                            "(absolute path; empty = plain HTTP, allowed on 127.0.0.1 only).", check=file_check)
-    tls_key: str = setting("", "Key of tls_cert when it is a file of its own (absolute path; empty = none).",
-                           check=file_check)
-    api_token_file: str = setting("", "File holding the bearer token the appointment system sends to the invitation "
-                                  "API, mode 0600 (absolute path; empty = no invitation API, only `kiosk site invite`).",
-                                  check=all_of(path_check(), usable_peer_secret))
-    database_url: str = setting("", "Where the site service keeps its data: empty = an encrypted file site.db in "
-                                "kiosk.data_dir (with the store's key), or postgresql://user@host:port/database for "
-                                "several instances sharing PostgreSQL; its password in ~/.pgpass or PGPASSFILE, never "
-                                "here (URL).", check=database_url)
-    smtp_url: str = setting("", "The hospital's mail relay for e-mailing invitation links to patients who have an "
-                            "e-mail address: smtps://host:465, or smtp://host:25 (STARTTLS, required but to "
-                            "127.0.0.1) (URL; empty = no e-mail: the API and `kiosk site invite` give the link).",
-                            check=smtp_url)
-    smtp_from: str = setting("", "Sender of those e-mails, e.g. Clinic check-in <checkin@hospital.example> (text: at most "
-                             "200 printable characters; needed with smtp_url).", check=text_check(200, required=False))
-    smtp_credentials_file: str = setting("", "File holding user:password for the relay, mode 0600 (absolute path; empty "
-                                         "= the relay takes mail without signing in).", check=file_check)
-    smtp_ca_file: str = setting("", "CA certificates to verify the relay's TLS certificate with (absolute path; empty = the "
-                                "system's).", check=file_check)
-    smtp_timeout_s: float = setting(10.0, "Longest wait for the relay (seconds).", check=seconds(1, 120))
-    birth_date_tries: int = setting(5, "Wrong birth dates that lock a patient's link; the page then asks them to call "
-                                    "the clinic (number: 3 to 10).", check=Range(3, 10, "tries"))
-    address_limit: int = setting(30, "Links opened and birth dates tried from one address within limit_window_s, "
-                                 "beyond which it waits; a hospital's guest network may put many patients behind one "
-                                 "address (number: 5 to 10000).", check=Range(5, 10000, "requests"))
-    link_limit: int = setting(10, "Birth dates tried on one link within limit_window_s (number: 3 to 100).",
-                              check=Range(3, 100, "requests"))
-    limit_window_s: float = setting(900.0, "The window of address_limit and link_limit (seconds).",
-                                    check=seconds(60, 86400))
-    session_min: float = setting(30.0, "A patient who typed their birth date stays signed in this long without a "
-                                 "page load; then the birth date is asked again (minutes).", check=Range(5, 240, "minutes"))
-    # The kiosk's side: where it asks for pre-checked patients (the kiosk API, with desk.peer_secret_file).
-    url: str = setting("", "Base URL of the site service's site listener this kiosk asks when a pre-checked patient "
-                       "arrives, e.g. https://site.hospital.example:8045 (URL: https, or http to 127.0.0.1/localhost "
-                       "only; empty = no pre-check-in at this kiosk; needs desk.peer_secret_file).", check=site_url)
-    ca_file: str = setting("", "CA certificates to verify the site listener's TLS certificate with (absolute path; empty "
-                           "= the system's).", check=file_check)
-    timeout_s: float = setting(3.0, "Longest wait for the site service's answer when a patient scans or types an arrival "
-                               "code; then the kiosk checks the patient in as usual (seconds).", check=seconds(0.5, 30))
-
-
-@dataclass(frozen=True)
 class StaffSettings:
     idle_timeout_s: float = setting(120.0, "Time without a touch before staff mode on the kiosk screen signs the staff "
                                     "member out (seconds).", check=seconds(10, 3600))
@@ -357,6 +302,9 @@ class Settings:
                                  metadata={"description": "Staff mode on the kiosk screen (section)."})
     desk: DeskSettings = field(default_factory=DeskSettings,
                                metadata={"description": "The desk web page for front-desk staff (section)."})
+    queues: QueueSettings = field(default_factory=QueueSettings,
+                                  metadata={"description": "The queues patients wait in and which one each joins "
+                                                           "(section)."})
     site: SiteSettings = field(default_factory=SiteSettings,
                                metadata={"description": "The site service: pre-check-in on the patient's phone "
                                                         "(`kiosk site`) (section)."})

@@ -22,6 +22,7 @@ own language): what it holds depends on the kind (``texts`` turns kind and detai
   (``fhir:rejected``, ``hl7v2:rejected_AE``, ``fhir:appointment_not_arrived``...); ``hospital_unreachable``,
   ``cancel_in_hospital``: the transport (``fhir``, ``hl7v2``, ``folder``; ``site``: the site service, told that a
   pre-checked patient arrived, ``site:precheck_arrived``);
+- ``ticket_number_shared`` (the site service's): the number;
 - ``store_fault``: the class of the error (``OperationalError``), shown as a technical code;
 - ``card_removed``, ``coverage_ended``, ``details_wrong``, ``arrival_code_used``: nothing (the kind says it all).
 
@@ -68,6 +69,8 @@ KIND_TEXTS = {
     IncidentKind.STORE_FAULT: N_("The kiosk could not store an admission: the patient must check in at the desk."),
     IncidentKind.ARRIVAL_CODE_USED: N_("An arrival code that was used already was shown again; the patient is checking "
                                        "in at the kiosk: make sure they are the patient who pre-checked in."),
+    IncidentKind.TICKET_NUMBER_SHARED: N_("Two of today's tickets carry the same number: when it is called, two "
+                                          "patients may come. Give each kiosk a queue prefix of its own."),
 }
 SEVERITY_TEXTS = {Severity.HIGH: N_("Urgent"), Severity.MEDIUM: N_("Soon"), Severity.LOW: N_("When convenient")}
 # Urgent first: the order of the lists on the desk page and in staff mode.
@@ -127,7 +130,7 @@ PRINTER_STATES = {PrinterState.READY: N_("ready"), PrinterState.PRINTING: N_("pr
                   PrinterState.NOT_A_PRINTER: N_("no printer at that address"), PrinterState.UNKNOWN: N_("no status")}
 # The hospital connection (kiosk.hospital.transports' names, hospital.transport).
 TRANSPORT_TEXTS = {"fhir": N_("Connection: FHIR server"), "hl7v2": N_("Connection: HL7 v2 over MLLP"),
-                   "folder": N_("Connection: drop folder"), "site": N_("Connection: site service (pre-check-in)")}
+                   "folder": N_("Connection: drop folder"), "site": N_("Connection: site service")}
 # Why the hospital system has an admission set aside, or a part of it (kiosk.hospital reason codes).
 SYNC_TEXTS = {
     "rejected": N_("The hospital system refused the message as it was sent."),
@@ -142,6 +145,8 @@ SYNC_TEXTS = {
                            "one who pre-checked in."),
     "precheck_unknown": N_("The site service no longer holds the pre-check-in (it expired before the kiosk could say "
                            "that the patient arrived)."),
+    "ticket_refused": N_("The site service refused the ticket: it is not on the waiting list; call the patient by "
+                         "the number."),
 }
 # Reason codes with a value in them: (pattern, msgid with {value}).
 SYNC_PATTERNS = (
@@ -149,6 +154,7 @@ SYNC_PATTERNS = (
     (re.compile(r"http_(\d{3})"), N_("The hospital system answered with HTTP status {value}.")),
 )
 TECHNICAL_CODE = N_("Technical code: {code}")
+MSG_NUMBER = N_("The number: {number}")
 
 
 @dataclass(frozen=True)
@@ -234,6 +240,7 @@ _DETAILS: dict[IncidentKind, Callable[[str], list[Message] | None]] = {
     IncidentKind.DUPLICATE_PATIENT: _sync,
     IncidentKind.HOSPITAL_UNREACHABLE: _transport,
     IncidentKind.CANCEL_IN_HOSPITAL: _transport,
+    IncidentKind.TICKET_NUMBER_SHARED: lambda detail: [Message(MSG_NUMBER, (("number", detail),))],
 }
 
 

@@ -57,21 +57,24 @@ class WristbandLayout:
 
 
 def ticket(admission: Admission, translate: Callable[[str], str], when: str, *,
-           show_name: bool = False) -> TicketLayout:
+           show_name: bool = False, queue: str = "") -> TicketLayout:
     """The queue ticket for a stored admission.
 
     :param translate: gettext for the admission's language
     :param when: the check-in time, already formatted for that language
     :param show_name: print the patient's name under the number (a site's choice; off by default)
+    :param queue: the name of the queue the patient joined (the site's words, as configured), "" = none
     """
     _ = translate
     name = (Line(full_name(admission.person), bold=True),) if show_name and admission.person.family else ()
+    queue_line = (Line(queue, "large", bold=True),) if queue else ()
     sample = (Line(_(SAMPLE), bold=True),) if admission.test_data else ()
     return TicketLayout(
         admission_id=admission.id,
         queue_number=admission.queue_number,
         lines=(
             *sample,
+            *queue_line,
             Line(_("Your number"), "large"),
             Line(admission.queue_number, "huge", bold=True),
             *name,
@@ -83,11 +86,11 @@ def ticket(admission: Admission, translate: Callable[[str], str], when: str, *,
     )
 
 
-def ticket_for(admission: Admission, catalogs: Catalogs, *, show_name: bool = False) -> TicketLayout:
+def ticket_for(admission: Admission, catalogs: Catalogs, *, show_name: bool = False, queue: str = "") -> TicketLayout:
     """The ticket in the admission's own language, with its check-in time formatted for it."""
     lang = admission.language
     return ticket(admission, catalogs.translator(lang),
-                  format_moment(times.moment(admission.created_at), lang), show_name=show_name)
+                  format_moment(times.moment(admission.created_at), lang), show_name=show_name, queue=queue)
 
 
 def band_number(admission: Admission, national_ids: tuple[str, ...] = ()) -> tuple[str, str]:

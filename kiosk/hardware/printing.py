@@ -81,7 +81,8 @@ def check_band_profile(printer: Printer) -> None:
 
 def layout_for(kind: str, admission: Admission, catalogs: Catalogs, settings: Settings) -> Layout:
     if kind == "ticket":
-        return layouts.ticket_for(admission, catalogs, show_name=settings.printer.ticket.show_name)
+        queue = settings.queues.queues().name(admission.queue) if admission.queue else ""
+        return layouts.ticket_for(admission, catalogs, show_name=settings.printer.ticket.show_name, queue=queue)
     return layouts.wristband_for(admission, catalogs, national_ids=settings.printer.wristband.national_ids)
 
 

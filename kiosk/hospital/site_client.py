@@ -1,11 +1,14 @@
-"""The kiosk's side of the site service's kiosk API (docs/site.md, "The kiosk API"): a pre-checked patient
-found by the arrival code they scan or type, or by the card they insert, and marked arrived once their
-admission is stored.
+"""The kiosk's side of the site service's kiosk API (docs/site.md, "The kiosk API"): a queue number from the
+site's numbers for each ticket, a pre-checked patient found by the arrival code they scan or type, or by the
+card they insert, and each admission's ticket put on the site's waiting list (and the pre-check-in marked
+arrived) once the admission is stored.
 
-``SiteClient`` asks within ``site.timeout_s``, with the site's shared secret (``desk.peer_secret_file``) as
+``SiteClient`` asks for a number within ``TICKET_TIMEOUT_S`` (the patient waits for it; a service away is
+not asked again for ``AWAY_S``: the kiosk prints its own numbers), for the rest within ``site.timeout_s``, with the site's shared secret (``desk.peer_secret_file``) as
 bearer token, and answers with a ``Lookup``: the pre-check-in, or why there is none. ``SiteArrivals`` is the
-outbox's transport for the destination ``site``: an admission made from a pre-check-in is marked arrived
-through the outbox, so that a site service away at that moment hears of it when it is back. Nothing the
+outbox's transport for the destination ``site``: each admission's ticket goes on the waiting list (and one
+made from a pre-check-in is marked arrived) through the outbox, so that a site service away at that moment
+hears of it when it is back, exactly once. Nothing the
 service sends reaches the logs: it is a patient's.
 """
 
@@ -14,6 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -29,6 +33,8 @@ DESTINATION = "site"             # the outbox destination of the arrival calls
 # What the service's 404/409 ``reason`` may be, and what the kiosk adds: the service did not answer
 # (unreachable), refused the secret (refused) or answered something that is no kiosk API answer (invalid).
 REASONS = ("unknown", "other_site", "arrived", "unreachable", "refused", "invalid")
+TICKET_TIMEOUT_S = 1.0           # the longest a patient waits for the site's number before the kiosk's own
+AWAY_S = 30.0                    # after no number came, the kiosk prints its own this long without asking
 
 
 @dataclass(frozen=True)
@@ -44,7 +50,9 @@ class SiteClient:
     def __init__(self, url: str, secret: str, *, ca_file: str = "", timeout_s: float = 3.0):
         import requests
         self.base = url.rstrip("/") + "/api/v1/arrivals"
+        self.tickets = url.rstrip("/") + "/api/v1/tickets"
         self.timeout_s = timeout_s
+        self.away_until = 0.0                     # monotonic: no number asked for before then
         self.session = requests.Session()
         self.session.trust_env = False            # no proxy or .netrc from the environment gets the secret
         self.session.headers["Authorization"] = f"Bearer {secret}"
@@ -99,6 +107,43 @@ class SiteClient:
         reason = self._find({"code": "kiosk-doctor"}).reason
         return "" if reason == "unknown" else reason
 
+    def number(self, admission_id: str, kiosk_id: str, queue: str) -> str:
+        """The site's next number in ``queue`` for this admission (the same again when asked again), or ""
+        when the service does not give one within TICKET_TIMEOUT_S: the kiosk then prints its own."""
+        import requests
+        if time.monotonic() < self.away_until:
+            return ""
+        try:
+            answer = self.session.post(self.tickets, json={"kiosk": kiosk_id, "admission": admission_id, "queue": queue},
+                                       timeout=min(TICKET_TIMEOUT_S, self.timeout_s))
+            number = answer.json().get("number") if answer.status_code == 201 else None
+        except (requests.RequestException, ValueError, AttributeError) as e:
+            number, failure = None, type(e).__name__
+        else:
+            failure = f"HTTP {answer.status_code}"
+        if isinstance(number, str) and 0 < len(number) <= 16 and number.isprintable():
+            return number
+        log.warning("no queue number from the site service (%s): the kiosk prints its own for %.0f s", failure, AWAY_S)
+        self.away_until = time.monotonic() + AWAY_S
+        return ""
+
+    def register(self, admission: Admission) -> Attempt:
+        """Put the admission's ticket on the site's waiting list (again: a retry changes nothing); how it went,
+        as the outbox sorts it. Nothing personal: numbers, queue, times and ids."""
+        import requests
+        body = {"kiosk": admission.kiosk_id, "queue": admission.queue, "number": admission.queue_number,
+                "created_at": admission.created_at, "appointment_start": admission.appointment_start,
+                "precheck": admission.precheck_id}
+        try:
+            answer = self.session.put(f"{self.tickets}/{admission.id}", json=body, timeout=self.timeout_s)
+        except requests.RequestException as e:
+            return Attempt("retry", f"unreachable: {type(e).__name__}")
+        if answer.status_code == 200:
+            return Attempt("delivered", response=answer.text[:200], answered=True)
+        if answer.status_code in (400, 404, 422):
+            return Attempt("dead", "ticket_refused", f"HTTP {answer.status_code}: {answer.text[:500]}", answered=True)
+        return Attempt("retry", f"http_{answer.status_code}", answer.text[:500], answered=answer.status_code < 500)
+
     def arrived(self, invitation_id: str, kiosk_id: str, admission_id: str) -> Attempt:
         """Mark the pre-check-in arrived as this admission; how it went, as the outbox sorts it: delivered
         (also when it was marked so before: a retry), retry (no answer, the service failing, the secret
@@ -147,7 +192,8 @@ def pre_check_in(data: dict) -> PreCheckIn:
 
 
 class SiteArrivals:
-    """The outbox's transport for ``site``: an admission made from a pre-check-in, marked arrived there."""
+    """The outbox's transport for ``site``: the admission's ticket on the waiting list, and an admission made
+    from a pre-check-in marked arrived there."""
 
     name = DESTINATION
 
@@ -158,8 +204,9 @@ class SiteArrivals:
         self.client, self.kiosk_id = client, settings.kiosk.id
 
     def send(self, admission: Admission, row: dict) -> Attempt:
-        if not admission.precheck_id:
-            return Attempt("delivered", "no_precheck")     # nothing to mark (never queued so by the kiosk)
+        attempt = self.client.register(admission)
+        if attempt.kind != "delivered" or not admission.precheck_id:
+            return attempt
         return self.client.arrived(admission.precheck_id, self.kiosk_id, admission.id)
 
     def close(self) -> None:

@@ -1,9 +1,10 @@
 """The site listener: the APIs for the site network, never published to the internet.
 
 ``POST /api/v1/invitations`` (docs/site.md): the hospital's appointment system, IT or an integration engine
-makes one invitation per appointment, with the bearer token of ``site.api_token_file``. ``/api/v1/arrivals``:
-the kiosks find a pre-checked patient by arrival code or card and mark them arrived, with the site's shared
-secret (``desk.peer_secret_file``, as the desk pages' peer API). ``/peer/incidents``: the site's incidents for
+makes one invitation per appointment, with the bearer token of ``site.api_token_file``. ``/api/v1/tickets``:
+the kiosks take queue numbers and put their tickets on the waiting list; ``/api/v1/arrivals``: they find a
+pre-checked patient by arrival code or card and mark them arrived; both with the site's shared secret
+(``desk.peer_secret_file``, as the desk pages' peer API). ``/peer/incidents``: the site's incidents for
 the kiosks' desk pages, as a kiosk's peer API gives its own, with the same secret. Answers are JSON; an error
 is ``{"error": "<one sentence>"}``.
 """
@@ -20,7 +21,7 @@ from werkzeug.exceptions import HTTPException
 from kiosk.config import SUPPORTED_LANGUAGES
 from kiosk.i18n import Catalogs
 from kiosk.messages import MSG_GONE, MSG_RESOLVED, MSG_TAKEN
-from kiosk.site import arrivals, delivery, invitations, mail
+from kiosk.site import arrivals, delivery, invitations, mail, tickets
 from kiosk.site.db import SiteDb
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,7 @@ def create_app(site: SiteDb, settings, *, api_token: str, site_secret: str = "",
 
     @app.before_request
     def authorise():
-        kiosks = request.path.startswith(("/api/v1/arrivals", "/peer/"))
+        kiosks = request.path.startswith(("/api/v1/arrivals", "/api/v1/tickets", "/peer/"))
         token, what, setting = ((site_secret, "kiosk API", "desk.peer_secret_file") if kiosks
                                 else (api_token, "invitation API", "site.api_token_file"))
         if not token:
@@ -129,6 +130,27 @@ def create_app(site: SiteDb, settings, *, api_token: str, site_secret: str = "",
             return jsonify(error=str(e), reason=e.reason), 404 if e.reason == "unknown" else 409
         log.info("invitation %s arrived at kiosk %s", invitation_id[:32], body["kiosk"][:64])
         return jsonify(arrived_at=at)
+
+    @app.post("/api/v1/tickets")
+    def number():
+        """The next number of a queue for a kiosk's ticket (docs/site.md)."""
+        try:
+            admission, kiosk, queue = tickets.parse_reservation(request.get_json(silent=True))
+        except tickets.TicketError as e:
+            return jsonify(error=str(e)), 400
+        return jsonify(number=tickets.reserve(site, admission, kiosk, queue)), 201
+
+    @app.put("/api/v1/tickets/<admission_id>")
+    def register(admission_id: str):
+        """A kiosk's ticket on the waiting list, once (a retry answers the same)."""
+        try:
+            ticket = tickets.parse_registration(admission_id, request.get_json(silent=True))
+        except tickets.TicketError as e:
+            return jsonify(error=str(e)), 400
+        added = tickets.register(site, ticket)
+        if added:
+            log.info("ticket %s of kiosk %s on the waiting list", ticket.number, ticket.kiosk_id)
+        return jsonify(number=ticket.number, added=added)
 
     @app.get("/peer/incidents")
     def peer_incidents():

@@ -93,6 +93,42 @@ incidents = sa.Table(
 )
 
 
+# The waiting list (kiosk.site.tickets): every ticket any kiosk of the site printed, with its number of the day
+# in its queue, and what staff did with it. Nothing personal: numbers, queues, times, ids of the kiosk, the
+# admission and the pre-check-in. ``reserved``: a number handed to a kiosk for a ticket not stored yet; the
+# kiosk's outbox then puts it on the list (``waiting``), or a number of the kiosk's own (printed while the
+# service was away).
+tickets = sa.Table(
+    "site_tickets", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("admission_id", sa.String(64), nullable=False, unique=True),
+    sa.Column("kiosk_id", sa.String(64), nullable=False),
+    sa.Column("day", sa.String(10), nullable=False),                 # the site's local day, YYYY-MM-DD
+    sa.Column("queue", sa.String(4), nullable=False),
+    sa.Column("number", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(12), nullable=False),              # reserved | waiting | called | done | no_show
+    sa.Column("created_at", sa.BigInteger, nullable=False),          # the check-in, by the kiosk's clock
+    sa.Column("registered_at", sa.BigInteger),                       # on the list since
+    sa.Column("appointment_at", sa.BigInteger),
+    sa.Column("invitation_id", sa.String(32)),                       # pre-checked in
+    sa.Column("calls", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("called_at", sa.BigInteger),
+    sa.Column("called_by", sa.String(64)),
+    sa.Column("counter", sa.String(40)),
+    sa.Column("finished_at", sa.BigInteger),
+    sa.Index("site_tickets_list", "day", "queue", "status"),
+)
+
+# The next number per queue and day (``INSERT ... ON CONFLICT DO UPDATE ... RETURNING``: one statement, safe
+# with several instances).
+numbers = sa.Table(
+    "site_numbers", metadata,
+    sa.Column("day", sa.String(10), primary_key=True),
+    sa.Column("queue", sa.String(4), primary_key=True),
+    sa.Column("seq", sa.Integer, nullable=False),
+)
+
+
 def undelivered():
     """The condition "an invitation with a version the hospital system has not taken": one waiting, or one
     refused and set aside while staff have not resolved the incident about it (once they have, it goes as

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from sqlite_utils.db import NotFoundError
 
+from kiosk.checkin import queues
 from kiosk.checkin.model import Admission, IncidentKind
 from kiosk.store.db import Connection, now_iso
 from kiosk.store.outbox import UNDELIVERED, OutboxStatus
@@ -18,13 +19,15 @@ class AdmissionsMixin(Connection):
     """The admissions of the store (``kiosk.store.Store``); the outbox rows and incidents an admission's
     save, resend and cancel write go through the other parts, in the same transaction."""
 
-    def save_admission(self, admission: Admission, *, queue_prefix: str = "A",
+    def save_admission(self, admission: Admission, *, queue_prefix: str = "A", queue_number: str = "",
                        destinations: tuple[str, ...] = (), prints: tuple[str, ...] = ()) -> Admission:
-        """Store an admission whole, give it the next queue number of its day, queue it for each
-        destination (hospital transport) and queue its print jobs (``prints``: the kinds the kiosk prints
-        at check-in; ``print_started`` takes them up), so that a kiosk stopped before it printed leaves
-        them to ``interrupt_prints``. Returns the admission with its queue number.
+        """Store an admission whole with its queue number, queue it for each destination (hospital transport,
+        site service) and queue its print jobs (``prints``: the kinds the kiosk prints at check-in;
+        ``print_started`` takes them up), so that a kiosk stopped before it printed leaves them to
+        ``interrupt_prints``. Returns the admission with its queue number.
 
+        :param queue_number: the site service's number for it; "" = the kiosk's own, the next of its day with
+            ``queue_prefix`` (numbers the site gave it do not count)
         :raises DB_ERRORS: nothing was stored (disk full, file unwritable...)
         """
         # Queue numbers start again at the kiosk's local midnight, not at midnight UTC.
@@ -33,7 +36,13 @@ class AdmissionsMixin(Connection):
             seq = self.db.execute(
                 "SELECT coalesce(max(queue_seq), 0) + 1 FROM admissions WHERE kiosk_id = ? AND day = ?",
                 [self.kiosk_id, day]).fetchone()[0]
-            stored = replace(admission, queue_number=f"{queue_prefix}-{seq:03d}")
+            if not queue_number:
+                own = self.db.execute(
+                    "SELECT coalesce(max(CAST(substr(queue_number, ?) AS INTEGER)), 0) + 1 FROM admissions "
+                    "WHERE kiosk_id = ? AND day = ? AND substr(queue_number, 1, ?) = ?",
+                    [len(queue_prefix) + 2, self.kiosk_id, day, len(queue_prefix) + 1, f"{queue_prefix}-"]).fetchone()[0]
+                queue_number = queues.number(queue_prefix, own)
+            stored = replace(admission, queue_number=queue_number)
             self.db["admissions"].insert({
                 "id": stored.id, "kiosk_id": self.kiosk_id, "created_at": stored.created_at, "day": day,
                 "queue_seq": seq, "queue_number": stored.queue_number, "identified_by": stored.identified_by,

@@ -3,13 +3,16 @@
 import json
 import sqlite3
 import threading
+from dataclasses import replace
 from datetime import datetime, timezone
 
 import pytest
 from PIL import Image
 
 from kiosk.hardware.reader import sample_cards
-from kiosk.hardware import layouts
+from kiosk import config
+from kiosk.hardware import layouts, printing
+from kiosk.i18n import Catalogs
 from kiosk.hardware.errors import PrintFault
 from kiosk.hardware.preview import PreviewPrinter
 from kiosk.hardware.printer import PrinterState, PrintOutcome
@@ -32,6 +35,14 @@ def test_ticket_carries_the_number_and_no_personal_data():
     assert "Ihre Nummer" in texts and "B-042" in texts and "lobby-2" in texts
     assert layout.qr == "ADMISSION:7d1e4c2a-0000-4000-8000-000000000001"
     assert not any("Müller" in t or "1958" in t for t in texts)
+
+
+def test_ticket_names_the_queue_above_the_number_as_the_site_configured_it():
+    settings = config.Settings().replace(queues=config.QueueSettings(names=("A Registration", "B Blutabnahme")))
+    layout = printing.layout_for("ticket", replace(admission(), queue="B"), Catalogs(("en",)), settings)
+    texts = [line.text for line in layout.lines]
+    assert texts[:3] == ["Blutabnahme", "Your number", "B-042"]
+    assert "Blutabnahme" not in [line.text for line in layouts.ticket(admission(), lambda m: m, "now").lines]
 
 
 def test_preview_printer_writes_a_ticket_png(tmp_path):

@@ -223,10 +223,14 @@ def test_a_save_waits_for_another_writer_instead_of_failing(tmp_path, key):
         other.close()
 
 
-def test_queue_prefix_is_honoured(store):
+def test_queue_prefix_is_honoured_and_the_site_s_numbers_are_kept(store):
+    """The kiosk's own numbers count per prefix; a number the site service gave is stored as given and does
+    not count among them."""
     assert store.save_admission(admission("a1"), queue_prefix="B").queue_number == "B-001"
-    assert store.save_admission(admission("a2"), queue_prefix="ER").queue_number == "ER-002"
-    assert store.get_admission("a2").queue_number == "ER-002"
+    assert store.save_admission(admission("a2"), queue_prefix="ER").queue_number == "ER-001"
+    assert store.save_admission(admission("a3"), queue_prefix="ER", queue_number="A-017").queue_number == "A-017"
+    assert store.save_admission(admission("a4"), queue_prefix="ER").queue_number == "ER-002"
+    assert [store.get_admission(a).queue_number for a in ("a2", "a3", "a4")] == ["ER-001", "A-017", "ER-002"]
 
 
 def test_queue_numbers_are_per_kiosk(tmp_path, key):

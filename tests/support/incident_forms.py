@@ -225,9 +225,28 @@ def sync_incidents(folder: Path) -> list[dict]:
         store.close()
 
 
+def site_incidents(folder: Path) -> list[dict]:
+    """What the site service's waiting list raises: two tickets of a day with one number."""
+    import sqlalchemy as sa
+
+    from kiosk.site import tickets
+    from kiosk.site.db import SiteDb, file_engine, incidents
+    site = SiteDb(file_engine(folder / "site.db", None))
+    site.create_schema()
+    for kiosk in ("lobby-1", "lobby-2"):
+        tickets.register(site, tickets.parse_registration(f"adm-{kiosk}", {
+            "kiosk": kiosk, "queue": "A", "number": "K-001", "created_at": NOW.isoformat()}))
+    with site.engine.connect() as conn:
+        found = [{"kind": r.kind, "detail": r.detail} for r in conn.execute(sa.select(incidents))]
+    site.dispose()
+    return found
+
+
 def forms_by_kind(folder: Path) -> dict[str, list[str]]:
     """Every (kind, detail) the code raises: kind value -> its details, sorted."""
     found: dict[str, set[str]] = {}
+    for incident in site_incidents(folder):
+        found.setdefault(incident["kind"], set()).add(incident["detail"])
     for incident in flow_incidents():
         found.setdefault(incident.kind.value, set()).add(incident.detail)
     for incident in sync_incidents(folder):

@@ -11,12 +11,14 @@ import secrets
 from datetime import datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 import uirun
 from precheckin import SIGNATURE, finished_precheck
 
 from kiosk import config
 from kiosk.i18n import format_appointment
 from kiosk.site import invitations, precheck
+from kiosk.site.db import tickets as site_tickets
 
 TOMORROW = (datetime.now().astimezone() + timedelta(days=1)).replace(hour=9, minute=30, second=0, microsecond=0)
 
@@ -41,13 +43,15 @@ def walked(tmp_path_factory):
         code, invitation_id = finished_precheck(service, body)
         out = tmp_path_factory.mktemp("arrival")
         run, [results] = uirun.run("ui_arrival.py", out, service.api.url, secret, precheck.qr_text("site-1", code))
-        yield results, invitations.find(service.site, invitation_id=invitation_id), invitation_id, out
+        with service.site.engine.connect() as conn:
+            listed = [r._asdict() for r in conn.execute(sa.select(site_tickets))]
+        yield results, invitations.find(service.site, invitation_id=invitation_id), invitation_id, out, listed
     finally:
         service.stop()
 
 
 def test_scan_is_this_you_one_touch_and_the_ticket(walked):
-    results, _, _, out = walked
+    results, _, _, out, _ = walked
     first = results["arrived"]
     assert first["state"] == "arrival" and first["language"] == "de"
     assert "Sind Sie das?" in first["texts"] and "Ayse Y." in first["texts"]
@@ -59,7 +63,7 @@ def test_scan_is_this_you_one_touch_and_the_ticket(walked):
 
 
 def test_the_admission_carries_the_pre_check_in(walked):
-    results, _, invitation_id, _ = walked
+    results, _, invitation_id, _, _ = walked
     admission = results["arrived"]["admission"]
     assert admission["precheck_id"] == invitation_id and admission["identified_by"] == "precheck"
     assert admission["appointment_id"] == "appt-1" and admission["patient"]["name"][0]["family"] == "Yilmaz"
@@ -70,10 +74,15 @@ def test_the_admission_carries_the_pre_check_in(walked):
     assert admission["consent_signature"] == SIGNATURE and base64.b64decode(SIGNATURE).startswith(b"\x89PNG")
 
 
-def test_the_site_service_knows_the_patient_arrived(walked):
-    results, invitation, _, _ = walked
+def test_the_site_service_knows_the_patient_arrived_and_lists_the_ticket_it_numbered(walked):
+    results, invitation, _, _, listed = walked
+    admission = results["arrived"]["admission"]
     assert results["arrived"]["site_row"] == "delivered"
-    assert invitation.arrived_at and invitation.arrived_admission == results["arrived"]["admission"]["id"]
+    assert invitation.arrived_at and invitation.arrived_admission == admission["id"]
+    # The number is the site's (the first of queue A today), printed and on the waiting list, pre-checked in.
+    assert admission["queue_number"] == "A-001" and admission["queue"] == "A"
+    assert [(t["admission_id"], t["number"], t["status"], t["invitation_id"]) for t in listed] == [
+        (admission["id"], "A-001", "waiting", invitation.id)]
 
 
 @pytest.mark.parametrize("step, sentence", [
