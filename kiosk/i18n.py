@@ -22,6 +22,17 @@ DOMAIN = "kiosk"
 SOURCE_LANGUAGE = "en"
 LOCALES = ASSETS / "locales"
 
+# espeak-ng voice per language (see `espeak-ng --voices`: en = British English, fr = fr-fr): the kiosk's read
+# aloud (kiosk.hardware.speech) and the lobby displays' announcements (kiosk.site.display).
+VOICES = {"de": "de", "en": "en", "tr": "tr", "fr": "fr"}
+
+
+def speech_argv(argv: list[str], language: str, rate_wpm: int) -> list[str]:
+    """The command line of one utterance of espeak-ng (``argv``: the program and its own options): voice and
+    rate, the text as UTF-8 on stdin; never the text itself (every process can read another's argv)."""
+    return [*argv, "-v", VOICES.get(language, language), "-s", str(rate_wpm), "-b", "1", "--stdin"]
+
+
 # Calls of _ and N_ (also tr._ in kv) on string literals; adjacent literals are joined.
 _MESSAGE = re.compile(r'\bN?_\(\s*((?:"(?:[^"\\]|\\.)*"\s*)+)\)')
 _LITERAL = re.compile(r'"((?:[^"\\]|\\.)*)"')

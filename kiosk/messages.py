@@ -16,3 +16,13 @@ STANDARD_CONSENT = N_("I agree that the hospital stores and uses my details and 
 MSG_TAKEN = N_("You have taken this incident.")
 MSG_RESOLVED = N_("The incident is resolved.")
 MSG_GONE = N_("This incident is no longer open.")
+
+
+def shown(value) -> str:
+    """``value`` as a sentence quotes it, on one line: a number as written, a text in quotes with its
+    control characters escaped, a long text by its start and its length."""
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, str) and len(value) > 40:
+        return f"{value[:20]!r}... ({len(value)} characters)"
+    return repr(value)

@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from kiosk.messages import shown
+
 PREFIX_MAX, NAME_MAX = 4, 40
 
 
@@ -20,6 +22,14 @@ PREFIX_MAX, NAME_MAX = 4, 40
 class Queue:
     prefix: str
     name: str
+
+
+@dataclass(frozen=True)
+class Display:
+    """A lobby display: the calls of ``queues`` (all when empty), announced in ``languages``."""
+    name: str
+    queues: tuple[str, ...]
+    languages: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -41,10 +51,10 @@ def parse_queue(entry: str) -> Queue:
     name = name.strip()
     if not (0 < len(prefix) <= PREFIX_MAX and prefix.isalnum() and prefix.isascii()):
         raise ValueError(f"must start with a prefix of 1 to {PREFIX_MAX} letters or digits (A to Z, 0 to 9), then a "
-                         f"space and the queue's name, e.g. 'B Blood tests', not {entry!r}")
+                         f"space and the queue's name, e.g. 'B Blood tests', not {shown(entry)}")
     if not (0 < len(name) <= NAME_MAX and name.isprintable()):
         raise ValueError(f"must give the queue's name (1 to {NAME_MAX} printable characters) after its prefix, "
-                         f"not {entry!r}")
+                         f"not {shown(entry)}")
     return Queue(prefix.upper(), name)
 
 
@@ -56,7 +66,7 @@ def parse_route(entry: str, prefixes: tuple[str, ...]) -> Route:
     kind, what, prefix = kind.strip(), what.strip(), prefix.strip().upper()
     if not arrow or not colon or kind not in ("appointment", "answer") or not what:
         raise ValueError(f"must be 'appointment: <text> -> <queue prefix>' or 'answer: <question> = <value> -> <queue "
-                         f"prefix>', {example}, not {entry!r}")
+                         f"prefix>', {example}, not {shown(entry)}")
     if prefix not in prefixes:
         raise ValueError(f"leads to {prefix!r}, which is no queue of queues.names ({', '.join(prefixes)})")
     if kind == "appointment":
@@ -64,8 +74,28 @@ def parse_route(entry: str, prefixes: tuple[str, ...]) -> Route:
     link_id, equals, value = what.partition("=")
     if not equals or not link_id.strip() or not value.strip():
         raise ValueError(f"must name the question and the value: 'answer: <question> = <value> -> <queue prefix>', "
-                         f"{example}, not {entry!r}")
+                         f"{example}, not {shown(entry)}")
     return Route(kind, link_id.strip(), value.strip().casefold(), prefix)
+
+
+def parse_display(entry: str, prefixes: tuple[str, ...], languages: tuple[str, ...]) -> Display:
+    """``"lobby: A B / de en"`` as a Display (queues and languages may be left out: every queue, and no
+    language, which the display takes as the site's first). :raises ValueError: a sentence"""
+    name, _, rest = entry.partition(":")
+    name = name.strip()
+    queue_part, slash, language_part = rest.partition("/")
+    if not (0 < len(name) <= 40 and all(c.isalnum() or c in "-_" for c in name) and name.isascii()):
+        raise ValueError(f"must start with the display's name (1 to 40 letters, digits, '-' or '_'), e.g. 'lobby: A B / "
+                         f"de en', not {shown(entry)}")
+    queues = tuple(q.upper() for q in queue_part.split())
+    unknown = [q for q in queues if q not in prefixes]
+    if unknown:
+        raise ValueError(f"shows {unknown[0]!r}, which is no queue of queues.names ({', '.join(prefixes)})")
+    spoken = tuple(language_part.split())
+    wrong = [code for code in spoken if code not in languages]
+    if wrong or (slash and not spoken) or len(set(spoken)) < len(spoken):
+        raise ValueError(f"must announce in languages of {', '.join(languages)}, each once, not {shown(language_part.strip())}")
+    return Display(name, queues, spoken)
 
 
 def _is(answer: Any, value: str) -> bool:

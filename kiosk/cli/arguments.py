@@ -156,7 +156,7 @@ reader_name = checked(config.text_check(128), "reader name")
 
 def _staff_name(value: str) -> str | None:
     """As kiosk.desk.staff takes a name: spaces around it do not count."""
-    from kiosk.desk.staff import NAME_MAX
+    from kiosk.signin import NAME_MAX
     if config.text_check(NAME_MAX)(value.strip()):
         return f"must be 1 to {NAME_MAX} printable characters besides spaces around them, not {config.shown(value)}"
     return None

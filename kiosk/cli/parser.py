@@ -123,7 +123,7 @@ def build() -> argparse.ArgumentParser:
     p = sub.add_parser("site", parents=[common], help="the site service: pre-check-in on the patient's phone",
                        description="The one service every kiosk of a site shares (docs/site.md): patients invited "
                                    "for an appointment check in on their own phone before they come.")
-    actions = p.add_subparsers(dest="site_command", metavar="ACTION", required=True, help="serve or invite")
+    actions = p.add_subparsers(dest="site_command", metavar="ACTION", required=True, help="serve, invite or staff")
     q = actions.add_parser("serve", parents=[common], help="serve the patient pages and the site API",
                            description=site.cmd_site_serve.__doc__ + " Listens where [site] says.")
     q.set_defaults(func=site.cmd_site_serve)
@@ -141,6 +141,20 @@ def build() -> argparse.ArgumentParser:
     q.add_argument("--date", type=arguments.iso_date, default=None, metavar="YYYY-MM-DD",
                    help="the day whose appointments --from-fhir invites (default: tomorrow)")
     q.set_defaults(func=site.cmd_site_invite)
+    q = actions.add_parser("staff", parents=[common], help="add, list or remove the site's staff (the waiting list's)",
+                           description=site.cmd_site_staff.__doc__ + " Never give the PIN on the command line.")
+    staff_actions = q.add_subparsers(dest="staff_command", metavar="ACTION", required=True, help="add, list or remove")
+    r = staff_actions.add_parser("add", parents=[common], help="add a member; the PIN is asked twice (or read from stdin)")
+    r.add_argument("name", type=arguments.staff_name, help="the name shown in the audit trail (1 to 64 characters)")
+    r.add_argument("--language", choices=config.SUPPORTED_LANGUAGES, default=None,
+                   help="the language of the member's pages (default: the site's first, kiosk.languages)")
+    r.set_defaults(func=site.cmd_site_staff)
+    r = staff_actions.add_parser("list", parents=[common], help="list the members")
+    r.add_argument("--json", action="store_true", help='print [{"name", "language", "locked_until"}] as JSON')
+    r.set_defaults(func=site.cmd_site_staff)
+    r = staff_actions.add_parser("remove", parents=[common], help="remove a member")
+    r.add_argument("name", type=arguments.staff_name, help="the member's name as listed")
+    r.set_defaults(func=site.cmd_site_staff)
 
     p = sub.add_parser("doctor", parents=[common],
                        help="check config, store, card readers, scanner, printers, hospital endpoint, disk and clock",

@@ -1,4 +1,5 @@
-"""``kiosk site``: the site service (docs/site.md): ``serve`` its two listeners, ``invite`` a patient."""
+"""``kiosk site``: the site service (docs/site.md): ``serve`` its two listeners, ``invite`` a patient, ``staff``:
+the site's members of staff (the waiting list's)."""
 
 from __future__ import annotations
 
@@ -152,4 +153,38 @@ def _invite_day(settings, args) -> int:
             print(f"{row['appointment']}: " + ("invited before" if row.get("invited_before") else row["error"]))
     if failed:
         raise CommandError(f"{failed} of {len(rows)} appointments of {day} could not be invited (see above).")
+    return EXIT_OK
+
+
+def cmd_site_staff(args) -> int:
+    """The site's members of staff, who sign in to the waiting list with their name and PIN (the kiosks' own
+    staff are ``kiosk staff``): ``add NAME`` (the PIN asked twice at a terminal, or the first line of stdin),
+    ``list``, ``remove NAME``."""
+    from kiosk.cli.staff import _read_pin
+    from kiosk.signin import StaffError
+    from kiosk.site.staff import SiteStaff
+    settings = load_settings(args)
+    site = open_site(settings)
+    try:
+        staff = SiteStaff(site)
+        if args.staff_command == "add":
+            name = staff.add(args.name, _read_pin(), language=args.language or "", actor="it")
+            print(f"Added {name} to the site's staff.")
+        elif args.staff_command == "remove":
+            staff.remove(args.name, actor="it")
+            print(f"Removed {args.name.strip()} from the site's staff.")
+        else:
+            members = staff.members()
+            if args.json:
+                print(json.dumps(members, ensure_ascii=False, indent=2))
+            elif not members:
+                print("The site has no members of staff yet (kiosk site staff add NAME).")
+            for m in members if not args.json else ():
+                locked = f", locked until {m['locked_until']}" if m["locked_until"] else ""
+                language = m["language"] or "the site's first language"
+                print(f"{m['name']}: pages in {language}{locked}")
+    except StaffError as e:
+        raise CommandError(str(e)) from None
+    finally:
+        site.dispose()
     return EXIT_OK

@@ -24,7 +24,8 @@ def cmd_staff_add(args) -> int:
 @contextlib.contextmanager
 def _staff(args):
     """The staff actions on the configured store, closed afterwards; what staff cannot do is one sentence."""
-    from kiosk.desk.staff import StaffError, staff_builder
+    from kiosk.desk.staff import staff_builder
+    from kiosk.signin import StaffError
     settings = load_settings(args)
     store = open_store(settings)
     try:

@@ -15,6 +15,7 @@ from typing import Any, Callable
 from urllib.parse import urlsplit
 
 from kiosk.checkin.model import NATIONAL_ID_SYSTEMS
+from kiosk.messages import shown
 from kiosk.paths import ASSETS
 
 SUPPORTED_LANGUAGES = ("de", "en", "tr", "fr")
@@ -41,16 +42,6 @@ def setting(default: Any, description: str, *, choices: tuple | None = None, che
     if isinstance(default, (list, tuple)):
         return field(default_factory=lambda: tuple(default), metadata=meta)
     return field(default=default, metadata=meta)
-
-
-def shown(value: Any) -> str:
-    """``value`` as a sentence quotes it, on one line: a number as written, a text in quotes with its
-    control characters escaped, a long text by its start and its length."""
-    if isinstance(value, float):
-        return f"{value:g}"
-    if isinstance(value, str) and len(value) > 40:
-        return f"{value[:20]!r}... ({len(value)} characters)"
-    return repr(value)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from kiosk.config.fields import (
     public_url, seconds, setting, site_url, smtp_url, text_check, usable_peer_secret)
 
 if TYPE_CHECKING:
-    from kiosk.checkin.queues import Queues
+    from kiosk.checkin.queues import Display, Queues
 
 
 @dataclass(frozen=True)
@@ -100,15 +100,42 @@ class QueueSettings:
                             "(today's appointment's location or description contains the text, in any case) or "
                             "'answer: <question linkId> = <value> -> <prefix>' (the intake answer is, or includes, the "
                             "value) (texts; empty = every patient joins the first queue).")
+    counters: tuple = setting(("Desk 1", "Desk 2"), "Where staff call patients to, as the displays show and say it, "
+                              "e.g. 'Desk 2', 'Room 4'; each member of staff chooses theirs on the waiting list (texts "
+                              "of 1 to 40 printable characters, each once).",
+                              check=all_of(entries(text_check(40)), lambda v: None if v else "must name at least one"))
+    displays: tuple = setting(("lobby",), "The lobby displays, each '<name>: <queue prefixes> / <languages>', e.g. "
+                              "'lobby: A B / de en', shown at /display/<name> of the site listener: the calls of those "
+                              "queues (none given: every queue), announced in those languages (none given: the "
+                              "first of kiosk.languages) (texts, each name once).")
+    no_show_after: int = setting(3, "Calls after which 'Not here' makes a ticket a no-show instead of putting it back "
+                                 "at the end of its queue (number: 1 to 10).", check=Range(1, 10, "calls"))
 
     def __post_init__(self) -> None:
         from kiosk.checkin.queues import Queues
+        from kiosk.checkin.queues import parse_display
+        from kiosk.config.fields import SUPPORTED_LANGUAGES
         try:
             object.__setattr__(self, "_queues", Queues(self.names, self.routes))
         except ValueError as e:
             key = "routes" if _queue_list(self.names) is None else "names"
             raise ConfigError(f"'queues.{key}' has an entry that {e}.") from None
+        prefixes = tuple(q.prefix for q in self._queues.queues)
+        displays = {}
+        for entry in self.displays:
+            try:
+                display = parse_display(entry, prefixes, SUPPORTED_LANGUAGES)
+            except ValueError as e:
+                raise ConfigError(f"'queues.displays' has an entry that {e}.") from None
+            if display.name in displays:
+                raise ConfigError(f"'queues.displays' has the display {display.name!r} twice.")
+            displays[display.name] = display
+        object.__setattr__(self, "_displays", displays)
 
     def queues(self) -> Queues:
         """The queues and routes, parsed (kiosk.checkin.queues)."""
         return self._queues
+
+    def display(self, name: str) -> Display | None:
+        """The display of that name, parsed; None: there is none."""
+        return self._displays.get(name)

@@ -10,7 +10,8 @@ from typing import Callable
 
 from kiosk.desk import incidents
 from kiosk.desk.peers import PEER_FIELDS
-from kiosk.desk.staff import Staff, StaffError
+from kiosk.desk.staff import Staff
+from kiosk.signin import StaffError
 from kiosk.hardware.printer import PrintOutcome
 from kiosk.messages import MSG_GONE, MSG_RESOLVED, MSG_TAKEN, N_
 

@@ -23,7 +23,8 @@ from kiosk.desk.auth import MSG_SESSION_ENDED, SignIns, csrf_token, signed_in
 from kiosk.desk.incidents import SEVERITY_TEXTS, urgent_first
 from kiosk.desk.incidents import texts as incident_texts
 from kiosk.desk.peers import MSG_PEER_DOWN, PeerDown, Peers
-from kiosk.desk.staff import NAME_MAX, RESOLUTIONS, Staff, StaffError
+from kiosk.desk.staff import RESOLUTIONS, Staff
+from kiosk.signin import NAME_MAX, StaffError
 from kiosk.i18n import Catalogs, format_moment
 from kiosk.messages import N_
 from kiosk import times

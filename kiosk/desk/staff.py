@@ -22,13 +22,8 @@ desk page code against: keep them, or change them in all three places):
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import re
-import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Callable
 
 from sqlite_utils.db import NotFoundError
@@ -36,7 +31,10 @@ from sqlite_utils.db import NotFoundError
 from kiosk.hardware import printing
 from kiosk.hardware.printer import PrinterState
 from kiosk.i18n import Catalogs
+from kiosk import signin
 from kiosk.messages import N_
+# The sign-in rule, the PINs and their sentences are kiosk.signin's, shared with the site's waiting list.
+from kiosk.signin import NAME_TAKEN, NO_MEMBER, StaffError, checked_member, hash_pin
 from kiosk.store import PrintInProgress, Store
 from kiosk.times import moment
 
@@ -44,28 +42,12 @@ if TYPE_CHECKING:
     from kiosk.config import Settings
 
 RESOLUTIONS = ("done", "reprinted", "resent", "cancelled", "not_needed")
-MAX_WRONG_PINS = 5
-LOCK_S = 300.0
-
-# scrypt as OWASP's password storage cheat sheet gives it (N=2^14, r=8, p=1: 16 MiB, ~50 ms a check),
-# a 16-byte salt from the OS and a 32-byte key.
-SCRYPT_N, SCRYPT_R, SCRYPT_P, SALT_BYTES, KEY_BYTES = 2 ** 14, 8, 1, 16, 32
-_PIN = re.compile(r"[0-9]{4,12}")
-NAME_MAX = 64
 OUT_OF_SERVICE = "out_of_service"
-# A scrypt hash of a random PIN nobody kept: what an unknown name's PIN is checked against.
-_DECOY = "scrypt$16384$8$1$PpNnb1hXrFsgxRd2kH6AlA==$3b7Zn72U7BtVb9/9aOAvm0i6Zpb97WVzQbgjSOknFtE="
 
 
 
 # The sentences staff see (English msgids; the screens and the desk page translate them).
-NEED_NAME = N_("Give the staff member a name.")
-BAD_PIN = N_("A PIN is 4 to 12 digits.")
-NAME_TAKEN = N_("There is already a staff member with this name.")
-NO_MEMBER = N_("There is no staff member with this name.")
 BADGE_TAKEN = N_("This badge belongs to another staff member.")
-WRONG_PIN = N_("The name or the PIN is not right.")
-LOCKED = N_("Too many wrong PINs: this name is locked for five minutes.")
 NO_INCIDENT = N_("There is no such incident.")
 ALREADY_RESOLVED = N_("This incident is resolved already.")
 BAD_RESOLUTION = N_("Choose how the incident was resolved.")
@@ -78,49 +60,6 @@ PRINTING_NOW = N_("This is being printed right now: wait until it is out.")
 CANCELLED_NOTHING_SENT = N_("The admission is cancelled. Nothing of it had reached the hospital system.")
 CANCELLED_CANCEL_THERE = N_("The admission is cancelled here, but it had already reached the hospital system: "
                             "cancel it there too.")
-
-
-class StaffError(Exception):
-    """An action staff cannot do now; the message is one sentence to show them (English msgid: translate it)."""
-
-
-class WrongPin(StaffError):
-    pass
-
-
-class Locked(StaffError):
-    """Too many wrong PINs; ``until`` is an ISO time."""
-
-    def __init__(self, message: str, until: str):
-        super().__init__(message)
-        self.until = until
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
-
-
-def hash_pin(pin: str) -> str:
-    """A salted scrypt hash of the PIN, as one self-describing string (algorithm, parameters, salt, hash):
-    ``scrypt$16384$8$1$<salt, base64>$<hash, base64>``."""
-    salt = secrets.token_bytes(SALT_BYTES)
-    key = hashlib.scrypt(pin.encode("utf-8"), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=KEY_BYTES)
-    return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${_b64(salt)}${_b64(key)}"
-
-
-def verify_pin(stored: str, pin: str) -> bool:
-    """True when ``pin`` matches ``stored`` (constant-time compare). A stored value this cannot read
-    matches nothing."""
-    try:
-        algorithm, n, r, p, salt, key = stored.split("$")
-        if algorithm != "scrypt":
-            return False
-        expected = base64.b64decode(key, validate=True)
-        got = hashlib.scrypt(pin.encode("utf-8"), salt=base64.b64decode(salt, validate=True), n=int(n), r=int(r),
-                             p=int(p), dklen=len(expected), maxmem=256 * 1024 * 1024)
-    except (ValueError, TypeError):
-        return False
-    return hmac.compare_digest(got, expected)
 
 
 @dataclass(frozen=True)
@@ -148,10 +87,6 @@ def printer_condition(printer) -> str:
     return status.fault or (PrinterState.PAPER_LOW if status.paper_low else PrinterState.READY)
 
 
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds")
-
-
 class Staff:
     """Staff actions on one kiosk's store. ``printers`` and ``layout_for`` are what reprint needs (the
     app's printers and ``kiosk.hardware.printing.layout_for`` bound to catalogs and settings); ``reader_state``
@@ -176,11 +111,7 @@ class Staff:
 
     def add_member(self, name: str, pin: str, badges: tuple[str, ...] = (), *, actor: str = "it") -> None:
         """:raises StaffError: empty name, a PIN that is not 4-12 digits, or the name exists"""
-        name = name.strip()
-        if not name or len(name) > NAME_MAX or not name.isprintable():
-            raise StaffError(NEED_NAME)
-        if not _PIN.fullmatch(pin):
-            raise StaffError(BAD_PIN)
+        name = checked_member(name, pin)
         badges = tuple(dict.fromkeys(b.strip() for b in badges if b.strip()))
         if any(self.store.badge_holder(b) for b in badges):
             raise StaffError(BADGE_TAKEN)
@@ -203,31 +134,12 @@ class Staff:
         return bool(member["locked_until"]) and moment(member["locked_until"]) > now
 
     def sign_in(self, name: str, pin: str, *, where: str) -> str:
-        """The member's name when the PIN is right. ``where`` (e.g. "kiosk lobby-1", "desk 10.0.0.5") is the
-        actor of the audit lines of a refused try (whoever typed it, it was typed there), the member its
-        subject; a name that is no member is written down only as a keyed hash of it.
-
-        The try is reserved in the store before the PIN is checked (and counted as wrong until it proves
-        right), so that at most MAX_WRONG_PINS checks happen per name and lock, however many tries come at
-        once, from however many threads or processes. Names that are no member lock the same way.
+        """The member's name when the PIN is right (kiosk.signin.sign_in: the rule, the lock and the audit).
 
         :raises WrongPin: unknown name or wrong PIN (the same sentence for both)
         :raises Locked: five wrong PINs in a row; for five minutes
         """
-        name, now = name.strip(), self._now()
-        tried = self.store.staff_pin_try(name, where, MAX_WRONG_PINS, now, _iso(now + timedelta(seconds=LOCK_S)))
-        if tried["refused"]:
-            raise Locked(LOCKED, tried["refused"])
-        # A name that is no member gets the same work (a scrypt against a hash no PIN is known for), so
-        # that the time taken does not tell names apart.
-        right = verify_pin(tried["pin_hash"] or _DECOY, pin) and bool(tried["pin_hash"])
-        if right:
-            self.store.staff_signed_in(name, where)
-            return name
-        self.store.staff_pin_wrong(tried["subject"], where, tried["locks"])
-        if tried["locks"]:
-            raise Locked(LOCKED, tried["locks"])
-        raise WrongPin(WRONG_PIN)
+        return signin.sign_in(self.store, name, pin, where=where, now=self._now())
 
     def signed_out(self, name: str, *, where: str, idle: bool) -> None:
         """Audit that ``name`` left staff mode (or the desk page) at ``where``: by a tap, or left alone (idle)."""

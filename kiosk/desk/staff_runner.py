@@ -7,7 +7,9 @@ from __future__ import annotations
 import logging
 from typing import Callable
 
-from kiosk.desk.staff import Staff, StaffError
+from kiosk.desk.staff import Staff
+
+from kiosk.signin import StaffError
 from kiosk.messages import N_
 from kiosk.store import STORE_ERRORS, Store
 

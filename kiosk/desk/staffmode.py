@@ -30,7 +30,8 @@ from kiosk.hardware.printer import PrintOutcome
 from kiosk.hardware.reader import ReaderState
 from kiosk.messages import N_
 from kiosk.checkin.model import CardData, IncidentKind
-from kiosk.desk.staff import Locked, Staff, StaffError
+from kiosk.desk.staff import Staff
+from kiosk.signin import Locked, StaffError
 from kiosk import times
 
 log = logging.getLogger(__name__)

@@ -19,10 +19,9 @@ import subprocess
 import threading
 from typing import IO
 
-log = logging.getLogger(__name__)
+from kiosk.i18n import speech_argv
 
-# espeak-ng voice per kiosk language (see `espeak-ng --voices`: en = British English, fr = fr-fr).
-VOICES = {"de": "de", "en": "en", "tr": "tr", "fr": "fr"}
+log = logging.getLogger(__name__)
 
 _POLL_S = 0.25      # how often the speech thread looks whether its utterance was stopped
 
@@ -52,7 +51,7 @@ class Speaker:
 
     def command_line(self, language: str) -> list[str]:
         """The argv of one utterance: voice and rate, input as UTF-8 on stdin; never the text itself."""
-        return [*self.argv, "-v", VOICES.get(language, language), "-s", str(self.rate_wpm), "-b", "1", "--stdin"]
+        return speech_argv(self.argv, language, self.rate_wpm)
 
     def say(self, text: str, language: str) -> bool:
         """Start speaking ``text`` in ``language`` (stopping what is being spoken); returns at once.

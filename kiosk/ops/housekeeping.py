@@ -16,7 +16,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Callable
 
 from kiosk.hardware.preview import PreviewPrinter, forget_pictures
-from kiosk.desk.staff import LOCK_S, staff_builder
+from kiosk.desk.staff import staff_builder
+from kiosk.signin import LOCK_S
 
 log = logging.getLogger(__name__)
 

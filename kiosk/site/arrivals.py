@@ -16,7 +16,8 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from kiosk.site import precheck
-from kiosk.site.db import SiteDb, invitations, outbox
+from kiosk.site.db import SiteDb
+from kiosk.site.schema import invitations, outbox
 from kiosk.site.invitations import Invitation, find
 
 

@@ -9,6 +9,8 @@ plain integer comparisons on either engine.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import secrets
 import time
 from datetime import UTC, datetime
@@ -18,158 +20,12 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.sqlite.pysqlcipher import SQLiteDialect_pysqlcipher
 from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 
-from kiosk.checkin.model import Incident
+from kiosk.site.schema import incidents, invitations, limits, metadata, outbox, settings_table, undelivered
 from kiosk.store.db import connect_file, make_private, make_private_folder
 
 SITE_FILE = "site.db"
+CHANNEL = "kiosk_site"                   # PostgreSQL NOTIFY channel of the waiting list's changes
 SCHEMA_VERSION = "1"
-
-metadata = sa.MetaData()
-
-# One row per appointment a patient was invited for. What identifies the patient (the FHIR Patient, with
-# the birth date the link is opened with) is personal data: wiped (NULL) after the link expires.
-invitations = sa.Table(
-    "invitations", metadata,
-    sa.Column("id", sa.String(32), primary_key=True),               # random, names it in the API and logs
-    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),   # SHA-256 of the link's token
-    sa.Column("appointment_id", sa.String(128), nullable=False, unique=True),
-    sa.Column("starts_at", sa.String(40), nullable=False),           # ISO 8601 with its offset, as given
-    sa.Column("location", sa.Text, nullable=False),
-    sa.Column("language", sa.String(2), nullable=False),
-    sa.Column("patient", sa.Text),                                   # FHIR Patient JSON; NULL once wiped
-    sa.Column("failed_tries", sa.Integer, nullable=False, server_default="0"),
-    sa.Column("created_at", sa.BigInteger, nullable=False),
-    sa.Column("expires_at", sa.BigInteger, nullable=False),
-    # What the patient did on their pages (personal data too; kiosk.site.precheck): the address and phone
-    # they corrected, their answers, their consent, when they finished and the arrival code's SHA-256.
-    sa.Column("contact", sa.Text),                                   # JSON: the correction, NULL = none
-    sa.Column("answers", sa.Text),                                   # JSON: {linkId: value}
-    sa.Column("consent", sa.Text),                                   # JSON: decision, text id, signature
-    sa.Column("finished_at", sa.BigInteger),
-    sa.Column("arrival_hash", sa.String(64), unique=True),
-    # The arrival at a kiosk: when, at which kiosk, as which of its admissions.
-    sa.Column("arrived_at", sa.BigInteger),
-    sa.Column("arrived_kiosk", sa.String(64)),
-    sa.Column("arrived_admission", sa.String(64)),
-)
-
-# What is to reach the hospital system before the patient comes (kiosk.site.delivery): one row per finished
-# pre-check-in, and one more for each change the patient makes after finishing, delivered in order by the
-# kiosk's own outbox worker (kiosk.hospital.outbox.Sync). ``taken``: a worker has read the pre-check-in for
-# this row, so a later change needs a row of its own. ``response`` may quote the patient: the rows go with
-# their invitation.
-outbox = sa.Table(
-    "site_outbox", metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("invitation_id", sa.String(32), nullable=False, index=True),
-    sa.Column("destination", sa.String(16), nullable=False),
-    sa.Column("status", sa.String(12), nullable=False),                 # as kiosk.store.OutboxStatus
-    sa.Column("created_at", sa.BigInteger, nullable=False),
-    sa.Column("next_attempt_at", sa.String(40), nullable=False),       # ISO 8601, UTC (as the kiosk's outbox)
-    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
-    sa.Column("refusals", sa.Integer, nullable=False, server_default="0"),
-    sa.Column("taken", sa.Boolean, nullable=False, server_default=sa.false()),
-    sa.Column("last_error", sa.Text, nullable=False, server_default=""),
-    sa.Column("response", sa.Text, nullable=False, server_default=""),
-    sa.Column("delivered_at", sa.BigInteger),
-    sa.Index("site_outbox_queue", "status", "destination", "id"),
-)
-
-# What staff must look at (kiosk.checkin.model.IncidentKind): a pre-check-in the hospital system refused,
-# the hospital system away, an answer at home that needs a person (PHQ-9 item 9).
-incidents = sa.Table(
-    "site_incidents", metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("created_at", sa.BigInteger, nullable=False),
-    sa.Column("kind", sa.String(40), nullable=False),
-    sa.Column("severity", sa.String(8), nullable=False),
-    sa.Column("status", sa.String(12), nullable=False),              # open | taken | resolved
-    sa.Column("taken_by", sa.String(200)),                           # "<member> via desk <kiosk>"
-    sa.Column("invitation_id", sa.String(32)),                       # NULL: about the service itself
-    sa.Column("detail", sa.Text, nullable=False, server_default=""),
-    sa.Column("resolved_at", sa.BigInteger),
-    sa.Column("resolved_by", sa.String(200)),
-    sa.Column("note", sa.Text),
-)
-
-
-# The waiting list (kiosk.site.tickets): every ticket any kiosk of the site printed, with its number of the day
-# in its queue, and what staff did with it. Nothing personal: numbers, queues, times, ids of the kiosk, the
-# admission and the pre-check-in. ``reserved``: a number handed to a kiosk for a ticket not stored yet; the
-# kiosk's outbox then puts it on the list (``waiting``), or a number of the kiosk's own (printed while the
-# service was away).
-tickets = sa.Table(
-    "site_tickets", metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("admission_id", sa.String(64), nullable=False, unique=True),
-    sa.Column("kiosk_id", sa.String(64), nullable=False),
-    sa.Column("day", sa.String(10), nullable=False),                 # the site's local day, YYYY-MM-DD
-    sa.Column("queue", sa.String(4), nullable=False),
-    sa.Column("number", sa.String(16), nullable=False),
-    sa.Column("status", sa.String(12), nullable=False),              # reserved | waiting | called | done | no_show
-    sa.Column("created_at", sa.BigInteger, nullable=False),          # the check-in, by the kiosk's clock
-    sa.Column("registered_at", sa.BigInteger),                       # on the list since
-    sa.Column("appointment_at", sa.BigInteger),
-    sa.Column("invitation_id", sa.String(32)),                       # pre-checked in
-    sa.Column("calls", sa.Integer, nullable=False, server_default="0"),
-    sa.Column("called_at", sa.BigInteger),
-    sa.Column("called_by", sa.String(64)),
-    sa.Column("counter", sa.String(40)),
-    sa.Column("finished_at", sa.BigInteger),
-    sa.Index("site_tickets_list", "day", "queue", "status"),
-)
-
-# The next number per queue and day (``INSERT ... ON CONFLICT DO UPDATE ... RETURNING``: one statement, safe
-# with several instances).
-numbers = sa.Table(
-    "site_numbers", metadata,
-    sa.Column("day", sa.String(10), primary_key=True),
-    sa.Column("queue", sa.String(4), primary_key=True),
-    sa.Column("seq", sa.Integer, nullable=False),
-)
-
-
-def undelivered():
-    """The condition "an invitation with a version the hospital system has not taken": one waiting, or one
-    refused and set aside while staff have not resolved the incident about it (once they have, it goes as
-    any other: the kiosk's arrival carries it all again)."""
-    def of_it(table):
-        return sa.exists().where(table.c.invitation_id == invitations.c.id)
-    return (of_it(outbox).where(outbox.c.status == "pending")
-            | (of_it(outbox).where(outbox.c.status == "dead") & of_it(incidents).where(incidents.c.status != "resolved")))
-
-
-def insert_incident(conn: sa.Connection, incident: Incident) -> int:
-    """In ``conn``'s transaction: record an incident for staff (``admission_id``: the invitation's id); its
-    id. One already open of the same kind, about the same invitation (or the service itself) with the same
-    detail is not raised again."""
-    open_id = conn.execute(sa.select(incidents.c.id).where(
-        incidents.c.kind == incident.kind.value, incidents.c.status != "resolved", incidents.c.detail == incident.detail,
-        incidents.c.invitation_id == incident.admission_id if incident.admission_id
-        else incidents.c.invitation_id.is_(None))).scalar()
-    if open_id is not None:
-        return open_id
-    return conn.execute(sa.insert(incidents).values(
-        created_at=int(time.time()), kind=incident.kind.value, severity=incident.severity.value, status="open",
-        invitation_id=incident.admission_id, detail=incident.detail).returning(incidents.c.id)).scalar_one()
-
-
-# Rate limits, one counter per key ("address:..." or "link:...") in a fixed window: in the database, so
-# that they hold across instances.
-limits = sa.Table(
-    "limits", metadata,
-    sa.Column("key", sa.String(200), primary_key=True),
-    sa.Column("window_start", sa.BigInteger, nullable=False),
-    sa.Column("hits", sa.Integer, nullable=False),
-)
-
-# The service's own secrets and markers (the key that signs patients' session cookies, the schema
-# version): made once by whichever instance comes first, the same for all.
-settings_table = sa.Table(
-    "site_settings", metadata,
-    sa.Column("name", sa.String(64), primary_key=True),
-    sa.Column("value", sa.Text, nullable=False),
-)
 
 # Both engines take INSERT ... ON CONFLICT and RETURNING (SQLite since 3.35; SQLCipher 4.6 carries 3.45+).
 _HIT = sa.text(
@@ -191,6 +47,7 @@ class SiteDb:
         self.postgres = engine.dialect.name == "postgresql"
         self.deliver_to = deliver_to
         self.queued = lambda: None           # called after a pre-check-in was queued (wakes the delivery)
+        self.listeners: list = []            # called with what changed on the waiting list ("list", "call")
         self._secrets: dict[str, bytes] = {}
 
     def create_schema(self) -> None:
@@ -241,6 +98,37 @@ class SiteDb:
             invitation_id=invitation_id, destination=self.deliver_to, status="pending", created_at=now,
             next_attempt_at=datetime.fromtimestamp(now, UTC).isoformat(timespec="milliseconds")))
         return True
+
+    @contextlib.contextmanager
+    def begin(self):
+        """A transaction (as ``engine.begin()``) whose ``changed`` calls reach the listeners once it committed."""
+        changes: set[str] = set()
+        with self.engine.begin() as conn:
+            conn.info["changes"] = changes
+            try:
+                yield conn
+            finally:
+                conn.info.pop("changes", None)
+        for what in sorted(changes):
+            self.tell(what)
+
+    def changed(self, conn: sa.Connection, what: str) -> None:
+        """In ``conn``'s transaction (``begin``): the waiting list changed (``what``: "list", or "call" for a
+        call the displays show). Once it commits, every instance's ``listeners`` hear it: on PostgreSQL
+        through NOTIFY on CHANNEL, which each instance LISTENs to (kiosk.site.events), on the embedded file
+        (one instance) directly."""
+        if self.postgres:
+            conn.execute(sa.text("SELECT pg_notify(:channel, :what)"), {"channel": CHANNEL, "what": what})
+        else:
+            conn.info["changes"].add(what)
+
+    def tell(self, what: str) -> None:
+        """Hand a change to this instance's listeners (never raises: a listener's failure is its own)."""
+        for listener in list(self.listeners):
+            try:
+                listener(what)
+            except Exception:
+                logging.getLogger(__name__).warning("a listener of the waiting list failed", exc_info=True)
 
     def wipe(self, conn: sa.Connection, due) -> int:
         """In ``conn``'s transaction: delete the invitations ``due`` (a condition on them) with their outbox

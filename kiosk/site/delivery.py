@@ -29,7 +29,8 @@ from kiosk.hospital.outbox import NothingToSend, SyncThread
 from kiosk.hospital.site_client import pre_check_in
 from kiosk.hospital.transports import open_transport
 from kiosk.site.arrivals import Found
-from kiosk.site.db import SITE_FILE, SiteDb, incidents, insert_incident, outbox
+from kiosk.site.db import SITE_FILE, SiteDb
+from kiosk.site.schema import incidents, insert_incident, outbox
 from kiosk.site.invitations import find
 
 log = logging.getLogger(__name__)

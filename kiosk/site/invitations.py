@@ -19,7 +19,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from kiosk.config import SUPPORTED_LANGUAGES
-from kiosk.site.db import SiteDb, invitations
+from kiosk.site.db import SiteDb
+from kiosk.site.schema import invitations
 
 TOKEN_BYTES = 24
 ID_MAX, LOCATION_MAX, NAME_MAX, LIST_MAX = 128, 200, 200, 10

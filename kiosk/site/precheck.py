@@ -24,7 +24,8 @@ from kiosk.checkin import answers as checking
 from kiosk.checkin.corrections import Correction
 from kiosk.checkin.forms import Form
 from kiosk.checkin.model import Incident, IncidentKind, Person, Severity
-from kiosk.site.db import SiteDb, insert_incident, invitations
+from kiosk.site.db import SiteDb
+from kiosk.site.schema import insert_incident, invitations
 from kiosk.site.invitations import Invitation
 
 # The arrival code: 10 characters of Crockford's base 32 (no I, L, O, U: nothing to misread), 50 random

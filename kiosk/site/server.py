@@ -1,6 +1,7 @@
 """``kiosk site serve``: the patient listener and the site listener, each a cheroot server, over one database,
-the delivery of finished pre-check-ins to the hospital system (kiosk.site.delivery), and the housekeeping
-that deletes expired invitations and spent rate-limit counters."""
+the delivery of finished pre-check-ins to the hospital system (kiosk.site.delivery), the waiting list's
+changes heard from other instances (kiosk.site.events, on PostgreSQL), and the housekeeping that deletes
+expired invitations, spent rate-limit counters and old wrong-PIN counts of unknown names."""
 
 from __future__ import annotations
 
@@ -12,12 +13,26 @@ from kiosk.config import SUPPORTED_LANGUAGES, read_peer_secret
 from kiosk.i18n import Catalogs
 from kiosk.serving import WsgiServer
 from kiosk.checkin import forms
-from kiosk.site import api, arrivals, delivery, invitations, patient
+from kiosk.site import api, arrivals, delivery, events, invitations, lobby, patient
 from kiosk.site.db import SiteDb
+from kiosk.site.hub import Hub
+from kiosk.site.staff import SiteStaff
 
 log = logging.getLogger(__name__)
 
 HOUSEKEEPING_S = 60.0
+# The site listener's threads: the kiosks' and the appointment system's calls, the staff pages, and one for
+# each display or staff page connected to its event stream (docs/operations.md: at most ~100 at once).
+SITE_THREADS = 128
+LOBBY_PATHS = ("/display", "/staff", "/favicon.ico")     # (a browser asks the last of every page)
+
+
+def by_path(api_app, lobby_app):
+    """The site listener's app: the lobby's pages under LOBBY_PATHS, the APIs everywhere else."""
+    def app(environ, start_response):
+        lobby = environ.get("PATH_INFO", "").startswith(LOBBY_PATHS)
+        return (lobby_app if lobby else api_app)(environ, start_response)
+    return app
 
 
 class TrustedProxies:
@@ -56,13 +71,22 @@ class SiteService:
                                                  s.trusted_proxies),
                                   bind=s.patient_bind, port=s.patient_port, what="patient listener",
                                   thread="site-patient", threads=8)
-        self.api = WsgiServer(api.create_app(site, settings, api_token=token, site_secret=secret, form=form,
-                                             catalogs=catalogs), bind=s.site_bind, port=s.site_port,
-                              tls_cert=s.tls_cert, tls_key=s.tls_key, what="site listener", thread="site-api")
+        # The lobby's pages (displays) beside the APIs on the site listener; their event streams each hold one of
+        # its threads while connected.
+        self.hub = Hub()
+        site.listeners.append(self.hub.tell)
+        self.lobby = lobby.create_app(site, settings, hub=self.hub, catalogs=catalogs)
+        self.api = WsgiServer(by_path(api.create_app(site, settings, api_token=token, site_secret=secret, form=form,
+                                                     catalogs=catalogs), self.lobby),
+                              bind=s.site_bind, port=s.site_port, tls_cert=s.tls_cert, tls_key=s.tls_key,
+                              what="site listener", thread="site-api", threads=SITE_THREADS)
         self.window_s, self.retention_s = s.limit_window_s, settings.store.retention_h * 3600
         self._stopping = threading.Event()
         self._housekeeping = threading.Thread(target=self._tidy, name="site-housekeeping", daemon=True)
         self.delivery = delivery.delivery_thread(site, settings, form)
+        # Instances on one PostgreSQL database hear each other's changes of the waiting list (kiosk.site.events).
+        self.listener = events.Listener(site) if site.postgres else None
+        self.staff = SiteStaff(site)
 
     def start(self) -> "SiteService":
         self.patient.start()
@@ -74,6 +98,8 @@ class SiteService:
         self._housekeeping.start()
         if self.delivery:
             self.delivery.start()
+        if self.listener:
+            self.listener.start()
         return self
 
     def _tidy(self) -> None:
@@ -81,6 +107,7 @@ class SiteService:
             try:
                 gone = invitations.wipe_expired(self.site) + arrivals.wipe_arrived(self.site, self.retention_s)
                 self.site.forget_limits(self.window_s)
+                self.staff.forget_tries()
                 if gone:
                     log.info("%d invitations deleted (expired, or arrived store.retention_h ago)", gone)
             except Exception:                  # the database away for a moment: the next round tries again
@@ -89,8 +116,11 @@ class SiteService:
 
     def stop(self) -> None:
         self._stopping.set()
+        self.hub.stop()                          # the event streams end, so the listener can stop
         if self.delivery:
             self.delivery.stop()
+        if self.listener:
+            self.listener.stop()
         self.patient.stop()
         self.api.stop()
         self._housekeeping.join(timeout=5)

@@ -17,7 +17,8 @@ import sqlalchemy as sa
 
 from kiosk.checkin import queues
 from kiosk.checkin.model import Incident, IncidentKind, Severity
-from kiosk.site.db import SiteDb, insert_incident, tickets
+from kiosk.site.db import SiteDb
+from kiosk.site.schema import insert_incident, tickets
 
 _NEXT = sa.text("INSERT INTO site_numbers (day, queue, seq) VALUES (:day, :queue, 1) "
                 "ON CONFLICT (day, queue) DO UPDATE SET seq = site_numbers.seq + 1 RETURNING seq")
@@ -112,8 +113,9 @@ def register(site: SiteDb, ticket: Registration, now: float | None = None) -> bo
     at = int(time.time() if now is None else now)
     values = {"kiosk_id": ticket.kiosk_id, "day": local_day(ticket.created_at), "queue": ticket.queue,
               "number": ticket.number, "created_at": ticket.created_at, "appointment_at": ticket.appointment_at,
-              "invitation_id": ticket.invitation_id, "status": "waiting", "registered_at": at}
-    with site.engine.begin() as conn:
+              "invitation_id": ticket.invitation_id, "status": "waiting", "registered_at": at,
+              "order_at": ticket.created_at}
+    with site.begin() as conn:
         status = conn.execute(sa.select(tickets.c.status).where(tickets.c.admission_id == ticket.admission_id)
                               .with_for_update()).scalar()
         if status is None:
@@ -127,4 +129,5 @@ def register(site: SiteDb, ticket: Registration, now: float | None = None) -> bo
             tickets.c.admission_id != ticket.admission_id)).first()
         if shared is not None:
             insert_incident(conn, Incident(IncidentKind.TICKET_NUMBER_SHARED, Severity.HIGH, ticket.number))
+        site.changed(conn, "list")
     return True

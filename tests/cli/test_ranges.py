@@ -214,11 +214,14 @@ BAD_ARGUMENTS = {
     "name": NAMES,
     "--badge": ["", " ", "x" * 65, "a b"],
     "--date": ["", "2026-13-01", "08.12.2026", "2026-1-1", "tomorrow"],
+    "--language": ["", "xx", "EN", "d e"],
 }
 
 # How each command is given when all is well; the argument under test replaces or joins these.
 POSITIONALS = {"kiosk print": {"what": "ticket"}, "kiosk staff add": {"name": "Dana"},
                "kiosk staff remove": {"name": "Dana"}, "kiosk staff": {"ACTION": "list"}, "kiosk site": {"ACTION": "invite"},
+               "kiosk site staff add": {"name": "Dana"}, "kiosk site staff remove": {"name": "Dana"},
+               "kiosk site staff": {"ACTION": "list"},
                "python -m kiosk.cli.deploy": {"command": "transport"}}
 OPTIONS = {"kiosk print": {"--printer": "preview:prints", "--sample": None},
            "kiosk demo": {"--headless": None}, "kiosk sync": {"--once": None}, "kiosk read-card": {"--json": None}}

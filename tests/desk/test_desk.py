@@ -22,7 +22,8 @@ from kiosk.store.opening import open_store
 from kiosk.hardware.preview import PreviewPrinter
 from kiosk.i18n import Catalogs
 from kiosk.checkin.model import Admission, Identifier, Incident, IncidentKind, Person, Severity
-from kiosk.desk.staff import MAX_WRONG_PINS, RESOLUTIONS, Staff
+from kiosk.desk.staff import RESOLUTIONS, Staff
+from kiosk.signin import MAX_WRONG_PINS
 
 NAME, PIN = "Ana Desk", "4711"
 LIVE_S = 2.0              # the page lists a new incident within this

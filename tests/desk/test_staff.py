@@ -15,18 +15,8 @@ from kiosk.hardware.printer import Printer
 from kiosk.hardware.reader import ReaderState
 from kiosk.i18n import Catalogs
 from kiosk.checkin.model import Admission, Identifier, Incident, IncidentKind, Person, Severity
-from kiosk.desk.staff import (
-                              LOCK_S,
-                              RESOLUTIONS,
-                              DeviceStatus,
-                              Locked,
-                              Staff,
-                              StaffError,
-                              WrongPin,
-                              hash_pin,
-                              printer_condition,
-                              verify_pin,
-                              )
+from kiosk.desk.staff import RESOLUTIONS, DeviceStatus, Staff, printer_condition
+from kiosk.signin import LOCK_S, Locked, StaffError, WrongPin, hash_pin, verify_pin
 from kiosk.store import Store
 
 T0 = datetime(2024, 3, 1, 8, 0, tzinfo=timezone.utc)

@@ -14,7 +14,8 @@ from kiosk.checkin.events import CardInserted, CardRead, CardRemoved, ChooseLang
 from kiosk.hardware.preview import PreviewPrinter
 from kiosk.i18n import Catalogs
 from kiosk.checkin.model import Admission, CardData, Identifier, Incident, IncidentKind, Person, Severity
-from kiosk.desk.staff import LOCKED, WRONG_PIN, Staff
+from kiosk.desk.staff import Staff
+from kiosk.signin import LOCKED, WRONG_PIN
 from kiosk.desk.staffmode import CornerGesture, Message, Screen, StaffMode
 
 BADGE = "X110000001"            # the staff member's own card identifier (a KVNR shape)
@@ -386,7 +387,7 @@ def test_device_status_lines(mode):
 
 
 def test_a_staff_error_in_a_runner_becomes_the_notice(staff, store):
-    from kiosk.desk.staff import StaffError
+    from kiosk.signin import StaffError
     calls = []
 
     def failing(job, done):

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.hardware.speech import VOICES, Speaker
+from kiosk.hardware.speech import Speaker
+from kiosk.i18n import VOICES
 
 pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed "
                                 "(deploy/system-packages.sh installs it)")

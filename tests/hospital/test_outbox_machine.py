@@ -50,7 +50,8 @@ from kiosk.checkin import forms
 from kiosk.checkin.answers import form_response
 from kiosk.hospital import outbox, transports
 from kiosk.checkin.model import Admission, Answer, Coverage, Identifier, IncidentKind, Person
-from kiosk.desk.staff import LOCK_S, Staff, StaffError
+from kiosk.desk.staff import Staff
+from kiosk.signin import LOCK_S, StaffError
 from kiosk.store import Store
 from kiosk.store.retention import _KEPT, WITHDRAWN_SETTLE
 from machines import machine_settings

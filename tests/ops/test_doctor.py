@@ -164,7 +164,8 @@ def test_site_row_asks_the_site_service_and_only_ever_warns(make_config, tmp_pat
                                            ("nobody", f"http://127.0.0.1:{nobody.getsockname()[1]}", secret),
                                            ("pages", service.patient.url, secret)):
                 rows[name] = hospital.check_site(config.load(make_config(
-                    site={"url": url, "timeout_s": 2.0}, desk={"peer_secret_file": str(secret_file)})))
+                    site={"url": url, "timeout_s": 2.0}, desk={"peer_secret_file": str(secret_file)},
+                    kiosk={"queue_prefix": "K1"})))
         finally:
             service.stop()
     assert (rows["right"].status, rows["right"].detail) == (

@@ -22,7 +22,7 @@ from kiosk.checkin.arrival import admission_of, answered
 from kiosk.hospital import transports
 from kiosk.hospital.site_client import pre_check_in
 from kiosk.site import arrivals, invitations, precheck
-from kiosk.site.db import outbox
+from kiosk.site.schema import outbox
 
 FORM = forms.load("intake-basic")
 PRECHECK = "urn:kiosk:precheck"

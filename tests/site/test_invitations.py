@@ -14,7 +14,7 @@ import requests
 import sqlalchemy as sa
 
 from kiosk.site import invitations
-from kiosk.site.db import invitations as table
+from kiosk.site.schema import invitations as table
 
 
 def post(service, token, payload, **kw):

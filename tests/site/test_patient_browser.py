@@ -234,7 +234,7 @@ def test_what_a_patient_types_comes_back_as_text_never_as_markup(browser, serve,
     from kiosk.checkin import answers as checking
     from kiosk.checkin import forms
     from kiosk.site import precheck
-    from kiosk.site.db import invitations as table
+    from kiosk.site.schema import invitations as table
     set_viewport(browser, PHONE)
     browser.delete_all_cookies()
     service = serve(make_settings().replace(forms=config.FormsSettings(intake="intake-general")))

@@ -18,7 +18,7 @@ from kiosk.checkin.model import Admission, Person
 from kiosk.hospital import outbox
 from kiosk.hospital.site_client import SiteArrivals, SiteClient
 from kiosk.site import tickets
-from kiosk.site.db import incidents, tickets as ticket_table
+from kiosk.site.schema import incidents, tickets as ticket_table
 from kiosk.store import OutboxStatus, Store
 
 

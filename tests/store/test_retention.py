@@ -18,7 +18,8 @@ import pytest
 
 from kiosk import cli
 from kiosk.checkin.model import Address, Admission, Answer, Coverage, Identifier, Incident, IncidentKind, Person, Severity
-from kiosk.desk.staff import LOCK_S, Staff
+from kiosk.desk.staff import Staff
+from kiosk.signin import LOCK_S
 from kiosk.store import DB_ERRORS, Store
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)

@@ -51,6 +51,7 @@ def chromium(user_data_dir: Path):
                      "--disable-background-networking", "--disable-component-update", "--disable-sync",
                      "--disable-default-apps", "--disable-extensions", "--ignore-certificate-errors",
                      "--remote-debugging-pipe",    # chromedriver talks to chromium over a pipe, not "localhost"
+                     "--autoplay-policy=no-user-gesture-required",   # as the TV box's unit starts it (displays)
                      f"--user-data-dir={user_data_dir}", f"--window-size={DESKTOP[0]},{DESKTOP[1]}"):
         options.add_argument(argument)
     # No speculative connections ("network prediction"): a spare connection Chromium opens and never sends a

@@ -230,7 +230,8 @@ def site_incidents(folder: Path) -> list[dict]:
     import sqlalchemy as sa
 
     from kiosk.site import tickets
-    from kiosk.site.db import SiteDb, file_engine, incidents
+    from kiosk.site.db import SiteDb, file_engine
+    from kiosk.site.schema import incidents
     site = SiteDb(file_engine(folder / "site.db", None))
     site.create_schema()
     for kiosk in ("lobby-1", "lobby-2"):

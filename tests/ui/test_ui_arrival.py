@@ -18,7 +18,7 @@ from precheckin import SIGNATURE, finished_precheck
 from kiosk import config
 from kiosk.i18n import format_appointment
 from kiosk.site import invitations, precheck
-from kiosk.site.db import tickets as site_tickets
+from kiosk.site.schema import tickets as site_tickets
 
 TOMORROW = (datetime.now().astimezone() + timedelta(days=1)).replace(hour=9, minute=30, second=0, microsecond=0)
 

@@ -5,7 +5,7 @@ out of service, a badge card, and the sign-out when idle; each staff screen pass
 import pytest
 import uirun
 
-from kiosk.desk.staff import LOCKED, WRONG_PIN
+from kiosk.signin import LOCKED, WRONG_PIN
 
 
 @pytest.fixture(scope="module")

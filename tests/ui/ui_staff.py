@@ -21,7 +21,7 @@ from kiosk.screens import layout_check, walk
 from kiosk.config import StaffSettings
 from kiosk.screens.demo import run_script
 from kiosk.checkin.session import State
-from kiosk.desk.staff import LOCKED, WRONG_PIN
+from kiosk.signin import LOCKED, WRONG_PIN
 from kiosk.desk.staffmode import Screen
 
 BADGE_CARD = 1          # the second sample card (a Belgian eID) is Jonas Weber's badge
