@@ -43,6 +43,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_idle.py
 	$(BIN)/python benchmarks/bench_checkins.py
 	$(BIN)/python benchmarks/bench_site.py
+	$(BIN)/python benchmarks/bench_lobby.py
 	$(BIN)/python benchmarks/bench_soak.py
 
 # The config reference and example config, from kiosk/config/.

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Callable
 
@@ -123,23 +124,24 @@ class Effects:
     def _save(self, effect: SaveAdmission) -> AdmissionStored | AdmissionFailed:
         settings, admission = self.settings, effect.admission
         destinations = () if settings.hospital.transport == "none" else (settings.hospital.transport,)
-        number = ""
+        number, wait_min = "", 0
         if settings.site.url:
             # The site's number when it gives one at once, else the kiosk's own; either way the ticket reaches
             # the site's waiting list (and a pre-check-in is marked arrived) through the outbox.
             destinations += ("site",)
             self.connect_hospital()
             if self.site is not None and admission.queue:
-                number = self.site.number(admission.id, settings.kiosk.id, admission.queue)
+                number, wait_min = self.site.number(admission.id, settings.kiosk.id, admission.queue)
         try:
-            stored = self.store.save_admission(admission, queue_prefix=settings.kiosk.queue_prefix, queue_number=number,
+            stored = self.store.save_admission(replace(admission, wait_min=wait_min),
+                                               queue_prefix=settings.kiosk.queue_prefix, queue_number=number,
                                                destinations=destinations, prints=self.flow.prints)
         except STORE_ERRORS as e:
             log.error("admission not stored: %s", type(e).__name__)
             return AdmissionFailed(type(e).__name__)
         log.info("admission stored queue=%s", stored.queue_number)
         self.wake_sync()
-        return AdmissionStored(stored.queue_number)
+        return AdmissionStored(stored.queue_number, stored.wait_min)
 
     def _raise(self, incident: Incident) -> None:
         log.warning("incident %s severity=%s", incident.kind.value, incident.severity.value)

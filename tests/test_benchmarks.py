@@ -24,6 +24,7 @@ SMALLEST = {
     "bench_idle.py": ["--rounds", "2", "--idle-s", "1", "--settle-s", "0"],
     "bench_checkins.py": ["--patients", "20", "--timed", "1"],
     "bench_site.py": ["--patients", "2"],
+    "bench_lobby.py": ["--displays", "2", "--staff", "1", "--calls", "2"],
 }
 RATIO = re.compile(r"\| \d+\.\d\dx \|")
 

@@ -111,6 +111,7 @@ class ConsentGiven:
 @dataclass(frozen=True)
 class AdmissionStored:
     queue_number: str
+    wait_min: int = 0                   # the site's estimate of the wait, minutes (0: none)
 
 
 @dataclass(frozen=True)

@@ -240,7 +240,7 @@ class CheckIn(Identify, Arrival):
     def _stored(self, event: AdmissionStored) -> list:
         s = self.session
         s.saving = False
-        s.admission = replace(s.admission, queue_number=event.queue_number)
+        s.admission = replace(s.admission, queue_number=event.queue_number, wait_min=event.wait_min)
         s.prints = {kind: "printing" for kind in self.prints}
         self.state = State.DONE
         if answers.alerts(self.form, s.answers):

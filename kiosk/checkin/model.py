@@ -241,6 +241,7 @@ class Admission:
     precheck_id: str = ""               # the site service's invitation id, for a patient who pre-checked in
     queue: str = ""                     # the prefix of the queue the patient joined (kiosk.checkin.queues)
     appointment_start: str = ""         # ISO 8601, when today's appointment (if any) starts: for the waiting list
+    wait_min: int = 0                   # about how long the wait is, as the site estimated it (0: no estimate)
 
     def to_json(self) -> dict:
         return {
@@ -258,6 +259,7 @@ class Admission:
             **({"precheck_id": self.precheck_id} if self.precheck_id else {}),
             **({"queue": self.queue} if self.queue else {}),
             **({"appointment_start": self.appointment_start} if self.appointment_start else {}),
+            **({"wait_min": self.wait_min} if self.wait_min else {}),
         }
 
     @classmethod
@@ -272,7 +274,7 @@ class Admission:
                    patient_number=data.get("patient_number", ""),
                    form_response=FormResponse.from_json(data["form_response"]) if data.get("form_response") else None,
                    precheck_id=data.get("precheck_id", ""), queue=data.get("queue", ""),
-                   appointment_start=data.get("appointment_start", ""))
+                   appointment_start=data.get("appointment_start", ""), wait_min=int(data.get("wait_min", 0)))
 
 
 class Severity(enum.Enum):

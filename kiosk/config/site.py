@@ -91,7 +91,7 @@ def _queue_list(values: tuple) -> str | None:
 
 @dataclass(frozen=True)
 class QueueSettings:
-    names: tuple = setting(("A Registration",), "The queues patients wait in, each '<prefix> <name>', e.g. 'B Blood "
+    names: tuple = setting(("R Registration",), "The queues patients wait in, each '<prefix> <name>', e.g. 'B Blood "
                            "tests': the prefix (1 to 4 letters or digits) goes before the number on the ticket, B-017, "
                            "the name is printed above it and shown to staff; the first is the queue of every patient "
                            "no route sends elsewhere; the same on every kiosk and the site service (texts, each prefix "

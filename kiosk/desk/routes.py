@@ -62,6 +62,7 @@ TEXTS = {
     "cancel_question": N_("Cancel this admission? The patient will have to check in again."),
     "confirm": N_("Confirm"),
     "back": N_("Back"),
+    "waiting_list": N_("Waiting list"),
 }
 MSG_FILL_IN = N_("Please enter your name and your PIN.")
 MSG_SIGNED_OUT = N_("You have signed out.")
@@ -74,7 +75,7 @@ class Desk:
     sign-ins and a ``Staff`` for each server thread (SQLite connections stay in the thread that opened them)."""
 
     def __init__(self, make_staff: Callable[[], Staff], *, language: str, catalogs: Catalogs, sign_ins: SignIns,
-                 reprint_kinds: tuple[str, ...], kiosk_id: str, peers: Peers | None):
+                 reprint_kinds: tuple[str, ...], kiosk_id: str, peers: Peers | None, waiting_list: str = ""):
         self.make_staff = make_staff
         self.language = language
         self.catalogs = catalogs
@@ -82,6 +83,7 @@ class Desk:
         self.reprint_kinds = reprint_kinds
         self.kiosk_id = kiosk_id
         self.peers = peers
+        self.waiting_list = waiting_list         # the site's waiting list (its /staff page), "" = none
         self._local = threading.local()
 
     def _(self, message: str) -> str:
@@ -104,7 +106,8 @@ def current() -> Desk:
 def page(template: str, status: int = 200, **values):
     d = current()
     texts = {key: d._(text) for key, text in TEXTS.items()}
-    return render_template(template, lang=d.language, t=texts, csrf=csrf_token(), **values), status
+    return render_template(template, lang=d.language, t=texts, csrf=csrf_token(), waiting_list=d.waiting_list,
+                           **values), status
 
 
 def signed_in_only(view):

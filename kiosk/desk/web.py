@@ -52,7 +52,7 @@ def load_secret(data_dir: str | Path) -> bytes:
 def create_app(make_staff: Callable[[], Staff], *, secret_key: bytes, language: str = "en",
                catalogs: Catalogs | None = None, tls: bool = False, session_h: float = 8.0,
                reprint_kinds: tuple[str, ...] = (), kiosk_id: str = "", peers: Peers | None = None,
-               peer_secret: str = ""):
+               peer_secret: str = "", waiting_list: str = ""):
     """The desk page as a Flask app.
 
     :param make_staff: builds a ``Staff`` on its own store connection; called once per server thread
@@ -65,6 +65,7 @@ def create_app(make_staff: Callable[[], Staff], *, secret_key: bytes, language: 
     :param kiosk_id: this kiosk's id (kiosk.id), which tags its incidents; "" = its store's
     :param peers: the other kiosks whose incidents the page lists too (desk.peers)
     :param peer_secret: the site's shared secret: set, this kiosk serves the peer API (``/peer/...``)
+    :param waiting_list: the address of the site's waiting list, linked from the page ("" = no link)
     """
     from flask import Flask, jsonify, request
     from werkzeug.exceptions import HTTPException
@@ -73,7 +74,7 @@ def create_app(make_staff: Callable[[], Staff], *, secret_key: bytes, language: 
 
     desk = routes.Desk(make_staff, language=language, catalogs=catalogs or Catalogs([language]),
                        sign_ins=auth.SignIns(session_h * 3600), reprint_kinds=reprint_kinds, kiosk_id=kiosk_id,
-                       peers=peers)
+                       peers=peers, waiting_list=waiting_list)
     app = Flask(__name__, template_folder=str(ASSETS / "desk" / "templates"),
                 static_folder=str(ASSETS / "desk" / "static"), static_url_path="/static")
     app.config.update(SECRET_KEY=secret_key, SESSION_COOKIE_NAME=COOKIE_NAME, SESSION_COOKIE_HTTPONLY=True,
@@ -141,7 +142,8 @@ def serve(settings, make_staff: Callable[[], Staff], *, reprint_kinds: tuple[str
     peers = Peers(d.peers, peer_secret, ca_file=d.peer_ca_file, timeout_s=d.peer_timeout_s) if d.peers else None
     app = create_app(make_staff, secret_key=secret, language=settings.kiosk.languages[0],
                      tls=bool(d.tls_cert), session_h=d.session_h, reprint_kinds=reprint_kinds,
-                     kiosk_id=settings.kiosk.id, peers=peers, peer_secret=peer_secret)
+                     kiosk_id=settings.kiosk.id, peers=peers, peer_secret=peer_secret,
+                     waiting_list=f"{settings.site.url.rstrip('/')}/staff" if settings.site.url else "")
     try:
         return DeskServer(app, bind=d.bind, port=d.port, tls_cert=d.tls_cert, tls_key=d.tls_key).start()
     except (OSError, ValueError) as e:       # address in use or not here; a certificate that does not load

@@ -79,6 +79,8 @@ def ticket(admission: Admission, translate: Callable[[str], str], when: str, *,
             Line(admission.queue_number, "huge", bold=True),
             *name,
             Line(_("Please take a seat in the waiting area. We will call your number.")),
+            *((Line(_("The wait is about {minutes} minutes.").format(minutes=admission.wait_min)),)
+              if admission.wait_min else ()),
             Line(when),
             Line(admission.kiosk_id),
         ),

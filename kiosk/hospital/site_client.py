@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import concurrent.futures
 import logging
 import time
 from dataclasses import dataclass
@@ -53,6 +54,7 @@ class SiteClient:
         self.tickets = url.rstrip("/") + "/api/v1/tickets"
         self.timeout_s = timeout_s
         self.away_until = 0.0                     # monotonic: no number asked for before then
+        self._asking = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="site-number")
         self.session = requests.Session()
         self.session.trust_env = False            # no proxy or .netrc from the environment gets the secret
         self.session.headers["Authorization"] = f"Bearer {secret}"
@@ -107,25 +109,31 @@ class SiteClient:
         reason = self._find({"code": "kiosk-doctor"}).reason
         return "" if reason == "unknown" else reason
 
-    def number(self, admission_id: str, kiosk_id: str, queue: str) -> str:
-        """The site's next number in ``queue`` for this admission (the same again when asked again), or ""
-        when the service does not give one within TICKET_TIMEOUT_S: the kiosk then prints its own."""
+    def number(self, admission_id: str, kiosk_id: str, queue: str) -> tuple[str, int]:
+        """The site's next number in ``queue`` for this admission (the same again when asked again) and its
+        estimate of the wait in minutes (0: none), or ("", 0) when the service does not give one within
+        TICKET_TIMEOUT_S: the kiosk then prints its own."""
         import requests
         if time.monotonic() < self.away_until:
-            return ""
+            return "", 0
+        limit = min(TICKET_TIMEOUT_S, self.timeout_s)
+        # On a thread of its own, waited for at most ``limit`` in all: requests' timeout holds per phase
+        # (connect, each read) and not for the name look-up. A late answer is dropped (its number a gap).
+        asked = self._asking.submit(self.session.post, self.tickets, timeout=limit,
+                                    json={"kiosk": kiosk_id, "admission": admission_id, "queue": queue})
         try:
-            answer = self.session.post(self.tickets, json={"kiosk": kiosk_id, "admission": admission_id, "queue": queue},
-                                       timeout=min(TICKET_TIMEOUT_S, self.timeout_s))
-            number = answer.json().get("number") if answer.status_code == 201 else None
-        except (requests.RequestException, ValueError, AttributeError) as e:
-            number, failure = None, type(e).__name__
+            answer = asked.result(timeout=limit)
+            given = answer.json() if answer.status_code == 201 else {}
+            number, wait = given.get("number"), given.get("wait_min")
+        except (requests.RequestException, ValueError, AttributeError, concurrent.futures.TimeoutError) as e:
+            number, wait, failure = None, None, type(e).__name__
         else:
             failure = f"HTTP {answer.status_code}"
         if isinstance(number, str) and 0 < len(number) <= 16 and number.isprintable():
-            return number
+            return number, wait if isinstance(wait, int) and 0 < wait <= 600 else 0
         log.warning("no queue number from the site service (%s): the kiosk prints its own for %.0f s", failure, AWAY_S)
         self.away_until = time.monotonic() + AWAY_S
-        return ""
+        return "", 0
 
     def register(self, admission: Admission) -> Attempt:
         """Put the admission's ticket on the site's waiting list (again: a retry changes nothing); how it went,
@@ -140,7 +148,7 @@ class SiteClient:
             return Attempt("retry", f"unreachable: {type(e).__name__}")
         if answer.status_code == 200:
             return Attempt("delivered", response=answer.text[:200], answered=True)
-        if answer.status_code in (400, 404, 422):
+        if answer.status_code in (400, 422):
             return Attempt("dead", "ticket_refused", f"HTTP {answer.status_code}: {answer.text[:500]}", answered=True)
         return Attempt("retry", f"http_{answer.status_code}", answer.text[:500], answered=answer.status_code < 500)
 
@@ -167,6 +175,7 @@ class SiteClient:
         return Attempt("retry", f"http_{answer.status_code}", answer.text[:500], answered=answer.status_code < 500)
 
     def close(self) -> None:
+        self._asking.shutdown(wait=False)
         self.session.close()
 
 
@@ -204,10 +213,18 @@ class SiteArrivals:
         self.client, self.kiosk_id = client, settings.kiosk.id
 
     def send(self, admission: Admission, row: dict) -> Attempt:
-        attempt = self.client.register(admission)
-        if attempt.kind != "delivered" or not admission.precheck_id:
-            return attempt
-        return self.client.arrived(admission.precheck_id, self.kiosk_id, admission.id)
+        """The ticket on the list and, for a pre-checked patient, the arrival, both whatever the other's
+        outcome (each is idempotent): a retry of either tries both again; else what needs staff, the
+        ticket's refusal first."""
+        ticket = self.client.register(admission)
+        if not admission.precheck_id:
+            return ticket
+        arrival = self.client.arrived(admission.precheck_id, self.kiosk_id, admission.id)
+        for kind in ("retry", "dead"):
+            found = next((a for a in (ticket, arrival) if a.kind == kind), None)
+            if found:
+                return found
+        return ticket
 
     def close(self) -> None:
         self.client.close()

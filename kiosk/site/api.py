@@ -21,7 +21,7 @@ from werkzeug.exceptions import HTTPException
 from kiosk.config import SUPPORTED_LANGUAGES
 from kiosk.i18n import Catalogs
 from kiosk.messages import MSG_GONE, MSG_RESOLVED, MSG_TAKEN
-from kiosk.site import arrivals, delivery, invitations, mail, tickets
+from kiosk.site import arrivals, delivery, invitations, mail, tickets, waiting
 from kiosk.site.db import SiteDb
 
 log = logging.getLogger(__name__)
@@ -138,7 +138,8 @@ def create_app(site: SiteDb, settings, *, api_token: str, site_secret: str = "",
             admission, kiosk, queue = tickets.parse_reservation(request.get_json(silent=True))
         except tickets.TicketError as e:
             return jsonify(error=str(e)), 400
-        return jsonify(number=tickets.reserve(site, admission, kiosk, queue)), 201
+        number = tickets.reserve(site, admission, kiosk, queue)
+        return jsonify(number=number, wait_min=waiting.estimate_wait(site, queue) or None), 201
 
     @app.put("/api/v1/tickets/<admission_id>")
     def register(admission_id: str):

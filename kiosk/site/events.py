@@ -46,7 +46,7 @@ class Listener:
                     while not self._stopping.is_set():
                         for notify in conn.notifies(timeout=POLL_S):
                             self.site.tell(notify.payload)
-            except psycopg.Error as e:
+            except Exception as e:               # psycopg.Error mostly; whatever it is, listen again
                 self.listening.clear()
                 log.warning("the waiting list's changes are not heard (%s); listening again in %.0f s",
                             type(e).__name__, RECONNECT_S)

@@ -89,8 +89,11 @@ def create_app(site: SiteDb, settings, *, hub: Hub, catalogs: Catalogs | None = 
 
     @app.after_request
     def headers(response):
+        cache = response.headers.get("Cache-Control", "")
         harden(response, https=request.is_secure)
         response.headers["Content-Security-Policy"] = DISPLAY_POLICY
+        if cache.startswith(("max-age", "private")):       # the sounds: the same call's audio is asked again
+            response.headers["Cache-Control"] = cache
         return response
 
     @app.errorhandler(HTTPException)
@@ -116,6 +119,8 @@ def create_app(site: SiteDb, settings, *, hub: Hub, catalogs: Catalogs | None = 
     @app.get("/display/<name>/events")
     def events(name: str):
         display, _languages = display_of(name)
+        if not hub.admit():
+            return Response("", 503, headers={"Retry-After": "10"})
         return Response(hub.stream(lambda: calls_json(display), "calls"), mimetype="text/event-stream",
                         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 

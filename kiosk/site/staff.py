@@ -20,7 +20,7 @@ from kiosk import signin
 from kiosk.config import SUPPORTED_LANGUAGES
 from kiosk.signin import StaffError
 from kiosk.site.db import SiteDb
-from kiosk.site.schema import name_tries, staff, write_audit
+from kiosk.site.schema import name_tries, sessions, staff, write_audit
 from kiosk.times import moment
 
 NAME_SECRET = "sign_in_names"
@@ -53,6 +53,7 @@ class SiteStaff:
         with self.site.engine.begin() as conn:
             if not conn.execute(sa.delete(staff).where(staff.c.name == name.strip())).rowcount:
                 raise StaffError(signin.NO_MEMBER)
+            conn.execute(sa.delete(sessions).where(sessions.c.name == name.strip()))     # signed out everywhere
             write_audit(conn, actor, "staff.removed", name.strip())
 
     def members(self) -> list[dict]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import secrets
 import time
 
@@ -32,6 +33,7 @@ from kiosk.site.staff import SiteStaff
 
 COOKIE, FORM_COOKIE = "kiosk_staff", "kiosk_staff_form"
 MSG_EXPIRED = N_("This page has expired. Please try again.")
+MSG_ENDED = N_("Your sign-in has ended. Please sign in again.")
 MSG_TOO_MANY = N_("Too many sign-ins from this address. Please wait a few minutes.")
 MSG_CHOOSE_COUNTER = N_("Choose your counter first.")
 MSG_SAVED = N_("Saved.")
@@ -177,25 +179,32 @@ def sign_in():
     return response
 
 
+def _wants_json() -> bool:
+    return request.accept_mimetypes.best == "application/json"
+
+
 def _member_or_refuse():
+    """The signed-in member of a POST with the session's CSRF token, or the answer that refuses it (JSON for
+    the page's script, which then reloads the page)."""
     member = signed_in()
     if member is None:
-        return None, _sign_in_page(_said(None, N_("Your sign-in has ended. Please sign in again.")), 401)
+        said = _said(None, MSG_ENDED)
+        return None, (Response(_json_message(said), 401, mimetype="application/json") if _wants_json()
+                      else _sign_in_page(said, 401))
     if not _csrf_ok(member["csrf"]):
-        return None, _page(member, _said(member, MSG_EXPIRED), 403)
+        return None, _answer(member, _said(member, MSG_EXPIRED), 403)
     return member, None
 
 
 def _answer(member: dict, message: str, status: int = 200) -> Response:
     """JSON for the page's script, the whole page for a browser without it."""
-    if request.accept_mimetypes.best == "application/json":
-        return Response(f'{{"message": {_json(message)}}}', status, mimetype="application/json")
+    if _wants_json():
+        return Response(_json_message(message), status, mimetype="application/json")
     return _page(signed_in() or member, message, status)
 
 
-def _json(text: str) -> str:
-    import json
-    return json.dumps(text)
+def _json_message(text: str) -> str:
+    return json.dumps({"message": text})
 
 
 @staff_pages.post("/staff/sign-out")
@@ -295,6 +304,9 @@ def events():
 
     def snapshot() -> str:
         listed = [(r["id"], r["status"], r["counter"]) for r in waiting.waiting_list(lobby.site, chosen)]
-        return _json(hashlib.sha256(repr(listed).encode()).hexdigest()[:16])
+        # The minutes waited too, so that the times shown move on in a quiet spell.
+        return json.dumps(hashlib.sha256(repr((listed, int(time.time() // 60))).encode()).hexdigest()[:16])
+    if not lobby.hub.admit():
+        return Response("", 503, headers={"Retry-After": "10"})
     return Response(lobby.hub.stream(snapshot, "list"), mimetype="text/event-stream",
                     headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})

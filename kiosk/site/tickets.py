@@ -85,10 +85,13 @@ def parse_registration(admission_id: str, body: object) -> Registration:
     if not isinstance(body, dict):
         raise TicketError("The body must be a JSON object: kiosk, queue, number, created_at, appointment_start, "
                           "precheck.")
+    try:            # as the hospital system gave it: one without its offset is no reason to leave anyone off the list
+        appointment_at = _moment(body, "appointment_start", required=False)
+    except TicketError:
+        appointment_at = None
     return Registration(check_admission_id(admission_id), _text(body, "kiosk", 64),
                         _text(body, "queue", queues.PREFIX_MAX, required=False, check=str.isalnum).upper(),
-                        _text(body, "number", 16), _moment(body, "created_at"),
-                        _moment(body, "appointment_start", required=False),
+                        _text(body, "number", 16), _moment(body, "created_at"), appointment_at,
                         _text(body, "precheck", 32, required=False) or None)
 
 

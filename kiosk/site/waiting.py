@@ -11,6 +11,7 @@ Every step is one audit line with the member's name, and reaches the displays an
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 
@@ -19,7 +20,6 @@ import sqlalchemy as sa
 from kiosk.messages import N_
 from kiosk.site.db import SiteDb
 from kiosk.site.schema import calls, tickets, write_audit
-from kiosk.site.tickets import local_day
 
 # What staff are told (msgids: the staff page translates them).
 MSG_CALLED_ELSEWHERE = N_("{number} has just been called by {member} to {counter}.")
@@ -29,6 +29,11 @@ MSG_NO_TICKET = N_("There is no such ticket today.")
 MSG_NOT_WAITING = N_("{number} is no longer waiting.")
 
 LISTED = ("waiting", "called")
+# A ticket stays on the list this long after its check-in, across midnight (numbers start again at midnight,
+# the patients waiting then do not go away).
+LISTED_S = 24 * 3600
+PACE_WINDOW_S = 3600             # the wait is estimated from the calls of the last hour
+MAX_ESTIMATE_MIN = 240
 
 
 class CallError(Exception):
@@ -53,10 +58,10 @@ class Called:
 
 
 def waiting_list(site: SiteDb, queues: tuple[str, ...] = (), now: float | None = None) -> list[dict]:
-    """Today's waiting and called tickets (of ``queues``; all when empty), in their order: each a dict of the
+    """The waiting and called tickets of the last LISTED_S (of ``queues``; all when empty), in their order: each a dict of the
     ticket's columns and ``waited_s`` (since the check-in) and ``prechecked``."""
     at = int(time.time() if now is None else now)
-    query = sa.select(tickets).where(tickets.c.day == local_day(at), tickets.c.status.in_(LISTED))
+    query = sa.select(tickets).where(tickets.c.created_at > at - LISTED_S, tickets.c.status.in_(LISTED))
     if queues:
         query = query.where(tickets.c.queue.in_(queues))
     with site.engine.connect() as conn:
@@ -65,25 +70,30 @@ def waiting_list(site: SiteDb, queues: tuple[str, ...] = (), now: float | None =
             for row in rows]
 
 
-def _ticket(conn: sa.Connection, ticket_id: int, day: str):
-    row = conn.execute(sa.select(tickets).where(tickets.c.id == ticket_id, tickets.c.day == day)).mappings().first()
+def _ticket(conn: sa.Connection, ticket_id: int, at: int):
+    row = conn.execute(sa.select(tickets).where(tickets.c.id == ticket_id, tickets.c.created_at > at - LISTED_S)
+                       ).mappings().first()
     if row is None:
         raise CallError(MSG_NO_TICKET)
     return row
 
 
-def _finish_counter(conn: sa.Connection, counter: str, member: str, day: str, at: int) -> None:
+def _finish_counter(conn: sa.Connection, counter: str, member: str, at: int) -> None:
     """The ticket this counter called before is done: the counter calls the next."""
     for row in conn.execute(sa.select(tickets.c.id, tickets.c.number).where(
-            tickets.c.day == day, tickets.c.status == "called", tickets.c.counter == counter)).all():
+            tickets.c.created_at > at - LISTED_S, tickets.c.status == "called", tickets.c.counter == counter)).all():
         conn.execute(sa.update(tickets).where(tickets.c.id == row.id, tickets.c.status == "called")
                      .values(status="done", finished_at=at))
         write_audit(conn, member, "ticket.done", row.number, f"{counter}; the next was called")
 
 
 def _call(site: SiteDb, conn: sa.Connection, row, member: str, counter: str, at: int, *, again: bool) -> Called:
-    conn.execute(sa.update(tickets).where(tickets.c.id == row["id"]).values(
-        status="called", calls=row["calls"] + 1, called_at=at, called_by=member, counter=counter))
+    """Record the call of a ticket this transaction has just made (or found) ``called``: only while it is so,
+    so that a "Call again" racing another desk's "Done" calls no one back (on PostgreSQL: READ COMMITTED).
+    :raises CallError: it is no longer called"""
+    if not conn.execute(sa.update(tickets).where(tickets.c.id == row["id"], tickets.c.status == "called").values(
+            calls=tickets.c.calls + 1, called_at=at, called_by=member, counter=counter)).rowcount:
+        raise CallError(MSG_NOT_CALLED, number=row["number"])
     call_id = conn.execute(sa.insert(calls).values(
         at=at, ticket_id=row["id"], day=row["day"], queue=row["queue"], number=row["number"], counter=counter,
         member=member).returning(calls.c.id)).scalar_one()
@@ -95,16 +105,15 @@ def _call(site: SiteDb, conn: sa.Connection, row, member: str, counter: str, at:
 def call(site: SiteDb, ticket_id: int, member: str, counter: str, now: float | None = None) -> Called:
     """Call this waiting ticket to ``counter``. :raises CallError: called by someone else first, or gone"""
     at = int(time.time() if now is None else now)
-    day = local_day(at)
     with site.begin() as conn:
-        row = _ticket(conn, ticket_id, day)
+        row = _ticket(conn, ticket_id, at)
         if row["status"] != "waiting":
             raise _elsewhere(row)
-        _finish_counter(conn, counter, member, day, at)
+        _finish_counter(conn, counter, member, at)
         # Only while it still waits: of two desks calling it at once, one updates it, the other finds none.
         if not conn.execute(sa.update(tickets).where(tickets.c.id == ticket_id, tickets.c.status == "waiting")
                             .values(status="called")).rowcount:
-            raise _elsewhere(_ticket(conn, ticket_id, day))
+            raise _elsewhere(_ticket(conn, ticket_id, at))
         return _call(site, conn, row, member, counter, at, again=False)
 
 
@@ -126,10 +135,7 @@ def call_again(site: SiteDb, ticket_id: int, member: str, counter: str, now: flo
     """Call a called ticket once more (the displays show and say it again). :raises CallError: not called"""
     at = int(time.time() if now is None else now)
     with site.begin() as conn:
-        row = _ticket(conn, ticket_id, local_day(at))
-        if row["status"] != "called":
-            raise CallError(MSG_NOT_CALLED, number=row["number"])
-        return _call(site, conn, row, member, counter, at, again=True)
+        return _call(site, conn, _ticket(conn, ticket_id, at), member, counter, at, again=True)
 
 
 def not_here(site: SiteDb, ticket_id: int, member: str, no_show_after: int, now: float | None = None) -> str:
@@ -137,7 +143,7 @@ def not_here(site: SiteDb, ticket_id: int, member: str, no_show_after: int, now:
     calls; the ticket's new status. :raises CallError: not called"""
     at = int(time.time() if now is None else now)
     with site.begin() as conn:
-        row = _ticket(conn, ticket_id, local_day(at))
+        row = _ticket(conn, ticket_id, at)
         status = "no_show" if row["calls"] >= no_show_after else "waiting"
         if not conn.execute(sa.update(tickets).where(tickets.c.id == ticket_id, tickets.c.status == "called").values(
                 status=status, order_at=at, counter=None, finished_at=at if status == "no_show" else None)).rowcount:
@@ -152,7 +158,7 @@ def done(site: SiteDb, ticket_id: int, member: str, now: float | None = None) ->
     """The called patient was seen. :raises CallError: not called"""
     at = int(time.time() if now is None else now)
     with site.begin() as conn:
-        row = _ticket(conn, ticket_id, local_day(at))
+        row = _ticket(conn, ticket_id, at)
         if not conn.execute(sa.update(tickets).where(tickets.c.id == ticket_id, tickets.c.status == "called")
                             .values(status="done", finished_at=at)).rowcount:
             raise CallError(MSG_NOT_CALLED, number=row["number"])
@@ -161,16 +167,31 @@ def done(site: SiteDb, ticket_id: int, member: str, now: float | None = None) ->
 
 
 def last_calls(site: SiteDb, queues: tuple[str, ...], limit: int = 6, now: float | None = None) -> list[dict]:
-    """Today's latest calls of ``queues`` (all when empty), newest first, one per ticket (its latest call):
+    """The latest calls (of the last LISTED_S) of ``queues`` (all when empty), newest first, one per ticket (its latest call):
     what a lobby display shows. Numbers and places only."""
     at = int(time.time() if now is None else now)
-    latest = sa.select(sa.func.max(calls.c.id)).where(calls.c.day == local_day(at)).group_by(calls.c.ticket_id)
+    latest = sa.select(sa.func.max(calls.c.id)).where(calls.c.at > at - LISTED_S).group_by(calls.c.ticket_id)
     if queues:
         latest = latest.where(calls.c.queue.in_(queues))
     query = (sa.select(calls.c.id, calls.c.at, calls.c.number, calls.c.queue, calls.c.counter)
              .where(calls.c.id.in_(latest)).order_by(calls.c.id.desc()).limit(limit))
     with site.engine.connect() as conn:
         return [dict(row) for row in conn.execute(query).mappings()]
+
+
+def estimate_wait(site: SiteDb, queue: str, now: float | None = None) -> int:
+    """About how many minutes the next patient of ``queue`` waits: the patients waiting ahead of them and
+    they themselves, at the pace that queue was called in the last hour, rounded up to 5 minutes; 0 (no
+    estimate) when none of it was called in the last hour."""
+    at = int(time.time() if now is None else now)
+    with site.engine.connect() as conn:
+        called = conn.execute(sa.select(sa.func.count(sa.distinct(calls.c.ticket_id))).where(
+            calls.c.queue == queue, calls.c.at > at - PACE_WINDOW_S)).scalar()
+        if not called:
+            return 0
+        ahead = conn.execute(sa.select(sa.func.count()).select_from(tickets).where(
+            tickets.c.created_at > at - LISTED_S, tickets.c.queue == queue, tickets.c.status == "waiting")).scalar()
+    return min(MAX_ESTIMATE_MIN, max(5, 5 * math.ceil((ahead + 1) * 60 / called / 5)))
 
 
 def _elsewhere(row) -> CallError:

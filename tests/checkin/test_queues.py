@@ -42,8 +42,8 @@ def write(tmp_path, text: str):
     ('[queues]\nnames = ["A-1 Registration"]\n', ["'queues.names'", "prefix of 1 to 4 letters or digits"]),
     ('[queues]\nnames = ["A"]\n', ["'queues.names'", "the queue's name"]),
     ('[queues]\nroutes = ["answer: reason = blood -> B"]\n', ["'queues.routes'", "leads to 'B'", "no queue"]),
-    ('[queues]\nroutes = ["laboratory -> A"]\n', ["'queues.routes'", "'appointment: <text> -> <queue prefix>'"]),
-    ('[queues]\nroutes = ["answer: blood -> A"]\n', ["'queues.routes'", "must name the question and the value"]),
+    ('[queues]\nroutes = ["laboratory -> R"]\n', ["'queues.routes'", "'appointment: <text> -> <queue prefix>'"]),
+    ('[queues]\nroutes = ["answer: blood -> R"]\n', ["'queues.routes'", "must name the question and the value"]),
 ])
 def test_queues_and_routes_the_kiosk_cannot_use_are_refused_with_a_sentence(tmp_path, text, words):
     with pytest.raises(config.ConfigError) as e:
@@ -58,10 +58,11 @@ def test_with_a_site_service_the_kiosk_s_own_prefix_is_no_queue_s(tmp_path):
     secret.chmod(0o600)
     site = f'[site]\nurl = "http://127.0.0.1:8045"\n[desk]\npeer_secret_file = "{secret}"\n'
     with pytest.raises(config.ConfigError) as e:
-        config.load(write(tmp_path, '[kiosk]\nqueue_prefix = "a"\n' + site))
-    assert "'kiosk.queue_prefix' is 'a', which is also a queue's prefix" in str(e.value)
+        config.load(write(tmp_path, '[kiosk]\nqueue_prefix = "r"\n' + site))
+    assert "'kiosk.queue_prefix' is 'r', which is also a queue's prefix" in str(e.value)
     assert config.load(write(tmp_path, '[kiosk]\nqueue_prefix = "K1"\n' + site)).kiosk.queue_prefix == "K1"
-    assert config.load(write(tmp_path, '[kiosk]\nqueue_prefix = "A"\n')).kiosk.queue_prefix == "A"    # no site service
+    assert config.load(write(tmp_path, site)).kiosk.queue_prefix == "A"     # the defaults go together
+    assert config.load(write(tmp_path, '[kiosk]\nqueue_prefix = "R"\n')).kiosk.queue_prefix == "R"    # no site service
 
 
 def test_the_check_in_stores_the_queue_its_answers_choose_and_the_appointment_s_start():

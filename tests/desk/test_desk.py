@@ -779,3 +779,18 @@ def test_peers_over_tls_are_verified_with_the_peer_ca(tmp_path, tls_certificate)
     finally:
         for kiosk in (trusting, doubting, lobby2):
             kiosk.close()
+
+
+def test_the_page_links_the_site_s_waiting_list_where_the_kiosk_has_a_site_service(settings, store, printer):
+    """Only where the kiosk asks a site service (site.url): its /staff page, in the page's header."""
+    plain = _serve(settings, printer)
+    app = desk.create_app(desk.staff_factory(settings), secret_key=desk.load_secret(settings.data_path),
+                          language="de", waiting_list="https://site.example:8045/staff")
+    linked = desk.DeskServer(app, port=0).start()
+    try:
+        assert 'id="waiting-list"' not in _sign_in(plain.url).text
+        page = _sign_in(linked.url).text
+        assert '<a href="https://site.example:8045/staff" id="waiting-list">Warteliste</a>' in page
+    finally:
+        plain.stop()
+        linked.stop()

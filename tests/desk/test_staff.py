@@ -8,7 +8,7 @@ from fakeprinter import NetPrinter
 from kiosk import config
 from kiosk.hardware import printing
 from kiosk.hospital import outbox, transports
-from kiosk.desk import staff as staff_module
+from kiosk import signin
 from kiosk.hardware.escpos_printer import EscposPrinter
 from kiosk.hardware.preview import PreviewPrinter
 from kiosk.hardware.printer import Printer
@@ -168,8 +168,8 @@ def test_a_right_pin_starts_the_count_again(staff):
 
 def test_wrong_pins_for_an_unknown_name_lock_that_name_only(store, staff, clock, monkeypatch):
     checks = []
-    real = staff_module.verify_pin
-    monkeypatch.setattr(staff_module, "verify_pin", lambda stored, pin: checks.append(stored) or real(stored, pin))
+    real = signin.verify_pin
+    monkeypatch.setattr(signin, "verify_pin", lambda stored, pin: checks.append(stored) or real(stored, pin))
     for _ in range(4):
         with pytest.raises(WrongPin):
             staff.sign_in("Nobody", "111111", where="kiosk")
@@ -196,14 +196,14 @@ def test_parallel_tries_check_at_most_five_pins_per_name(tmp_path, monkeypatch):
     first = Store(path)
     Staff(first).add_member("Dana", PIN)
     checks, lock = [], threading.Lock()
-    real = staff_module.verify_pin
+    real = signin.verify_pin
 
     def counting(stored, pin):
         with lock:
             checks.append(stored)
         return real(stored, pin)
 
-    monkeypatch.setattr(staff_module, "verify_pin", counting)
+    monkeypatch.setattr(signin, "verify_pin", counting)
     for name in ("Dana", "Nobody"):
         checks.clear()
         start, outcomes = threading.Barrier(16), []

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
+from processes import wait_until
 
 from kiosk import config
 from kiosk.i18n import Catalogs
@@ -148,3 +149,25 @@ def test_staff_pages_and_apis_keep_answering_while_displays_are_connected(serve,
 @pytest.fixture
 def backend():
     return ""            # the file, but for the test above that asks PostgreSQL for itself
+
+
+def test_streams_beyond_the_limit_are_told_to_come_back_and_the_apis_keep_their_threads(serve, make_settings,
+                                                                                        site_secret, monkeypatch):
+    from kiosk.site import hub as hub_module
+    monkeypatch.setattr(hub_module, "MAX_STREAMS", 3)
+    monkeypatch.setattr(hub_module, "STREAM_S", 3.0)
+    service = serve(lobby_settings(make_settings))
+    streams = [Stream(f"{service.api.url}/display/lobby/events") for _ in range(3)]
+    for stream in streams:
+        assert stream.next() == []
+    refused = requests.get(f"{service.api.url}/display/lobby/events", timeout=10)
+    assert refused.status_code == 503 and refused.headers["Retry-After"] == "10"
+    answer = requests.post(f"{service.api.url}/api/v1/tickets", timeout=10,
+                           headers={"Authorization": f"Bearer {site_secret[1]}"},
+                           json={"kiosk": "lobby-1", "admission": "adm-9", "queue": "A"})
+    assert answer.status_code == 201
+    # No stream is forever: each ends after STREAM_S (the browser reconnects at once), and gives its slot back.
+    wait_until(lambda: requests.get(f"{service.api.url}/display/lobby/events", timeout=10).status_code == 200,
+               "the streams ending after STREAM_S and their slots free again", timeout=20)
+    for stream in streams:
+        stream.close()

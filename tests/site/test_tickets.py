@@ -40,10 +40,10 @@ def admission(n: int, kiosk: str = "lobby-1", queue: str = "A", **kw) -> Admissi
 def test_numbers_per_queue_across_kiosks_and_again_for_the_same_ticket(serve, site_secret):
     service = serve()
     one, two = (SiteClient(service.api.url, site_secret[1]) for _ in range(2))
-    assert one.number("adm-1", "lobby-1", "A") == "A-001"
-    assert two.number("adm-2", "lobby-2", "A") == "A-002"
-    assert two.number("adm-3", "lobby-2", "B") == "B-001"           # each queue counts on its own
-    assert one.number("adm-1", "lobby-1", "A") == "A-001"           # asked again (a retry): the same number
+    assert one.number("adm-1", "lobby-1", "A") == ("A-001", 0)      # nobody called yet: no estimate
+    assert two.number("adm-2", "lobby-2", "A") == ("A-002", 0)
+    assert two.number("adm-3", "lobby-2", "B") == ("B-001", 0)      # each queue counts on its own
+    assert one.number("adm-1", "lobby-1", "A") == ("A-001", 0)      # asked again (a retry): the same number
     assert {r["number"]: r["status"] for r in rows(service).values()} == {
         "A-001": "reserved", "A-002": "reserved", "B-001": "reserved"}
 
@@ -83,7 +83,7 @@ def test_a_ticket_goes_on_the_list_once_through_the_outbox(serve, make_settings,
     settings = make_settings().replace(site=config.SiteSettings(url=service.api.url))
     store = Store(tmp_path / "kiosk.db", kiosk_id="lobby-1")
     client = SiteArrivals(settings).client
-    given = client.number("adm-lobby-1-1", "lobby-1", "A")
+    given, _wait = client.number("adm-lobby-1-1", "lobby-1", "A")
     start = (datetime.now().astimezone() + timedelta(minutes=20)).isoformat(timespec="seconds")
     store.save_admission(admission(1, appointment_start=start), queue_number=given, destinations=("site",))
     store.save_admission(admission(2), queue_prefix="K1", destinations=("site",))      # no number came: its own
@@ -110,7 +110,7 @@ def test_a_kiosk_cut_off_prints_its_own_numbers_and_they_reach_the_list_when_it_
     kiosk_settings = settings.replace(site=config.SiteSettings(url=f"http://127.0.0.1:{port}"))
     store = Store(tmp_path / "kiosk.db", kiosk_id="lobby-1")
     client = SiteArrivals(kiosk_settings).client
-    assert client.number("adm-lobby-1-1", "lobby-1", "A") == ""     # away: the kiosk prints its own
+    assert client.number("adm-lobby-1-1", "lobby-1", "A") == ("", 0)    # away: the kiosk prints its own
     for n in (1, 2):
         store.save_admission(admission(n), queue_prefix="K1", queue_number="", destinations=("site",))
     assert [a.queue_number for a in store.admissions()] == ["K1-001", "K1-002"]
@@ -123,7 +123,7 @@ def test_a_kiosk_cut_off_prints_its_own_numbers_and_they_reach_the_list_when_it_
     assert sorted(r["number"] for r in rows(service).values()) == ["K1-001", "K1-002"]
     # The kiosk asks again only once AWAY_S has passed; then the site's numbers follow its own.
     client.away_until = 0
-    assert client.number("adm-lobby-1-3", "lobby-1", "A") == "A-001"
+    assert client.number("adm-lobby-1-3", "lobby-1", "A") == ("A-001", 0)
     transport.close()
     store.close()
 

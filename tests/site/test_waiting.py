@@ -197,3 +197,36 @@ def test_kiosk_site_staff_adds_lists_and_removes_with_sentences(tmp_path, backen
         assert refused.returncode == 2 and sentence in refused.stderr, refused.stderr
     assert kiosk("remove", "Ana Desk").returncode == 0
     assert kiosk("list").stdout == "The site has no members of staff yet (kiosk site staff add NAME).\n"
+
+
+def test_the_wait_is_estimated_from_the_calls_of_the_last_hour(site):
+    """Six patients of queue A called in the last hour (one every 10 minutes): with two waiting, the next one
+    waits about (2 + 1) x 10 = 30 minutes; queue B, never called, has no estimate; calls older than an hour
+    do not count."""
+    for n in range(1, 7):
+        waiting.call(site, register(site, n, minutes=n), "Ana", "Desk 2", at(10 * n))
+    register(site, 7, minutes=61)
+    register(site, 8, minutes=62)
+    assert waiting.estimate_wait(site, "A", at(65)) == 30
+    assert waiting.estimate_wait(site, "B", at(65)) == 0
+    assert waiting.estimate_wait(site, "A", at(60 + 59)) == 180       # one call in the last hour: 3 x 60 minutes
+    assert waiting.estimate_wait(site, "A", at(200)) == 0
+
+
+def test_the_ticket_says_the_estimate(site, make_settings):
+    from kiosk.hardware import printing
+    from kiosk.i18n import Catalogs
+    from kiosk.checkin.model import Admission, Person
+    admission = Admission("adm-x", "lobby-1", "2026-12-07T09:00:00+00:00", "de", "card:egk", Person("Muster", ("Erika",)),
+                          queue_number="A-017", queue="A", wait_min=15)
+    lines = [line.text for line in printing.layout_for("ticket", admission, Catalogs(("de",)), make_settings()).lines]
+    assert "Die Wartezeit beträgt etwa 15 Minuten." in lines
+
+
+def test_patients_waiting_at_midnight_stay_on_the_list_and_can_be_called(site):
+    late = register(site, 1, minutes=11 * 60 + 50)                      # 23:50
+    assert listed(site, minutes=12 * 60 + 5) == [("A-001", "waiting")]   # 00:05, the next day
+    assert waiting.call_next(site, (), "Ana", "Desk 2", at(12 * 60 + 6)).ticket_id == late
+    assert [c["number"] for c in waiting.last_calls(site, (), now=at(12 * 60 + 7))] == ["A-001"]
+    assert tickets.reserve(site, "adm-new", "lobby-1", "A", now=at(12 * 60 + 8)) == "A-001"   # a new day's numbers
+    assert listed(site, minutes=36 * 60) == []                           # a day after its check-in: off the list

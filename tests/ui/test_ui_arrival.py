@@ -79,10 +79,10 @@ def test_the_site_service_knows_the_patient_arrived_and_lists_the_ticket_it_numb
     admission = results["arrived"]["admission"]
     assert results["arrived"]["site_row"] == "delivered"
     assert invitation.arrived_at and invitation.arrived_admission == admission["id"]
-    # The number is the site's (the first of queue A today), printed and on the waiting list, pre-checked in.
-    assert admission["queue_number"] == "A-001" and admission["queue"] == "A"
+    # The number is the site's (the first of queue R today), printed and on the waiting list, pre-checked in.
+    assert admission["queue_number"] == "R-001" and admission["queue"] == "R"        # [queues]' default
     assert [(t["admission_id"], t["number"], t["status"], t["invitation_id"]) for t in listed] == [
-        (admission["id"], "A-001", "waiting", invitation.id)]
+        (admission["id"], "R-001", "waiting", invitation.id)]
 
 
 @pytest.mark.parametrize("step, sentence", [

@@ -45,7 +45,10 @@
     event.preventDefault();
     fetch(form.action, {method: "POST", body: new FormData(form), credentials: "same-origin",
                         headers: {Accept: "application/json"}})
-      .then(function (answer) { return answer.json(); })
+      .then(function (answer) {
+        if (answer.status === 401 || answer.status === 403) { window.location.reload(); }   // signed out, or expired
+        return answer.json();
+      })
       .then(function (said) { status.textContent = said.message; return redraw(); })
       .catch(function () { status.textContent = document.getElementById("offline").textContent; });
   });
@@ -58,7 +61,10 @@
     });
     source.onerror = function () {
       document.getElementById("offline").hidden = false;
-      if (source.readyState === EventSource.CLOSED) { window.setTimeout(connect, 3000); }
+      if (source.readyState === EventSource.CLOSED) {     // refused: signed out (redraw reloads), or busy
+        redraw().catch(function () {});
+        window.setTimeout(connect, 3000);
+      }
     };
   }
   connect();
