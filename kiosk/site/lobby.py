@@ -83,9 +83,18 @@ def create_app(site: SiteDb, settings, *, hub: Hub, catalogs: Catalogs | None = 
             abort(404, MSG_NO_DISPLAY)
         return display, display.languages or settings.kiosk.languages[:1]
 
+    read: dict[str, tuple[int, str]] = {}          # display -> (the hub's version it was read at, its calls)
+
     def calls_json(display) -> str:
+        """What the display shows, read once per change for all its streams (fifty TVs, one query)."""
+        version = hub.version                      # read before the query: the data is at least this new
+        cached = read.get(display.name)
+        if cached and cached[0] == version:
+            return cached[1]
         shown = waiting.last_calls(site, display.queues, SHOWN)
-        return json.dumps({"calls": [{"id": c["id"], "number": c["number"], "counter": c["counter"]} for c in shown]})
+        data = json.dumps({"calls": [{"id": c["id"], "number": c["number"], "counter": c["counter"]} for c in shown]})
+        read[display.name] = (version, data)
+        return data
 
     @app.after_request
     def headers(response):
