@@ -85,14 +85,15 @@ def test_screens_show_the_patient_in_their_language(demo):
     assert "Zebulon Quixwater-Ybarra" in confirm and "11. Februar 1933" in confirm
     assert "Techniker Krankenkasse · Q987654328" in confirm
     assert "February 11, 1933" in shots["p2-03-confirm.png"]
-    assert "A-001" in shots["p1-08-done.png"] and "A-002" in shots["p2-08-done.png"]
+    # The demo runs a site service: the numbers are the site's, of the default queue R.
+    assert "R-001" in shots["p1-08-done.png"] and "R-002" in shots["p2-08-done.png"]
 
 
 def test_demo_writes_the_admission_the_ticket_and_the_wristband_and_nothing_elsewhere(demo):
     _, out, data, received = demo
     admission = json.loads((out / "p1-admission.json").read_text(encoding="utf-8"))
     assert admission["patient"]["name"] == [{"family": "Quixwater-Ybarra", "given": ["Zebulon"]}]
-    assert admission["kiosk_id"] == "lobby-test" and admission["queue_number"] == "A-001"
+    assert admission["kiosk_id"] == "lobby-test" and admission["queue_number"] == "R-001"
     assert admission["consent"] == "accepted" and len(admission["answers"]) == 3
     assert admission["test_data"] is True, "sample patients are marked as test data"
     # Not a real check-in: nothing in the site's store (the demo's own went with it) and nothing at the hospital.
