@@ -22,6 +22,9 @@ DOMAIN = "kiosk"
 SOURCE_LANGUAGE = "en"
 LOCALES = ASSETS / "locales"
 
+# Each language by its own name (endonyms: not translated), where a person chooses the language.
+LANGUAGE_NAMES = {"de": "Deutsch", "en": "English", "tr": "Türkçe", "fr": "Français"}
+
 # espeak-ng voice per language (see `espeak-ng --voices`: en = British English, fr = fr-fr): the kiosk's read
 # aloud (kiosk.hardware.speech) and the lobby displays' announcements (kiosk.site.display).
 VOICES = {"de": "de", "en": "en", "tr": "tr", "fr": "fr"}

@@ -58,14 +58,17 @@ def csrf_token() -> str:
     return session["csrf"]
 
 
-def signed_in(sign_ins: SignIns, staff: Staff) -> str | None:
-    """The member signed in with this session, while they are still a member (IT may remove them)."""
+def signed_in(sign_ins: SignIns, staff: Staff) -> dict | None:
+    """The member (their row: name, language, ...) signed in with this session, while they are still a member
+    (IT may remove them)."""
     sid = session.get("sid")
     name = sign_ins.name(sid)
-    if name is not None and staff.store.staff_member(name) is None:
-        sign_ins.end(sid)
+    if name is None:
         return None
-    return name
+    member = staff.store.staff_member(name)
+    if member is None:
+        sign_ins.end(sid)
+    return member
 
 
 def check_request(peer_secret: str, expired: str) -> None:

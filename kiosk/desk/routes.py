@@ -15,7 +15,7 @@ import threading
 from functools import wraps
 from typing import Callable
 
-from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, g, jsonify, redirect, render_template, request, session, url_for
 
 from kiosk.checkin.model import Severity
 from kiosk.desk.actions import ACTIONS, act_here, buttons, listing_here, say
@@ -25,7 +25,8 @@ from kiosk.desk.incidents import texts as incident_texts
 from kiosk.desk.peers import MSG_PEER_DOWN, PeerDown, Peers
 from kiosk.desk.staff import RESOLUTIONS, Staff
 from kiosk.signin import NAME_MAX, StaffError
-from kiosk.i18n import Catalogs, format_moment
+from kiosk.config import SUPPORTED_LANGUAGES
+from kiosk.i18n import LANGUAGE_NAMES, Catalogs, format_moment
 from kiosk.messages import N_
 from kiosk import times
 
@@ -63,6 +64,9 @@ TEXTS = {
     "confirm": N_("Confirm"),
     "back": N_("Back"),
     "waiting_list": N_("Waiting list"),
+    "language": N_("Language of this page"),
+    "save": N_("Save"),
+    "new_incident": N_("New incident, {kiosk}: {what}"),
 }
 MSG_FILL_IN = N_("Please enter your name and your PIN.")
 MSG_SIGNED_OUT = N_("You have signed out.")
@@ -86,8 +90,12 @@ class Desk:
         self.waiting_list = waiting_list         # the site's waiting list (its /staff page), "" = none
         self._local = threading.local()
 
+    def language_now(self) -> str:
+        """The language of this request: the signed-in member's choice, else the kiosk's first."""
+        return g.get("language") or self.language
+
     def _(self, message: str) -> str:
-        return self.catalogs.gettext(self.language, message)
+        return self.catalogs.gettext(self.language_now(), message)
 
     def staff(self) -> Staff:
         if getattr(self._local, "staff", None) is None:
@@ -106,20 +114,21 @@ def current() -> Desk:
 def page(template: str, status: int = 200, **values):
     d = current()
     texts = {key: d._(text) for key, text in TEXTS.items()}
-    return render_template(template, lang=d.language, t=texts, csrf=csrf_token(), waiting_list=d.waiting_list,
-                           **values), status
+    return render_template(template, lang=d.language_now(), t=texts, csrf=csrf_token(), waiting_list=d.waiting_list,
+                           languages=[(code, LANGUAGE_NAMES[code]) for code in SUPPORTED_LANGUAGES], **values), status
 
 
 def signed_in_only(view):
     @wraps(view)
     def guarded(*args, **kwargs):
         d = current()
-        name = signed_in(d.sign_ins, d.staff())
-        if name is None:
+        member = signed_in(d.sign_ins, d.staff())
+        if member is None:
             if request.path.startswith("/api/"):
                 return jsonify(error=d._(MSG_SESSION_ENDED)), 401
             return redirect(url_for(".login"))
-        return view(name, *args, **kwargs)
+        g.language = member["language"] if member["language"] in SUPPORTED_LANGUAGES else ""
+        return view(member["name"], *args, **kwargs)
     return guarded
 
 
@@ -150,9 +159,9 @@ def sign_in():
 @pages.post("/logout")
 def sign_out():
     d = current()
-    name = signed_in(d.sign_ins, d.staff())
-    if name is not None:
-        d.staff().signed_out(name, where=f"desk {request.remote_addr}", idle=False)
+    member = signed_in(d.sign_ins, d.staff())
+    if member is not None:
+        d.staff().signed_out(member["name"], where=f"desk {request.remote_addr}", idle=False)
     d.sign_ins.end(session.get("sid"))
     session.clear()
     return page("login.html", message=d._(MSG_SIGNED_OUT), name="")
@@ -165,6 +174,16 @@ def desk(name: str):
     resolutions = [(how, d._(RESOLUTION_TEXTS[how])) for how in RESOLUTIONS if how in RESOLUTION_TEXTS]
     return page("desk.html", name=name, signed_in_as=d._(TEXTS["signed_in_as"]).format(name=name),
                 resolutions=resolutions, poll_ms=POLL_MS)
+
+
+@pages.post("/language")
+@signed_in_only
+def choose_language(name: str):
+    """The member's language for this page, kept with the member (the next sign-in finds it)."""
+    language = request.form.get("language", "")
+    if language in SUPPORTED_LANGUAGES:
+        current().staff().store.set_staff_language(name, language)
+    return redirect(url_for(".desk"))
 
 
 @pages.get("/api/incidents")
@@ -185,7 +204,7 @@ def incidents(name: str):
     # Urgent first across every kiosk (kiosk.desk.incidents.urgent_first), each row with its kiosk's listing.
     listing_of = {id(row): listing for listing in listings for row in listing["incidents"]}
     rows = urgent_first(row for listing in listings for row in listing["incidents"])
-    return jsonify(incidents=[incident_json(row, d._, d.language, tuple(listing_of[id(row)]["reprint_kinds"]),
+    return jsonify(incidents=[incident_json(row, d._, d.language_now(), tuple(listing_of[id(row)]["reprint_kinds"]),
                                              listing_of[id(row)]["kiosk"]) for row in rows],
                    unreachable=unreachable)
 

@@ -24,6 +24,7 @@ from typing import Callable
 from kiosk.desk.peers import Peers
 from kiosk.desk.staff import Staff, staff_builder
 from kiosk.files import write_whole
+from kiosk.config import SUPPORTED_LANGUAGES
 from kiosk.i18n import Catalogs
 from kiosk.paths import ASSETS
 from kiosk.serving import WsgiServer, harden
@@ -58,7 +59,7 @@ def create_app(make_staff: Callable[[], Staff], *, secret_key: bytes, language: 
     :param make_staff: builds a ``Staff`` on its own store connection; called once per server thread
         (SQLite connections stay in the thread that opened them)
     :param secret_key: signs the session cookie (``load_secret``)
-    :param language: the page's language (the first of kiosk.languages)
+    :param language: the page's language until a member chooses theirs (the first of kiosk.languages)
     :param tls: served over HTTPS: the cookie is marked Secure
     :param session_h: a sign-in lasts this long (hours)
     :param reprint_kinds: the printers this kiosk has (ticket, wristband): their reprint buttons show
@@ -72,7 +73,7 @@ def create_app(make_staff: Callable[[], Staff], *, secret_key: bytes, language: 
 
     from kiosk.desk import auth, routes
 
-    desk = routes.Desk(make_staff, language=language, catalogs=catalogs or Catalogs([language]),
+    desk = routes.Desk(make_staff, language=language, catalogs=catalogs or Catalogs(SUPPORTED_LANGUAGES),
                        sign_ins=auth.SignIns(session_h * 3600), reprint_kinds=reprint_kinds, kiosk_id=kiosk_id,
                        peers=peers, waiting_list=waiting_list)
     app = Flask(__name__, template_folder=str(ASSETS / "desk" / "templates"),

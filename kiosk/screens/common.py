@@ -14,11 +14,10 @@ from kivy.uix.screenmanager import Screen
 from kivy.uix.scrollview import ScrollView
 
 from kiosk.checkin.events import ChooseLanguage
-from kiosk.i18n import Catalogs
+from kiosk.i18n import LANGUAGE_NAMES, Catalogs
 from kiosk.screens.theme import LARGE_TEXT_SCALE, THEMES, colour_names
 
 CORNER_DP = 60          # the staff gesture's corner: the top bar's left padding keeps it empty
-LANGUAGE_NAMES = {"de": "Deutsch", "en": "English", "tr": "Türkçe", "fr": "Français"}  # endonyms: not translated
 
 
 class Localizer(EventDispatcher):

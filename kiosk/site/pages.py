@@ -13,15 +13,12 @@ from flask import current_app, render_template, request, session
 
 from kiosk.checkin.forms import Form
 from kiosk.config import SUPPORTED_LANGUAGES
-from kiosk.i18n import Catalogs
+from kiosk.i18n import LANGUAGE_NAMES, Catalogs
 from kiosk.messages import N_
 from kiosk.site import invitations
 from kiosk.site.db import SiteDb
 
 log = logging.getLogger(__name__)
-
-# Each language named in itself, as a language menu shows them.
-LANGUAGE_NAMES = {"de": "Deutsch", "en": "English", "tr": "Türkçe", "fr": "Français"}
 
 TEXTS = {
     "title": N_("Check in before your appointment"),

@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from flask import Blueprint, Response, current_app, make_response, redirect, render_template, request, url_for
 
 from kiosk.config import SUPPORTED_LANGUAGES
+from kiosk.i18n import LANGUAGE_NAMES
 from kiosk.messages import N_
 from kiosk.signin import NAME_MAX, Locked, StaffError
 from kiosk.site import waiting
@@ -41,7 +42,6 @@ MSG_CALLED = N_("{number} is called to {counter}.")
 MSG_DONE = N_("{number} is done.")
 MSG_BACK = N_("{number} is back in the list.")
 MSG_NO_SHOW = N_("{number} did not come and is taken off the list.")
-LANGUAGE_NAMES = {"de": "Deutsch", "en": "English", "tr": "Türkçe", "fr": "Français"}
 
 staff_pages = Blueprint("staff", __name__)
 

@@ -132,3 +132,9 @@ def m008_badge_digests(db: Database) -> None:
         for badge in json.loads(badges or "[]"):
             db.execute("INSERT OR IGNORE INTO staff_badges (digest, name) VALUES (?, ?)",
                        [digests.keyed(key, badge), name])
+
+
+@migrations()
+def m009_staff_language(db: Database) -> None:
+    # The language each member chose for the desk page ("" = the kiosk's first).
+    db["staff"].add_column("language", str, not_null_default="")

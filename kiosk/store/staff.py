@@ -63,6 +63,11 @@ class StaffMixin(Connection):
         row = next(iter(self.db["staff"].rows_where("name = ?", [name])), None)
         return {**row, "badges": json.loads(row["badges"] or "[]")} if row else None
 
+    def set_staff_language(self, name: str, language: str) -> None:
+        """The language ``name`` reads the desk page in (a language code; "" = the kiosk's first)."""
+        with self._write():
+            self.db.execute("UPDATE staff SET language = ? WHERE name = ?", [language, name])
+
     def staff_signed_in(self, name: str, where: str, how: str = "pin") -> None:
         """A right PIN (or badge): the count of wrong ones starts again."""
         with self._write():

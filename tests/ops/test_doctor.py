@@ -446,18 +446,18 @@ def test_a_store_of_an_older_version_fails_and_doctor_leaves_it_so(make_config):
     path = make_config()
     store = Store(config.load(path).data_path / "kiosk.db", kiosk_id="test-kiosk", migrate=False)
     try:
-        migrations.apply(store.db, stop_before="m008_badge_digests")   # what the version before made
+        migrations.apply(store.db, stop_before="m009_staff_language")   # what the version before made
     finally:
         store.close()
     code, rows = doctor_json(path)
     row = rows["store"]
     assert (row["status"], row["exit_code"], code) == ("fail", 1, 1)
-    assert "lacks the migrations m008_badge_digests of this version" in row["detail"]
+    assert "lacks the migrations m009_staff_language of this version" in row["detail"]
     assert "systemctl restart kiosk" in row["detail"]
     assert rows["outbox"]["status"] == "warn" and "not up to date" in rows["outbox"]["detail"]
     store = Store(config.load(path).data_path / "kiosk.db", migrate=False)
     try:
-        assert [m.name for m in migrations.pending(store.db)] == ["m008_badge_digests"]
+        assert [m.name for m in migrations.pending(store.db)] == ["m009_staff_language"]
     finally:
         store.close()
 

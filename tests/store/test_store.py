@@ -17,7 +17,7 @@ from kiosk.store import DB_ERRORS, Store
 
 TABLES = {"admissions", "outbox", "incidents", "audit", "prints", "staff", "kiosk_state", "staff_badges"}
 MIGRATIONS = ["m001_create_tables", "m002_create_prints", "m003_outbox_outcome", "m004_staff", "m005_retention",
-              "m006_purge_indexes", "m007_incident_detail_codes", "m008_badge_digests"]
+              "m006_purge_indexes", "m007_incident_detail_codes", "m008_badge_digests", "m009_staff_language"]
 
 # A German eGK holder, in the shape docs/cli.md gives for read-card --json (KVNR and IK systems from there).
 PERSON = Person(

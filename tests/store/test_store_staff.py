@@ -104,7 +104,7 @@ def test_m008_gives_the_badges_of_a_store_made_before_it_their_digests(tmp_path,
     db.close()
     s = Store(path, key=key)
     try:
-        assert s.applied_migrations()[-1] == "m008_badge_digests"
+        assert "m008_badge_digests" in s.applied_migrations() and migrations.pending(s.db) == []
         assert [s.badge_holder(v) for v in (BADGE, OTHER_BADGE, PATIENT)] == ["Dana", "Dana", None]
         assert Staff(s).sign_in_badge(BADGE, where="kiosk lobby-1") == "Dana"
         assert s.db["staff_badges"].count == 2

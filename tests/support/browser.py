@@ -19,6 +19,8 @@ AXE = Path(__file__).resolve().parents[1] / "browser" / "node_modules" / "axe-co
 PHONE = (360, 740)        # CSS pixels: the narrowest phones in use
 DESKTOP = (1280, 900)
 WCAG21_AA = ("wcag2a", "wcag2aa", "wcag21a", "wcag21aa")
+# Rules beside the WCAG tags that every page is held to: a dialog has a name (axe files it under best practice).
+DIALOG_NAMES = ("aria-dialog-name",)
 
 
 class Unavailable(RuntimeError):
@@ -76,9 +78,9 @@ def set_viewport(driver, size: tuple[int, int]) -> None:
     driver.execute_cdp_cmd("Emulation.setTouchEmulationEnabled", {"enabled": phone})
 
 
-def axe_violations(driver, tags: tuple[str, ...] = WCAG21_AA) -> list[dict]:
-    """What axe-core finds on the page the browser shows against the rules of ``tags``: for each rule broken,
-    its ``id``, ``impact``, ``help`` and the CSS ``targets`` of the elements that break it.
+def axe_violations(driver, tags: tuple[str, ...] = WCAG21_AA, rules: tuple[str, ...] = DIALOG_NAMES) -> list[dict]:
+    """What axe-core finds on the page the browser shows against the rules of ``tags`` and the ``rules`` named:
+    for each rule broken, its ``id``, ``impact``, ``help`` and the CSS ``targets`` of the elements that break it.
 
     axe-core goes in as Selenium runs any script, through the DevTools protocol (``Runtime.callFunctionOn``),
     which the page's Content-Security-Policy does not govern: a page without ``script-src`` is checked as it
@@ -88,14 +90,19 @@ def axe_violations(driver, tags: tuple[str, ...] = WCAG21_AA) -> list[dict]:
         raise Unavailable(f"no {AXE}: `make install` installs axe-core (npm ci --prefix tests/browser)")
     if not driver.execute_script("return typeof window.axe === 'object'"):
         driver.execute_script(AXE.read_text(encoding="utf-8"))
-    found = driver.execute_async_script(
-        "const done = arguments[arguments.length - 1];"
-        "axe.run(document, {runOnly: {type: 'tag', values: arguments[0]}, resultTypes: ['violations']})"
-        ".then(r => done(r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,"
-        " targets: v.nodes.map(n => n.target.join(' '))}))), e => done({error: String(e)}));",
-        list(tags))
-    if isinstance(found, dict):
-        raise RuntimeError(f"axe-core failed in the page: {found['error']}")
+    found = []
+    for kind, values in (("tag", tags), ("rule", rules)):
+        if not values:
+            continue
+        seen = driver.execute_async_script(
+            "const done = arguments[arguments.length - 1];"
+            "axe.run(document, {runOnly: {type: arguments[0], values: arguments[1]}, resultTypes: ['violations']})"
+            ".then(r => done(r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,"
+            " targets: v.nodes.map(n => n.target.join(' '))}))), e => done({error: String(e)}));",
+            kind, list(values))
+        if isinstance(seen, dict):
+            raise RuntimeError(f"axe-core failed in the page: {seen['error']}")
+        found += [v for v in seen if v not in found]
     return found
 
 

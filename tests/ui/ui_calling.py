@@ -13,7 +13,6 @@ from pathlib import Path
 from fakeprinter import NetPrinter
 from uirun import app_for, settings_for
 
-from kiosk.checkin.session import State
 from kiosk.config import DeskSettings, PrinterSettings, SiteSettings, TicketPrinterSettings
 from kiosk.hardware.reader import sample_cards
 from kiosk.screens import walk

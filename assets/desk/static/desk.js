@@ -1,7 +1,8 @@
 // The desk page: asks for the open incidents every second (urgent first, as the server orders them), redraws
 // when they change, and sends the staff actions as POSTs with the session's CSRF token. All text comes
 // translated from the server (an incident's sentence and its detail lines); incident fields are set as text,
-// never as HTML.
+// never as HTML. A redraw keeps the keyboard's focus where it was (the same button, else the incident's first,
+// else the one now in its place); every button names its incident; new incidents are said politely.
 "use strict";
 (function () {
   const config = JSON.parse(document.getElementById("desk-config").textContent);
@@ -9,6 +10,7 @@
   const list = document.getElementById("incidents");
   const status = document.getElementById("status");
   const dialog = document.getElementById("dialog");
+  const announce = document.getElementById("announce");
   const labels = {
     take: t.take, resolve: t.resolve, reprint_ticket: t.reprint_ticket,
     reprint_wristband: t.reprint_wristband, resend: t.resend, cancel: t.cancel,
@@ -16,6 +18,11 @@
   let shown = "";
   let pending = null;     // {incident, action} waiting for the dialog's answer
   let unreachableShown = "";
+  let known = null;       // the keys of the incidents shown (null: nothing drawn yet, nothing to announce)
+
+  function key(incident) {
+    return encodeURIComponent(incident.kiosk_id) + "-" + incident.id;
+  }
 
   function element(tag, className, text) {
     const e = document.createElement(tag);
@@ -39,8 +46,22 @@
     if (json === shown) return;
     shown = json;
     document.getElementById("none").hidden = incidents.length > 0;
+    const focused = list.contains(document.activeElement) ? document.activeElement : null;
+    const focusedItem = focused ? focused.closest("li") : null;
+    const focusedIndex = focusedItem ? [...list.children].indexOf(focusedItem) : -1;
+    const keys = incidents.map(key);
+    if (known !== null) {
+      const added = incidents.filter(function (incident) { return !known.has(key(incident)); });
+      if (added.length) {
+        announce.textContent = added.map(function (incident) {
+          return t.new_incident.replace("{kiosk}", incident.kiosk).replace("{what}", incident.text);
+        }).join(" ");
+      }
+    }
+    known = new Set(keys);
     list.replaceChildren(...incidents.map(function (incident) {
       const item = element("li", "incident " + incident.severity);
+      item.id = "incident-" + key(incident);
       item.dataset.incidentId = incident.id;
       item.dataset.kiosk = incident.kiosk_id;
       item.dataset.kind = incident.kind;
@@ -55,6 +76,8 @@
       const actions = element("div", "actions");
       incident.actions.forEach(function (action) {
         const button = element("button", "action", labels[action]);
+        button.append(element("span", "visually-hidden", ": " + incident.text + ", " + incident.kiosk));
+        button.id = action + "-" + key(incident);
         button.type = "button";
         button.dataset.action = action;
         button.addEventListener("click", function () { ask(incident, action); });
@@ -63,6 +86,13 @@
       item.append(actions);
       return item;
     }));
+    if (focused) {
+      const same = document.getElementById(focused.id);
+      const item = focusedItem && document.getElementById(focusedItem.id);
+      const inPlace = list.children[Math.min(focusedIndex, list.children.length - 1)];
+      const target = same || (item && item.querySelector("button")) || (inPlace && inPlace.querySelector("button"));
+      (target || document.getElementById("none")).focus();
+    }
   }
 
   async function poll() {
@@ -88,9 +118,10 @@
     if (action !== "resolve" && action !== "cancel") { send(incident, action, {}); return; }
     pending = {incident: incident, action: action};
     const resolving = action === "resolve";
-    document.getElementById("dialog-question").textContent = resolving ? t.how : t.cancel_question;
+    document.getElementById("dialog-question").textContent =
+      resolving ? labels.resolve + ": " + incident.text + ", " + incident.kiosk : t.cancel_question;
     document.getElementById("how").hidden = !resolving;
-    document.getElementById("how-label").hidden = true;
+    document.getElementById("how-label").hidden = !resolving;
     document.getElementById("how").value = "done";
     document.getElementById("note").value = "";
     dialog.showModal();
