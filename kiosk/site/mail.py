@@ -1,5 +1,6 @@
 """The invitation's link by e-mail, where ``site.smtp_url`` names the hospital's relay: plain text and HTML,
 in the patient's language; the subject says what it is and nothing about the patient or the appointment.
+(kiosk.site.turns sends through ``send`` too: that a patient's turn is near.)
 
 The body gives the day and time of the appointment (the patient knows it; the department is left out, as
 it may say what the patient is treated for) and the link. Sent at once, with the relay's TLS verified
@@ -46,8 +47,8 @@ def compose(catalogs: Catalogs, language: str, *, sender: str, to: str, link: st
     return message
 
 
-def send(settings, message: EmailMessage) -> bool:
-    """Hand the message to the relay; False (logged, without the address) when it cannot."""
+def send(settings, message: EmailMessage, what: str = "invitation") -> bool:
+    """Hand the message to the relay; False (logged as ``what``'s, without the address) when it cannot."""
     s = settings.site
     parts = urlsplit(s.smtp_url)
     context = ssl.create_default_context(cafile=s.smtp_ca_file or None)
@@ -65,7 +66,7 @@ def send(settings, message: EmailMessage) -> bool:
             relay.send_message(message)
         return True
     except (OSError, smtplib.SMTPException) as e:
-        log.warning("the invitation's e-mail could not be sent: %s", type(e).__name__)
+        log.warning("the %s e-mail could not be sent: %s", what, type(e).__name__)
         return False
 
 

@@ -132,6 +132,14 @@ calls = sa.Table(
     sa.Index("site_calls_day", "day", "id"),
 )
 
+# The tickets whose patient was e-mailed that their turn is near (kiosk.site.turns): the row is claimed before
+# the mail goes, so of several instances one sends it, once.
+turn_mails = sa.Table(
+    "site_turn_mails", metadata,
+    sa.Column("ticket_id", sa.Integer, primary_key=True),
+    sa.Column("at", sa.BigInteger, nullable=False),
+)
+
 # The site's members of staff (kiosk.site.staff): kept once per site, signed in by the rule of kiosk.signin.
 staff = sa.Table(
     "site_staff", metadata,

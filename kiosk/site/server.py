@@ -13,7 +13,7 @@ from kiosk.config import SUPPORTED_LANGUAGES, read_peer_secret
 from kiosk.i18n import Catalogs
 from kiosk.serving import WsgiServer
 from kiosk.checkin import forms
-from kiosk.site import api, arrivals, delivery, events, invitations, lobby, patient
+from kiosk.site import api, arrivals, delivery, events, invitations, lobby, patient, turns
 from kiosk.site.db import SiteDb
 from kiosk.site.hub import Hub
 from kiosk.site.staff import SiteStaff
@@ -87,6 +87,7 @@ class SiteService:
         # Instances on one PostgreSQL database hear each other's changes of the waiting list (kiosk.site.events).
         self.listener = events.Listener(site) if site.postgres else None
         self.staff = SiteStaff(site)
+        self.turns = turns.turn_mails_thread(site, settings, catalogs, self.hub)
 
     def start(self) -> "SiteService":
         self.patient.start()
@@ -100,6 +101,8 @@ class SiteService:
             self.delivery.start()
         if self.listener:
             self.listener.start()
+        if self.turns:
+            self.turns.start()
         return self
 
     def _tidy(self) -> None:
@@ -121,6 +124,8 @@ class SiteService:
             self.delivery.stop()
         if self.listener:
             self.listener.stop()
+        if self.turns:
+            self.turns.stop()
         self.patient.stop()
         self.api.stop()
         self._housekeeping.join(timeout=5)

@@ -3,10 +3,14 @@ PostgreSQL from Debian's package), settings, and the service running on free por
 
 from __future__ import annotations
 
+import email
+import email.policy
 import secrets
+import socket
 from datetime import datetime, timedelta
 
 import pytest
+from aiosmtpd.controller import Controller
 from postgres import Postgres
 
 from kiosk import config
@@ -92,3 +96,27 @@ def _body(**changes) -> dict:
             "patient": patient, "language": "de"}
     made.update(changes)
     return made
+
+
+class Inbox:
+    """What the relay took: (recipients, message) each."""
+
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append((envelope.rcpt_tos, email.message_from_bytes(envelope.content, policy=email.policy.default)))
+        return "250 OK"
+
+
+@pytest.fixture
+def relay():
+    """A real SMTP server on 127.0.0.1 (aiosmtpd): its smtp:// URL and its Inbox."""
+    inbox = Inbox()
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield f"smtp://127.0.0.1:{port}", inbox
+    controller.stop()

@@ -4,36 +4,12 @@ mail goes or not."""
 
 from __future__ import annotations
 
-import email
-import email.policy
 import socket
 
 import pytest
 import requests
-from aiosmtpd.controller import Controller
 
 from kiosk import config
-
-
-class Inbox:
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append((envelope.rcpt_tos, email.message_from_bytes(envelope.content, policy=email.policy.default)))
-        return "250 OK"
-
-
-@pytest.fixture
-def relay():
-    inbox = Inbox()
-    with socket.socket() as free:
-        free.bind(("127.0.0.1", 0))
-        port = free.getsockname()[1]
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield f"smtp://127.0.0.1:{port}", inbox
-    controller.stop()
 
 
 def invite(service, token, body):
