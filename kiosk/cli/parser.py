@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from kiosk import config
 from kiosk.cli import arguments
@@ -123,7 +124,8 @@ def build() -> argparse.ArgumentParser:
     p = sub.add_parser("site", parents=[common], help="the site service: pre-check-in on the patient's phone",
                        description="The one service every kiosk of a site shares (docs/site.md): patients invited "
                                    "for an appointment check in on their own phone before they come.")
-    actions = p.add_subparsers(dest="site_command", metavar="ACTION", required=True, help="serve, invite or staff")
+    actions = p.add_subparsers(dest="site_command", metavar="ACTION", required=True,
+                                 help="serve, invite, staff or report")
     q = actions.add_parser("serve", parents=[common], help="serve the patient pages and the site API",
                            description=site.cmd_site_serve.__doc__ + " Listens where [site] says.")
     q.set_defaults(func=site.cmd_site_serve)
@@ -155,6 +157,23 @@ def build() -> argparse.ArgumentParser:
     r = staff_actions.add_parser("remove", parents=[common], help="remove a member")
     r.add_argument("name", type=arguments.staff_name, help="the member's name as listed")
     r.set_defaults(func=site.cmd_site_staff)
+
+    q = actions.add_parser("report", parents=[common], help="the managers' report of a day's waits (CSV and a chart)",
+                           description=site.cmd_site_report.__doc__)
+    reports = q.add_subparsers(dest="report", metavar="REPORT", required=True, help="waits")
+    r = reports.add_parser("waits", parents=[common], help="waits from check-in to call, per hour and queue",
+                           description=site.cmd_site_report.__doc__,
+                           epilog="Exit 1 when the site service's database cannot be used, 2 when the files cannot "
+                                  "be written.")
+    r.add_argument("--date", type=arguments.iso_date, default=None, metavar="YYYY-MM-DD",
+                   help="the day to report (the site's local day; default: today)")
+    r.add_argument("--out", type=arguments.output_folder, default=Path("."), metavar="DIR",
+                   help="the folder to write waits-<date>.csv and waits-<date>.png into (made if missing; default: here)")
+    r.add_argument("--language", choices=config.SUPPORTED_LANGUAGES, default=None,
+                   help="the chart's language (default: the first of kiosk.languages)")
+    r.add_argument("--json", action="store_true",
+                   help='print {"date", "csv", "png", "checked_in", "called"} as JSON')
+    r.set_defaults(func=site.cmd_site_report)
 
     p = sub.add_parser("doctor", parents=[common],
                        help="check config, store, card readers, scanner, printers, hospital endpoint, disk and clock",

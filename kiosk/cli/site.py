@@ -188,3 +188,35 @@ def cmd_site_staff(args) -> int:
     finally:
         site.dispose()
     return EXIT_OK
+
+
+def cmd_site_report(args) -> int:
+    """The managers' report of one day's waits (kiosk.site.report): ``waits`` writes waits-<date>.csv (per hour of
+    check-in and queue: checked in, called, median, 90th percentile and longest minutes from check-in to the first
+    call) and waits-<date>.png (a chart of the same) into --out, and prints where. Nothing of any patient."""
+    from kiosk.config import SUPPORTED_LANGUAGES
+    from kiosk.i18n import Catalogs
+    from kiosk.site import report
+    settings = load_settings(args)
+    day = (args.date or date.today()).isoformat()
+    out = args.out
+    site = open_site(settings)
+    try:
+        rows = report.rows(site, day)
+    finally:
+        site.dispose()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        csv_path, png_path = out / f"waits-{day}.csv", out / f"waits-{day}.png"
+        report.write_csv(rows, csv_path)
+        names = {q.prefix: q.name for q in settings.queues.queues().queues}
+        report.draw(rows, png_path, day, names, Catalogs(SUPPORTED_LANGUAGES), args.language or settings.kiosk.languages[0])
+    except OSError as e:
+        raise CommandError(f"The report cannot be written to {out}: {e.strerror or e}.") from None
+    summary = {"date": day, "csv": str(csv_path), "png": str(png_path),
+               "checked_in": sum(r["checked_in"] for r in rows), "called": sum(r["called"] for r in rows)}
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(f"{day}: {summary['checked_in']} checked in, {summary['called']} called. Wrote {csv_path} and {png_path}.")
+    return EXIT_OK

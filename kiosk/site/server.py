@@ -13,7 +13,7 @@ from kiosk.config import SUPPORTED_LANGUAGES, read_peer_secret
 from kiosk.i18n import Catalogs
 from kiosk.serving import WsgiServer
 from kiosk.checkin import forms
-from kiosk.site import api, arrivals, delivery, events, invitations, lobby, patient, turns
+from kiosk.site import api, arrivals, delivery, events, invitations, lobby, metrics, patient, turns
 from kiosk.site.db import SiteDb
 from kiosk.site.hub import Hub
 from kiosk.site.staff import SiteStaff
@@ -27,11 +27,14 @@ SITE_THREADS = 128
 LOBBY_PATHS = ("/display", "/staff", "/favicon.ico")     # (a browser asks the last of every page)
 
 
-def by_path(api_app, lobby_app):
-    """The site listener's app: the lobby's pages under LOBBY_PATHS, the APIs everywhere else."""
+def by_path(api_app, lobby_app, metrics_app):
+    """The site listener's app: the lobby's pages under LOBBY_PATHS, the figures at /metrics, the APIs everywhere
+    else."""
     def app(environ, start_response):
-        lobby = environ.get("PATH_INFO", "").startswith(LOBBY_PATHS)
-        return (lobby_app if lobby else api_app)(environ, start_response)
+        path = environ.get("PATH_INFO", "")
+        if path == "/metrics":
+            return metrics_app(environ, start_response)
+        return (lobby_app if path.startswith(LOBBY_PATHS) else api_app)(environ, start_response)
     return app
 
 
@@ -77,7 +80,7 @@ class SiteService:
         site.listeners.append(self.hub.tell)
         self.lobby = lobby.create_app(site, settings, hub=self.hub, catalogs=catalogs)
         self.api = WsgiServer(by_path(api.create_app(site, settings, api_token=token, site_secret=secret, form=form,
-                                                     catalogs=catalogs), self.lobby),
+                                                     catalogs=catalogs), self.lobby, metrics.metrics_app(site, settings)),
                               bind=s.site_bind, port=s.site_port, tls_cert=s.tls_cert, tls_key=s.tls_key,
                               what="site listener", thread="site-api", threads=SITE_THREADS)
         self.window_s, self.retention_s = s.limit_window_s, settings.store.retention_h * 3600

@@ -199,3 +199,19 @@ def _elsewhere(row) -> CallError:
         return CallError(MSG_CALLED_ELSEWHERE, number=row["number"], member=row["called_by"] or "",
                          counter=row["counter"] or "")
     return CallError(MSG_NOT_WAITING, number=row["number"])
+
+
+def waits(site: SiteDb, day: str) -> list[dict]:
+    """Each ticket on the list of the site's ``day`` (YYYY-MM-DD; kiosk.site.tickets.local_day): its queue,
+    kiosk_id, status, created_at (the check-in) and waited_s, the seconds from the check-in to its first call
+    (None: not called). What the managers' figures are made of (kiosk.site.metrics, kiosk.site.report):
+    numbers and times, nothing of the patient."""
+    first = (sa.select(calls.c.ticket_id, sa.func.min(calls.c.at).label("at"))
+             .where(calls.c.day >= day).group_by(calls.c.ticket_id).subquery())
+    query = (sa.select(tickets.c.queue, tickets.c.kiosk_id, tickets.c.status, tickets.c.created_at, first.c.at)
+             .select_from(tickets.outerjoin(first, first.c.ticket_id == tickets.c.id))
+             .where(tickets.c.day == day, tickets.c.status != "reserved").order_by(tickets.c.created_at))
+    with site.engine.connect() as conn:
+        rows = conn.execute(query).all()
+    return [{"queue": r.queue, "kiosk_id": r.kiosk_id, "status": r.status, "created_at": r.created_at,
+             "waited_s": None if r.at is None else max(0, r.at - r.created_at)} for r in rows]

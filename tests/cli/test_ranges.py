@@ -202,6 +202,7 @@ BAD_ARGUMENTS = {
     "--config": ["", "nowhere.toml", "{folder}", "a\ab"],
     "COMMAND": ["frobnicate", ""],
     "ACTION": ["frobnicate"],
+    "REPORT": ["frobnicate", ""],
     "command": ["frobnicate"],                    # python -m kiosk.cli.deploy COMMAND
     "--out": ["", "{file}", "{file}/sub", "a\ab"],
     "--patients": ["", "nowhere.json", "{folder}"],
@@ -221,7 +222,7 @@ BAD_ARGUMENTS = {
 POSITIONALS = {"kiosk print": {"what": "ticket"}, "kiosk staff add": {"name": "Dana"},
                "kiosk staff remove": {"name": "Dana"}, "kiosk staff": {"ACTION": "list"}, "kiosk site": {"ACTION": "invite"},
                "kiosk site staff add": {"name": "Dana"}, "kiosk site staff remove": {"name": "Dana"},
-               "kiosk site staff": {"ACTION": "list"},
+               "kiosk site staff": {"ACTION": "list"}, "kiosk site report": {"REPORT": "waits"},
                "python -m kiosk.cli.deploy": {"command": "transport"}}
 OPTIONS = {"kiosk print": {"--printer": "preview:prints", "--sample": None},
            "kiosk demo": {"--headless": None}, "kiosk sync": {"--once": None}, "kiosk read-card": {"--json": None}}
