@@ -87,6 +87,9 @@ def _demo(args, settings: config.Settings, store, cards, out: Path, headless: bo
     else:
         try:
             summary = demo.run_headless(app, out, cards, tour=not args.send_samples, arrivals=arrivals)
+            if site is not None:
+                from kiosk.cli.demo_lobby import photograph_lobby
+                photograph_lobby(site, settings, store, out)
         except demo.DemoError as e:
             raise CommandError(f"The demo stopped: {e}.", 1) from None
         finally:
@@ -182,6 +185,9 @@ def _demo_summary(summary: dict, out: Path, *, tour: bool) -> None:
         print("  the pre-checked patient's pages on a phone, before they came: phone-<N>-<page>.png")
     elif tour:
         print("  (Chromium is not installed: the patient pages on a phone are not photographed)")
+    if (out / "waiting-list.png").exists():
+        print("  the site's waiting list as staff see it, and the lobby display, after three calls: "
+              "waiting-list.png, display-<name>.png")
     print("  printed tickets and wristbands: p<N>-ticket.png, p<N>-wristband.png; "
           "admissions as stored: p<N>-admission.json")
     print("  screens.json: what every screenshot shows, as text")

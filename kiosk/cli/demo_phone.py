@@ -26,6 +26,24 @@ _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 _QR_SRC = re.compile(r'src="(/checkin/arrival\.png)"')
 
 
+def photograph(chromium: str, text: str, path: Path, size: tuple[int, int]) -> bool:
+    """Photograph the page ``text`` (HTML as served, with a ``<base>`` to its server) at ``size`` (CSS px) into
+    ``path`` with Chromium; whether it was. Through a frame of that size: Chromium's headless window is never
+    narrower than 500 px."""
+    with tempfile.TemporaryDirectory(prefix="kiosk-page-") as scratch:
+        page, frame = Path(scratch) / "page.html", Path(scratch) / "frame.html"
+        page.write_text(text, encoding="utf-8")
+        frame.write_text(f'<!doctype html><body style="margin:0;overflow:hidden"><iframe src="page.html" '
+                         f'style="width:{size[0]}px;height:{size[1]}px;border:0;display:block"></iframe></body>',
+                         encoding="utf-8")
+        subprocess.run([chromium, "--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                        "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                        f"--user-data-dir={scratch}/profile", f"--window-size={size[0]},{size[1]}",
+                        f"--screenshot={path}", frame.as_uri()],
+                       capture_output=True, timeout=SHOT_TIMEOUT_S, check=False)
+    return path.exists()
+
+
 class PhoneWalk:
     """One patient's pages, from the link on; ``shots`` the pictures taken (none without Chromium)."""
 
@@ -47,18 +65,7 @@ class PhoneWalk:
             png = self.session.get(self.base + src, timeout=10).content
             text = text.replace(f'src="{src}"', f'src="data:image/png;base64,{base64.b64encode(png).decode()}"')
         path = self.out / f"phone-{len(self.shots) + 1}-{name}.png"
-        with tempfile.TemporaryDirectory(prefix="kiosk-phone-") as scratch:
-            page, frame = Path(scratch) / "page.html", Path(scratch) / "frame.html"
-            page.write_text(text, encoding="utf-8")
-            frame.write_text(f'<!doctype html><body style="margin:0;overflow:hidden"><iframe src="page.html" '
-                             f'style="width:{PHONE[0]}px;height:{height}px;border:0;display:block"></iframe></body>',
-                             encoding="utf-8")
-            subprocess.run([self.chromium, "--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-                            "--no-first-run", "--disable-background-networking", "--disable-component-update",
-                            f"--user-data-dir={scratch}/profile", f"--window-size={PHONE[0]},{height}",
-                            f"--screenshot={path}", frame.as_uri()],
-                           capture_output=True, timeout=SHOT_TIMEOUT_S, check=False)
-        if path.exists():
+        if photograph(self.chromium, text, path, (PHONE[0], height)):
             self.shots.append(path)
 
     def post(self, action: str, **fields) -> None:

@@ -142,3 +142,6 @@ class QueueSettings:
     def display(self, name: str) -> Display | None:
         """The display of that name, parsed; None: there is none."""
         return self._displays.get(name)
+
+    def display_names(self) -> tuple[str, ...]:
+        return tuple(self._displays)

@@ -130,6 +130,15 @@ def test_demo_shows_the_pre_checked_patient_on_the_phone_before_they_scan_at_the
     assert arrived["identified_by"] == "precheck" and arrived["consent"] == "accepted"
 
 
+def test_demo_shows_the_waiting_list_and_the_lobby_display_after_its_patients(demo):
+    """Photographed by Chromium after three calls: the staff's list at a desk's size, the display at a TV's."""
+    run, out, _, _ = demo
+    for name, size in (("waiting-list.png", (1280, 800)), ("display-lobby.png", (1920, 1080))):
+        with Image.open(out / name) as image:
+            assert image.size == size and visible(out / name), name
+    assert "waiting-list.png, display-<name>.png" in run.stdout
+
+
 def test_every_demo_screen_says_it_is_a_demo(demo):
     _, out, _, _ = demo
     banner = {"de": "Demo mit Musterpatienten: Nichts davon erreicht das Krankenhaus.",
