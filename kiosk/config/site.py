@@ -110,8 +110,8 @@ class QueueSettings:
                               "first of kiosk.languages) (texts, each name once).")
     no_show_after: int = setting(3, "Calls after which 'Not here' makes a ticket a no-show instead of putting it back "
                                  "at the end of its queue (number: 1 to 10).", check=Range(1, 10, "calls"))
-    mail_turn: bool = setting(True, "E-mail a patient who pre-checked in, when one patient is before them in their "
-                              "queue, that their number will be called soon (needs site.smtp_url and an e-mail address "
+    mail_turn: bool = setting(True, "E-mail a patient who pre-checked in, when at most one patient is before them in "
+                              "their queue, that their number will be called soon (needs site.smtp_url and an e-mail address "
                               "in the invitation; the mail says the number only) (true/false).")
 
     def __post_init__(self) -> None:

@@ -67,6 +67,7 @@ TEXTS = {
     "language": N_("Language of this page"),
     "save": N_("Save"),
     "new_incident": N_("New incident, {kiosk}: {what}"),
+    "for_incident": N_("{action}: {what} ({kiosk})"),
 }
 MSG_FILL_IN = N_("Please enter your name and your PIN.")
 MSG_SIGNED_OUT = N_("You have signed out.")

@@ -30,13 +30,25 @@ VALID = N_("The link works until the end of the day of your appointment. You wil
 IGNORE = N_("If you did not expect this message, you can ignore it.")
 
 
+def new_message(subject: str, sender: str, to: str) -> EmailMessage:
+    """A message with its headers (the body is the caller's): subject, from, to and a Message-ID of the sender's
+    domain."""
+    message = EmailMessage()
+    message["Subject"], message["From"], message["To"] = subject, sender, to
+    message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2].strip("> ") or None)
+    return message
+
+
+def email_of(patient: dict) -> str:
+    """The first e-mail address of a FHIR Patient's telecom ("" when none)."""
+    return next((t.get("value", "") for t in patient.get("telecom", []) if t.get("system") == "email"), "")
+
+
 def compose(catalogs: Catalogs, language: str, *, sender: str, to: str, link: str, start) -> EmailMessage:
     _ = catalogs.translator(language)
     when = format_appointment(start, language)
     lines = [_(GREETING).format(when=when), "", link, "", _(VALID), "", _(IGNORE)]
-    message = EmailMessage()
-    message["Subject"], message["From"], message["To"] = _(SUBJECT), sender, to
-    message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2].strip("> ") or None)
+    message = new_message(_(SUBJECT), sender, to)
     message.set_content("\n".join(lines))
     message.add_alternative(
         f'<!doctype html><html lang="{language}"><body>'
@@ -73,7 +85,7 @@ def send(settings, message: EmailMessage, what: str = "invitation") -> bool:
 def mail_link(settings, catalogs: Catalogs, request, link: str) -> bool:
     """E-mail ``link`` to the invited patient when the relay is configured and they have an address; whether
     it went."""
-    to = next((t["value"] for t in request.patient.get("telecom", []) if t["system"] == "email"), "")
+    to = email_of(request.patient)
     if not (settings.site.smtp_url and to):
         return False
     return send(settings, compose(catalogs, request.language, sender=settings.site.smtp_from, to=to, link=link,

@@ -114,6 +114,7 @@ class SiteService:
                 gone = invitations.wipe_expired(self.site) + arrivals.wipe_arrived(self.site, self.retention_s)
                 self.site.forget_limits(self.window_s)
                 self.staff.forget_tries()
+                turns.forget_told(self.site)
                 if gone:
                     log.info("%d invitations deleted (expired, or arrived store.retention_h ago)", gone)
             except Exception:                  # the database away for a moment: the next round tries again

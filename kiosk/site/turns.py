@@ -1,8 +1,9 @@
-"""Telling a patient who pre-checked in that their turn is near: when their ticket becomes the next but one of
-its queue (one patient waits before it), an e-mail says that their number will be called soon, in the language
-of their invitation, through the hospital's relay (kiosk.site.mail; where ``site.smtp_url`` is set, the
-invitation gave an address and ``queues.mail_turn`` is on). The mail says the number and nothing else about
-the patient.
+"""Telling a patient who pre-checked in that their turn is near: when their ticket is among the first two still
+waiting in its queue (one patient, or none, before it), an e-mail says that their number will be called soon,
+in the language of their invitation, through the hospital's relay (kiosk.site.mail; where ``site.smtp_url`` is
+set, the invitation gave an address and ``queues.mail_turn`` is on). The first place counts too, so that a
+ticket that two calls moved from third to first between two looks is told all the same. The mail says the
+number and nothing else about the patient.
 
 One thread per instance wakes on every change of the waiting list (the instance's Hub, which hears the other
 instances' changes too) and at least once a minute. A ticket is claimed in ``site_turn_mails`` before its mail
@@ -32,26 +33,26 @@ log = logging.getLogger(__name__)
 QUIET_S = 60.0                     # at least this often, a look without a change (a mail the relay was slow for)
 
 SUBJECT = N_("Your turn is coming up")
-SOON = N_("Your number {number} will be called soon: one patient is before you.")
+SOON = N_("Your number {number} will be called soon.")
 WHERE = N_("Please come to the waiting area. The screens there show where to go when your number is called.")
+PLACES = 2                         # the first this many waiting of a queue are told
 
 
 def compose(catalogs: Catalogs, language: str, *, sender: str, to: str, number: str) -> EmailMessage:
     _ = catalogs.translator(language)
-    message = EmailMessage()
-    message["Subject"], message["From"], message["To"] = _(SUBJECT), sender, to
+    message = mail.new_message(_(SUBJECT), sender, to)
     message.set_content("\n\n".join((_(SOON).format(number=number), _(WHERE), _(mail.IGNORE))))
     message["Content-Language"] = language
     return message
 
 
-def next_but_one(site: SiteDb, now: float | None = None) -> list[dict]:
-    """The pre-checked tickets of the list with one patient waiting before them in their queue, not yet told."""
+def due(site: SiteDb, now: float | None = None) -> list[dict]:
+    """The pre-checked tickets among the first PLACES still waiting in their queue, not yet told."""
     first: dict[str, list[dict]] = {}
     for row in waiting.waiting_list(site, now=now):
         if row["status"] == "waiting":
             first.setdefault(row["queue"], []).append(row)
-    due = [rows[1] for rows in first.values() if len(rows) > 1 and rows[1]["invitation_id"]]
+    due = [row for rows in first.values() for row in rows[:PLACES] if row["invitation_id"]]
     if not due:
         return []
     with site.engine.connect() as conn:
@@ -70,6 +71,13 @@ def claim(site: SiteDb, ticket_id: int) -> bool:
         return False
 
 
+def forget_told(site: SiteDb, now: float | None = None) -> None:
+    """Drop the claims of tickets no longer on any list (older than two days): housekeeping."""
+    at = int(time.time() if now is None else now)
+    with site.begin() as conn:
+        conn.execute(sa.delete(turn_mails).where(turn_mails.c.at < at - 2 * waiting.LISTED_S))
+
+
 def address(site: SiteDb, invitation_id: str) -> tuple[str, str]:
     """The invited patient's e-mail address and language ("" when none, or wiped)."""
     with site.engine.connect() as conn:
@@ -77,14 +85,16 @@ def address(site: SiteDb, invitation_id: str) -> tuple[str, str]:
                            .where(invitations.c.id == invitation_id)).first()
     if row is None or not row.patient:
         return "", ""
-    telecom = json.loads(row.patient).get("telecom", [])
-    return next((t.get("value", "") for t in telecom if t.get("system") == "email"), ""), row.language
+    return mail.email_of(json.loads(row.patient)), row.language
 
 
-def tell_due(site: SiteDb, settings, catalogs: Catalogs) -> int:
-    """Mail every patient whose turn is near and who has not been told; how many mails went."""
+def tell_due(site: SiteDb, settings, catalogs: Catalogs, stopping: threading.Event | None = None) -> int:
+    """Mail every patient whose turn is near and who has not been told (until ``stopping`` is set); how many
+    mails went."""
     sent = 0
-    for row in next_but_one(site):
+    for row in due(site):
+        if stopping is not None and stopping.is_set():
+            break
         to, language = address(site, row["invitation_id"])
         if not to or not claim(site, row["id"]):
             continue
@@ -106,14 +116,15 @@ class TurnMails(threading.Thread):
         while not (self._stopping.is_set() or self.hub.stopping):
             version = self.hub.version
             try:
-                tell_due(self.site, self.settings, self.catalogs)
+                tell_due(self.site, self.settings, self.catalogs, self._stopping)
             except Exception:             # the database away for a moment: the next change or minute tries again
                 log.warning("telling patients their turn is near failed", exc_info=True)
             self.hub.wait(version, QUIET_S)
 
     def stop(self) -> None:
+        """Stop after the mail being sent, if any (the relay's timeout at most), before the database goes."""
         self._stopping.set()
-        self.join(timeout=5)
+        self.join(timeout=self.settings.site.smtp_timeout_s + 5)
 
 
 def turn_mails_thread(site: SiteDb, settings, catalogs: Catalogs, hub: Hub) -> TurnMails | None:

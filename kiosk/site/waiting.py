@@ -207,7 +207,7 @@ def waits(site: SiteDb, day: str) -> list[dict]:
     (None: not called). What the managers' figures are made of (kiosk.site.metrics, kiosk.site.report):
     numbers and times, nothing of the patient."""
     first = (sa.select(calls.c.ticket_id, sa.func.min(calls.c.at).label("at"))
-             .where(calls.c.day >= day).group_by(calls.c.ticket_id).subquery())
+             .where(calls.c.day == day).group_by(calls.c.ticket_id).subquery())
     query = (sa.select(tickets.c.queue, tickets.c.kiosk_id, tickets.c.status, tickets.c.created_at, first.c.at)
              .select_from(tickets.outerjoin(first, first.c.ticket_id == tickets.c.id))
              .where(tickets.c.day == day, tickets.c.status != "reserved").order_by(tickets.c.created_at))

@@ -1,10 +1,12 @@
 """Telling a patient who pre-checked in that their turn is near (kiosk.site.turns), through a real SMTP server on
-127.0.0.1 (aiosmtpd): when their ticket becomes the next but one of its queue, one e-mail in their invitation's
-language with their number and nothing else about them; once, also with two instances on one database; none
-for a walk-in, none when the site does not want them."""
+127.0.0.1 (aiosmtpd): when their ticket is among the first two waiting in its queue, one e-mail in their
+invitation's language with their number and nothing else about them; once, also with two instances on one
+database, and also when two calls move the ticket from third to first at once; none for a walk-in, none when
+the site does not want them."""
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 
 from processes import wait_until
@@ -29,21 +31,41 @@ def test_the_patient_next_but_one_is_mailed_once_in_their_language(serve, make_s
     made = invite(one, api_token[1], invitation())
     assert made.status_code == 201
     inbox.messages.clear()                                      # the invitation's own mail
-    first, _, _ = ticket(one, 1), ticket(one, 2), ticket(one, 3, made.json()["id"])
-    assert inbox.messages == []                                 # two before R-003
+    first, _, mine = ticket(one, 1), ticket(one, 2), ticket(one, 3, made.json()["id"])
+    assert turns.due(one.site) == []                            # two before R-003
     waiting.call(other.site, first, "Ana", "Desk 2")
     wait_until(lambda: inbox.messages, "the mail that R-003 is next but one")
     [(to, mail)] = inbox.messages
-    assert to == ["ayse@example.org"] and mail["Subject"] == "Sie sind bald an der Reihe"
-    body = mail.get_body(("plain",)).get_content()
-    assert "Ihre Nummer R-003 wird bald aufgerufen" in body
+    assert to == ["ayse@example.org"] and mail["Subject"] == "Sie sind bald an der Reihe" and mail["Message-ID"]
+    assert "Ihre Nummer R-003 wird bald aufgerufen." in mail.get_body(("plain",)).get_content()
     for private in ("Yilmaz", "Ayse", "1980", "Cardiology"):
         assert private not in mail.as_string()
     catalogs = Catalogs(["de"])
     assert [turns.tell_due(s.site, settings, catalogs) for s in (one, other)] == [0, 0]     # told already
+    assert turns.claim(one.site, mine) is False
+    turns.forget_told(one.site, now=time.time() + 2 * waiting.LISTED_S - 60)    # kept while it may be listed
+    assert turns.claim(one.site, mine) is False
+    turns.forget_told(one.site, now=time.time() + 2 * waiting.LISTED_S + 60)    # then gone
+    assert turns.claim(one.site, mine) is True
     waiting.call_next(one.site, (), "Ana", "Desk 2")           # R-002: R-003 is next now
     ticket(one, 4)
-    assert turns.next_but_one(one.site) == [] and len(inbox.messages) == 1
+    assert turns.due(one.site) == [] and len(inbox.messages) == 1
+
+
+def test_two_calls_at_once_from_third_to_first_still_tell(serve, make_settings, api_token, invitation, relay):
+    url, inbox = relay
+    settings = make_settings(smtp_url=url, smtp_from="checkin@hospital.example").replace(
+        queues=config.QueueSettings(mail_turn=False))           # no thread: the test looks when it wants
+    service = serve(settings)
+    made = invite(service, api_token[1], invitation())
+    inbox.messages.clear()
+    ticket(service, 1), ticket(service, 2), ticket(service, 3, made.json()["id"])
+    assert turns.due(service.site) == []
+    waiting.call_next(service.site, (), "Ana", "Desk 1")
+    waiting.call_next(service.site, (), "Ben", "Desk 2")      # R-003 is first now, never was second when looked
+    assert [r["number"] for r in turns.due(service.site)] == ["R-003"]
+    assert turns.tell_due(service.site, settings.replace(queues=config.QueueSettings()), Catalogs(["de"])) == 1
+    assert [to for to, _ in inbox.messages] == [["ayse@example.org"]]
 
 
 def test_no_mail_for_walk_ins_or_where_the_site_wants_none(serve, make_settings, relay):
@@ -56,6 +78,6 @@ def test_no_mail_for_walk_ins_or_where_the_site_wants_none(serve, make_settings,
     ticket(service, 2)
     ticket(service, 3)
     waiting.call(service.site, first, "Ana", "Desk 2")
-    assert turns.next_but_one(service.site) == [] and turns.tell_due(service.site, service.turns.settings,
-                                                                       service.turns.catalogs) == 0
+    assert turns.due(service.site) == [] and turns.tell_due(service.site, service.turns.settings,
+                                                             service.turns.catalogs) == 0
     assert inbox.messages == []

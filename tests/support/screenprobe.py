@@ -124,6 +124,8 @@ def _serve(home: Path) -> None:
                     look = Look()
                     global_idmap["tr"], global_idmap["look"] = tr, look
                     screens.load_rules("common")
+                if screen is not None:          # its kv bindings go now, not when the collector frees it
+                    screen.forget()
                 shown = screen = None
             else:
                 _, state, session = request

@@ -17,11 +17,38 @@
   };
   let shown = "";
   let pending = null;     // {incident, action} waiting for the dialog's answer
+  let opener = null;      // where the focus was when the dialog opened (focusOf)
   let unreachableShown = "";
   let known = null;       // the keys of the incidents shown (null: nothing drawn yet, nothing to announce)
 
   function key(incident) {
     return encodeURIComponent(incident.kiosk_id) + "-" + incident.id;
+  }
+
+  // A translated sentence with its {placeholders} filled in, as text.
+  function fill(template, values) {
+    return Object.keys(values).reduce(function (text, name) {
+      return text.split("{" + name + "}").join(values[name]);
+    }, template);
+  }
+
+  function named(action, incident) {
+    return fill(t.for_incident, {action: action, what: incident.text, kiosk: incident.kiosk});
+  }
+
+  // Where the keyboard's focus was: the element, its incident and that incident's place in the list.
+  function focusOf(element) {
+    const item = element && list.contains(element) ? element.closest("li") : null;
+    return item ? {id: element.id, item: item.id, index: [...list.children].indexOf(item)} : null;
+  }
+
+  // Back there after a redraw: the same button, else its incident's first, else the one now in its place.
+  function refocus(was) {
+    const same = document.getElementById(was.id);
+    const item = document.getElementById(was.item);
+    const inPlace = list.children[Math.min(was.index, list.children.length - 1)];
+    const target = same || (item && item.querySelector("button")) || (inPlace && inPlace.querySelector("button"));
+    (target || document.getElementById("none")).focus();
   }
 
   function element(tag, className, text) {
@@ -46,15 +73,13 @@
     if (json === shown) return;
     shown = json;
     document.getElementById("none").hidden = incidents.length > 0;
-    const focused = list.contains(document.activeElement) ? document.activeElement : null;
-    const focusedItem = focused ? focused.closest("li") : null;
-    const focusedIndex = focusedItem ? [...list.children].indexOf(focusedItem) : -1;
+    const focused = focusOf(document.activeElement);
     const keys = incidents.map(key);
     if (known !== null) {
       const added = incidents.filter(function (incident) { return !known.has(key(incident)); });
       if (added.length) {
         announce.textContent = added.map(function (incident) {
-          return t.new_incident.replace("{kiosk}", incident.kiosk).replace("{what}", incident.text);
+          return fill(t.new_incident, {kiosk: incident.kiosk, what: incident.text});
         }).join(" ");
       }
     }
@@ -76,7 +101,7 @@
       const actions = element("div", "actions");
       incident.actions.forEach(function (action) {
         const button = element("button", "action", labels[action]);
-        button.append(element("span", "visually-hidden", ": " + incident.text + ", " + incident.kiosk));
+        button.setAttribute("aria-label", named(labels[action], incident));
         button.id = action + "-" + key(incident);
         button.type = "button";
         button.dataset.action = action;
@@ -86,13 +111,7 @@
       item.append(actions);
       return item;
     }));
-    if (focused) {
-      const same = document.getElementById(focused.id);
-      const item = focusedItem && document.getElementById(focusedItem.id);
-      const inPlace = list.children[Math.min(focusedIndex, list.children.length - 1)];
-      const target = same || (item && item.querySelector("button")) || (inPlace && inPlace.querySelector("button"));
-      (target || document.getElementById("none")).focus();
-    }
+    if (focused) refocus(focused);
   }
 
   async function poll() {
@@ -117,9 +136,10 @@
   function ask(incident, action) {
     if (action !== "resolve" && action !== "cancel") { send(incident, action, {}); return; }
     pending = {incident: incident, action: action};
+    opener = focusOf(document.activeElement);
     const resolving = action === "resolve";
     document.getElementById("dialog-question").textContent =
-      resolving ? labels.resolve + ": " + incident.text + ", " + incident.kiosk : t.cancel_question;
+      resolving ? named(labels.resolve, incident) : t.cancel_question;
     document.getElementById("how").hidden = !resolving;
     document.getElementById("how-label").hidden = !resolving;
     document.getElementById("how").value = "done";
@@ -152,6 +172,11 @@
     if (pending.action === "resolve") fields.how = document.getElementById("how").value;
     send(pending.incident, pending.action, fields);
     pending = null;
+  });
+  // The list may have been redrawn under the dialog: the button that opened it may be gone.
+  dialog.addEventListener("close", function () {
+    if (opener && !list.contains(document.activeElement)) refocus(opener);
+    opener = null;
   });
   document.getElementById("dialog-back").addEventListener("click", function () {
     pending = null;
