@@ -44,6 +44,9 @@ def write(tmp_path, text: str):
     ('[queues]\nroutes = ["answer: reason = blood -> B"]\n', ["'queues.routes'", "leads to 'B'", "no queue"]),
     ('[queues]\nroutes = ["laboratory -> R"]\n', ["'queues.routes'", "'appointment: <text> -> <queue prefix>'"]),
     ('[queues]\nroutes = ["answer: blood -> R"]\n', ["'queues.routes'", "must name the question and the value"]),
+    ('[queues]\ndisplays = ["lobby: X / de"]\n', ["'queues.displays'", "shows 'X', which is no queue of queues.names (R)"]),
+    ('[queues]\ndisplays = ["lobby: R / xx"]\n', ["'queues.displays'", "not 'xx'"]),
+    ('[queues]\ndisplays = ["lobby: R", "lobby: R"]\n', ["'queues.displays'", "the display 'lobby' twice"]),
 ])
 def test_queues_and_routes_the_kiosk_cannot_use_are_refused_with_a_sentence(tmp_path, text, words):
     with pytest.raises(config.ConfigError) as e:
