@@ -12,7 +12,8 @@ DEMO_OUT ?= demo-out
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml deploy/system-packages.sh deploy/constraints.txt tests/browser/package-lock.json
+$(STAMP): pyproject.toml deploy/system-packages.sh deploy/constraints.txt tests/browser/package-lock.json \
+          tests/fhir-validator/package-lock.json
 	sh deploy/system-packages.sh
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
@@ -24,6 +25,8 @@ $(STAMP): pyproject.toml deploy/system-packages.sh deploy/constraints.txt tests/
 	# axe-core, the accessibility checker the browser tests inject into Chromium (tests/support/browser.py),
 	# at the version tests/browser/package-lock.json pins.
 	npm ci --prefix tests/browser --no-audit --no-fund
+	# The FHIR R4 validator the tests run (tests/support/fhirvalidator.py): Medplum's, on its own pinned Node 22.
+	npm ci --prefix tests/fhir-validator --no-audit --no-fund
 	touch $(STAMP)
 
 # Without a display, `kiosk demo` says so and runs the headless walk-through into DEMO_OUT.
@@ -57,4 +60,4 @@ constraints: $(STAMP)
 	mv deploy/constraints.txt.new deploy/constraints.txt
 
 clean:
-	rm -rf $(VENV) $(DEMO_OUT) tests/browser/node_modules
+	rm -rf $(VENV) $(DEMO_OUT) tests/browser/node_modules tests/fhir-validator/node_modules

@@ -69,6 +69,18 @@ def store_key() -> str:
     return STORE_KEY
 
 
+@pytest.fixture(scope="session")
+def r4():
+    """The FHIR R4 validator (tests/support/fhirvalidator.py), one process for the session."""
+    from fhirvalidator import R4Validator, Unavailable
+    try:
+        validator = R4Validator()
+    except Unavailable as e:
+        pytest.fail(str(e), pytrace=False)
+    yield validator
+    validator.close()
+
+
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
     """A headless Chromium at desktop size (tests/support/browser.py), shared by the tests of a module:
