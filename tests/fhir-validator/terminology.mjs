@@ -46,13 +46,14 @@ export function checkBindings(tokens) {
                       expression: [value.path] });
         continue;
       }
+      // A primitive with an extension (`_gender`) comes as a String object: compared by its text.
       const codings = value.type === 'code' ? [{ code: value.value }]
         : value.type === 'Coding' ? [value.value] : (value.value?.coding ?? []);
-      const known = codings.some((c) => c.system ? codes.get(c.system)?.has(c.code)
-        : [...codes.values()].some((set) => set.has(c.code)));
+      const known = codings.some((c) => c.system ? codes.get(String(c.system))?.has(String(c.code))
+        : [...codes.values()].some((set) => set.has(String(c.code))));
       if (!known) {
         issues.push({ severity: 'error', code: 'code-invalid', expression: [value.path],
-                      details: { text: `${JSON.stringify(value.value)} is not in the required ValueSet ${url}` } });
+                      details: { text: `${JSON.stringify(value.type === 'code' ? String(value.value) : value.value)} is not in the required ValueSet ${url}` } });
       }
     }
   }

@@ -86,6 +86,7 @@ def sent(kind: str) -> dict:
     (lambda: {**sent("Patient"), "gender": "maennlich"}, '"maennlich" is not in the required ValueSet'),
     (lambda: {**sent("Encounter"), "status": "arrivd"}, '"arrivd" is not in the required ValueSet'),
     (lambda: {**sent("Consent"), "status": "accepted"}, '"accepted" is not in the required ValueSet'),
+    (lambda: {**sent("Patient"), "gender": "maennlich", "_gender": {"id": "g"}}, '"maennlich" is not in the required'),
     (lambda: {**sent("Patient"), "birthDate": "14.07.1980"}, "Invalid date format"),
     (lambda: {**sent("Encounter"), "class": [sent("Encounter")["class"]]}, "Expected single value"),
 ])
@@ -93,6 +94,12 @@ def test_what_breaks_r4_is_refused_also_inside_a_bundle(r4, broken, said):
     resource = broken()
     for checked in (resource, bundle_with(resource)):
         assert any(said in error for error in r4.sent_errors(checked)), r4.sent_errors(checked)
+
+
+def test_a_code_with_an_extension_is_checked_as_its_code(r4):
+    assert r4.errors({**sent("Patient"), "gender": "other", "_gender": {"extension": [{
+        "url": "http://fhir.de/StructureDefinition/gender-amtlich-de",
+        "valueCoding": {"system": "http://fhir.de/CodeSystem/gender-amtlich-de", "code": "D"}}]}}) == []
 
 
 def test_the_appointment_the_arrival_patch_leaves_is_valid_r4(r4):
