@@ -72,7 +72,7 @@ def test_the_patient_changes_address_and_phone_and_staff_get_a_low_incident_with
     assert not set(corrections.DRAFT_FIELDS) & set(kiosk.session.draft)
     assert kiosk.session.person == EGK.person, "the card's data stays as it was read"
     admission, raised = finish(kiosk)
-    assert admission.person.address == Address(("Hafenstraße 3",), "20457", "Hamburg", "D")
+    assert admission.person.address == Address(("Hafenstraße 3",), "20457", "Hamburg", "DE")
     assert admission.person.phone == "0151 2345678"
     assert admission.person.family == EGK.person.family and admission.person.identifiers == EGK.person.identifiers
     assert admission.patient_entered == ("address", "phone")

@@ -88,7 +88,7 @@ def test_egk_a04_read_back_field_by_field():
     assert value(message, "PID", 7) == "19580321"
     assert value(message, "PID", 8) == "M"
     assert [value(message, "PID", 11, 1, c) for c in (1, 3, 5, 6, 7)] == [
-        "Königsallee 12", "Düsseldorf", "40212", "D", "H"]
+        "Königsallee 12", "Düsseldorf", "40212", "DE", "H"]
     assert value(message, "PID", 15) == "de"
     assert value(message, "PV1", 2) == "O"
     assert str(message.segment("PV1")(19)) == admission().id
