@@ -13,12 +13,11 @@ import re
 import shutil
 from pathlib import Path
 
-from kiosk.cli.demo_phone import CHROMIUM, photograph
+from kiosk.cli.demo_phone import CSRF, CHROMIUM, photograph
 
 DESK = (1280, 800)
 TV = (1920, 1080)
 MEMBER, PIN = "Demo", "4711"
-_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 _SCRIPT = re.compile(r"<script\b[^>]*>.*?</script>", re.S)
 
 
@@ -57,10 +56,10 @@ def photograph_lobby(service, settings, store, out: Path) -> list[Path]:
     with requests.Session() as browser:
         form = browser.get(f"{base}/staff", timeout=10)
         browser.post(f"{base}/staff/sign-in", timeout=10, data={
-            "name": MEMBER, "pin": PIN, "csrf_token": _CSRF.search(form.text).group(1)})
+            "name": MEMBER, "pin": PIN, "csrf_token": CSRF.search(form.text).group(1)})
         page = browser.get(f"{base}/staff", timeout=10)
         browser.post(f"{base}/staff/settings", timeout=10, data={
-            "counter": counters[0], "csrf_token": _CSRF.search(page.text).group(1),
+            "counter": counters[0], "csrf_token": CSRF.search(page.text).group(1),
             "queue": [q.prefix for q in settings.queues.queues().queues]})
         page = browser.get(f"{base}/staff", timeout=10)
         if photograph(chromium, _as_file(page.text, base), out / "waiting-list.png", DESK):

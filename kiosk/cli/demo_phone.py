@@ -22,7 +22,7 @@ from pathlib import Path
 PHONE = (360, 800)
 CHROMIUM = "chromium"
 SHOT_TIMEOUT_S = 60
-_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 _QR_SRC = re.compile(r'src="(/checkin/arrival\.png)"')
 
 
@@ -70,7 +70,7 @@ class PhoneWalk:
 
     def post(self, action: str, **fields) -> None:
         """Send the page's form (with its CSRF token) to ``action``; the page it leads to is shown next."""
-        token = _CSRF.search(self.page.text)
+        token = CSRF.search(self.page.text)
         data = {"csrf_token": token.group(1) if token else "", **fields}
         self.page = self.session.post(self.base + action, data=data, timeout=10)
         self.page.raise_for_status()

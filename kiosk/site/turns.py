@@ -13,7 +13,6 @@ the address): the number on the displays is what calls the patient.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -23,10 +22,10 @@ import sqlalchemy as sa
 
 from kiosk.i18n import Catalogs
 from kiosk.messages import N_
-from kiosk.site import mail, waiting
+from kiosk.site import invitations, mail, waiting
 from kiosk.site.db import SiteDb
 from kiosk.site.hub import Hub
-from kiosk.site.schema import invitations, turn_mails
+from kiosk.site.schema import turn_mails
 
 log = logging.getLogger(__name__)
 
@@ -78,16 +77,6 @@ def forget_told(site: SiteDb, now: float | None = None) -> None:
         conn.execute(sa.delete(turn_mails).where(turn_mails.c.at < at - 2 * waiting.LISTED_S))
 
 
-def address(site: SiteDb, invitation_id: str) -> tuple[str, str]:
-    """The invited patient's e-mail address and language ("" when none, or wiped)."""
-    with site.engine.connect() as conn:
-        row = conn.execute(sa.select(invitations.c.patient, invitations.c.language)
-                           .where(invitations.c.id == invitation_id)).first()
-    if row is None or not row.patient:
-        return "", ""
-    return mail.email_of(json.loads(row.patient)), row.language
-
-
 def tell_due(site: SiteDb, settings, catalogs: Catalogs, stopping: threading.Event | None = None) -> int:
     """Mail every patient whose turn is near and who has not been told (until ``stopping`` is set); how many
     mails went."""
@@ -95,10 +84,11 @@ def tell_due(site: SiteDb, settings, catalogs: Catalogs, stopping: threading.Eve
     for row in due(site):
         if stopping is not None and stopping.is_set():
             break
-        to, language = address(site, row["invitation_id"])
+        invitation = invitations.find(site, invitation_id=row["invitation_id"])     # None: expired or wiped
+        to = mail.email_of(invitation.patient) if invitation else ""
         if not to or not claim(site, row["id"]):
             continue
-        message = compose(catalogs, language, sender=settings.site.smtp_from, to=to, number=row["number"])
+        message = compose(catalogs, invitation.language, sender=settings.site.smtp_from, to=to, number=row["number"])
         if mail.send(settings, message, what="turn"):
             sent += 1
     return sent

@@ -70,6 +70,15 @@ def sign_in(browser, server, name: str) -> None:
     wait_until(lambda: browser.find_elements(By.ID, "incidents"), "the desk page")
 
 
+def two_incidents_listed(server, store, browser) -> tuple[int, int]:
+    """Two incidents raised, "Member en" signed in and both listed: their ids."""
+    first = store.raise_incident(Incident(IncidentKind.HELP_REQUESTED, Severity.MEDIUM))
+    second = store.raise_incident(Incident(IncidentKind.CARD_UNREADABLE, Severity.MEDIUM, "unreadable"))
+    sign_in(browser, server, "Member en")
+    wait_until(lambda: rows(browser) == 2, "both incidents listed")
+    return first, second
+
+
 def rows(browser) -> int:
     return len(browser.find_elements(By.CSS_SELECTOR, "#incidents > li"))
 
@@ -126,10 +135,7 @@ def test_axe_finds_nothing_in_each_member_s_language_with_the_dialogs_open(serve
 
 def test_focus_stays_on_the_row_s_button_while_another_member_acts_and_new_incidents_are_said(server, store, browser):
     set_viewport(browser, DESKTOP)
-    first = store.raise_incident(Incident(IncidentKind.HELP_REQUESTED, Severity.MEDIUM))
-    second = store.raise_incident(Incident(IncidentKind.CARD_UNREADABLE, Severity.MEDIUM, "unreadable"))
-    sign_in(browser, server, "Member en")
-    wait_until(lambda: rows(browser) == 2, "both incidents listed")
+    first, second = two_incidents_listed(server, store, browser)
     # Every button says which incident (and kiosk) it is for, its visible word first.
     buttons = browser.find_elements(By.CSS_SELECTOR, "#incidents button")
     names = [(b.text, b.get_attribute("aria-label")) for b in buttons]
@@ -174,10 +180,7 @@ def test_each_member_chooses_the_page_s_language_and_keeps_it(server, store, bro
 
 def test_a_redraw_under_the_open_dialog_leaves_the_focus_in_the_list(server, store, browser):
     set_viewport(browser, DESKTOP)
-    first = store.raise_incident(Incident(IncidentKind.HELP_REQUESTED, Severity.MEDIUM))
-    second = store.raise_incident(Incident(IncidentKind.CARD_UNREADABLE, Severity.MEDIUM, "unreadable"))
-    sign_in(browser, server, "Member en")
-    wait_until(lambda: rows(browser) == 2, "both incidents listed")
+    first, second = two_incidents_listed(server, store, browser)
     browser.find_element(By.ID, f"resolve-lobby-1-{second}").click()
     wait_until(lambda: browser.find_element(By.ID, "dialog").is_displayed(), "the resolve dialog")
     assert text_of(browser, "dialog-question").startswith("Resolve: ")
